@@ -1,0 +1,1 @@
+"""Clinical rules core: instruments, criteria, eligibility, protocols, monitoring, outcomes."""

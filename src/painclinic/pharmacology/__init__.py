@@ -1,0 +1,1 @@
+"""Pharmacology core: exact PK simulation, population risk, dosing calculator (pure Python/NumPy)."""
