@@ -1,0 +1,394 @@
+"""Single-score scales: NRS, PGIC, PHQ-9, BPI-SF, RASS, MOAA/S, CADSS-6, modified Aldrete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from painclinic.clinical._validate import (
+    as_int,
+    as_list,
+    as_mapping,
+    check_keys,
+    join,
+)
+from painclinic.clinical.errors import ClinicalInputError
+from painclinic.clinical.instruments.base import (
+    Instrument,
+    InstrumentResult,
+    InstrumentTemplate,
+    ItemSpec,
+    register,
+)
+from painclinic.clinical.policy import load_policy
+
+FREE = "free to use"
+
+
+def _policy_value(section: str, key: str, policy_dir: str | Path | None) -> Any:
+    policy = load_policy("instrument_policy.json", policy_dir)
+    try:
+        return policy[section][key]["value"]
+    except (KeyError, TypeError):
+        raise ClinicalInputError(
+            f"instrument_policy.json:{section}.{key}.value", "missing from policy file"
+        ) from None
+
+
+# --- NRS ------------------------------------------------------------------------------------
+
+
+def nrs_template() -> InstrumentTemplate:
+    return InstrumentTemplate(
+        instrument="nrs",
+        title="Numeric rating scale for pain intensity, 0-10",
+        sources=("dworkin2008",),
+        items=(ItemSpec("score", "integer 0-10", "0 = no pain, 10 = worst possible pain"),),
+        skeleton={"score": 0},
+        scoring="score is the rating; no band (no banding source in the clinic reference)",
+        licence=FREE,
+        wording_source="IMMPACT (Dworkin 2008) core outcome; LOINC 72514-3",
+    )
+
+
+def score_nrs(answers: object) -> InstrumentResult:
+    data = as_mapping(answers, "")
+    check_keys(data, "", ["score"])
+    value = as_int(data["score"], "score", 0, 10)
+    return InstrumentResult("nrs", value, None, None, (), (f"pain intensity {value}/10",))
+
+
+# --- PGIC -----------------------------------------------------------------------------------
+
+PGIC_LABELS = {
+    1: "very_much_improved",
+    2: "much_improved",
+    3: "minimally_improved",
+    4: "no_change",
+    5: "minimally_worse",
+    6: "much_worse",
+    7: "very_much_worse",
+}
+
+
+def pgic_template() -> InstrumentTemplate:
+    allowed = ", ".join(f"{k} {v}" for k, v in PGIC_LABELS.items())
+    return InstrumentTemplate(
+        instrument="pgic",
+        title="Patient Global Impression of Change, 1-7",
+        sources=("pgic_ninds",),
+        items=(ItemSpec("score", f"integer 1-7: {allowed}", "Since starting treatment ..."),),
+        # 0 is not a valid PGIC answer, so the skeleton uses the neutral 4 (no change).
+        skeleton={"score": 4},
+        scoring="score is the answer; band is its label; lower is better",
+        licence="public domain (NINDS CDE)",
+        wording_source="NINDS Common Data Elements",
+    )
+
+
+def score_pgic(answers: object) -> InstrumentResult:
+    data = as_mapping(answers, "")
+    check_keys(data, "", ["score"])
+    value = as_int(data["score"], "score", 1, 7)
+    return InstrumentResult("pgic", value, PGIC_LABELS[value], None, (), (PGIC_LABELS[value],))
+
+
+# --- PHQ-9 ----------------------------------------------------------------------------------
+
+PHQ9_ITEMS = (
+    "little interest or pleasure in doing things",
+    "feeling down, depressed, or hopeless",
+    "trouble falling or staying asleep, or sleeping too much",
+    "feeling tired or having little energy",
+    "poor appetite or overeating",
+    "feeling bad about yourself",
+    "trouble concentrating",
+    "moving or speaking slowly, or being fidgety or restless",
+    "thoughts that you would be better off dead or of hurting yourself",
+)
+PHQ9_BANDS = ((0, 4, "minimal"), (5, 9, "mild"), (10, 14, "moderate"),
+              (15, 19, "moderately_severe"), (20, 27, "severe"))  # fmt: skip
+
+
+def phq9_band(total: int) -> str:
+    for lo, hi, band in PHQ9_BANDS:
+        if lo <= total <= hi:
+            return band
+    raise ClinicalInputError("score", f"PHQ-9 total out of range: {total}")
+
+
+def phq9_template() -> InstrumentTemplate:
+    allowed = (
+        "integer 0-3 (0 not at all, 1 several days, 2 more than half the days, 3 nearly every day)"
+    )
+    return InstrumentTemplate(
+        instrument="phq9",
+        title="Patient Health Questionnaire-9 (past 2 weeks)",
+        sources=("kroenke2001",),
+        items=tuple(ItemSpec(f"items[{i}]", allowed, w) for i, w in enumerate(PHQ9_ITEMS)),
+        skeleton={"items": [0] * 9},
+        scoring="total 0-27; bands minimal 0-4, mild 5-9, moderate 10-14, moderately_severe "
+        "15-19, severe 20-27; items[8] > 0 adds flag self_harm_risk whatever the total; "
+        "met = total >= 10 (sensitivity/specificity 88% for major depression [S2])",
+        licence="free to use (Pfizer; no permission required)",
+        wording_source="PHQ-9 (Kroenke 2001); item text abridged",
+    )
+
+
+def score_phq9(answers: object) -> InstrumentResult:
+    data = as_mapping(answers, "")
+    check_keys(data, "", ["items"])
+    items = as_list(data["items"], "items", 9)
+    values = [as_int(v, f"items[{i}]", 0, 3) for i, v in enumerate(items)]
+    total = sum(values)
+    band = phq9_band(total)
+    flags: list[str] = []
+    reasons = [f"total {total}/27: {band}"]
+    if values[8] > 0:
+        flags.append("self_harm_risk")
+        reasons.append(
+            f"item 9 (thoughts of self-harm) answered {values[8]}: immediate follow-up "
+            "needed whatever the total"
+        )
+    return InstrumentResult("phq9", total, band, total >= 10, tuple(flags), tuple(reasons))
+
+
+# --- BPI short form -------------------------------------------------------------------------
+
+BPI_SEVERITY = ("worst", "least", "average", "now")
+BPI_INTERFERENCE = (
+    "general_activity",
+    "mood",
+    "walking_ability",
+    "normal_work",
+    "relations_with_others",
+    "sleep",
+    "enjoyment_of_life",
+)
+
+
+def bpi_template() -> InstrumentTemplate:
+    sev = "integer 0-10 or null if not answered"
+    items = [ItemSpec(f"severity.{k}", sev, f"pain at its {k} (last 24 h)") for k in BPI_SEVERITY]
+    items.append(
+        ItemSpec("relief_percent", "0-100 in steps of 10, or null", "relief from treatment")
+    )
+    items += [
+        ItemSpec(f"interference.{k}", sev, f"pain interfered with {k.replace('_', ' ')}")
+        for k in BPI_INTERFERENCE
+    ]
+    return InstrumentTemplate(
+        instrument="bpi",
+        title="Brief Pain Inventory, short form",
+        sources=("bpi_cleeland",),
+        items=tuple(items),
+        skeleton={
+            "severity": dict.fromkeys(BPI_SEVERITY, 0),
+            "relief_percent": 0,
+            "interference": dict.fromkeys(BPI_INTERFERENCE, 0),
+        },
+        scoring="severity = mean of the 4 severity items; interference = mean of the 7 "
+        "interference items; missing-item rule from instrument_policy.json (defaults: "
+        "severity needs all 4 - clinic policy, no published source; interference needs at "
+        "least 4 of 7 - [U] user-guide rule). score = null; sub-scores in details",
+        licence="COPYRIGHTED: the BPI is licensed (licensor MD Anderson [U]); fees are listed "
+        "for clinical use. The clinic must hold a licence before using the BPI wording.",
+        wording_source="item keys only; BPI wording is not reproduced (copyright)",
+    )
+
+
+def score_bpi(answers: object, policy_dir: str | Path | None = None) -> InstrumentResult:
+    data = as_mapping(answers, "")
+    check_keys(data, "", ["severity", "interference"], ["relief_percent"])
+    sev_map = as_mapping(data["severity"], "severity")
+    check_keys(sev_map, "severity", BPI_SEVERITY)
+    int_map = as_mapping(data["interference"], "interference")
+    check_keys(int_map, "interference", BPI_INTERFERENCE)
+
+    def collect(mapping: Any, path: str, keys: tuple[str, ...]) -> list[int]:
+        return [as_int(mapping[k], join(path, k), 0, 10) for k in keys if mapping[k] is not None]
+
+    sev = collect(sev_map, "severity", BPI_SEVERITY)
+    inter = collect(int_map, "interference", BPI_INTERFERENCE)
+    relief = data.get("relief_percent")
+    if relief is not None:
+        relief = as_int(relief, "relief_percent", 0, 100)
+        if relief % 10:
+            raise ClinicalInputError("relief_percent", f"must be a multiple of 10, got {relief}")
+    min_sev = int(_policy_value("bpi", "min_severity_items", policy_dir))
+    min_int = int(_policy_value("bpi", "min_interference_items", policy_dir))
+    reasons: list[str] = []
+    severity = round(sum(sev) / len(sev), 2) if sev and len(sev) >= min_sev else None
+    interference = round(sum(inter) / len(inter), 2) if inter and len(inter) >= min_int else None
+    if severity is None:
+        reasons.append(f"severity not scored: {len(sev)} of 4 items answered, {min_sev} needed")
+    else:
+        reasons.append(f"severity {severity} (mean of {len(sev)} items)")
+    if interference is None:
+        reasons.append(
+            f"interference not scored: {len(inter)} of 7 items answered, {min_int} needed"
+        )
+    else:
+        reasons.append(f"interference {interference} (mean of {len(inter)} items)")
+    details = {
+        "severity": severity,
+        "interference": interference,
+        "relief_percent": relief,
+        "severity_items_answered": len(sev),
+        "interference_items_answered": len(inter),
+    }
+    return InstrumentResult("bpi", None, None, None, (), tuple(reasons), details)
+
+
+# --- RASS -----------------------------------------------------------------------------------
+
+RASS_LABELS = {
+    4: "combative",
+    3: "very_agitated",
+    2: "agitated",
+    1: "restless",
+    0: "alert_and_calm",
+    -1: "drowsy",
+    -2: "light_sedation",
+    -3: "moderate_sedation",
+    -4: "deep_sedation",
+    -5: "unarousable",
+}
+
+
+def rass_template() -> InstrumentTemplate:
+    allowed = ", ".join(f"{k:+d} {v}" if k else f"0 {v}" for k, v in RASS_LABELS.items())
+    return InstrumentTemplate(
+        instrument="rass",
+        title="Richmond Agitation-Sedation Scale, -5 to +4",
+        sources=("sessler2002",),
+        items=(ItemSpec("score", f"integer -5 to +4: {allowed}", "observer rating"),),
+        skeleton={"score": 0},
+        scoring="score is the rating; band its label; action thresholds live in "
+        "monitoring_thresholds.json",
+        licence=FREE,
+        wording_source="Sessler 2002",
+    )
+
+
+def score_rass(answers: object) -> InstrumentResult:
+    data = as_mapping(answers, "")
+    check_keys(data, "", ["score"])
+    value = as_int(data["score"], "score", -5, 4)
+    return InstrumentResult("rass", value, RASS_LABELS[value], None, (), (RASS_LABELS[value],))
+
+
+# --- MOAA/S ---------------------------------------------------------------------------------
+
+MOAAS_LABELS = {
+    5: "responds_readily_to_name",
+    4: "lethargic_response_to_name",
+    3: "responds_only_to_loud_or_repeated_name",
+    2: "responds_only_to_mild_prodding",
+    1: "no_response_to_mild_prodding",
+    0: "no_response_to_pain",
+}
+
+
+def moaas_template() -> InstrumentTemplate:
+    allowed = ", ".join(f"{k} {v}" for k, v in MOAAS_LABELS.items())
+    return InstrumentTemplate(
+        instrument="moaas",
+        title="Modified Observer's Assessment of Alertness/Sedation, 0-5",
+        sources=("chernik1990",),
+        items=(ItemSpec("score", f"integer 0-5: {allowed}", "observer rating"),),
+        skeleton={"score": 0},
+        scoring="score is the rating (5 = awake); band its label",
+        licence=FREE,
+        wording_source="Chernik 1990",
+    )
+
+
+def score_moaas(answers: object) -> InstrumentResult:
+    data = as_mapping(answers, "")
+    check_keys(data, "", ["score"])
+    value = as_int(data["score"], "score", 0, 5)
+    label = MOAAS_LABELS[value]
+    return InstrumentResult("moaas", value, label, None, (), (label,))
+
+
+# --- CADSS-6 --------------------------------------------------------------------------------
+
+
+def cadss6_template() -> InstrumentTemplate:
+    numbers = _policy_value("cadss6", "item_numbers", None)
+    return InstrumentTemplate(
+        instrument="cadss6",
+        title="Clinician-Administered Dissociative States Scale, 6-item short form",
+        sources=("bremner1998", "rodrigues2021"),
+        items=tuple(
+            ItemSpec(f"items[{i}]", "integer 0-4", f"CADSS item {n} (wording not reproduced)")
+            for i, n in enumerate(numbers)
+        ),
+        skeleton={"items": [0] * len(numbers)},
+        scoring="total of 6 items each 0-4, range 0-24 (item range 0-4 is [U]); no band; "
+        "action threshold lives in monitoring_thresholds.json",
+        licence="LICENCE UNCLEAR [U]: the CADSS (Bremner 1998) licence has not been "
+        "confirmed; the clinic must confirm permission before using the item wording. Only "
+        "the item numbers are shipped here.",
+        wording_source="CADSS (Bremner 1998); CADSS-6 item selection (Rodrigues 2021)",
+    )
+
+
+def score_cadss6(answers: object) -> InstrumentResult:
+    data = as_mapping(answers, "")
+    check_keys(data, "", ["items"])
+    items = as_list(data["items"], "items", 6)
+    total = sum(as_int(v, f"items[{i}]", 0, 4) for i, v in enumerate(items))
+    return InstrumentResult("cadss6", total, None, None, (), (f"CADSS-6 total {total}/24",))
+
+
+# --- modified Aldrete -----------------------------------------------------------------------
+
+ALDRETE_ITEMS = {
+    "activity": "2 moves 4 extremities on command, 1 moves 2 extremities, 0 moves none",
+    "respiration": "2 breathes deeply and coughs freely, 1 dyspnoea or limited breathing, "
+    "0 apnoeic",
+    "circulation": "2 BP within 20% of pre-procedure level, 1 within 20-49%, 0 differs by "
+    "50% or more",
+    "consciousness": "2 fully awake, 1 arousable on calling, 0 not responding",
+    "oxygen_saturation": "2 SpO2 above 92% on room air, 1 needs O2 to keep SpO2 above 90%, "
+    "0 SpO2 below 90% even with O2",
+}
+
+
+def aldrete_template() -> InstrumentTemplate:
+    return InstrumentTemplate(
+        instrument="aldrete",
+        title="Modified Aldrete post-anaesthesia recovery score, 0-10",
+        sources=("aldrete1995",),
+        items=tuple(ItemSpec(k, f"integer 0-2: {w}", k) for k, w in ALDRETE_ITEMS.items()),
+        skeleton=dict.fromkeys(ALDRETE_ITEMS, 0),
+        scoring="total 0-10; met (ready for discharge) at the policy score, default 9 [U]",
+        licence=FREE,
+        wording_source="Aldrete 1995 [U: not verified against the paper]",
+    )
+
+
+def score_aldrete(answers: object, policy_dir: str | Path | None = None) -> InstrumentResult:
+    data = as_mapping(answers, "")
+    check_keys(data, "", ALDRETE_ITEMS)
+    total = sum(as_int(data[k], k, 0, 2) for k in ALDRETE_ITEMS)
+    threshold = int(_policy_value("aldrete", "discharge_min_score", policy_dir))
+    met = total >= threshold
+    reason = f"total {total}/10; discharge needs {threshold} or more"
+    band = "discharge_ready" if met else "not_ready"
+    return InstrumentResult("aldrete", total, band, met, (), (reason,))
+
+
+for _inst in (
+    Instrument("nrs", "Numeric rating scale", nrs_template, score_nrs),
+    Instrument("pgic", "Patient Global Impression of Change", pgic_template, score_pgic),
+    Instrument("phq9", "PHQ-9", phq9_template, score_phq9),
+    Instrument("bpi", "Brief Pain Inventory (short form)", bpi_template, score_bpi),
+    Instrument("rass", "Richmond Agitation-Sedation Scale", rass_template, score_rass),
+    Instrument("moaas", "MOAA/S", moaas_template, score_moaas),
+    Instrument("cadss6", "CADSS-6", cadss6_template, score_cadss6),
+    Instrument("aldrete", "Modified Aldrete score", aldrete_template, score_aldrete),
+):
+    register(_inst)
