@@ -1,0 +1,1 @@
+"""The clinic web application (Django)."""

@@ -1,0 +1,1 @@
+"""Staff and patient accounts, roles, two-factor login and session limits."""

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+import qrcode
+import qrcode.image.svg
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods
+from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from painclinic.web.accounts.forms import RoleChangeForm, StaffCreateForm, TokenForm
+from painclinic.web.accounts.models import Role, User
+from painclinic.web.accounts.permissions import allow_roles, public
+from painclinic.web.accounts.services import do_change_role, do_create_staff
+from painclinic.web.audit.services import Action, Category, Outcome, audit
+
+ALL_ROLES = tuple(Role)
+
+login_view = public(
+    auth_views.LoginView.as_view(
+        template_name="accounts/login.html", redirect_authenticated_user=True
+    )
+)
+logout_view = public(auth_views.LogoutView.as_view())
+password_change_view = allow_roles(ALL_ROLES)(
+    auth_views.PasswordChangeView.as_view(
+        template_name="accounts/password_change.html", success_url="/"
+    )
+)
+
+
+@allow_roles(ALL_ROLES)
+def home(request: HttpRequest) -> HttpResponse:
+    if request.user.role == Role.PATIENT:  # type: ignore[union-attr]
+        return redirect("portal:home")
+    if request.user.role == Role.CLINIC_ADMIN:  # type: ignore[union-attr]
+        return redirect("audit:report")
+    return redirect("patients:search")
+
+
+@allow_roles(ALL_ROLES)
+def ping(request: HttpRequest) -> HttpResponse:
+    """A trivial authenticated view: keeps the session alive; the bench's framework floor."""
+    return JsonResponse({"ok": True})
+
+
+@public
+def healthz(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.GET.get("next") or request.POST.get("next") or "/"
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return "/"
+
+
+def _qr_data_uri(text: str) -> str:
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+@allow_roles(ALL_ROLES)
+@require_http_methods(["GET", "POST"])
+def two_factor_setup(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        messages.info(request, "Two-factor sign-in is already set up for your account.")
+        return redirect("accounts:two_factor_verify")
+    device, _ = TOTPDevice.objects.get_or_create(
+        user=user, confirmed=False, defaults={"name": "authenticator"}
+    )
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if device.verify_token(form.cleaned_data["token"]):
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            otp_login(request, device)
+            audit(
+                request, category=Category.ACCOUNT, action=Action.MFA, detail={"event": "enrolled"}
+            )
+            messages.success(request, "Two-factor sign-in is set up.")
+            return redirect(_safe_next(request))
+        form.add_error("token", "That code did not match. Check the time on your phone and retry.")
+    secret = base64.b32encode(device.bin_key).decode()
+    context = {"form": form, "qr": _qr_data_uri(device.config_url), "secret": secret}
+    return render(request, "accounts/two_factor_setup.html", context)
+
+
+@allow_roles(ALL_ROLES)
+@require_http_methods(["GET", "POST"])
+def two_factor_verify(request: HttpRequest) -> HttpResponse:
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        for device in TOTPDevice.objects.filter(user=request.user, confirmed=True):
+            if device.verify_token(form.cleaned_data["token"]):
+                otp_login(request, device)
+                audit(
+                    request,
+                    category=Category.ACCOUNT,
+                    action=Action.MFA,
+                    detail={"event": "verified"},
+                )
+                return redirect(_safe_next(request))
+        audit(
+            request,
+            category=Category.ACCOUNT,
+            action=Action.MFA,
+            outcome=Outcome.FAILED,
+            detail={"event": "wrong code"},
+        )
+        form.add_error("token", "That code did not match.")
+    return render(
+        request, "accounts/two_factor_verify.html", {"form": form, "next": _safe_next(request)}
+    )
+
+
+@allow_roles(Role.CLINIC_ADMIN)
+def staff_list(request: HttpRequest) -> HttpResponse:
+    users = User.objects.exclude(role=Role.PATIENT).order_by("last_name", "first_name", "username")
+    return render(request, "accounts/staff_list.html", {"users": users})
+
+
+@allow_roles(Role.CLINIC_ADMIN)
+@require_http_methods(["GET", "POST"])
+def staff_create(request: HttpRequest) -> HttpResponse:
+    form = StaffCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = do_create_staff(request, request.user, form.cleaned_data)  # type: ignore[arg-type]
+        messages.success(request, f"Account {user.username} created.")
+        return redirect("accounts:staff_list")
+    return render(request, "accounts/staff_form.html", {"form": form})
+
+
+@allow_roles(Role.CLINIC_ADMIN)
+@require_http_methods(["GET", "POST"])
+def staff_role(request: HttpRequest, user_id: int) -> HttpResponse:
+    target = get_object_or_404(User.objects.exclude(role=Role.PATIENT), pk=user_id)
+    initial: dict[str, Any] = {"role": target.role}
+    form = RoleChangeForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        if target.pk == request.user.pk:
+            form.add_error("role", "You cannot change your own role.")
+        else:
+            do_change_role(
+                request,
+                request.user,  # type: ignore[arg-type]
+                target,
+                form.cleaned_data["role"],
+                form.cleaned_data["reason"],
+            )
+            messages.success(request, f"{target.username} is now {target.get_role_display()}.")
+            return redirect("accounts:staff_list")
+    return render(request, "accounts/staff_role.html", {"form": form, "target": target})

@@ -1,0 +1,94 @@
+"""The audit event: one row per read or write of personal health information, never changed."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+
+
+class AppendOnlyError(Exception):
+    """Raised when code tries to change or delete an audit event."""
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError("audit events are append-only: update() is not allowed")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("audit events are append-only: delete() is not allowed")
+
+
+class Action(models.TextChoices):
+    VIEW = "view", "viewed"
+    SEARCH = "search", "searched"
+    CREATE = "create", "created"
+    UPDATE = "update", "updated"
+    AMEND = "amend", "amended"
+    EXPORT = "export", "exported"
+    LOGIN = "login", "logged in"
+    LOGIN_FAILED = "login_failed", "failed login"
+    LOGOUT = "logout", "logged out"
+    ACCESS_DENIED = "access_denied", "access denied"
+    ROLE_CHANGE = "role_change", "role changed"
+    MFA = "mfa", "two-factor"
+
+
+class Outcome(models.TextChoices):
+    SUCCESS = "success", "success"
+    DENIED = "denied", "denied"
+    FAILED = "failed", "failed"
+    CONFLICT = "conflict", "conflict"
+
+
+class Category(models.TextChoices):
+    DEMOGRAPHICS = "demographics", "demographics"
+    WEIGHT = "weight", "weight and height"
+    CONSENT = "consent", "consent"
+    ACCESS_LOG = "access_log", "access log"
+    AUDIT = "audit", "audit trail"
+    ACCOUNT = "account", "account"
+
+
+class AuditEvent(models.Model):
+    # ``sequence`` is assigned by the chain writer, gap-free, so a deleted row is also detectable.
+    sequence = models.PositiveBigIntegerField(unique=True)
+    occurred_at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_username = models.CharField(max_length=150, blank=True)
+    actor_role = models.CharField(max_length=20, blank=True)
+    patient = models.ForeignKey(
+        "patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    category = models.CharField(max_length=20, choices=Category.choices)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    object_type = models.CharField(max_length=50, blank=True)
+    object_id = models.CharField(max_length=50, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.SUCCESS)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    previous_hash = models.CharField(max_length=64)
+    event_hash = models.CharField(max_length=64, unique=True)
+
+    objects: ClassVar[AuditEventQuerySet] = AuditEventQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta:
+        ordering = ["-sequence"]
+        indexes = [
+            models.Index(fields=["patient", "-sequence"], name="audit_patient_seq"),
+            models.Index(fields=["actor", "-sequence"], name="audit_actor_seq"),
+        ]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise AppendOnlyError("audit events are append-only: an existing event cannot be saved")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("audit events are append-only: delete() is not allowed")
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.actor_username} {self.action} {self.category}"

@@ -1,0 +1,45 @@
+"""The patient's own pages. They never take a patient id; a consent id is checked against its owner."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from painclinic.web.accounts.models import Role
+from painclinic.web.accounts.permissions import allow_roles
+from painclinic.web.audit.models import Action as AuditAction
+from painclinic.web.audit.models import AuditEvent
+from painclinic.web.audit.services import Action, Category, audit
+from painclinic.web.patients.access import get_consent_for, get_own_patient
+from painclinic.web.patients.services import current_consents, latest_weight
+
+
+@allow_roles(Role.PATIENT)
+def home(request: HttpRequest) -> HttpResponse:
+    patient = get_own_patient(request)
+    audit(request, category=Category.DEMOGRAPHICS, action=Action.VIEW, patient=patient, obj=patient)
+    context = {
+        "patient": patient,
+        "consents": current_consents(patient),
+        "weight": latest_weight(patient),
+    }
+    return render(request, "portal/home.html", context)
+
+
+@allow_roles(Role.PATIENT)
+def consent_detail(request: HttpRequest, consent_id: int) -> HttpResponse:
+    consent = get_consent_for(request, consent_id)
+    return render(request, "portal/consent.html", {"consent": consent})
+
+
+@allow_roles(Role.PATIENT)
+def access_log(request: HttpRequest) -> HttpResponse:
+    """Who viewed or changed my record (PHIPA access-log transparency)."""
+    patient = get_own_patient(request)
+    audit(request, category=Category.ACCESS_LOG, action=Action.VIEW, patient=patient)
+    events = (
+        AuditEvent.objects.filter(patient=patient)
+        .exclude(action=AuditAction.ACCESS_DENIED)
+        .order_by("-sequence")[:200]
+    )
+    return render(request, "portal/access_log.html", {"patient": patient, "events": events})

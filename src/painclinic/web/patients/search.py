@@ -1,0 +1,41 @@
+"""Patient search: one box that understands names, dates of birth, health numbers and phones."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from django.db.models import Q, QuerySet
+
+from painclinic.web.patients.healthcard import normalise_health_number
+from painclinic.web.patients.models import Patient
+
+MAX_RESULTS = 50
+
+
+def search_patients(query: str) -> QuerySet[Patient]:
+    text = query.strip()
+    base = Patient.objects.order_by("legal_family_name", "legal_given_name", "id")
+    if not text:
+        return base.none()
+    try:
+        born = dt.date.fromisoformat(text)
+    except ValueError:
+        born = None
+    if born is not None:
+        return base.filter(date_of_birth=born)
+    digits = normalise_health_number(text)
+    digits = re.sub(r"[()+.]", "", digits)
+    if digits.isdigit():
+        by_number = Q(phone_digits__endswith=digits) if len(digits) >= 4 else Q(pk__in=[])
+        if len(digits) == 10:
+            by_number |= Q(health_card_number=digits)
+        return base.filter(by_number)
+    condition = Q()
+    for token in text.replace(",", " ").split():
+        condition &= (
+            Q(legal_family_name__istartswith=token)
+            | Q(legal_given_name__istartswith=token)
+            | Q(preferred_name__istartswith=token)
+        )
+    return base.filter(condition)

@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from painclinic.web.accounts.models import Role
+from painclinic.web.accounts.permissions import allow_roles
+from painclinic.web.audit.services import Action, Category, audit
+from painclinic.web.patients.access import get_patient_for
+from painclinic.web.patients.forms import (
+    ConsentForm,
+    PatientForm,
+    RegistrationForm,
+    SearchForm,
+    WeightCorrectionForm,
+    WeightForm,
+)
+from painclinic.web.patients.models import WeightMeasurement
+from painclinic.web.patients.search import MAX_RESULTS, search_patients
+from painclinic.web.patients.services import (
+    EditConflict,
+    current_consents,
+    do_correct_weight,
+    do_record_consent,
+    do_record_weight,
+    do_register_patient,
+    do_update_patient,
+    latest_weight,
+)
+
+READERS = (Role.PHYSICIAN, Role.NURSE, Role.FRONT_DESK, Role.BILLING, Role.CLINIC_ADMIN)
+REGISTRARS = (Role.PHYSICIAN, Role.NURSE, Role.FRONT_DESK)
+CLINICIANS = (Role.PHYSICIAN, Role.NURSE)
+
+
+@allow_roles(READERS)
+def search(request: HttpRequest) -> HttpResponse:
+    form = SearchForm(request.GET or None)
+    results = None
+    truncated = False
+    if form.is_valid() and form.cleaned_data["q"]:
+        query = form.cleaned_data["q"]
+        found = list(search_patients(query)[: MAX_RESULTS + 1])
+        truncated = len(found) > MAX_RESULTS
+        results = found[:MAX_RESULTS]
+        audit(
+            request,
+            category=Category.DEMOGRAPHICS,
+            action=Action.SEARCH,
+            detail={"query": query, "patient_ids": [p.pk for p in results]},
+        )
+    context = {"form": form, "results": results, "truncated": truncated, "max": MAX_RESULTS}
+    return render(request, "patients/search.html", context)
+
+
+@allow_roles(REGISTRARS)
+@require_http_methods(["GET", "POST"])
+def register(request: HttpRequest) -> HttpResponse:
+    form = RegistrationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        patient = do_register_patient(request, form.cleaned_data)
+        messages.success(request, f"{patient.full_name} registered.")
+        return redirect("patients:detail", patient_id=patient.pk)
+    return render(request, "patients/form.html", {"form": form, "title": "Register a patient"})
+
+
+@allow_roles(READERS)
+def detail(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = get_patient_for(request, patient_id)
+    weights = list(
+        WeightMeasurement.objects.filter(patient=patient)
+        .select_related("recorded_by", "correction_of")
+        .prefetch_related("corrected_by")
+        .order_by("-measured_on", "-recorded_at", "-id")[:20]
+    )
+    corrected_ids = {w.correction_of_id for w in weights if w.correction_of_id}
+    current = next((w for w in weights if w.pk not in corrected_ids), None)
+    context = {
+        "patient": patient,
+        "weights": weights,
+        "corrected_ids": corrected_ids,
+        "current_weight": current,
+        "consents": current_consents(patient),
+        "consent_history": list(patient.consents.select_related("recorded_by")[:20]),
+        "revision_count": patient.revisions.count(),
+        "can_edit": request.user.role in REGISTRARS,  # type: ignore[union-attr]
+        "can_weigh": request.user.role in CLINICIANS,  # type: ignore[union-attr]
+    }
+    return render(request, "patients/detail.html", context)
+
+
+@allow_roles(REGISTRARS)
+@require_http_methods(["GET", "POST"])
+def edit(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = get_patient_for(request, patient_id, detail={"purpose": "edit"})
+    form = PatientForm(request.POST or None, instance=patient)
+    conflict = None
+    if request.method == "POST" and form.is_valid():
+        expected = form.cleaned_data.get("expected_version") or 0
+        try:
+            do_update_patient(request, patient.pk, expected, form.cleaned_data)
+        except EditConflict as error:
+            conflict = error
+        else:
+            messages.success(request, "Changes saved.")
+            return redirect("patients:detail", patient_id=patient.pk)
+    title = f"Edit {patient.full_name}"
+    return render(
+        request,
+        "patients/form.html",
+        {"form": form, "title": title, "patient": patient, "conflict": conflict},
+        status=409 if conflict else 200,
+    )
+
+
+@allow_roles(READERS)
+def history(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = get_patient_for(request, patient_id, detail={"purpose": "history"})
+    revisions = patient.revisions.select_related("changed_by")
+    return render(request, "patients/history.html", {"patient": patient, "revisions": revisions})
+
+
+@allow_roles(CLINICIANS)
+@require_http_methods(["GET", "POST"])
+def weight_add(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = get_patient_for(request, patient_id, category=Category.WEIGHT)
+    form = WeightForm(request.POST or None, last_weight=latest_weight(patient))
+    if request.method == "POST" and form.is_valid():
+        do_record_weight(request, patient, form.cleaned_data)
+        messages.success(request, "Weight recorded.")
+        return redirect("patients:detail", patient_id=patient.pk)
+    context = {"form": form, "patient": patient, "title": "Record weight", "last": form.last_weight}
+    return render(request, "patients/weight_form.html", context)
+
+
+@allow_roles(CLINICIANS)
+@require_http_methods(["GET", "POST"])
+def weight_correct(request: HttpRequest, patient_id: int, weight_id: int) -> HttpResponse:
+    patient = get_patient_for(request, patient_id, category=Category.WEIGHT)
+    original = WeightMeasurement.objects.filter(pk=weight_id, patient=patient).first()
+    if original is None:
+        raise Http404("No such weight")
+    previous = (
+        WeightMeasurement.objects.filter(patient=patient, corrected_by__isnull=True)
+        .exclude(pk=original.pk)
+        .order_by("-measured_on", "-recorded_at", "-id")
+        .first()
+    )
+    form = WeightCorrectionForm(
+        request.POST or None,
+        last_weight=previous,
+        initial={"measured_on": original.measured_on, "height_cm": original.height_cm},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            do_correct_weight(request, original, form.cleaned_data)
+        except ValueError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "Correction saved; the original entry stays in the history.")
+            return redirect("patients:detail", patient_id=patient.pk)
+    context = {
+        "form": form,
+        "patient": patient,
+        "title": f"Correct the weight of {original.measured_on:%Y-%m-%d} ({original.weight_kg} kg)",
+        "last": previous,
+    }
+    return render(request, "patients/weight_form.html", context)
+
+
+@allow_roles(REGISTRARS)
+@require_http_methods(["GET", "POST"])
+def consent_add(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = get_patient_for(request, patient_id, category=Category.CONSENT)
+    form = ConsentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        do_record_consent(request, patient, form.cleaned_data)
+        messages.success(request, "Consent recorded.")
+        return redirect("patients:detail", patient_id=patient.pk)
+    return render(request, "patients/consent_form.html", {"form": form, "patient": patient})

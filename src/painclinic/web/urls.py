@@ -1,0 +1,15 @@
+from django.urls import include, path
+
+from painclinic.web.accounts import views as account_views
+
+urlpatterns = [
+    path("", account_views.home, name="home"),
+    path("healthz", account_views.healthz, name="healthz"),
+    path("accounts/", include("painclinic.web.accounts.urls")),
+    path("patients/", include("painclinic.web.patients.urls")),
+    path("portal/", include("painclinic.web.patients.portal_urls")),
+    path("audit/", include("painclinic.web.audit.urls")),
+]
+
+handler403 = "painclinic.web.errors.forbidden"
+handler404 = "painclinic.web.errors.not_found"
