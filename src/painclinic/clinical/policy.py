@@ -2,9 +2,10 @@
 
 Each file is JSON with a ``"version"`` string. A clinic overrides a file by putting its own
 copy with the same name either in a directory given explicitly (``policy_dir=``) or in the
-directory named by the environment variable ``PAINCLINIC_CLINICAL_POLICY_DIR``. The clinic
-copy replaces the packaged file whole (no merging), so what is in force is always one file a
-reviewer can read.
+directory named by the environment variable ``PAINCLINIC_CLINICAL_POLICY_DIR``. Files absent
+from that directory fall back to the packaged default. A clinic copy replaces the packaged
+file whole (no merging), so what is in force is always one file a reviewer can read; the
+``version`` of each file in force is reported with every result.
 """
 
 from __future__ import annotations
@@ -34,11 +35,11 @@ def policy_path(name: str, policy_dir: str | Path | None = None) -> Path | None:
     """The clinic override for ``name`` if one exists, else None (packaged default in force)."""
     directory = policy_dir if policy_dir is not None else os.environ.get(POLICY_DIR_ENV)
     if directory:
+        if not Path(directory).is_dir():
+            raise ClinicalInputError(str(directory), "policy directory not found")
         candidate = Path(directory) / name
         if candidate.is_file():
             return candidate
-        if policy_dir is not None:
-            raise ClinicalInputError(str(candidate), "policy file not found")
     return None
 
 

@@ -1,0 +1,801 @@
+"""Eligibility and contraindications for ketamine and for lidocaine, from patient facts.
+
+Facts JSON (every top-level key required; unknown keys are errors)::
+
+    {
+      "age_years": 54,
+      "weight_kg": 72.5,                       # or null
+      "diagnosis": {"condition": "crps_1",     # id from conditions.json
+                    "criteria": {"instrument": "budapest", "met": true}},  # or null
+      "prior_treatments": [
+        {"treatment": "gabapentin",            # lower-case generic name or therapy id
+         "max_daily_dose_mg": 1800,            # null for non-drug therapy / unknown
+         "duration_weeks": 8,                  # null if unknown
+         "outcome": "no_relief",               # see OUTCOMES
+         "total_dose_mg": null,                # infusions only (ketamine/lidocaine)
+         "infusion_duration_h": null}          # infusions only
+      ],
+      "comorbidities": {"seizure_disorder": false, ...},  # COMORBIDITIES flags; absent = false
+      "current_medications": ["duloxetine"],
+      "vitals": {"systolic_bp_mmhg": 128, "diastolic_bp_mmhg": 80, "heart_rate_bpm": 72},
+      "pregnancy": "not_pregnant",             # pregnant | not_pregnant | not_applicable | unknown
+      "substance_use": {"active_substance_use_disorder": false,
+                        "history_substance_use_disorder": false},
+      "psychiatric": {"poorly_controlled_psychosis": false, "self_harm_risk": false},
+      "ecg": null | {"conduction_block": false, "atrial_fibrillation": false,
+                     "qrs_widening": false, "pr_prolongation": false},
+      "labs": {"liver_tests_on_file": false},
+      "other_local_anaesthetic_within_4h": false
+    }
+
+Every reason carries a rule id and source keys. Rule wording, category (absolute or relative
+for contraindications), parameters and on/off live in ``eligibility_rules.json``; interactions
+in ``interactions.json``; first-line options and adequacy in ``conditions.json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from painclinic.clinical._validate import (
+    as_bool,
+    as_list,
+    as_mapping,
+    as_number,
+    as_str,
+    check_keys,
+    join,
+)
+from painclinic.clinical.conditions import (
+    Condition,
+    ConditionsCatalogue,
+    check_sources,
+    load_conditions,
+)
+from painclinic.clinical.errors import ClinicalInputError
+from painclinic.clinical.policy import load_policy
+
+DRUGS = ("ketamine", "lidocaine")
+OUTCOMES = (
+    "no_relief",
+    "partial_relief",
+    "good_relief",
+    "not_tolerated",
+    "contraindicated",
+    "ongoing",
+    "unknown",
+)
+TRIED_REGARDLESS_OF_DOSE = frozenset({"not_tolerated", "contraindicated"})
+PREGNANCY = ("pregnant", "not_pregnant", "not_applicable", "unknown")
+COMORBIDITIES = (
+    "poorly_controlled_cardiovascular_disease",
+    "cardiac_risk_factors",
+    "severe_hepatic_impairment",
+    "moderate_hepatic_impairment",
+    "severe_renal_impairment",
+    "raised_intracranial_pressure",
+    "raised_intraocular_pressure",
+    "seizure_disorder",
+    "reduced_consciousness",
+    "atrial_fibrillation",
+    "conduction_block",
+    "stokes_adams_attacks",
+    "pacemaker",
+    "amide_local_anaesthetic_allergy",
+    "heart_failure",
+    "recent_myocardial_infarction",
+    "pulmonary_disease",
+    "sick_sinus_or_av_node_dysfunction",
+    "hypercarbia_or_acidosis",
+)
+ECG_FINDINGS = ("conduction_block", "atrial_fibrillation", "qrs_widening", "pr_prolongation")
+FACT_KEYS = (
+    "age_years",
+    "weight_kg",
+    "diagnosis",
+    "prior_treatments",
+    "comorbidities",
+    "current_medications",
+    "vitals",
+    "pregnancy",
+    "substance_use",
+    "psychiatric",
+    "ecg",
+    "labs",
+    "other_local_anaesthetic_within_4h",
+)
+VITAL_KEYS = (
+    "systolic_bp_mmhg",
+    "diastolic_bp_mmhg",
+    "heart_rate_bpm",
+    "respiratory_rate_per_min",
+    "spo2_percent",
+)
+# Ketamine infusion adequacy (2018 consensus grade C: a single infusion of >=80 mg over >2 h).
+KETAMINE_ADEQUATE_MIN_MG = 80.0
+KETAMINE_ADEQUATE_MIN_H = 2.0
+
+
+class Category(StrEnum):
+    ABSOLUTE = "absolute"
+    RELATIVE = "relative"
+    MISSING = "missing"
+    STEPPED_CARE = "stepped_care"
+
+
+class Status(StrEnum):
+    ELIGIBLE = "eligible"
+    ELIGIBLE_WITH_CAUTIONS = "eligible_with_cautions"
+    NOT_ELIGIBLE = "not_eligible"
+
+
+# --- facts ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PriorTreatment:
+    treatment: str
+    max_daily_dose_mg: float | None
+    duration_weeks: float | None
+    outcome: str
+    total_dose_mg: float | None
+    infusion_duration_h: float | None
+
+
+@dataclass(frozen=True)
+class Facts:
+    age_years: float
+    weight_kg: float | None
+    condition: str
+    criteria_instrument: str | None
+    criteria_met: bool | None
+    prior_treatments: tuple[PriorTreatment, ...]
+    comorbidities: frozenset[str]
+    current_medications: tuple[str, ...]
+    vitals: Mapping[str, float | None]
+    pregnancy: str
+    active_substance_use_disorder: bool
+    history_substance_use_disorder: bool
+    poorly_controlled_psychosis: bool
+    self_harm_risk: bool
+    ecg: frozenset[str] | None
+    liver_tests_on_file: bool
+    other_local_anaesthetic_within_4h: bool
+
+
+def _opt_number(value: object, path: str, lo: float = 0, hi: float | None = None) -> float | None:
+    return None if value is None else as_number(value, path, lo=lo, hi=hi)
+
+
+def parse_facts(raw: object, catalogue: ConditionsCatalogue | None = None) -> Facts:
+    """Validate the facts JSON (see module docstring); raises ClinicalInputError naming the item."""
+    catalogue = catalogue or load_conditions()
+    data = as_mapping(raw, "")
+    check_keys(data, "", FACT_KEYS)
+    diag = as_mapping(data["diagnosis"], "diagnosis")
+    check_keys(diag, "diagnosis", ["condition", "criteria"])
+    condition = catalogue.get(
+        as_str(diag["condition"], "diagnosis.condition"), "diagnosis.condition"
+    )
+    instrument: str | None = None
+    met: bool | None = None
+    if diag["criteria"] is not None:
+        crit = as_mapping(diag["criteria"], "diagnosis.criteria")
+        check_keys(crit, "diagnosis.criteria", ["instrument", "met"])
+        instrument = as_str(
+            crit["instrument"], "diagnosis.criteria.instrument", condition.diagnostic_criteria
+        )
+        met = None if crit["met"] is None else as_bool(crit["met"], "diagnosis.criteria.met")
+
+    treatments = []
+    for i, t in enumerate(as_list(data["prior_treatments"], "prior_treatments")):
+        path = join("prior_treatments", i)
+        tm = as_mapping(t, path)
+        check_keys(
+            tm,
+            path,
+            ["treatment", "outcome"],
+            ["max_daily_dose_mg", "duration_weeks", "total_dose_mg", "infusion_duration_h"],
+        )
+        treatments.append(
+            PriorTreatment(
+                as_str(tm["treatment"], join(path, "treatment")).strip().lower(),
+                _opt_number(tm.get("max_daily_dose_mg"), join(path, "max_daily_dose_mg")),
+                _opt_number(tm.get("duration_weeks"), join(path, "duration_weeks")),
+                as_str(tm["outcome"], join(path, "outcome"), OUTCOMES),
+                _opt_number(tm.get("total_dose_mg"), join(path, "total_dose_mg")),
+                _opt_number(tm.get("infusion_duration_h"), join(path, "infusion_duration_h")),
+            )
+        )
+
+    com = as_mapping(data["comorbidities"], "comorbidities")
+    check_keys(com, "comorbidities", [], COMORBIDITIES)
+    comorbidities = frozenset(k for k in com if as_bool(com[k], join("comorbidities", k)))
+
+    meds = tuple(
+        as_str(m, join("current_medications", i)).strip().lower()
+        for i, m in enumerate(as_list(data["current_medications"], "current_medications"))
+    )
+    vitals_raw = as_mapping(data["vitals"], "vitals")
+    check_keys(vitals_raw, "vitals", [], VITAL_KEYS)
+    vitals = {k: _opt_number(vitals_raw.get(k), join("vitals", k)) for k in VITAL_KEYS}
+
+    su = as_mapping(data["substance_use"], "substance_use")
+    su_keys = ["active_substance_use_disorder", "history_substance_use_disorder"]
+    check_keys(su, "substance_use", su_keys)
+    psych = as_mapping(data["psychiatric"], "psychiatric")
+    check_keys(psych, "psychiatric", ["poorly_controlled_psychosis", "self_harm_risk"])
+
+    ecg: frozenset[str] | None = None
+    if data["ecg"] is not None:
+        ecg_raw = as_mapping(data["ecg"], "ecg")
+        check_keys(ecg_raw, "ecg", ECG_FINDINGS)
+        ecg = frozenset(k for k in ECG_FINDINGS if as_bool(ecg_raw[k], join("ecg", k)))
+    labs = as_mapping(data["labs"], "labs")
+    check_keys(labs, "labs", ["liver_tests_on_file"])
+
+    weight = _opt_number(data["weight_kg"], "weight_kg", lo=0.5, hi=400)
+    return Facts(
+        age_years=as_number(data["age_years"], "age_years", lo=0, hi=130),
+        weight_kg=weight,
+        condition=condition.id,
+        criteria_instrument=instrument,
+        criteria_met=met,
+        prior_treatments=tuple(treatments),
+        comorbidities=comorbidities,
+        current_medications=meds,
+        vitals=vitals,
+        pregnancy=as_str(data["pregnancy"], "pregnancy", PREGNANCY),
+        active_substance_use_disorder=as_bool(
+            su["active_substance_use_disorder"], "substance_use.active_substance_use_disorder"
+        ),
+        history_substance_use_disorder=as_bool(
+            su["history_substance_use_disorder"], "substance_use.history_substance_use_disorder"
+        ),
+        poorly_controlled_psychosis=as_bool(
+            psych["poorly_controlled_psychosis"], "psychiatric.poorly_controlled_psychosis"
+        ),
+        self_harm_risk=as_bool(psych["self_harm_risk"], "psychiatric.self_harm_risk"),
+        ecg=ecg,
+        liver_tests_on_file=as_bool(labs["liver_tests_on_file"], "labs.liver_tests_on_file"),
+        other_local_anaesthetic_within_4h=as_bool(
+            data["other_local_anaesthetic_within_4h"], "other_local_anaesthetic_within_4h"
+        ),
+    )
+
+
+def facts_template() -> dict[str, Any]:
+    """A facts skeleton with every key present (for the CLI and the docs)."""
+    return {
+        "age_years": 0,
+        "weight_kg": None,
+        "diagnosis": {"condition": "crps_1", "criteria": {"instrument": "budapest", "met": None}},
+        "prior_treatments": [],
+        "comorbidities": dict.fromkeys(COMORBIDITIES, False),
+        "current_medications": [],
+        "vitals": dict.fromkeys(VITAL_KEYS),
+        "pregnancy": "unknown",
+        "substance_use": {
+            "active_substance_use_disorder": False,
+            "history_substance_use_disorder": False,
+        },
+        "psychiatric": {"poorly_controlled_psychosis": False, "self_harm_risk": False},
+        "ecg": None,
+        "labs": {"liver_tests_on_file": False},
+        "other_local_anaesthetic_within_4h": False,
+    }
+
+
+# --- rules ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    drug: str
+    category: Category
+    enabled: bool
+    message: str
+    sources: tuple[str, ...]
+    note: str
+    parameters: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class Interaction:
+    id: str
+    drug: str
+    severity: Category
+    interacting: frozenset[str]
+    message: str
+    mechanism: str
+    sources: tuple[str, ...]
+    note: str
+
+
+@dataclass(frozen=True)
+class EligibilityPolicy:
+    version: str
+    interactions_version: str
+    rules: Mapping[str, Rule]
+    interactions: tuple[Interaction, ...]
+    catalogue: ConditionsCatalogue
+
+
+@dataclass(frozen=True)
+class Reason:
+    rule_id: str
+    category: str
+    message: str
+    sources: tuple[str, ...]
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule_id,
+            "category": self.category,
+            "message": self.message,
+            "detail": self.detail,
+            "sources": list(self.sources),
+        }
+
+
+@dataclass(frozen=True)
+class SteppedCareGap:
+    rule_id: str
+    option_id: str
+    option: str
+    detail: str
+    sources: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule_id,
+            "option_id": self.option_id,
+            "option": self.option,
+            "detail": self.detail,
+            "sources": list(self.sources),
+        }
+
+
+@dataclass(frozen=True)
+class DrugEligibility:
+    drug: str
+    status: Status
+    absolute_contraindications: tuple[Reason, ...] = ()
+    relative_contraindications: tuple[Reason, ...] = ()
+    missing_information: tuple[Reason, ...] = ()
+    stepped_care_gaps: tuple[SteppedCareGap, ...] = ()
+    interactions: tuple[Reason, ...] = ()
+
+    @property
+    def rule_ids(self) -> set[str]:
+        groups: tuple[tuple[Reason | SteppedCareGap, ...], ...] = (
+            self.absolute_contraindications,
+            self.relative_contraindications,
+            self.missing_information,
+            self.stepped_care_gaps,
+            self.interactions,
+        )
+        return {r.rule_id for group in groups for r in group}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "drug": self.drug,
+            "status": self.status.value,
+            "absolute_contraindications": [r.to_dict() for r in self.absolute_contraindications],
+            "relative_contraindications": [r.to_dict() for r in self.relative_contraindications],
+            "missing_information": [r.to_dict() for r in self.missing_information],
+            "stepped_care_gaps": [g.to_dict() for g in self.stepped_care_gaps],
+            "interactions": [r.to_dict() for r in self.interactions],
+        }
+
+
+@dataclass(frozen=True)
+class EligibilityResult:
+    condition: str
+    ketamine: DrugEligibility
+    lidocaine: DrugEligibility
+    policy_versions: Mapping[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "condition": self.condition,
+            "ketamine": self.ketamine.to_dict(),
+            "lidocaine": self.lidocaine.to_dict(),
+            "policy_versions": dict(self.policy_versions),
+        }
+
+
+Check = Callable[[Facts, Rule, Condition], str | None]
+"""A rule's predicate: returns a detail string when the rule fires, None otherwise."""
+
+
+def _flag(*names: str) -> Check:
+    def check(facts: Facts, rule: Rule, condition: Condition) -> str | None:
+        hits = [n for n in names if n in facts.comorbidities]
+        return ", ".join(hits) if hits else None
+
+    return check
+
+
+def _ket_vitals(facts: Facts, rule: Rule, condition: Condition) -> str | None:
+    hits = []
+    sbp = facts.vitals.get("systolic_bp_mmhg")
+    hr = facts.vitals.get("heart_rate_bpm")
+    if sbp is not None and sbp > rule.parameters["max_systolic_bp_mmhg"]:
+        hits.append(f"SBP {sbp:g} > {rule.parameters['max_systolic_bp_mmhg']:g} mmHg")
+    if hr is not None and hr > rule.parameters["max_heart_rate_bpm"]:
+        hits.append(f"HR {hr:g} > {rule.parameters['max_heart_rate_bpm']:g}/min")
+    return "; ".join(hits) or None
+
+
+def _criteria_not_met(facts: Facts, rule: Rule, condition: Condition) -> str | None:
+    if facts.criteria_met is False:
+        return f"{facts.criteria_instrument} criteria not met for {condition.name}"
+    return None
+
+
+def _criteria_missing(facts: Facts, rule: Rule, condition: Condition) -> str | None:
+    if facts.criteria_met is None:
+        return f"record one of: {', '.join(condition.diagnostic_criteria)}"
+    return None
+
+
+def _weak_evidence(facts: Facts, rule: Rule, condition: Condition) -> str | None:
+    ev = condition.ketamine_evidence
+    return f"{ev.grade}: {ev.summary}" if ev.grade in ("weak", "none") else None
+
+
+def _pregnant(facts: Facts, rule: Rule, condition: Condition) -> str | None:
+    return "pregnant" if facts.pregnancy == "pregnant" else None
+
+
+def _pregnancy_unknown(facts: Facts, rule: Rule, condition: Condition) -> str | None:
+    return "record pregnancy status" if facts.pregnancy == "unknown" else None
+
+
+def _ket_ecg_missing(facts: Facts, rule: Rule, condition: Condition) -> str | None:
+    if facts.ecg is None and "cardiac_risk_factors" in facts.comorbidities:
+        return "cardiac_risk_factors and no ECG"
+    return None
+
+
+def _ket_liver_missing(facts: Facts, rule: Rule, condition: Condition) -> str | None:
+    liver = {"moderate_hepatic_impairment", "severe_hepatic_impairment"} & facts.comorbidities
+    if liver and not facts.liver_tests_on_file:
+        return ", ".join(sorted(liver))
+    return None
+
+
+def _ket_vitals_missing(facts: Facts, rule: Rule, condition: Condition) -> str | None:
+    missing = [k for k in ("systolic_bp_mmhg", "heart_rate_bpm") if facts.vitals.get(k) is None]
+    return ", ".join(missing) or None
+
+
+def _lid_arrhythmia(facts: Facts, rule: Rule, condition: Condition) -> str | None:
+    hits: list[str] = [
+        n
+        for n in ("atrial_fibrillation", "conduction_block", "stokes_adams_attacks", "pacemaker")
+        if n in facts.comorbidities
+    ]
+    if facts.ecg:
+        hits += [f"ECG {n}" for n in ("atrial_fibrillation", "conduction_block") if n in facts.ecg]
+    return ", ".join(hits) or None
+
+
+def _lid_other_la(facts: Facts, rule: Rule, condition: Condition) -> str | None:
+    return "other local anaesthetic within 4 h" if facts.other_local_anaesthetic_within_4h else None
+
+
+def _lid_min_weight(facts: Facts, rule: Rule, condition: Condition) -> str | None:
+    limit = rule.parameters["min_weight_kg"]
+    if facts.weight_kg is not None and facts.weight_kg < limit:
+        return f"weight {facts.weight_kg:g} kg < {limit:g} kg"
+    return None
+
+
+def _lid_age(facts: Facts, rule: Rule, condition: Condition) -> str | None:
+    limit = rule.parameters["older_age_years"]
+    return f"age {facts.age_years:g} >= {limit:g}" if facts.age_years >= limit else None
+
+
+def _lid_ecg_signs(facts: Facts, rule: Rule, condition: Condition) -> str | None:
+    if not facts.ecg:
+        return None
+    hits = [n for n in ("qrs_widening", "pr_prolongation") if n in facts.ecg]
+    return ", ".join(hits) or None
+
+
+def _lid_ecg_missing(facts: Facts, rule: Rule, condition: Condition) -> str | None:
+    return "no ECG on file" if facts.ecg is None else None
+
+
+def _lid_weight_missing(facts: Facts, rule: Rule, condition: Condition) -> str | None:
+    return "weight_kg is null" if facts.weight_kg is None else None
+
+
+CHECKS: dict[str, Check] = {
+    "KET-CI-001": _flag("poorly_controlled_cardiovascular_disease"),
+    "KET-CI-002": lambda f, r, c: (
+        "poorly controlled psychosis" if f.poorly_controlled_psychosis else None
+    ),
+    "KET-CI-003": _flag("severe_hepatic_impairment"),
+    "KET-CI-004": _flag("raised_intracranial_pressure"),
+    "KET-CI-005": _flag("raised_intraocular_pressure"),
+    "KET-CI-006": _pregnant,
+    "KET-CI-007": _ket_vitals,
+    "KET-DX-001": _criteria_not_met,
+    "KET-REL-001": _flag("moderate_hepatic_impairment"),
+    "KET-REL-002": lambda f, r, c: "active" if f.active_substance_use_disorder else None,
+    "KET-REL-003": lambda f, r, c: "history" if f.history_substance_use_disorder else None,
+    "KET-REL-004": _weak_evidence,
+    "KET-REL-005": lambda f, r, c: "self-harm risk recorded" if f.self_harm_risk else None,
+    "KET-MISS-001": _ket_ecg_missing,
+    "KET-MISS-002": _ket_liver_missing,
+    "KET-MISS-003": _pregnancy_unknown,
+    "KET-MISS-004": _criteria_missing,
+    "KET-MISS-005": _ket_vitals_missing,
+    "LID-CI-001": _flag("amide_local_anaesthetic_allergy"),
+    "LID-CI-002": _lid_arrhythmia,
+    "LID-CI-003": _flag("poorly_controlled_cardiovascular_disease"),
+    "LID-CI-004": _flag("severe_renal_impairment"),
+    "LID-CI-005": _flag("severe_hepatic_impairment"),
+    "LID-CI-006": _flag("reduced_consciousness"),
+    "LID-CI-007": _flag("seizure_disorder"),
+    "LID-CI-008": _pregnant,
+    "LID-CI-009": _lid_other_la,
+    "LID-CI-010": _lid_min_weight,
+    "LID-REL-001": _flag(
+        "heart_failure",
+        "recent_myocardial_infarction",
+        "moderate_hepatic_impairment",
+        "pulmonary_disease",
+        "sick_sinus_or_av_node_dysfunction",
+        "hypercarbia_or_acidosis",
+    ),
+    "LID-REL-002": _lid_age,
+    "LID-REL-003": _lid_ecg_signs,
+    "LID-MISS-001": _lid_ecg_missing,
+    "LID-MISS-002": _pregnancy_unknown,
+    "LID-MISS-003": _lid_weight_missing,
+}
+STEP_RULES = {"ketamine": "KET-STEP-001", "lidocaine": "LID-STEP-001"}
+KETAMINE_PATHWAY_RULE = "LID-STEP-002"
+CONTRAINDICATION_CATEGORIES = (Category.ABSOLUTE, Category.RELATIVE)
+
+
+def _rule_category(rule_id: str) -> tuple[Category, ...]:
+    if "-CI-" in rule_id or "-REL-" in rule_id or "-DX-" in rule_id:
+        return CONTRAINDICATION_CATEGORIES
+    if "-MISS-" in rule_id:
+        return (Category.MISSING,)
+    return (Category.STEPPED_CARE,)
+
+
+def load_eligibility_policy(policy_dir: str | Path | None = None) -> EligibilityPolicy:
+    """Load and validate eligibility_rules.json, interactions.json and conditions.json."""
+    raw = load_policy("eligibility_rules.json", policy_dir)
+    check_keys(raw, "", ["version", "rules", "_origin"], ["description"])
+    rules: dict[str, Rule] = {}
+    for i, entry in enumerate(as_list(raw["rules"], "rules")):
+        path = join("rules", i)
+        data = as_mapping(entry, path)
+        check_keys(
+            data,
+            path,
+            ["id", "drug", "category", "enabled", "message", "sources", "note"],
+            ["parameters"],
+        )
+        rid = as_str(data["id"], join(path, "id"))
+        if rid not in CHECKS and rid not in STEP_RULES.values() and rid != KETAMINE_PATHWAY_RULE:
+            raise ClinicalInputError(join(path, "id"), f"no code implements rule {rid!r}")
+        allowed = [c.value for c in _rule_category(rid)]
+        params: dict[str, float] = {}
+        for name, spec in as_mapping(data.get("parameters", {}), join(path, "parameters")).items():
+            ppath = join(join(path, "parameters"), name)
+            sm = as_mapping(spec, ppath)
+            check_keys(sm, ppath, ["value", "sources", "note"])
+            check_sources(sm["sources"], join(ppath, "sources"))
+            params[name] = as_number(sm["value"], join(ppath, "value"))
+        rules[rid] = Rule(
+            id=rid,
+            drug=as_str(data["drug"], join(path, "drug"), DRUGS),
+            category=Category(as_str(data["category"], join(path, "category"), allowed)),
+            enabled=as_bool(data["enabled"], join(path, "enabled")),
+            message=as_str(data["message"], join(path, "message")),
+            sources=check_sources(data["sources"], join(path, "sources")),
+            note=as_str(data["note"], join(path, "note")),
+            parameters=params,
+        )
+    expected = set(CHECKS) | set(STEP_RULES.values()) | {KETAMINE_PATHWAY_RULE}
+    missing = sorted(expected - set(rules))
+    if missing:
+        raise ClinicalInputError("rules", f"rules missing from policy (disable instead): {missing}")
+
+    ix_raw = load_policy("interactions.json", policy_dir)
+    check_keys(ix_raw, "", ["version", "interactions", "_origin"], ["description"])
+    interactions = []
+    for i, entry in enumerate(as_list(ix_raw["interactions"], "interactions")):
+        path = join("interactions", i)
+        data = as_mapping(entry, path)
+        keys = ["id", "drug", "severity", "interacting", "message", "mechanism", "sources", "note"]
+        check_keys(data, path, keys)
+        interactions.append(
+            Interaction(
+                id=as_str(data["id"], join(path, "id")),
+                drug=as_str(data["drug"], join(path, "drug"), DRUGS),
+                severity=Category(
+                    as_str(data["severity"], join(path, "severity"), ("absolute", "relative"))
+                ),
+                interacting=frozenset(
+                    as_str(m, join(join(path, "interacting"), j)).lower()
+                    for j, m in enumerate(as_list(data["interacting"], join(path, "interacting")))
+                ),
+                message=as_str(data["message"], join(path, "message")),
+                mechanism=as_str(data["mechanism"], join(path, "mechanism")),
+                sources=check_sources(data["sources"], join(path, "sources")),
+                note=as_str(data["note"], join(path, "note")),
+            )
+        )
+    return EligibilityPolicy(
+        raw["version"],
+        ix_raw["version"],
+        rules,
+        tuple(interactions),
+        load_conditions(policy_dir),
+    )
+
+
+# --- stepped care ---------------------------------------------------------------------------
+
+
+def _adequacy(
+    treatment: PriorTreatment, min_dose: float | None, min_weeks: float
+) -> tuple[bool, str]:
+    if treatment.outcome in TRIED_REGARDLESS_OF_DOSE:
+        return True, f"{treatment.treatment} {treatment.outcome.replace('_', ' ')}"
+    problems = []
+    if min_dose is not None:
+        if treatment.max_daily_dose_mg is None:
+            problems.append("dose not recorded")
+        elif treatment.max_daily_dose_mg < min_dose:
+            problems.append(f"{treatment.max_daily_dose_mg:g} mg/day < {min_dose:g} mg/day")
+    if treatment.duration_weeks is None:
+        problems.append("duration not recorded")
+    elif treatment.duration_weeks < min_weeks:
+        problems.append(f"{treatment.duration_weeks:g} weeks < {min_weeks:g} weeks")
+    if problems:
+        return False, f"{treatment.treatment}: " + ", ".join(problems)
+    return True, f"{treatment.treatment} adequately tried"
+
+
+def stepped_care_gaps(
+    facts: Facts, condition: Condition, min_weeks: float, rule: Rule
+) -> list[SteppedCareGap]:
+    gaps = []
+    for option in condition.first_line:
+        notes: list[str] = []
+        adequate = False
+        for agent in option.agents:
+            for t in facts.prior_treatments:
+                if t.treatment != agent.drug:
+                    continue
+                ok, note = _adequacy(t, agent.min_daily_dose_mg, min_weeks)
+                adequate = adequate or ok
+                notes.append(note)
+        if not adequate:
+            detail = "; ".join(notes) if notes else "not tried"
+            gaps.append(
+                SteppedCareGap(
+                    rule.id, option.id, option.name, detail, rule.sources + option.sources
+                )
+            )
+    return gaps
+
+
+def adequate_ketamine_trial(treatment: PriorTreatment) -> bool:
+    """2018 consensus grade C [S2]: a single infusion of >=80 mg over more than 2 h."""
+    if treatment.treatment != "ketamine":
+        return False
+    if treatment.outcome in TRIED_REGARDLESS_OF_DOSE:
+        return True
+    return (
+        treatment.total_dose_mg is not None
+        and treatment.infusion_duration_h is not None
+        and treatment.total_dose_mg >= KETAMINE_ADEQUATE_MIN_MG
+        and treatment.infusion_duration_h > KETAMINE_ADEQUATE_MIN_H
+    )
+
+
+# --- assessment -----------------------------------------------------------------------------
+
+
+def _assess_drug(drug: str, facts: Facts, policy: EligibilityPolicy) -> DrugEligibility:
+    condition = policy.catalogue.get(facts.condition)
+    buckets: dict[Category, list[Reason]] = {c: [] for c in Category}
+    for rule in policy.rules.values():
+        if rule.drug != drug or not rule.enabled or rule.id not in CHECKS:
+            continue
+        detail = CHECKS[rule.id](facts, rule, condition)
+        if detail is not None:
+            reason = Reason(rule.id, rule.category.value, rule.message, rule.sources, detail)
+            buckets[rule.category].append(reason)
+
+    gaps: list[SteppedCareGap] = []
+    step_rule = policy.rules[STEP_RULES[drug]]
+    if step_rule.enabled:
+        gaps = stepped_care_gaps(
+            facts, condition, policy.catalogue.adequate_trial_min_weeks, step_rule
+        )
+    pathway = policy.rules[KETAMINE_PATHWAY_RULE]
+    if (
+        drug == "lidocaine"
+        and pathway.enabled
+        and not any(adequate_ketamine_trial(t) for t in facts.prior_treatments)
+    ):
+        gaps.append(
+            SteppedCareGap(
+                pathway.id,
+                "ketamine_trial",
+                "Adequate ketamine infusion trial (>=80 mg over >2 h)",
+                "no ketamine infusion of >=80 mg over >2 h recorded",
+                pathway.sources,
+            )
+        )
+
+    interactions = []
+    for ix in policy.interactions:
+        if ix.drug != drug:
+            continue
+        hits = sorted(ix.interacting & set(facts.current_medications))
+        if hits:
+            interactions.append(
+                Reason(ix.id, ix.severity.value, ix.message, ix.sources, ", ".join(hits))
+            )
+
+    if buckets[Category.ABSOLUTE] or any(r.category == "absolute" for r in interactions):
+        status = Status.NOT_ELIGIBLE
+    elif buckets[Category.RELATIVE] or buckets[Category.MISSING] or gaps or interactions:
+        status = Status.ELIGIBLE_WITH_CAUTIONS
+    else:
+        status = Status.ELIGIBLE
+    return DrugEligibility(
+        drug=drug,
+        status=status,
+        absolute_contraindications=tuple(buckets[Category.ABSOLUTE]),
+        relative_contraindications=tuple(buckets[Category.RELATIVE]),
+        missing_information=tuple(buckets[Category.MISSING]),
+        stepped_care_gaps=tuple(gaps),
+        interactions=tuple(interactions),
+    )
+
+
+def assess_eligibility(
+    facts: Mapping[str, Any] | Facts,
+    policy: EligibilityPolicy | None = None,
+    policy_dir: str | Path | None = None,
+) -> EligibilityResult:
+    """Assess ketamine and lidocaine eligibility separately.
+
+    Status: ``not_eligible`` if any absolute contraindication (or absolute interaction);
+    ``eligible_with_cautions`` if any relative contraindication, interaction, missing
+    information or stepped-care gap; otherwise ``eligible``. Missing information must be
+    resolved before the first infusion.
+    """
+    policy = policy or load_eligibility_policy(policy_dir)
+    parsed = facts if isinstance(facts, Facts) else parse_facts(facts, policy.catalogue)
+    return EligibilityResult(
+        condition=parsed.condition,
+        ketamine=_assess_drug("ketamine", parsed, policy),
+        lidocaine=_assess_drug("lidocaine", parsed, policy),
+        policy_versions={
+            "eligibility_rules": policy.version,
+            "interactions": policy.interactions_version,
+            "conditions": policy.catalogue.version,
+        },
+    )
