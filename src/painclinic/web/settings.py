@@ -1,4 +1,7 @@
-"""Django settings for painclinic, read from the environment (see the README's configuration table)."""
+"""Django settings for painclinic, read from the environment.
+
+Every variable is listed in the README's configuration table.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +37,8 @@ def _secret_key() -> str:
         return configured
     if PRODUCTION:
         raise SettingError("PAINCLINIC_SECRET_KEY (or PAINCLINIC_SECRET_KEY_FILE) is required")
-    # Development and tests: a random key kept beside the SQLite database so sessions survive restarts.
+    # Development and tests: a random key kept beside the SQLite database, so sessions
+    # survive restarts.
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     key_file = DATA_DIR / "secret_key"
     if not key_file.exists():
@@ -72,11 +76,11 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "painclinic.web.accounts.middleware.SessionTimeoutMiddleware",
     "painclinic.web.accounts.middleware.TwoFactorMiddleware",
     "painclinic.web.accounts.middleware.RoleGateMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -121,7 +125,6 @@ else:
                 ),
                 "transaction_mode": "IMMEDIATE",
             },
-            "TEST": {"NAME": DATA_DIR / "test.sqlite3"},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -159,7 +162,9 @@ OTP_TOTP_ISSUER = env_str("PAINCLINIC_OTP_ISSUER", "painclinic")
 # Login throttling (django-axes): lock the username after repeated failures.
 AXES_FAILURE_LIMIT = env_int("PAINCLINIC_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("PAINCLINIC_LOGIN_COOLOFF_MINUTES", 30, minimum=1))
-AXES_LOCKOUT_PARAMETERS = ["username"]
+# Lock the username from the address it was attacked from (a username-only lockout would let
+# anyone lock every clinician out; axes warns about it).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
@@ -183,6 +188,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
+if not PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # Security headers on every response.
 SECURE_CSP = {

@@ -91,6 +91,10 @@ class PatientForm(forms.ModelForm):
         label="I have checked: this is a different person with the same name and date of birth",
     )
     expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    # Wider than the stored 10 digits: people type the groups with spaces or dashes.
+    health_card_number = forms.CharField(
+        max_length=14, required=False, label="Ontario health card number"
+    )
 
     class Meta:
         model = Patient

@@ -43,6 +43,13 @@ def demographics_snapshot(patient: Patient) -> dict[str, Any]:
     return snapshot
 
 
+def _field_value(name: str, value: Any) -> Any:
+    """Empty form input becomes "" for text columns and None for nullable ones."""
+    if value is None and not Patient._meta.get_field(name).null:
+        return ""
+    return value
+
+
 def latest_weight(patient: Patient) -> WeightMeasurement | None:
     return (
         WeightMeasurement.objects.filter(patient=patient, corrected_by__isnull=True)
@@ -53,10 +60,9 @@ def latest_weight(patient: Patient) -> WeightMeasurement | None:
 
 def do_register_patient(request: HttpRequest, data: dict[str, Any]) -> Patient:
     with transaction.atomic():
-        patient = Patient(**{name: data.get(name) for name in DEMOGRAPHIC_FIELDS if name in data})
-        for name in DEMOGRAPHIC_FIELDS:
-            if getattr(patient, name) is None and not Patient._meta.get_field(name).null:
-                setattr(patient, name, "")
+        patient = Patient(
+            **{name: _field_value(name, data.get(name)) for name in DEMOGRAPHIC_FIELDS}
+        )
         patient.save()
         audit(
             request,
@@ -93,7 +99,7 @@ def do_update_patient(
             raise EditConflict(patient, {f: before[f] for f in their_fields})
         for name in DEMOGRAPHIC_FIELDS:
             if name in data:
-                setattr(patient, name, data[name] if data[name] is not None else "")
+                setattr(patient, name, _field_value(name, data[name]))
         after = demographics_snapshot(patient)
         changed = [name for name in DEMOGRAPHIC_FIELDS if before[name] != after[name]]
         if not changed:

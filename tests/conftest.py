@@ -1,0 +1,120 @@
+"""Shared personas: one user per role, a few patients, and logged-in clients."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from painclinic.web.accounts.models import Role, User
+from painclinic.web.patients.models import (
+    Consent,
+    ConsentDecision,
+    ConsentKind,
+    Patient,
+    SexAtBirth,
+    WeightMeasurement,
+)
+
+PASSWORD = "correct-horse-battery-staple-42"
+
+ROLE_USERNAMES = {
+    Role.PHYSICIAN: "dr_okafor",
+    Role.NURSE: "rn_lindqvist",
+    Role.FRONT_DESK: "fd_chen",
+    Role.BILLING: "bill_bergeron",
+    Role.CLINIC_ADMIN: "admin_haddad",
+    Role.PATIENT: "pt_whitfield",
+}
+
+
+def make_user(role: Role, username: str | None = None) -> User:
+    user = User.objects.create_user(
+        username=username or ROLE_USERNAMES[role],
+        password=PASSWORD,
+        role=role,
+        first_name=role.label.split()[0],
+        last_name="Tester",
+    )
+    return user
+
+
+def make_patient(given: str = "Ada", family: str = "Lovelace", **extra) -> Patient:
+    fields = {
+        "legal_given_name": given,
+        "legal_family_name": family,
+        "date_of_birth": dt.date(1970, 5, 17),
+        "sex_at_birth": SexAtBirth.FEMALE,
+        "phone": "(416) 555-0142",
+    }
+    fields.update(extra)
+    return Patient.objects.create(**fields)
+
+
+def logged_in_client(user: User, *, verified: bool = True) -> Client:
+    client = Client()
+    client.force_login(user)
+    if verified and user.role == Role.CLINIC_ADMIN:
+        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+    return client
+
+
+@pytest.fixture
+def users(db) -> dict[Role, User]:
+    return {role: make_user(role) for role in Role}
+
+
+@pytest.fixture
+def patient(db, users) -> Patient:
+    record = make_patient(health_card_number="9876543217", health_card_version="AB")
+    WeightMeasurement.objects.create(
+        patient=record,
+        weight_kg=Decimal("80.0"),
+        height_cm=Decimal("170"),
+        measured_on=timezone.localdate(),
+        recorded_by=users[Role.NURSE],
+        recorded_at=timezone.now(),
+    )
+    Consent.objects.create(
+        patient=record,
+        kind=ConsentKind.TREATMENT,
+        decision=ConsentDecision.GRANTED,
+        decided_on=timezone.localdate(),
+        document_version="KET-1",
+        witness_name="Witness",
+        recorded_by=users[Role.NURSE],
+        recorded_at=timezone.now(),
+    )
+    return record
+
+
+@pytest.fixture
+def own_patient(db, users) -> Patient:
+    """The portal user's own record."""
+    record = make_patient("Jordan", "Whitfield", portal_user=users[Role.PATIENT])
+    Consent.objects.create(
+        patient=record,
+        kind=ConsentKind.EMAIL,
+        decision=ConsentDecision.GRANTED,
+        decided_on=timezone.localdate(),
+        document_version="EMAIL-1",
+        recorded_by=users[Role.FRONT_DESK],
+        recorded_at=timezone.now(),
+    )
+    return record
+
+
+@pytest.fixture
+def client_for(users):
+    def build(role: Role, **kwargs) -> Client:
+        return logged_in_client(users[role], **kwargs)
+
+    return build
