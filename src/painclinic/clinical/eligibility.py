@@ -57,6 +57,7 @@ from painclinic.clinical.conditions import (
     load_conditions,
 )
 from painclinic.clinical.errors import ClinicalInputError
+from painclinic.clinical.outcomes import load_responder_policy
 from painclinic.clinical.policy import load_policy
 
 DRUGS = ("ketamine", "lidocaine")
@@ -115,9 +116,6 @@ VITAL_KEYS = (
     "respiratory_rate_per_min",
     "spo2_percent",
 )
-# Ketamine infusion adequacy (2018 consensus grade C: a single infusion of >=80 mg over >2 h).
-KETAMINE_ADEQUATE_MIN_MG = 80.0
-KETAMINE_ADEQUATE_MIN_H = 2.0
 
 
 class Category(StrEnum):
@@ -324,6 +322,8 @@ class EligibilityPolicy:
     rules: Mapping[str, Rule]
     interactions: tuple[Interaction, ...]
     catalogue: ConditionsCatalogue
+    ketamine_trial_min_total_mg: float
+    ketamine_trial_min_duration_h: float
 
 
 @dataclass(frozen=True)
@@ -642,12 +642,15 @@ def load_eligibility_policy(policy_dir: str | Path | None = None) -> Eligibility
                 note=as_str(data["note"], join(path, "note")),
             )
         )
+    responder = load_responder_policy(policy_dir)
     return EligibilityPolicy(
         raw["version"],
         ix_raw["version"],
         rules,
         tuple(interactions),
         load_conditions(policy_dir),
+        responder.adequate_ketamine_trial_min_total_mg,
+        responder.adequate_ketamine_trial_min_duration_h,
     )
 
 
@@ -698,8 +701,9 @@ def stepped_care_gaps(
     return gaps
 
 
-def adequate_ketamine_trial(treatment: PriorTreatment) -> bool:
-    """2018 consensus grade C [S2]: a single infusion of >=80 mg over more than 2 h."""
+def adequate_ketamine_trial(treatment: PriorTreatment, policy: EligibilityPolicy) -> bool:
+    """2018 consensus grade C [S2]: a single infusion of >=80 mg over more than 2 h
+    (numbers from responder_policy.json)."""
     if treatment.treatment != "ketamine":
         return False
     if treatment.outcome in TRIED_REGARDLESS_OF_DOSE:
@@ -707,8 +711,8 @@ def adequate_ketamine_trial(treatment: PriorTreatment) -> bool:
     return (
         treatment.total_dose_mg is not None
         and treatment.infusion_duration_h is not None
-        and treatment.total_dose_mg >= KETAMINE_ADEQUATE_MIN_MG
-        and treatment.infusion_duration_h > KETAMINE_ADEQUATE_MIN_H
+        and treatment.total_dose_mg >= policy.ketamine_trial_min_total_mg
+        and treatment.infusion_duration_h > policy.ketamine_trial_min_duration_h
     )
 
 
@@ -736,14 +740,15 @@ def _assess_drug(drug: str, facts: Facts, policy: EligibilityPolicy) -> DrugElig
     if (
         drug == "lidocaine"
         and pathway.enabled
-        and not any(adequate_ketamine_trial(t) for t in facts.prior_treatments)
+        and not any(adequate_ketamine_trial(t, policy) for t in facts.prior_treatments)
     ):
         gaps.append(
             SteppedCareGap(
                 pathway.id,
                 "ketamine_trial",
                 "Adequate ketamine infusion trial (>=80 mg over >2 h)",
-                "no ketamine infusion of >=80 mg over >2 h recorded",
+                f"no ketamine infusion of >={policy.ketamine_trial_min_total_mg:g} mg over "
+                f">{policy.ketamine_trial_min_duration_h:g} h recorded",
                 pathway.sources,
             )
         )
