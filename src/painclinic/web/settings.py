@@ -177,6 +177,7 @@ TIME_ZONE = env_str("PAINCLINIC_TIME_ZONE", "America/Toronto")
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
