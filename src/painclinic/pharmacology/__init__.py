@@ -1,1 +1,47 @@
-"""Pharmacology core: exact PK simulation, population risk, dosing calculator (pure Python/NumPy)."""
+"""Pharmacology core: exact PK simulation, population risk, dosing calculator (pure Python/NumPy).
+
+Public API
+----------
+simulate(regimen) -> SimulationResult
+simulate_population(regimen, n, seed) -> PopulationResult
+calculate_infusion(order) -> InfusionCalculation
+predict_crps_relief(regimen, ...) -> ReliefPrediction
+format_dose(value, unit) -> str
+load_drug_library(path=None) -> DrugLibrary
+
+No Django import anywhere in this package (enforced by tests/pharmacology/test_purity.py).
+"""
+
+from painclinic.pharmacology.errors import (
+    DrugLibraryError,
+    NeuraxialRouteError,
+    PharmacologyInputError,
+)
+from painclinic.pharmacology.models import (
+    MODELS,
+    ModelParameters,
+    ModelSpec,
+    NorketamineParameters,
+)
+from painclinic.pharmacology.patient import Patient, Sex
+from painclinic.pharmacology.regimen import Dose, Regimen, parse_regimen
+from painclinic.pharmacology.routes import Route
+from painclinic.pharmacology.simulation import SimulationResult, simulate
+
+__all__ = [
+    "MODELS",
+    "Dose",
+    "DrugLibraryError",
+    "ModelParameters",
+    "ModelSpec",
+    "NeuraxialRouteError",
+    "NorketamineParameters",
+    "Patient",
+    "PharmacologyInputError",
+    "Regimen",
+    "Route",
+    "Sex",
+    "SimulationResult",
+    "parse_regimen",
+    "simulate",
+]

@@ -1,0 +1,130 @@
+"""Patient covariates (frozen), with units in every field name."""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from painclinic.pharmacology.errors import PharmacologyInputError
+
+
+class Sex(enum.Enum):
+    """Biological sex as used by covariate equations (IBW); ``UNKNOWN`` when not recorded."""
+
+    FEMALE = "female"
+    MALE = "male"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Patient:
+    """Covariates of one patient.
+
+    Attributes
+    ----------
+    weight_kg : float or None
+        Total body weight in kilograms.
+    height_cm : float or None
+        Height in centimetres.
+    age_years : float or None
+        Age in years.
+    sex : Sex
+        Biological sex (``Sex.UNKNOWN`` if not given).
+    """
+
+    weight_kg: float | None = None
+    height_cm: float | None = None
+    age_years: float | None = None
+    sex: Sex = Sex.UNKNOWN
+
+
+def positive_number(value: Any, field: str, *, allow_zero: bool = False) -> float:
+    """Coerce ``value`` to a finite float that is positive (or non-negative).
+
+    Parameters
+    ----------
+    value : Any
+        The raw value (booleans are refused).
+    field : str
+        Dotted field path used in the error message.
+    allow_zero : bool
+        Accept 0 as well.
+
+    Returns
+    -------
+    float
+        The validated number.
+
+    Raises
+    ------
+    PharmacologyInputError
+        If the value is missing, not a number, not finite, or out of range.
+    """
+    if value is None:
+        raise PharmacologyInputError(field, "is required")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PharmacologyInputError(field, f"must be a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise PharmacologyInputError(field, "must be finite")
+    if number < 0 or (number == 0 and not allow_zero):
+        raise PharmacologyInputError(
+            field, f"must be {'non-negative' if allow_zero else 'positive'}, got {number:g}"
+        )
+    return number
+
+
+def parse_sex(value: Any, field: str) -> Sex:
+    """Parse ``"female"``/``"male"`` (also ``"f"``/``"m"``) or None into :class:`Sex`."""
+    if value is None:
+        return Sex.UNKNOWN
+    if isinstance(value, Sex):
+        return value
+    text = str(value).strip().lower()
+    aliases = {"f": "female", "m": "male", "woman": "female", "man": "male"}
+    text = aliases.get(text, text)
+    try:
+        return Sex(text)
+    except ValueError:
+        raise PharmacologyInputError(
+            field, f"must be 'female', 'male' or 'unknown', got {value!r}"
+        ) from None
+
+
+def parse_patient(data: Any, field: str = "patient") -> Patient:
+    """Build a :class:`Patient` from a mapping (or return it unchanged).
+
+    Parameters
+    ----------
+    data : Mapping or Patient or None
+        ``{"weight_kg", "height_cm", "age_years", "sex"}``; all optional here (models and
+        the calculator check what they need).
+    field : str
+        Path prefix for error messages.
+    """
+    if isinstance(data, Patient):
+        return data
+    if data is None:
+        return Patient()
+    if not isinstance(data, Mapping):
+        raise PharmacologyInputError(field, "must be an object")
+    known = {"weight_kg", "height_cm", "age_years", "sex"}
+    for key in data:
+        if key not in known:
+            raise PharmacologyInputError(
+                f"{field}.{key}", f"unknown field (expected one of {sorted(known)})"
+            )
+
+    def opt(key: str) -> float | None:
+        raw = data.get(key)
+        return None if raw is None else positive_number(raw, f"{field}.{key}")
+
+    return Patient(
+        weight_kg=opt("weight_kg"),
+        height_cm=opt("height_cm"),
+        age_years=opt("age_years"),
+        sex=parse_sex(data.get("sex"), f"{field}.sex"),
+    )
