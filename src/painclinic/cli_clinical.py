@@ -1,7 +1,201 @@
-"""`painclinic assess|eligibility|protocol ...` (filled in by the clinical-rules work)."""
+"""`painclinic assess | eligibility | monitor | outcome | protocol ...`: JSON in, JSON out.
+
+Bad input exits with status 2 and a message naming the offending item.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
 
 import typer
+
+from painclinic.clinical import ClinicalInputError
+
+protocol_app = typer.Typer(
+    help="Infusion protocol library: list, show, plan.", no_args_is_help=True
+)
+
+POLICY_DIR_HELP = "directory with clinic copies of the policy JSON files"
+POLICY_DIR = typer.Option(None, "--policy-dir", help=POLICY_DIR_HELP)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _read_json(path: str, what: str) -> Any:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        _fail(f"{what}: cannot read {path}: {exc.strerror or exc}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        _fail(f"{what}: {path} is not valid JSON (line {exc.lineno}, column {exc.colno})")
+
+
+def _emit(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _run(fn: Callable[[], Any]) -> None:
+    try:
+        result = fn()
+    except ClinicalInputError as exc:
+        _fail(str(exc))
+    _emit(result)
+
+
+def assess(
+    instrument: str = typer.Argument(..., help="instrument name, e.g. phq9, budapest, acr2016"),
+    answers: str | None = typer.Argument(None, help="answers JSON file ('-' for stdin)"),
+    template: bool = typer.Option(False, "--template", help="print the answer skeleton"),
+    describe: bool = typer.Option(
+        False, "--describe", help="print items, allowed values, scoring, sources and licence"
+    ),
+) -> None:
+    """Score an instrument from an answers JSON file, or print its answer template."""
+    from painclinic.clinical.instruments import get_instrument
+
+    def run() -> Any:
+        inst = get_instrument(instrument)
+        if template:
+            return inst.template().skeleton
+        if describe:
+            return inst.template().to_dict()
+        if answers is None:
+            raise ClinicalInputError("ANSWERS", "give an answers JSON file, or --template")
+        return inst.score(_read_json(answers, "ANSWERS")).to_dict()
+
+    _run(run)
+
+
+def eligibility(
+    facts: str | None = typer.Argument(None, help="patient facts JSON file ('-' for stdin)"),
+    template: bool = typer.Option(False, "--template", help="print a facts skeleton"),
+    policy_dir: Path | None = POLICY_DIR,
+) -> None:
+    """Ketamine and lidocaine eligibility, contraindications, gaps and interactions."""
+    from painclinic.clinical.eligibility import assess_eligibility, facts_template
+
+    def run() -> Any:
+        if template:
+            return facts_template()
+        if facts is None:
+            raise ClinicalInputError("FACTS", "give a facts JSON file, or --template")
+        return assess_eligibility(_read_json(facts, "FACTS"), policy_dir=policy_dir).to_dict()
+
+    _run(run)
+
+
+def monitor(
+    observation: str = typer.Argument(..., help="observation JSON file ('-' for stdin)"),
+    drug: str = typer.Option(..., help="ketamine or lidocaine"),
+    rate_mg_per_h: float | None = typer.Option(None, help="current infusion rate, mg/h"),
+    policy_dir: Path | None = POLICY_DIR,
+) -> None:
+    """Action for one intra-infusion observation (continue ... emergency)."""
+    from painclinic.clinical.monitoring import evaluate_observation
+
+    def run() -> Any:
+        infusion: dict[str, Any] = {"drug": drug}
+        if rate_mg_per_h is not None:
+            infusion["rate_mg_per_h"] = rate_mg_per_h
+        obs = _read_json(observation, "OBSERVATION")
+        return evaluate_observation(obs, infusion, policy_dir=policy_dir).to_dict()
+
+    _run(run)
+
+
+def outcome(
+    history: str = typer.Argument(..., help="trial history JSON file ('-' for stdin)"),
+    policy_dir: Path | None = POLICY_DIR,
+) -> None:
+    """Responder status, durability and next-step recommendation from a trial history."""
+    from painclinic.clinical.outcomes import (
+        assess_durability,
+        load_responder_policy,
+        parse_history,
+        recommend,
+    )
+
+    def run() -> Any:
+        data = _read_json(history, "HISTORY")
+        policy = load_responder_policy(policy_dir)
+        trials = parse_history(data)
+        per_trial = [
+            {
+                "drug": t.drug,
+                "durability": assess_durability(
+                    t.baseline_nrs,
+                    [{"day": f.day, "nrs": f.nrs, "pgic": f.pgic} for f in t.followups],
+                    policy,
+                ).to_dict(),
+            }
+            for t in trials
+        ]
+        return {"trials": per_trial, "recommendation": recommend(data, policy).to_dict()}
+
+    _run(run)
+
+
+@protocol_app.command("list")
+def protocol_list(policy_dir: Path | None = POLICY_DIR) -> None:
+    """List the protocols in the library."""
+    from painclinic.clinical.protocols import load_protocols
+
+    def run() -> Any:
+        library = load_protocols(policy_dir)
+        return {
+            "version": library.version,
+            "protocols": [
+                {"id": p.id, "drug": p.drug, "title": p.title} for p in library.protocols.values()
+            ],
+        }
+
+    _run(run)
+
+
+@protocol_app.command("show")
+def protocol_show(
+    protocol_id: str = typer.Argument(..., help="protocol id (see 'protocol list')"),
+    policy_dir: Path | None = POLICY_DIR,
+) -> None:
+    """Show one protocol with its cadence, premedication, discharge criteria and citations."""
+    from painclinic.clinical.protocols import load_protocols
+
+    _run(lambda: load_protocols(policy_dir).get(protocol_id).to_dict())
+
+
+@protocol_app.command("plan")
+def protocol_plan(
+    protocol_id: str = typer.Argument(..., help="protocol id (see 'protocol list')"),
+    weight_kg: float = typer.Option(..., help="patient weight in kg (measured today)"),
+    height_cm: float | None = typer.Option(None, help="height in cm (ideal-body-weight plans)"),
+    sex: str | None = typer.Option(None, help="female or male (ideal-body-weight plans)"),
+    sessions: int | None = typer.Option(None, help="number of sessions, if the protocol allows"),
+    policy_dir: Path | None = POLICY_DIR,
+) -> None:
+    """Session schedule and per-session dose plan via the pharmacology dosing calculator."""
+    from painclinic.clinical.protocols import load_protocols, plan
+
+    def run() -> Any:
+        patient = {"weight_kg": weight_kg, "height_cm": height_cm, "sex": sex}
+        library = load_protocols(policy_dir)
+        return plan(protocol_id, patient, sessions=sessions, library=library).to_dict()
+
+    _run(run)
 
 
 def register(app: typer.Typer) -> None:
     """Attach the clinical sub-commands to the main application."""
+    app.command("assess")(assess)
+    app.command("eligibility")(eligibility)
+    app.command("monitor")(monitor)
+    app.command("outcome")(outcome)
+    app.add_typer(protocol_app, name="protocol")

@@ -1,0 +1,246 @@
+"""Protocol library: data validity, citations, and dose plans checked by hand arithmetic.
+
+Plans go through ``painclinic.pharmacology.calculate_infusion``. Each dose test runs twice:
+against a stand-in that implements the agreed order interface (so the planning logic is
+tested today) and against the real calculator, which is skipped while it does not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from painclinic.clinical import ClinicalInputError
+from painclinic.clinical.protocols import (
+    DosingCalculatorUnavailable,
+    default_calculator,
+    load_protocols,
+    plan,
+)
+
+LIBRARY = load_protocols()
+
+
+def stand_in_calculator(order: dict[str, Any]) -> dict[str, Any]:
+    """The agreed interface, minimal semantics: caps applied, pump rate rounded."""
+    weight = order["patient"]["weight_kg"]
+    value, unit = order["dose"]["value"], order["dose"]["unit"]
+    hours = order["duration_min"] / 60
+    if unit in ("mg/kg/h", "mg/h", "mcg/kg/min"):
+        rate = {"mg/kg/h": value * weight, "mg/h": value, "mcg/kg/min": value * weight * 0.06}[unit]
+        if order["max_rate_mg_per_h"] is not None:
+            rate = min(rate, order["max_rate_mg_per_h"])
+        total = rate * hours
+        if order["max_total_mg"] is not None and total > order["max_total_mg"]:
+            total = order["max_total_mg"]
+            rate = total / hours
+    else:
+        total = value * weight if unit == "mg/kg" else value
+        if order["max_total_mg"] is not None:
+            total = min(total, order["max_total_mg"])
+        rate = total / hours
+    conc = order["bag"]["concentration_mg_per_ml"]
+    step = order["pump_precision_ml_per_h"]
+    rate_ml = round(rate / conc / step) * step
+    return {
+        "rate_mg_per_h": rate,
+        "rate_ml_per_h": rate_ml,
+        "total_mg": total,
+        "volume_ml": total / conc,
+        "duration_h": hours,
+        "status": "within",
+        "limit_checks": [],
+        "display": "",
+        "warnings": [],
+    }
+
+
+def _real() -> Any:
+    try:
+        return default_calculator()
+    except DosingCalculatorUnavailable:
+        pytest.skip("painclinic.pharmacology.calculate_infusion not available yet")
+
+
+@pytest.fixture(params=["stand_in", "real"])
+def calculator(request: pytest.FixtureRequest) -> Any:
+    return stand_in_calculator if request.param == "stand_in" else _real()
+
+
+# --- library data ---------------------------------------------------------------------------
+
+
+REQUIRED = {
+    "ket-crps-outpatient",
+    "ket-single-session-trial",
+    "ket-continuous-titration",
+    "lid-5mgkg-60min",
+    "lid-1.5mgkg-ibw",
+}
+
+
+def test_library_has_the_required_protocols() -> None:
+    assert set(LIBRARY.protocols) >= REQUIRED
+    assert LIBRARY.version
+
+
+@pytest.mark.parametrize("pid", sorted(LIBRARY.protocols))
+def test_every_protocol_carries_citations_and_clinical_content(pid: str) -> None:
+    protocol = LIBRARY.get(pid)
+    assert protocol.sources
+    shown = protocol.to_dict()
+    assert shown["discharge_criteria"] and all(c["sources"] for c in shown["discharge_criteria"])
+    assert shown["observation_cadence"]["sources"]
+    assert all(p["sources"] for p in shown["premedication"] + shown["rescue_medication"])
+    assert shown["schedule"]["sources"] and shown["bag"]["sources"]
+
+
+def test_crps_protocol_numbers() -> None:
+    p = LIBRARY.get("ket-crps-outpatient")
+    (step,) = p.steps
+    assert (step.dose_value, step.dose_unit, step.max_rate_mg_per_h) == (0.35, "mg/kg/h", 25)
+    assert step.duration_min == 240 and p.allowed_sessions == (5, 10)
+
+
+def test_observation_cadence_rcht() -> None:
+    times = LIBRARY.get("ket-crps-outpatient").cadence.times(240)
+    assert times == (0, 15, 30, 45, 60, 90, 120, 150, 180, 240)
+
+
+def test_unknown_protocol() -> None:
+    with pytest.raises(ClinicalInputError) as exc:
+        LIBRARY.get("nope")
+    assert exc.value.field == "protocol_id"
+
+
+# --- plans, checked against hand arithmetic -------------------------------------------------
+
+
+def test_crps_80kg_capped_at_25_mg_per_h(calculator: Any) -> None:
+    result = plan("ket-crps-outpatient", {"weight_kg": 80}, calculator=calculator)
+    assert len(result.sessions) == 10
+    assert [s.day for s in result.sessions] == list(range(10))
+    step = result.sessions[0].steps[0]
+    # 0.35 mg/kg/h x 80 kg = 28 mg/h, capped to 25 mg/h; 4 h -> 100 mg
+    assert step.rate_mg_per_h == pytest.approx(25, abs=0.1)
+    assert step.total_mg == pytest.approx(100, abs=0.5)
+    assert not result.blocked
+
+
+def test_crps_60kg_below_cap(calculator: Any) -> None:
+    result = plan("ket-crps-outpatient", {"weight_kg": 60}, sessions=5, calculator=calculator)
+    assert len(result.sessions) == 5
+    step = result.sessions[0].steps[0]
+    assert step.rate_mg_per_h == pytest.approx(21, abs=0.1)  # 0.35 x 60
+    assert step.total_mg == pytest.approx(84, abs=0.5)
+    # the second session sees the first one's 84 mg in its prior 24 h
+    assert result.sessions[1].steps[0].order["prior_24h_mg"] == pytest.approx(84, abs=0.5)
+    assert result.sessions[0].steps[0].order["prior_24h_mg"] == 0
+
+
+def test_crps_session_count_must_be_allowed() -> None:
+    with pytest.raises(ClinicalInputError) as exc:
+        plan("ket-crps-outpatient", {"weight_kg": 60}, sessions=7, calculator=stand_in_calculator)
+    assert exc.value.field == "sessions"
+
+
+def test_single_session_trial_80mg_over_more_than_2h(calculator: Any) -> None:
+    result = plan("ket-single-session-trial", {"weight_kg": 70}, calculator=calculator)
+    (session,) = result.sessions
+    (step,) = session.steps
+    assert step.total_mg == pytest.approx(80, abs=0.5)
+    assert step.duration_min > 120
+    assert step.rate_mg_per_h == pytest.approx(80 / 2.5, abs=0.1)
+
+
+def test_continuous_titration_10_to_40(calculator: Any) -> None:
+    result = plan("ket-continuous-titration", {"weight_kg": 70}, calculator=calculator)
+    rates = [s.rate_mg_per_h for s in result.sessions[0].steps]
+    assert rates == pytest.approx([10, 20, 30, 40], abs=0.1)
+    assert sum(s.duration_min for s in result.sessions[0].steps) == 5 * 24 * 60
+    assert result.sessions[0].observation_times_min is None
+
+
+def test_lidocaine_5mgkg_110kg_capped_at_500mg(calculator: Any) -> None:
+    result = plan("lid-5mgkg-60min", {"weight_kg": 110}, calculator=calculator)
+    step = result.sessions[0].steps[0]
+    # 5 mg/kg x 110 kg = 550 mg, capped to 500 mg over 60 min
+    assert step.total_mg == pytest.approx(500, abs=0.5)
+    assert step.rate_mg_per_h == pytest.approx(500, abs=0.5)
+
+
+def test_lidocaine_5mgkg_70kg(calculator: Any) -> None:
+    step = plan("lid-5mgkg-60min", {"weight_kg": 70}, calculator=calculator).sessions[0].steps[0]
+    assert step.total_mg == pytest.approx(350, abs=0.5)
+    assert step.rate_ml_per_h == pytest.approx(350 / 4, abs=0.1)  # 4 mg/mL bag
+
+
+def test_lidocaine_ibw_variant(calculator: Any) -> None:
+    patient = {"weight_kg": 90, "height_cm": 170, "sex": "female"}
+    result = plan("lid-1.5mgkg-ibw", patient, calculator=calculator)
+    assert result.dosing_weight_kg == 65  # 170 - 105
+    load, infusion = result.sessions[0].steps
+    assert load.total_mg == pytest.approx(97.5, abs=0.5)  # 1.5 x 65 over 10 min
+    assert infusion.rate_mg_per_h == pytest.approx(97.5, abs=0.5)  # 1.5 x 65 per h, < 120
+    assert "foo2021" in result.sources
+
+
+def test_lidocaine_ibw_rate_cap_120(calculator: Any) -> None:
+    patient = {"weight_kg": 120, "height_cm": 195, "sex": "male"}
+    _, infusion = plan("lid-1.5mgkg-ibw", patient, calculator=calculator).sessions[0].steps
+    assert infusion.rate_mg_per_h == pytest.approx(120, abs=0.5)  # 1.5 x 95 = 142.5 -> 120
+
+
+def test_ibw_needs_height_and_sex() -> None:
+    with pytest.raises(ClinicalInputError) as exc:
+        plan("lid-1.5mgkg-ibw", {"weight_kg": 70}, calculator=stand_in_calculator)
+    assert exc.value.field == "height_cm"
+    with pytest.raises(ClinicalInputError) as exc:
+        plan("lid-1.5mgkg-ibw", {"weight_kg": 70, "height_cm": 170}, calculator=stand_in_calculator)
+    assert exc.value.field == "sex"
+
+
+def test_ibw_protocol_minimum_weight() -> None:
+    patient = {"weight_kg": 39, "height_cm": 150, "sex": "female"}
+    with pytest.raises(ClinicalInputError) as exc:
+        plan("lid-1.5mgkg-ibw", patient, calculator=stand_in_calculator)
+    assert exc.value.field == "weight_kg"
+
+
+def test_bad_patient_named() -> None:
+    with pytest.raises(ClinicalInputError) as exc:
+        plan("ket-crps-outpatient", {"weight_kg": 70, "age": 3}, calculator=stand_in_calculator)
+    assert exc.value.field == "patient.age"
+
+
+def test_disagreeing_calculator_blocks_the_plan() -> None:
+    def tenfold(order: dict[str, Any]) -> dict[str, Any]:
+        result = stand_in_calculator(order)
+        result["rate_mg_per_h"] *= 10
+        return result
+
+    result = plan("ket-crps-outpatient", {"weight_kg": 80}, calculator=tenfold)
+    assert result.blocked and any("blocked" in w for w in result.warnings)
+
+
+def test_hard_limit_blocks_and_soft_limit_warns() -> None:
+    def limited(status: str) -> Any:
+        def calc(order: dict[str, Any]) -> dict[str, Any]:
+            return {**stand_in_calculator(order), "status": status}
+
+        return calc
+
+    hard = plan("ket-single-session-trial", {"weight_kg": 70}, calculator=limited("hard_limit"))
+    assert hard.blocked and hard.status == "hard_limit"
+    soft = plan("ket-single-session-trial", {"weight_kg": 70}, calculator=limited("soft_limit"))
+    assert not soft.blocked and soft.status == "soft_limit" and soft.warnings
+
+
+def test_calculator_refusal_becomes_clinical_input_error() -> None:
+    def refuse(order: dict[str, Any]) -> dict[str, Any]:
+        raise ValueError("weight implausible")
+
+    with pytest.raises(ClinicalInputError) as exc:
+        plan("ket-single-session-trial", {"weight_kg": 70}, calculator=refuse)
+    assert exc.value.field == "ket-single-session-trial.steps[0]"
