@@ -1,4 +1,7 @@
-"""Runs every bench/bench_*.py module's ``main()``; each prints a table and writes JSON to bench/results/."""
+"""Runs every bench/bench_*.py module's ``main()``.
+
+Each prints a table and writes JSON to bench/results/. Arguments name modules to run alone.
+"""
 
 import importlib.util
 import pathlib

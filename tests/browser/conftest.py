@@ -1,4 +1,4 @@
-"""A real painclinic server (its own SQLite file, demo data) and Debian's chromium via Playwright."""
+"""A real painclinic server (own SQLite file, demo data) and Debian's chromium (Playwright)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,10 @@ def server_url(tmp_path_factory) -> Iterator[str]:
     cli = [sys.executable, "-m", "painclinic.cli"]
     subprocess.run(
         [*cli, "demo", "--password", DEMO_PASSWORD, "--patients", "12"],
-        env=env, check=True, capture_output=True, timeout=300,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     port = _free_port()
     log = open(data_dir / "server.log", "w")  # noqa: SIM115 - closed at teardown
@@ -70,8 +73,13 @@ def browser():
             executable_path=executable,
             headless=True,
             args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
             ],
         )
         yield instance

@@ -69,9 +69,12 @@ def test_the_database_itself_refuses_update_and_delete(patient, client_for):
         "UPDATE audit_auditevent SET action = 'login' WHERE id = %s",
         "DELETE FROM audit_auditevent WHERE id = %s",
     ):
-        with pytest.raises(Exception, match="append-only"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(statement, [event.pk])
+        with (
+            pytest.raises(Exception, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(statement, [event.pk])
 
 
 def _drop_triggers() -> None:
@@ -148,7 +151,9 @@ def _csv_rows(response) -> list[dict[str, str]]:
 
 def test_report_filters_by_user_and_patient_and_exports_csv(users, patient, client_for):
     other = type(patient).objects.create(
-        legal_given_name="Grace", legal_family_name="Hopper", date_of_birth="1960-01-01",
+        legal_given_name="Grace",
+        legal_family_name="Hopper",
+        date_of_birth="1960-01-01",
         sex_at_birth="female",
     )
     client_for(Role.NURSE).get(reverse("patients:detail", kwargs={"patient_id": patient.pk}))

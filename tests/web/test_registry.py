@@ -123,9 +123,13 @@ def test_bad_registration_names_the_field_and_saves_nothing(client_for, field, v
 def test_date_of_birth_more_than_120_years_ago_is_refused(client_for, time_machine):
     time_machine.move_to(dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC))
     client = client_for(Role.FRONT_DESK)
-    too_old = client.post(reverse("patients:register"), registration_data(date_of_birth="1906-05-31"))
+    too_old = client.post(
+        reverse("patients:register"), registration_data(date_of_birth="1906-05-31")
+    )
     assert "date_of_birth" in too_old.context["form"].errors
-    just_ok = client.post(reverse("patients:register"), registration_data(date_of_birth="1906-06-01"))
+    just_ok = client.post(
+        reverse("patients:register"), registration_data(date_of_birth="1906-06-01")
+    )
     assert just_ok.status_code == 302
 
 
@@ -158,7 +162,9 @@ def test_same_name_and_birth_date_needs_explicit_confirmation(client_for, patien
     ("new_kg", "needs_confirmation"),
     [("88.0", False), ("88.1", True), ("72.0", False), ("71.9", True), ("220.0", True)],
 )
-def test_weight_change_over_ten_percent_needs_confirmation(client_for, patient, new_kg, needs_confirmation):
+def test_weight_change_over_ten_percent_needs_confirmation(
+    client_for, patient, new_kg, needs_confirmation
+):
     # The fixture's last weight is 80.0 kg: 10% either side is 72.0 to 88.0 kg.
     client = client_for(Role.NURSE)
     url = reverse("patients:weight_add", kwargs={"patient_id": patient.pk})
@@ -254,9 +260,7 @@ def test_a_failure_mid_save_leaves_nothing_behind(client_for, patient):
     url = reverse("patients:weight_add", kwargs={"patient_id": patient.pk})
     before_events = AuditEvent.objects.count()
     with (
-        mock.patch(
-            "painclinic.web.patients.services.audit", side_effect=RuntimeError("disk full")
-        ),
+        mock.patch("painclinic.web.patients.services.audit", side_effect=RuntimeError("disk full")),
         pytest.raises(RuntimeError),
     ):
         client.post(url, {"weight_kg": "81", "measured_on": timezone.localdate().isoformat()})
@@ -267,7 +271,16 @@ def test_a_failure_mid_save_leaves_nothing_behind(client_for, patient):
 
 @pytest.mark.parametrize(
     "query",
-    ["Lovelace", "love", "ada lov", "1970-05-17", "9876543217", "9876-543-217", "4165550142", "0142"],
+    [
+        "Lovelace",
+        "love",
+        "ada lov",
+        "1970-05-17",
+        "9876543217",
+        "9876-543-217",
+        "4165550142",
+        "0142",
+    ],
 )
 def test_search_finds_by_name_birth_date_health_number_and_phone(client_for, patient, query):
     make_patient("Grace", "Hopper", date_of_birth=dt.date(1960, 1, 1), phone="(613) 555-9999")

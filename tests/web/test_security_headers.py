@@ -28,9 +28,11 @@ def test_every_page_carries_the_security_headers(client, client_for, patient):
 
 
 def test_pages_load_no_inline_script(client_for, patient):
-    body = client_for(Role.NURSE).get(
-        reverse("patients:detail", kwargs={"patient_id": patient.pk})
-    ).content
+    body = (
+        client_for(Role.NURSE)
+        .get(reverse("patients:detail", kwargs={"patient_id": patient.pk}))
+        .content
+    )
     assert b"<script>" not in body and b" onclick=" not in body
 
 

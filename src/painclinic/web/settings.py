@@ -115,7 +115,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "painclinic.sqlite3",
+            "NAME": str(DATA_DIR / "painclinic.sqlite3"),
             "OPTIONS": {
                 # WAL for concurrent readers; FULL so a reported commit survives power loss;
                 # IMMEDIATE so writers queue instead of failing with "database is locked".

@@ -4,4 +4,4 @@ import os
 
 os.environ["PAINCLINIC_ENV"] = "test"
 
-from painclinic.web.settings import *  # noqa: E402,F403
+from painclinic.web.settings import *  # noqa: F403

@@ -44,9 +44,10 @@ class SessionTimeoutMiddleware:
                     detail={"reason": f"session {reason} timeout"},
                 )
                 logout(request)
+                idle_minutes = settings.SESSION_IDLE_MINUTES
                 messages.info(
                     request,
-                    f"You were signed out after {settings.SESSION_IDLE_MINUTES} minutes without activity."
+                    f"You were signed out after {idle_minutes} minutes without activity."
                     if reason == "idle"
                     else f"You were signed out after {settings.SESSION_ABSOLUTE_HOURS} hours.",
                 )
@@ -71,7 +72,7 @@ class TwoFactorMiddleware:
         self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any
     ) -> HttpResponse | None:
         user = request.user
-        if not user.is_authenticated or user.is_verified():  # type: ignore[union-attr]
+        if not user.is_authenticated or user.is_verified():  # type: ignore[union-attr,attr-defined]
             return None
         match = request.resolver_match
         if match is not None and match.view_name in _TWO_FACTOR_EXEMPT:
@@ -89,7 +90,7 @@ class TwoFactorMiddleware:
 
 
 class RoleGateMiddleware:
-    """Every view must declare the roles it serves; undeclared views are refused (deny by default)."""
+    """Every view must declare the roles it serves; undeclared views are refused."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

@@ -6,8 +6,9 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest
 
-from painclinic.web.accounts.models import STAFF_ROLES, Role
+from painclinic.web.accounts.models import STAFF_ROLES, Role, User
 
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., Any])
 
@@ -30,9 +31,17 @@ def allow_roles(*roles: Role | Iterable[Role]) -> Callable[[ViewFunc], ViewFunc]
     return decorate
 
 
-def public(view: ViewFunc) -> ViewFunc:
+def public(view: ViewFunc) -> ViewFunc:  # noqa: UP047 - matches allow_roles
     """Mark a view as reachable without logging in (the explicit allowlist)."""
     return login_not_required(view)
 
 
 allow_staff = allow_roles(STAFF_ROLES)
+
+
+def acting_user(request: HttpRequest) -> User:
+    """The signed-in user of a request that the role gate has already let through."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionError("no signed-in user")
+    return user

@@ -9,7 +9,6 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from painclinic.web.accounts.middleware import LAST_SEEN_KEY, LOGIN_AT_KEY
-
 from painclinic.web.audit.services import Action, Category, Outcome, audit
 
 

@@ -82,6 +82,9 @@ class AuditEvent(models.Model):
             models.Index(fields=["actor", "-sequence"], name="audit_actor_seq"),
         ]
 
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.actor_username} {self.action} {self.category}"
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
             raise AppendOnlyError("audit events are append-only: an existing event cannot be saved")
@@ -89,6 +92,3 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("audit events are append-only: delete() is not allowed")
-
-    def __str__(self) -> str:
-        return f"#{self.sequence} {self.actor_username} {self.action} {self.category}"

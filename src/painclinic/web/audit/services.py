@@ -41,7 +41,9 @@ def audit(
     return append_event(
         actor=user if authenticated else None,
         actor_username=(
-            user.get_username() if authenticated else (detail or {}).get("username", "")
+            user.get_username()
+            if user is not None and authenticated
+            else (detail or {}).get("username", "")
         ),
         actor_role=getattr(user, "role", "") if authenticated else "",
         patient=patient,

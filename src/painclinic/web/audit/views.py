@@ -83,7 +83,7 @@ class _Echo:
 
 
 @allow_roles(Role.CLINIC_ADMIN)
-def export_csv(request: HttpRequest) -> HttpResponse:
+def export_csv(request: HttpRequest) -> StreamingHttpResponse:
     form = AuditFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_bound and form.is_valid() else {}
     events = filtered_events(data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest
 
 from painclinic.web.accounts.models import STAFF_ROLES, Role
+from painclinic.web.accounts.permissions import acting_user
 from painclinic.web.audit.services import Action, Category, Outcome, audit
 from painclinic.web.patients.models import Consent, Patient
 
@@ -49,7 +50,7 @@ def get_patient_for(
 
 def get_own_patient(request: HttpRequest) -> Patient:
     """The portal user's own record (a portal page never takes another patient's id)."""
-    patient = Patient.objects.filter(portal_user=request.user).first()
+    patient = Patient.objects.filter(portal_user=acting_user(request)).first()
     if patient is None:
         raise _deny(request, "patient", "own")
     return patient

@@ -1,4 +1,7 @@
-"""Registry records. Nothing here is hard-deleted: corrections are new rows linked to the original."""
+"""Registry records.
+
+Nothing here is hard-deleted: corrections are new rows linked to the original.
+"""
 
 from __future__ import annotations
 
@@ -84,6 +87,10 @@ class Patient(models.Model):
     def __str__(self) -> str:
         return self.full_name
 
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.phone_digits = "".join(ch for ch in self.phone if ch.isdigit())
+        super().save(*args, **kwargs)
+
     @property
     def full_name(self) -> str:
         preferred = f" ({self.preferred_name})" if self.preferred_name else ""
@@ -96,10 +103,6 @@ class Patient(models.Model):
             return ""
         grouped = f"{number[:4]}-{number[4:7]}-{number[7:]}"
         return f"{grouped} {self.health_card_version}".strip()
-
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        self.phone_digits = "".join(ch for ch in self.phone if ch.isdigit())
-        super().save(*args, **kwargs)
 
 
 class PatientRevision(models.Model):
@@ -119,6 +122,9 @@ class PatientRevision(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["patient", "version"], name="revision_unique_version")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.patient_id} v{self.version}"
 
 
 class WeightMeasurement(models.Model):
@@ -144,6 +150,9 @@ class WeightMeasurement(models.Model):
     class Meta:
         ordering = ["-measured_on", "-recorded_at", "-id"]
         indexes = [models.Index(fields=["patient", "-measured_on"], name="weight_patient_date")]
+
+    def __str__(self) -> str:
+        return f"{self.weight_kg} kg on {self.measured_on}"
 
 
 class ConsentKind(models.TextChoices):
@@ -175,3 +184,6 @@ class Consent(models.Model):
 
     class Meta:
         ordering = ["-decided_on", "-recorded_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.decision} on {self.decided_on}"

@@ -1,4 +1,7 @@
-"""The patient's own pages. They never take a patient id; a consent id is checked against its owner."""
+"""The patient's own pages.
+
+They never take a patient id; a consent id is checked against its owner.
+"""
 
 from __future__ import annotations
 

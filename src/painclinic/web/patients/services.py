@@ -11,6 +11,7 @@ from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
+from painclinic.web.accounts.permissions import acting_user
 from painclinic.web.audit.services import Action, Category, Outcome, audit
 from painclinic.web.patients.forms import DEMOGRAPHIC_FIELDS
 from painclinic.web.patients.models import Consent, Patient, PatientRevision, WeightMeasurement
@@ -39,7 +40,7 @@ def demographics_snapshot(patient: Patient) -> dict[str, Any]:
     snapshot = {}
     for name in DEMOGRAPHIC_FIELDS:
         field = Patient._meta.get_field(name)
-        snapshot[name] = _plain(getattr(patient, field.attname))
+        snapshot[name] = _plain(getattr(patient, field.attname))  # type: ignore[union-attr]
     return snapshot
 
 
@@ -109,7 +110,7 @@ def do_update_patient(
             version=patient.version,
             snapshot=before,
             changed_fields=changed,
-            changed_by=request.user,
+            changed_by=acting_user(request),
             changed_at=timezone.now(),
         )
         patient.version = F("version") + 1
@@ -140,7 +141,7 @@ def _add_weight(
         weight_kg=data["weight_kg"],
         height_cm=data.get("height_cm"),
         measured_on=data["measured_on"],
-        recorded_by=request.user,
+        recorded_by=acting_user(request),
         recorded_at=timezone.now(),
         correction_of=correction_of,
         correction_reason=data.get("correction_reason", ""),
@@ -193,7 +194,7 @@ def do_record_consent(request: HttpRequest, patient: Patient, data: dict[str, An
             document_version=data["document_version"],
             witness_name=data.get("witness_name", ""),
             notes=data.get("notes", ""),
-            recorded_by=request.user,
+            recorded_by=acting_user(request),
             recorded_at=timezone.now(),
         )
         audit(

@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from painclinic.web.accounts.models import Role
-from painclinic.web.accounts.permissions import allow_roles
+from painclinic.web.accounts.permissions import acting_user, allow_roles
 from painclinic.web.audit.services import Action, Category, audit
 from painclinic.web.patients.access import get_patient_for
 from painclinic.web.patients.forms import (
@@ -85,8 +85,8 @@ def detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         "consents": current_consents(patient),
         "consent_history": list(patient.consents.select_related("recorded_by")[:20]),
         "revision_count": patient.revisions.count(),
-        "can_edit": request.user.role in REGISTRARS,  # type: ignore[union-attr]
-        "can_weigh": request.user.role in CLINICIANS,  # type: ignore[union-attr]
+        "can_edit": acting_user(request).role in REGISTRARS,
+        "can_weigh": acting_user(request).role in CLINICIANS,
     }
     return render(request, "patients/detail.html", context)
 
