@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 import typer
 
 from painclinic.clinical import ClinicalInputError
+from painclinic.clinical.protocols import DosingCalculatorUnavailable
 
 protocol_app = typer.Typer(
     help="Infusion protocol library: list, show, plan.", no_args_is_help=True
@@ -48,6 +49,9 @@ def _run(fn: Callable[[], Any]) -> None:
         result = fn()
     except ClinicalInputError as exc:
         _fail(str(exc))
+    except DosingCalculatorUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
     _emit(result)
 
 
