@@ -58,7 +58,7 @@ def _child(database_url: str | None, data_dir: str) -> dict:
         while patient.health_card_number in cards:
             patient.health_card_number = valid_health_number(rng)
         cards.add(patient.health_card_number)
-        patient.phone_digits = "".join(c for c in patient.phone if c.isdigit())
+        patient.refresh_derived_fields()
         batch.append(patient)
     Patient.objects.bulk_create(batch, batch_size=1000)
     ids = list(Patient.objects.values_list("pk", flat=True))

@@ -288,6 +288,14 @@ def test_search_finds_by_name_birth_date_health_number_and_phone(client_for, pat
     assert [p.pk for p in response.context["results"]] == [patient.pk]
 
 
+def test_search_ignores_accents_and_case(client_for):
+    record = make_patient("Chloé", "Côté")
+    client = client_for(Role.FRONT_DESK)
+    for query in ("cote", "CÔTÉ", "chloe cot"):
+        response = client.get(reverse("patients:search"), {"q": query})
+        assert [p.pk for p in response.context["results"]] == [record.pk], query
+
+
 def test_stored_script_is_escaped(client_for):
     record = make_patient("<script>alert(1)</script>", "Tables")
     client = client_for(Role.FRONT_DESK)
@@ -302,7 +310,7 @@ def test_stored_script_is_escaped(client_for):
 
 def _bulk_patients(count: int, seed: int) -> None:
     rng = random.Random(seed)
-    Patient.objects.bulk_create(
+    batch = [
         Patient(
             legal_given_name=f"Given{rng.randint(0, 10**6)}",
             legal_family_name="Smith",
@@ -310,7 +318,10 @@ def _bulk_patients(count: int, seed: int) -> None:
             sex_at_birth="female",
         )
         for _ in range(count)
-    )
+    ]
+    for patient in batch:
+        patient.refresh_derived_fields()
+    Patient.objects.bulk_create(batch)
 
 
 def _queries(client, url, params=None) -> int:

@@ -5,12 +5,19 @@ Nothing here is hard-deleted: corrections are new rows linked to the original.
 
 from __future__ import annotations
 
+import unicodedata
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+
+
+def search_key(text: str) -> str:
+    """Lower-case, accent-free form used for prefix search ("Côté" is found by "cote")."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold().strip()
 
 
 class ExternalPhysician(models.Model):
@@ -48,6 +55,10 @@ class Patient(models.Model):
     health_card_version = models.CharField(max_length=2, blank=True)
     phone = models.CharField(max_length=30, blank=True)
     phone_digits = models.CharField(max_length=20, blank=True, db_index=True, editable=False)
+    # Derived on save for indexed prefix search (a case-insensitive LIKE cannot use an index).
+    family_name_key = models.CharField(max_length=100, blank=True, db_index=True, editable=False)
+    given_name_key = models.CharField(max_length=100, blank=True, db_index=True, editable=False)
+    preferred_name_key = models.CharField(max_length=100, blank=True, db_index=True, editable=False)
     email = models.EmailField(blank=True)
     address_line = models.CharField(max_length=200, blank=True)
     city = models.CharField(max_length=100, blank=True)
@@ -88,8 +99,15 @@ class Patient(models.Model):
         return self.full_name
 
     def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        self.phone_digits = "".join(ch for ch in self.phone if ch.isdigit())
+        self.refresh_derived_fields()
         super().save(*args, **kwargs)
+
+    def refresh_derived_fields(self) -> None:
+        """Recompute the search columns (bulk_create bypasses save(), so callers use this)."""
+        self.phone_digits = "".join(ch for ch in self.phone if ch.isdigit())
+        self.family_name_key = search_key(self.legal_family_name)
+        self.given_name_key = search_key(self.legal_given_name)
+        self.preferred_name_key = search_key(self.preferred_name)
 
     @property
     def full_name(self) -> str:

@@ -8,7 +8,7 @@ import re
 from django.db.models import Q, QuerySet
 
 from painclinic.web.patients.healthcard import normalise_health_number
-from painclinic.web.patients.models import Patient
+from painclinic.web.patients.models import Patient, search_key
 
 MAX_RESULTS = 50
 
@@ -32,10 +32,15 @@ def search_patients(query: str) -> QuerySet[Patient]:
             by_number |= Q(health_card_number=digits)
         return base.filter(by_number)
     condition = Q()
-    for token in text.replace(",", " ").split():
+    for token in search_key(text.replace(",", " ")).split():
         condition &= (
-            Q(legal_family_name__istartswith=token)
-            | Q(legal_given_name__istartswith=token)
-            | Q(preferred_name__istartswith=token)
+            _prefix("family_name_key", token)
+            | _prefix("given_name_key", token)
+            | _prefix("preferred_name_key", token)
         )
     return base.filter(condition)
+
+
+def _prefix(field: str, token: str) -> Q:
+    """``field`` starts with ``token``, as a range so both SQLite and PostgreSQL use the index."""
+    return Q(**{f"{field}__gte": token, f"{field}__lt": token + "\U0010ffff"})

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from painclinic.web.accounts.models import Role
@@ -51,7 +52,14 @@ def search(request: HttpRequest) -> HttpResponse:
             action=Action.SEARCH,
             detail={"query": query, "patient_ids": [p.pk for p in results]},
         )
-    context = {"form": form, "results": results, "truncated": truncated, "max": MAX_RESULTS}
+    context = {
+        "form": form,
+        "results": results,
+        "truncated": truncated,
+        "max": MAX_RESULTS,
+        # One reverse() for the page instead of one per row.
+        "detail_prefix": reverse("patients:detail", kwargs={"patient_id": 0})[:-2],
+    }
     return render(request, "patients/search.html", context)
 
 
