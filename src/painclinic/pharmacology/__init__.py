@@ -12,11 +12,21 @@ load_drug_library(path=None) -> DrugLibrary
 No Django import anywhere in this package (enforced by tests/pharmacology/test_purity.py).
 """
 
+from painclinic.pharmacology.dosing import (
+    Bag,
+    InfusionCalculation,
+    InfusionOrder,
+    LimitCheck,
+    calculate_infusion,
+    parse_order,
+)
+from painclinic.pharmacology.druglibrary import DrugLibrary, Limit, load_drug_library
 from painclinic.pharmacology.errors import (
     DrugLibraryError,
     NeuraxialRouteError,
     PharmacologyInputError,
 )
+from painclinic.pharmacology.formatting import format_dose
 from painclinic.pharmacology.models import (
     MODELS,
     ModelParameters,
@@ -30,8 +40,14 @@ from painclinic.pharmacology.simulation import SimulationResult, simulate
 
 __all__ = [
     "MODELS",
+    "Bag",
     "Dose",
+    "DrugLibrary",
     "DrugLibraryError",
+    "InfusionCalculation",
+    "InfusionOrder",
+    "Limit",
+    "LimitCheck",
     "ModelParameters",
     "ModelSpec",
     "NeuraxialRouteError",
@@ -42,6 +58,10 @@ __all__ = [
     "Route",
     "Sex",
     "SimulationResult",
+    "calculate_infusion",
+    "format_dose",
+    "load_drug_library",
+    "parse_order",
     "parse_regimen",
     "simulate",
 ]

@@ -1,0 +1,546 @@
+"""Dose and pump-rate calculator: :func:`calculate_infusion`.
+
+Order schema (dict or :class:`InfusionOrder`)::
+
+    {"drug": "ketamine" | "lidocaine",
+     "patient": {"weight_kg": 70, "height_cm": 170, "sex": "female"},
+     "dose": {"value": 0.35, "unit": "mg/kg/h" | "mg/h" | "mcg/kg/min" | "mg/kg" | "mg"},
+     "duration_min": 240,
+     "weight_basis": "actual" | "ideal" | "adjusted",
+     "weight_cap_kg": null,
+     "max_rate_mg_per_h": null,
+     "max_total_mg": null,
+     "bag": {"concentration_mg_per_ml": 1} | {"drug_amount_mg": 100, "diluent_volume_ml": 100},
+     "pump_precision_ml_per_h": 0.1,
+     "prior_24h_mg": 0}
+
+Calculation
+-----------
+1. Dosing weight: actual, ideal (IBW = height − 100 cm for men, − 105 for women: the
+   Foo 2021 summary [S2]) or adjusted (IBW + 0.4 × (actual − IBW); the 0.4 factor is
+   conventional [U]); then ``min(weight, weight_cap_kg)``.
+2. Ordered rate (mg/h): mg/kg/h × W; mg/h; mcg/kg/min × W × 60/1000; mg/kg × W ÷ hours;
+   mg ÷ hours. Capped by ``max_rate_mg_per_h`` and then by ``max_total_mg`` (the rate is
+   lowered so the session total fits; the duration is kept). Every cap is a warning.
+3. Pump rate (mL/h) = mg/h ÷ mg/mL, rounded to the nearest multiple of the pump precision
+   (halves up, exact decimal arithmetic). If that would exceed a protocol cap, it is
+   rounded down instead; a positive dose is never rounded to zero (one precision step is
+   used, with a warning). The delivered mg/h after rounding is reported and used for all
+   totals and limit checks.
+4. Volume = mL/h × hours; total = delivered mg/h × hours.
+5. Limit checks against the drug library (soft/hard, lower/upper); a bag concentration not
+   in the library's standard list is a hard limit (refused). Status = worst check.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Any
+
+from painclinic.pharmacology.druglibrary import (
+    QUANTITY_UNITS,
+    DrugEntry,
+    DrugLibrary,
+    load_drug_library,
+)
+from painclinic.pharmacology.errors import PharmacologyInputError
+from painclinic.pharmacology.formatting import decimals_of_step, format_dose, format_number
+from painclinic.pharmacology.patient import Patient, Sex, parse_patient, positive_number
+
+DOSE_UNITS = ("mg/kg/h", "mg/h", "mcg/kg/min", "mg/kg", "mg")
+WEIGHT_BASES = ("actual", "ideal", "adjusted")
+#: Adjusted body weight factor: IBW + 0.4 × (actual − IBW) [U, conventional].
+ADJUSTED_WEIGHT_FACTOR = 0.4
+#: IBW offsets (cm) from the Foo 2021 summary [S2]: height − 100 (men), − 105 (women).
+IBW_OFFSET_CM = {Sex.MALE: 100.0, Sex.FEMALE: 105.0}
+STATUS_ORDER = {"within": 0, "soft_limit": 1, "hard_limit": 2}
+#: Relative tolerance when comparing a value with a limit (floating-point noise only).
+LIMIT_RTOL = 1e-9
+
+
+@dataclass(frozen=True)
+class Bag:
+    """The infusion bag: a standard concentration, or drug amount in a final volume.
+
+    ``diluent_volume_ml`` is taken as the final bag volume (assumption: the clinic
+    withdraws the drug's volume from the bag, or states the final volume here).
+    """
+
+    concentration_mg_per_ml: float
+    drug_amount_mg: float | None = None
+    diluent_volume_ml: float | None = None
+
+
+@dataclass(frozen=True)
+class InfusionOrder:
+    """A validated order (see the module docstring for the dict form)."""
+
+    drug: str
+    patient: Patient
+    dose_value: float
+    dose_unit: str
+    duration_min: float
+    bag: Bag
+    weight_basis: str = "actual"
+    weight_cap_kg: float | None = None
+    max_rate_mg_per_h: float | None = None
+    max_total_mg: float | None = None
+    pump_precision_ml_per_h: float = 0.1
+    prior_24h_mg: float = 0.0
+
+
+@dataclass(frozen=True)
+class LimitCheck:
+    """Outcome of one drug-library limit.
+
+    Attributes
+    ----------
+    name : str
+        Quantity checked (e.g. ``"rate_mg_per_h"``, ``"concentration_mg_per_ml"``).
+    status : {"within", "soft_limit", "hard_limit"}
+    value : float
+        The order's value of the quantity.
+    unit : str
+    limit_value : float or None
+    bound : {"lower", "upper", "member"}
+    source : str
+    level : {"soft", "hard"}
+    clinic_policy : bool
+    """
+
+    name: str
+    status: str
+    value: float
+    unit: str
+    limit_value: float | None
+    bound: str
+    source: str
+    level: str
+    clinic_policy: bool
+
+
+@dataclass(frozen=True)
+class InfusionCalculation:
+    """Result of :func:`calculate_infusion` (all fields carry their units)."""
+
+    drug: str
+    weight_basis: str
+    dose_weight_kg: float
+    ordered_rate_mg_per_h: float
+    rate_mg_per_h: float
+    rate_ml_per_h: float
+    delivered_rate_mg_per_h: float
+    duration_h: float
+    total_mg: float
+    volume_ml: float
+    concentration_mg_per_ml: float
+    limit_checks: tuple[LimitCheck, ...]
+    status: str
+    display: Mapping[str, str]
+    warnings: tuple[str, ...]
+
+    @property
+    def refused(self) -> bool:
+        """True when a hard limit is crossed."""
+        return self.status == "hard_limit"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of every field."""
+        d = asdict(self)
+        d["limit_checks"] = [asdict(c) for c in self.limit_checks]
+        d["display"] = dict(self.display)
+        d["warnings"] = list(self.warnings)
+        d["refused"] = self.refused
+        return d
+
+
+def _opt(d: Mapping[str, Any], key: str, path: str) -> float | None:
+    if d.get(key) is None:
+        return None
+    return positive_number(d[key], path)
+
+
+_ORDER_KEYS = {
+    "drug",
+    "patient",
+    "dose",
+    "duration_min",
+    "weight_basis",
+    "weight_cap_kg",
+    "max_rate_mg_per_h",
+    "max_total_mg",
+    "bag",
+    "pump_precision_ml_per_h",
+    "prior_24h_mg",
+}
+
+
+def parse_order(data: Any, library: DrugLibrary | None = None) -> InfusionOrder:
+    """Validate an order dict (or JSON text) into an :class:`InfusionOrder`.
+
+    Raises
+    ------
+    PharmacologyInputError
+        ``.field`` names the bad input (``"dose.unit"``, ``"bag"``, ``"patient.weight_kg"``...).
+    """
+    if isinstance(data, InfusionOrder):
+        return data
+    if isinstance(data, str | bytes):
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise PharmacologyInputError("order", f"malformed JSON: {exc}") from None
+    if not isinstance(data, Mapping):
+        raise PharmacologyInputError("order", "must be a JSON object")
+    for key in data:
+        if key not in _ORDER_KEYS:
+            raise PharmacologyInputError(key, f"unknown field (expected {sorted(_ORDER_KEYS)})")
+    lib = library or load_drug_library()
+    if data.get("drug") is None:
+        raise PharmacologyInputError("drug", "is required")
+    drug = lib.drug(data["drug"]).name
+    patient = parse_patient(data.get("patient"))
+    if patient.weight_kg is None:
+        raise PharmacologyInputError("patient.weight_kg", "is required")
+    dose = data.get("dose")
+    if not isinstance(dose, Mapping):
+        raise PharmacologyInputError("dose", "is required: {value, unit}")
+    value = positive_number(dose.get("value"), "dose.value")
+    unit = str(dose.get("unit", "")).strip().replace("µg", "mcg").replace("ug/", "mcg/")
+    if unit not in DOSE_UNITS:
+        raise PharmacologyInputError(
+            "dose.unit", f"must be one of {', '.join(DOSE_UNITS)}, got {dose.get('unit')!r}"
+        )
+    duration = positive_number(data.get("duration_min"), "duration_min")
+    basis = str(data.get("weight_basis") or "actual").strip().lower()
+    if basis not in WEIGHT_BASES:
+        raise PharmacologyInputError("weight_basis", f"must be one of {WEIGHT_BASES}")
+    bag_raw = data.get("bag")
+    if not isinstance(bag_raw, Mapping):
+        raise PharmacologyInputError("bag", "is required")
+    for key in bag_raw:
+        if key not in ("concentration_mg_per_ml", "drug_amount_mg", "diluent_volume_ml"):
+            raise PharmacologyInputError(f"bag.{key}", "unknown field")
+    if bag_raw.get("concentration_mg_per_ml") is not None:
+        if (
+            bag_raw.get("drug_amount_mg") is not None
+            or bag_raw.get("diluent_volume_ml") is not None
+        ):
+            raise PharmacologyInputError(
+                "bag",
+                "give concentration_mg_per_ml or drug_amount_mg + diluent_volume_ml, not both",
+            )
+        bag = Bag(
+            positive_number(bag_raw["concentration_mg_per_ml"], "bag.concentration_mg_per_ml")
+        )
+    else:
+        amount = positive_number(bag_raw.get("drug_amount_mg"), "bag.drug_amount_mg")
+        volume = positive_number(bag_raw.get("diluent_volume_ml"), "bag.diluent_volume_ml")
+        bag = Bag(amount / volume, amount, volume)
+    precision = data.get("pump_precision_ml_per_h", 0.1)
+    precision = positive_number(precision, "pump_precision_ml_per_h")
+    prior = data.get("prior_24h_mg", 0) or 0
+    return InfusionOrder(
+        drug=drug,
+        patient=patient,
+        dose_value=value,
+        dose_unit=unit,
+        duration_min=duration,
+        bag=bag,
+        weight_basis=basis,
+        weight_cap_kg=_opt(data, "weight_cap_kg", "weight_cap_kg"),
+        max_rate_mg_per_h=_opt(data, "max_rate_mg_per_h", "max_rate_mg_per_h"),
+        max_total_mg=_opt(data, "max_total_mg", "max_total_mg"),
+        pump_precision_ml_per_h=precision,
+        prior_24h_mg=positive_number(prior, "prior_24h_mg", allow_zero=True),
+    )
+
+
+def ideal_body_weight_kg(height_cm: float, sex: Sex) -> float:
+    """Ideal body weight (kg) = height (cm) − 100 (men) or − 105 (women).
+
+    Source: the Foo 2021 perioperative lidocaine consensus as summarised [S2]; check the
+    primary paper before making it a hard rule.
+
+    Raises
+    ------
+    PharmacologyInputError
+        Sex not male/female (``patient.sex``) or a non-positive result (``patient.height_cm``).
+    """
+    if sex not in IBW_OFFSET_CM:
+        raise PharmacologyInputError(
+            "patient.sex", "must be 'female' or 'male' for ideal or adjusted body weight"
+        )
+    ibw = height_cm - IBW_OFFSET_CM[sex]
+    if ibw <= 0:
+        raise PharmacologyInputError("patient.height_cm", f"gives a non-positive IBW ({ibw:g} kg)")
+    return ibw
+
+
+def dosing_weight_kg(order: InfusionOrder) -> tuple[float, list[str]]:
+    """Dosing weight (kg) for the order's weight basis and cap, with warnings."""
+    p = order.patient
+    assert p.weight_kg is not None
+    warnings: list[str] = []
+    weight = p.weight_kg
+    if order.weight_basis in ("ideal", "adjusted"):
+        if p.height_cm is None:
+            raise PharmacologyInputError(
+                "patient.height_cm", f"is required for {order.weight_basis} body weight"
+            )
+        ibw = ideal_body_weight_kg(p.height_cm, p.sex)
+        if order.weight_basis == "ideal":
+            weight = ibw
+            if ibw > p.weight_kg:
+                warnings.append(
+                    f"ideal body weight {format_dose(ibw, 'kg')} exceeds actual weight "
+                    f"{format_dose(p.weight_kg, 'kg')}; confirm the dosing weight"
+                )
+        else:
+            weight = ibw + ADJUSTED_WEIGHT_FACTOR * (p.weight_kg - ibw)
+    if order.weight_cap_kg is not None and weight > order.weight_cap_kg:
+        warnings.append(
+            f"dosing weight capped at {format_dose(order.weight_cap_kg, 'kg')} "
+            f"(was {format_dose(weight, 'kg')})"
+        )
+        weight = order.weight_cap_kg
+    return weight, warnings
+
+
+def ordered_rate_mg_per_h(value: float, unit: str, weight_kg: float, duration_h: float) -> float:
+    """Convert a dose in ``unit`` to a rate in mg/h.
+
+    Parameters
+    ----------
+    value : float
+        Dose value in ``unit``.
+    unit : {"mg/kg/h", "mg/h", "mcg/kg/min", "mg/kg", "mg"}
+        Amount doses (mg/kg, mg) run over ``duration_h``.
+    weight_kg : float
+        Dosing weight (kg).
+    duration_h : float
+        Duration (h).
+
+    Returns
+    -------
+    float
+        Rate (mg/h).
+    """
+    if unit == "mg/kg/h":
+        return value * weight_kg
+    if unit == "mg/h":
+        return value
+    if unit == "mcg/kg/min":
+        return value * weight_kg * 60.0 / 1000.0
+    if unit == "mg/kg":
+        return value * weight_kg / duration_h
+    if unit == "mg":
+        return value / duration_h
+    raise PharmacologyInputError("dose.unit", f"unsupported unit {unit!r}")
+
+
+def round_to_step(value: float, step: float, *, down: bool = False) -> float:
+    """Round ``value`` to a multiple of ``step`` (nearest, halves up; or down), exactly."""
+    q = Decimal(repr(value)) / Decimal(repr(step))
+    n = q.quantize(Decimal(1), rounding=ROUND_FLOOR if down else ROUND_HALF_UP)
+    return float(n * Decimal(repr(step)))
+
+
+def _check(name: str, value: float, limits: list[Any], entry_unit: str) -> list[LimitCheck]:
+    out = []
+    for lim in limits:
+        tol = LIMIT_RTOL * max(abs(lim.value), 1e-12)
+        crossed = value > lim.value + tol if lim.bound == "upper" else value < lim.value - tol
+        status = ("hard_limit" if lim.level == "hard" else "soft_limit") if crossed else "within"
+        out.append(
+            LimitCheck(
+                name=name,
+                status=status,
+                value=value,
+                unit=entry_unit,
+                limit_value=lim.value,
+                bound=lim.bound,
+                source=lim.source,
+                level=lim.level,
+                clinic_policy=lim.clinic_policy,
+            )
+        )
+    return out
+
+
+def _member(values: tuple[float, ...], x: float) -> bool:
+    return any(math.isclose(x, v, rel_tol=1e-9) for v in values)
+
+
+def calculate_infusion(
+    order: Mapping[str, Any] | InfusionOrder | str, library: DrugLibrary | None = None
+) -> InfusionCalculation:
+    """Compute mg/h, pump mL/h, volume, total and duration, and check the drug library.
+
+    Parameters
+    ----------
+    order : dict, JSON str or InfusionOrder
+        See the module docstring for the schema.
+    library : DrugLibrary, optional
+        Default: :func:`~painclinic.pharmacology.druglibrary.load_drug_library`.
+
+    Returns
+    -------
+    InfusionCalculation
+        ``status`` is the worst limit check; ``"hard_limit"`` means refused.
+
+    Raises
+    ------
+    PharmacologyInputError
+        Malformed orders; ``.field`` names the culprit.
+
+    Examples
+    --------
+    >>> c = calculate_infusion({"drug": "ketamine", "patient": {"weight_kg": 70},
+    ...     "dose": {"value": 0.35, "unit": "mg/kg/h"}, "duration_min": 240,
+    ...     "bag": {"concentration_mg_per_ml": 1}})
+    >>> c.display["pump_rate"], c.display["total"], c.status
+    ('24.5 mL/h', '98 mg', 'within')
+    """
+    lib = library or load_drug_library()
+    o = parse_order(order, lib)
+    entry: DrugEntry = lib.drug(o.drug)
+    warnings: list[str] = []
+    weight, w_warn = dosing_weight_kg(o)
+    warnings.extend(w_warn)
+    duration_h = o.duration_min / 60.0
+    ordered = ordered_rate_mg_per_h(o.dose_value, o.dose_unit, weight, duration_h)
+    rate = ordered
+    if o.max_rate_mg_per_h is not None and rate > o.max_rate_mg_per_h:
+        warnings.append(
+            f"rate capped by protocol at {format_dose(o.max_rate_mg_per_h, 'mg/h')} "
+            f"(ordered {format_dose(ordered, 'mg/h')})"
+        )
+        rate = o.max_rate_mg_per_h
+    if o.max_total_mg is not None and rate * duration_h > o.max_total_mg:
+        new_rate = o.max_total_mg / duration_h
+        warnings.append(
+            f"session total capped by protocol at {format_dose(o.max_total_mg, 'mg')}: rate "
+            f"lowered from {format_dose(rate, 'mg/h')} to {format_dose(new_rate, 'mg/h')}"
+        )
+        rate = new_rate
+    conc = o.bag.concentration_mg_per_ml
+    step = o.pump_precision_ml_per_h
+    exact_ml = rate / conc
+    ml = round_to_step(exact_ml, step)
+    caps = [c for c in (o.max_rate_mg_per_h,) if c is not None]
+    if o.max_total_mg is not None:
+        caps.append(o.max_total_mg / duration_h)
+    if caps and ml * conc > min(caps) * (1 + LIMIT_RTOL):
+        ml = round_to_step(exact_ml, step, down=True)
+    if ml <= 0:
+        ml = step
+        warnings.append(
+            f"pump rate {format_number(exact_ml)} mL/h is below the pump precision; "
+            f"set to one step ({format_dose(step, 'mL/h')}), delivering more than ordered"
+        )
+    elif not math.isclose(ml, exact_ml, rel_tol=1e-12):
+        warnings.append(
+            f"pump rate rounded from {format_number(exact_ml, significant=6)} to "
+            f"{format_dose(ml, 'mL/h', decimals=decimals_of_step(step))} "
+            f"(pump precision {format_dose(step, 'mL/h')})"
+        )
+    delivered = ml * conc
+    total = delivered * duration_h
+    volume = ml * duration_h
+    if o.bag.drug_amount_mg is not None and total > o.bag.drug_amount_mg * (1 + LIMIT_RTOL):
+        warnings.append(
+            f"the order needs {format_dose(total, 'mg')} but the bag holds "
+            f"{format_dose(o.bag.drug_amount_mg, 'mg')}: more than one bag"
+        )
+
+    checks: list[LimitCheck] = []
+    if not _member(entry.standard_concentrations_mg_per_ml, conc):
+        allowed = ", ".join(
+            format_dose(c, "mg/mL") for c in entry.standard_concentrations_mg_per_ml
+        )
+        checks.append(
+            LimitCheck(
+                name="concentration_mg_per_ml",
+                status="hard_limit",
+                value=conc,
+                unit="mg/mL",
+                limit_value=None,
+                bound="member",
+                source=f"not a standard {o.drug} concentration in the drug library ({allowed}); "
+                f"{entry.concentration_source}",
+                level="hard",
+                clinic_policy=True,
+            )
+        )
+        warnings.append(
+            f"bag concentration {format_dose(conc, 'mg/mL')} is not a library standard "
+            f"({allowed}): refused"
+        )
+    actual_weight = o.patient.weight_kg
+    assert actual_weight is not None
+    is_bolus = o.dose_unit in ("mg", "mg/kg") and o.duration_min <= entry.bolus_max_duration_min
+    quantities: dict[str, float] = {
+        "weight_kg": actual_weight,
+        "rate_mg_per_h": delivered,
+        "rate_mg_per_kg_per_h": delivered / weight,
+        "session_total_mg": total,
+        "session_total_mg_per_kg": total / weight,
+        "total_24h_mg": o.prior_24h_mg + total,
+    }
+    if is_bolus:
+        quantities["bolus_mg"] = total
+        quantities["bolus_mg_per_kg"] = total / weight
+    for name, value in quantities.items():
+        lims = [lim for lim in entry.limits if lim.quantity == name]
+        checks.extend(_check(name, value, lims, QUANTITY_UNITS[name]))
+    status = max((c.status for c in checks), key=STATUS_ORDER.__getitem__, default="within")
+    for c in checks:
+        if c.status != "within" and c.name != "concentration_mg_per_ml":
+            assert c.limit_value is not None
+            word = "above" if c.bound == "upper" else "below"
+            kind = (
+                "HARD limit (refused)"
+                if c.status == "hard_limit"
+                else "soft limit (reason required)"
+            )
+            warnings.append(
+                f"{c.name} {format_dose(c.value, c.unit)} is {word} the {kind} "
+                f"{format_dose(c.limit_value, c.unit)} [{c.source}]"
+            )
+    pump_decimals = decimals_of_step(step)
+    display = {
+        "drug": entry.display_name,
+        "dose": format_dose(o.dose_value, o.dose_unit),
+        "dose_weight": format_dose(weight, "kg"),
+        "rate": format_dose(rate, "mg/h"),
+        "pump_rate": format_dose(ml, "mL/h", decimals=pump_decimals),
+        "delivered_rate": format_dose(delivered, "mg/h"),
+        "concentration": format_dose(conc, "mg/mL"),
+        "duration": format_dose(o.duration_min / 60, "h")
+        if o.duration_min % 60 == 0
+        else format_dose(o.duration_min, "min"),
+        "total": format_dose(total, "mg"),
+        "volume": format_dose(volume, "mL"),
+    }
+    return InfusionCalculation(
+        drug=o.drug,
+        weight_basis=o.weight_basis,
+        dose_weight_kg=weight,
+        ordered_rate_mg_per_h=ordered,
+        rate_mg_per_h=rate,
+        rate_ml_per_h=ml,
+        delivered_rate_mg_per_h=delivered,
+        duration_h=duration_h,
+        total_mg=total,
+        volume_ml=volume,
+        concentration_mg_per_ml=conc,
+        limit_checks=tuple(checks),
+        status=status,
+        display=display,
+        warnings=tuple(warnings),
+    )
