@@ -42,6 +42,14 @@ def serve(
     _setup_django()
     from django.core.management import call_command
 
+    from painclinic.web.durability import durability_problems
+
+    problems = durability_problems()
+    if problems:
+        for problem in problems:
+            typer.echo(f"refusing to serve: {problem}", err=True)
+        raise typer.Exit(code=1)
+
     call_command("runserver", f"{host}:{port}", "--noreload")
 
 
@@ -65,6 +73,10 @@ def demo(
     for username, role in summary.users:
         typer.echo(f"  {username:<12} {role:<14} password: {password}")
     typer.echo(f"Patients in the registry: {summary.patient_total}")
+    typer.echo(
+        "clinicadmin must set up two-factor sign-in at the first sign-in: scan the QR code it "
+        "shows with an authenticator app (or type the key)."
+    )
 
 
 @audit_app.command("verify")

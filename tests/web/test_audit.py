@@ -188,3 +188,39 @@ def test_report_date_range_excludes_other_days(client_for, patient, time_machine
     page = admin.get(reverse("audit:report"), {"date_from": "2026-03-01", "date_to": "2026-03-01"})
     days = {e.occurred_at.date() for e in page.context["page"]}
     assert days == {dt.date(2026, 3, 1)}
+
+
+def test_clinic_admin_creates_a_staff_account_and_it_is_audited(client_for):
+    response = client_for(Role.CLINIC_ADMIN).post(
+        reverse("accounts:staff_create"),
+        {
+            "username": "rn_new",
+            "first_name": "New",
+            "last_name": "Nurse",
+            "email": "",
+            "role": "nurse",
+            "registration_number": "CNO 1",
+            "password": "a-long-enough-passphrase",
+        },
+    )
+    assert response.status_code == 302
+    event = AuditEvent.objects.filter(action=Action.CREATE, category=Category.ACCOUNT).get()
+    assert event.detail == {"username": "rn_new", "role": "nurse"}
+
+
+def test_a_weak_staff_password_is_refused_with_the_field_named(client_for):
+    from painclinic.web.accounts.models import User
+
+    response = client_for(Role.CLINIC_ADMIN).post(
+        reverse("accounts:staff_create"),
+        {
+            "username": "rn_weak",
+            "first_name": "Weak",
+            "last_name": "Password",
+            "role": "nurse",
+            "password": "password123",
+        },
+    )
+    assert response.status_code == 200
+    assert "password" in response.context["form"].errors
+    assert not User.objects.filter(username="rn_weak").exists()

@@ -73,19 +73,36 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     assert "PAINCLINIC_SECRET_KEY" in result.stderr
 
 
-def test_sqlite_runs_in_wal_with_full_synchronous(db):
+def test_the_database_is_durable_at_start_up(db):
+    from painclinic.web.durability import durability_problems
+
+    assert durability_problems() == []
+
+
+def test_an_unsafe_sqlite_setting_is_reported(db):
     from django.db import connection
+
+    from painclinic.web.durability import durability_problems
 
     if connection.vendor != "sqlite":
         with connection.cursor() as cursor:
-            cursor.execute("SHOW synchronous_commit")
-            assert cursor.fetchone()[0] == "on"
-            cursor.execute("SHOW fsync")
-            assert cursor.fetchone()[0] == "on"
+            cursor.execute("SET synchronous_commit TO off")
+        assert durability_problems() == ["PostgreSQL synchronous_commit is off, expected on"]
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO on")
         return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA synchronous")
-        assert cursor.fetchone()[0] == 2  # FULL
-        cursor.execute("PRAGMA journal_mode")
-        # An in-memory test database reports "memory"; a file database reports "wal".
-        assert cursor.fetchone()[0] in ("wal", "memory")
+    from django.db import connections
+
+    # A second connection, outside the test's transaction (SQLite refuses the change inside one).
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        assert durability_problems(other) == ["SQLite synchronous is 1, expected 2 (FULL)"]
+    finally:
+        other.close()
+
+
+def test_health_check_reports_the_database(client, db):
+    response = client.get("/healthz")
+    assert response.json() == {"status": "ok", "database": "ok"}
