@@ -17,6 +17,7 @@ from painclinic.clinical.protocols import (
     default_calculator,
     load_protocols,
     plan,
+    prior_24h_mg,
 )
 
 LIBRARY = load_protocols()
@@ -134,9 +135,27 @@ def test_crps_60kg_below_cap(calculator: Any) -> None:
     step = result.sessions[0].steps[0]
     assert step.rate_mg_per_h == pytest.approx(21, abs=0.1)  # 0.35 x 60
     assert step.total_mg == pytest.approx(84, abs=0.5)
-    # the second session sees the first one's 84 mg in its prior 24 h
-    assert result.sessions[1].steps[0].order["prior_24h_mg"] == pytest.approx(84, abs=0.5)
+    # daily 4-h sessions: yesterday's session has left the rolling 24-h window by the time
+    # today's ends, so no rolling 24 h ever holds more than one session (84 mg)
+    assert result.sessions[1].steps[0].order["prior_24h_mg"] == 0
     assert result.sessions[0].steps[0].order["prior_24h_mg"] == 0
+
+
+def test_prior_24h_counts_back_to_back_steps() -> None:
+    result = plan("ket-continuous-titration", {"weight_kg": 70}, calculator=stand_in_calculator)
+    priors = [s.order["prior_24h_mg"] for s in result.sessions[0].steps]
+    # 10 mg, then 10 + 20, then 10 + 20 + 30 delivered before each step, then 4-h parts
+    assert priors[:5] == pytest.approx([0, 10, 30, 60, 220], abs=0.01)
+    assert priors[-1] == pytest.approx(960 - 40, abs=0.01)
+
+
+def test_prior_24h_rolling_window_arithmetic() -> None:
+    # 100 mg over 0-240 min; a new 4-h step at 25 mg/h starting 12 h later
+    assert prior_24h_mg([(0, 240, 100)], 720, 240, 25) == pytest.approx(100)
+    # starting 24 h later: yesterday's dose has left the window by the step's end
+    assert prior_24h_mg([(0, 240, 100)], 1440, 240, 25) == pytest.approx(0)
+    # starting 22 h later: 2 h of yesterday's dose (50 mg) share a window with today's dose
+    assert prior_24h_mg([(0, 240, 100)], 1320, 240, 25) == pytest.approx(50)
 
 
 def test_crps_session_count_must_be_allowed() -> None:
@@ -156,10 +175,19 @@ def test_single_session_trial_80mg_over_more_than_2h(calculator: Any) -> None:
 
 def test_continuous_titration_10_to_40(calculator: Any) -> None:
     result = plan("ket-continuous-titration", {"weight_kg": 70}, calculator=calculator)
-    rates = [s.rate_mg_per_h for s in result.sessions[0].steps]
-    assert rates == pytest.approx([10, 20, 30, 40], abs=0.1)
-    assert sum(s.duration_min for s in result.sessions[0].steps) == 5 * 24 * 60
+    steps = result.sessions[0].steps
+    rates = [s.rate_mg_per_h for s in steps]
+    assert rates[:3] == pytest.approx([10, 20, 30], abs=0.1)
+    assert rates[3:] == pytest.approx([40] * (len(steps) - 3), abs=0.1)
+    # 5 days = 7200 min; the 7020-min maintenance is ordered in 4-h parts (29 x 240 + 60)
+    assert sum(s.duration_min for s in steps) == 5 * 24 * 60
+    assert max(s.duration_min for s in steps) <= 240 and len(steps) == 3 + 30
+    assert result.sessions[0].total_mg == pytest.approx(60 + 40 * 117, abs=1)
     assert result.sessions[0].observation_times_min is None
+    # a full day at 40 mg/h is 960 mg: the rolling 24 h never exceeds it
+    for step in steps:
+        assert step.order["prior_24h_mg"] + step.total_mg <= 960 + 0.01
+    assert not result.blocked
 
 
 def test_lidocaine_5mgkg_110kg_capped_at_500mg(calculator: Any) -> None:

@@ -91,7 +91,36 @@ class Protocol:
     pump_precision_ml_per_h: float
     cadence: Cadence
     min_weight_kg: float | None
+    order_chunk_min: float | None
     raw: Mapping[str, Any] = field(repr=False)
+
+    def order_steps(self) -> tuple[Step, ...]:
+        """Steps as sent to the calculator: rate steps longer than ``order_chunk_min`` are
+        split into successive orders of at most that length."""
+        if self.order_chunk_min is None:
+            return self.steps
+        out: list[Step] = []
+        for step in self.steps:
+            if step.duration_min <= self.order_chunk_min:
+                out.append(step)
+                continue
+            parts = int(-(-step.duration_min // self.order_chunk_min))
+            remaining = step.duration_min
+            for k in range(parts):
+                length = min(self.order_chunk_min, remaining)
+                remaining -= length
+                out.append(
+                    Step(
+                        f"{step.label} (part {k + 1}/{parts})",
+                        step.dose_value,
+                        step.dose_unit,
+                        length,
+                        step.weight_basis,
+                        step.max_rate_mg_per_h,
+                        step.max_total_mg,
+                    )
+                )
+        return tuple(out)
 
     @property
     def session_duration_min(self) -> float:
@@ -174,7 +203,9 @@ PROTOCOL_KEYS = (
     "discharge_criteria",
     "min_weight_kg",
     "notes",
+    "order_chunk_min",
 )
+RATE_UNITS = ("mg/kg/h", "mg/h", "mcg/kg/min")
 
 
 def _protocol(pid: str, value: object, cadences: Mapping[str, Cadence]) -> Protocol:
@@ -229,6 +260,19 @@ def _protocol(pid: str, value: object, cadences: Mapping[str, Cadence]) -> Proto
     monitoring = as_mapping(data["monitoring"], join(path, "monitoring"))
     check_sources(monitoring.get("sources"), join(path, "monitoring.sources"))
     cadence_id = as_str(data["observation_cadence"], join(path, "observation_cadence"), cadences)
+    chunk: float | None = None
+    if data["order_chunk_min"] is not None:
+        cpath = join(path, "order_chunk_min")
+        cm = as_mapping(data["order_chunk_min"], cpath)
+        check_keys(cm, cpath, ["value", "sources", "note"])
+        check_sources(cm["sources"], join(cpath, "sources"))
+        chunk = as_number(cm["value"], join(cpath, "value"), lo=1)
+        for i, st in enumerate(steps):
+            if st.duration_min > chunk and (st.dose_unit not in RATE_UNITS or st.max_total_mg):
+                raise ClinicalInputError(
+                    join(path, f"steps[{i}]"),
+                    "only rate steps without max_total_mg can be split into orders",
+                )
     return Protocol(
         id=pid,
         drug=as_str(data["drug"], join(path, "drug"), DRUGS),
@@ -247,6 +291,7 @@ def _protocol(pid: str, value: object, cadences: Mapping[str, Cadence]) -> Proto
         ),
         cadence=cadences[cadence_id],
         min_weight_kg=_opt(data["min_weight_kg"], join(path, "min_weight_kg")),
+        order_chunk_min=chunk,
         raw=dict(data),
     )
 
@@ -434,6 +479,38 @@ def expected_dose(value: float, unit: str, weight_kg: float, step: Step) -> tupl
     return rate, total
 
 
+DAY_MIN = 24 * 60
+
+
+def prior_24h_mg(
+    delivered: list[tuple[float, float, float]],
+    start_min: float,
+    duration_min: float,
+    rate_mg_per_h: float,
+) -> float:
+    """Prior amount to declare so that prior + this step's 24-h share equals the largest
+    amount delivered in any rolling 24-h window ending during this step.
+
+    ``delivered`` holds (start_min, end_min, mg) of earlier steps, each at a constant rate.
+    Daily 4-h sessions therefore do not count the previous day's session, which has left the
+    window by the time this one ends; back-to-back steps do count.
+    """
+    end = start_min + duration_min
+    candidates = {start_min, end}
+    for a, b, _ in delivered:
+        candidates.update(t for t in (a + DAY_MIN, b + DAY_MIN) if start_min <= t <= end)
+    best = 0.0
+    for t in candidates:
+        lo = t - DAY_MIN
+        earlier = sum(
+            mg * max(0.0, min(b, t) - max(a, lo)) / (b - a) for a, b, mg in delivered if b > a
+        )
+        current = rate_mg_per_h * (t - max(start_min, lo)) / 60
+        best = max(best, earlier + current)
+    own_share = rate_mg_per_h * min(duration_min, DAY_MIN) / 60
+    return max(0.0, best - own_share)
+
+
 def default_calculator() -> Calculator:
     import painclinic.pharmacology as pharmacology
 
@@ -498,15 +575,11 @@ def plan(
         session_start = day * 24 * 60
         offset = 0.0
         steps: list[PlanStep] = []
-        for s_index, step in enumerate(protocol.steps):
+        for s_index, step in enumerate(protocol.order_steps()):
             start = session_start + offset
-            window = start - 24 * 60
-            prior = 0.0
-            for a, b, mg in delivered:
-                overlap = max(0.0, min(b, start) - max(a, window))
-                if b > a:
-                    prior += mg * overlap / (b - a)
             value, unit = _resolve_dose(step, ibw)
+            exp_rate, exp_total = expected_dose(value, unit, pt["weight_kg"], step)
+            prior = prior_24h_mg(delivered, start, step.duration_min, exp_rate)
             order: dict[str, Any] = {
                 "drug": protocol.drug,
                 "patient": dict(pt),
@@ -531,7 +604,6 @@ def plan(
             total = float(_calc_value(result, "total_mg"))
             status = str(_calc_value(result, "status"))
             details = result.to_dict() if hasattr(result, "to_dict") else dict(result)
-            exp_rate, exp_total = expected_dose(value, unit, pt["weight_kg"], step)
             hours = step.duration_min / 60
             tol_rate = max(0.01 * exp_rate, protocol.pump_precision_ml_per_h * conc * 1.001)
             tol_total = max(0.01 * exp_total, tol_rate * hours)
