@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from painclinic.clinical import ClinicalInputError
 from painclinic.clinical.eligibility import (
     CHECKS,
+    COMORBIDITIES,
     assess_eligibility,
     facts_template,
     load_eligibility_policy,
@@ -393,3 +396,24 @@ def test_every_rule_and_interaction_cites_a_source() -> None:
     policy = load_eligibility_policy()
     assert all(rule.sources for rule in policy.rules.values())
     assert all(ix.sources for ix in policy.interactions)
+
+
+# --- properties -----------------------------------------------------------------------------
+
+
+STATUS_RANK = {"eligible": 0, "eligible_with_cautions": 1, "not_eligible": 2}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sets(st.sampled_from(COMORBIDITIES)), st.sampled_from(COMORBIDITIES))
+def test_adding_a_comorbidity_never_improves_status(present: set[str], extra: str) -> None:
+    facts = clean()
+    for name in present:
+        facts["comorbidities"][name] = True
+    before = assess_eligibility(facts)
+    facts["comorbidities"][extra] = True
+    after = assess_eligibility(facts)
+    for drug in ("ketamine", "lidocaine"):
+        b, a = getattr(before, drug), getattr(after, drug)
+        assert STATUS_RANK[a.status] >= STATUS_RANK[b.status]
+        assert a.rule_ids >= b.rule_ids

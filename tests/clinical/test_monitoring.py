@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from painclinic.clinical import ClinicalInputError
 from painclinic.clinical.monitoring import (
     INTEGER_MEASURES,
+    SYMPTOMS,
     Action,
     evaluate_observation,
     load_thresholds,
@@ -186,3 +189,17 @@ def test_bad_threshold_file_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ClinicalInputError) as exc:
         load_thresholds(tmp_path)
     assert exc.value.field == "threshold_rules[0].action"
+
+
+# --- properties -----------------------------------------------------------------------------
+
+
+@given(
+    st.sets(st.sampled_from(SYMPTOMS)),
+    st.sampled_from(SYMPTOMS),
+    st.sampled_from(["ketamine", "lidocaine"]),
+)
+def test_adding_a_symptom_never_lowers_the_action(present: set[str], extra: str, drug: str) -> None:
+    before = evaluate_observation({**NORMAL, "symptoms": sorted(present)}, {"drug": drug})
+    after = evaluate_observation({**NORMAL, "symptoms": sorted(present | {extra})}, {"drug": drug})
+    assert after.action.severity >= before.action.severity
