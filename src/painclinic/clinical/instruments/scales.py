@@ -335,12 +335,14 @@ def cadss6_template() -> InstrumentTemplate:
     )
 
 
-def score_cadss6(answers: object) -> InstrumentResult:
+def score_cadss6(answers: object, policy_dir: str | Path | None = None) -> InstrumentResult:
+    numbers = _policy_value("cadss6", "item_numbers", policy_dir)
     data = as_mapping(answers, "")
     check_keys(data, "", ["items"])
-    items = as_list(data["items"], "items", 6)
+    items = as_list(data["items"], "items", len(numbers))
     total = sum(as_int(v, f"items[{i}]", 0, 4) for i, v in enumerate(items))
-    return InstrumentResult("cadss6", total, None, None, (), (f"CADSS-6 total {total}/24",))
+    reason = f"CADSS-6 total {total}/{4 * len(numbers)} (CADSS items {numbers})"
+    return InstrumentResult("cadss6", total, None, None, (), (reason,))
 
 
 # --- modified Aldrete -----------------------------------------------------------------------
