@@ -170,7 +170,7 @@ def test_single_session_trial_80mg_over_more_than_2h(calculator: Any) -> None:
     (step,) = session.steps
     assert step.total_mg == pytest.approx(80, abs=0.5)
     assert step.duration_min > 120
-    assert step.rate_mg_per_h == pytest.approx(80 / 2.5, abs=0.1)
+    assert step.rate_mg_per_h == pytest.approx(80 / 4, abs=0.1)
 
 
 def test_continuous_titration_10_to_40(calculator: Any) -> None:
@@ -272,3 +272,13 @@ def test_calculator_refusal_becomes_clinical_input_error() -> None:
     with pytest.raises(ClinicalInputError) as exc:
         plan("ket-single-session-trial", {"weight_kg": 70}, calculator=refuse)
     assert exc.value.field == "ket-single-session-trial.steps[0]"
+
+
+def test_bag_concentrations_are_standard_in_the_drug_library() -> None:
+    pharmacology = pytest.importorskip("painclinic.pharmacology")
+    if not hasattr(pharmacology, "load_drug_library"):
+        pytest.skip("painclinic.pharmacology.load_drug_library not available yet")
+    drugs = pharmacology.load_drug_library()
+    for protocol in LIBRARY.protocols.values():
+        standard = drugs.drug(protocol.drug).standard_concentrations_mg_per_ml
+        assert protocol.concentration_mg_per_ml in standard, protocol.id
