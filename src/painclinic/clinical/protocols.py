@@ -511,6 +511,18 @@ def prior_24h_mg(
     return max(0.0, best - own_share)
 
 
+def _group_notes(notes: list[tuple[str, str]]) -> list[str]:
+    """One line per distinct message, naming the steps it applies to (first-seen order)."""
+    grouped: dict[str, list[str]] = {}
+    for label, message in notes:
+        grouped.setdefault(message, []).append(label)
+    lines = []
+    for message, labels in grouped.items():
+        where = labels[0] if len(labels) == 1 else f"{labels[0]} and {len(labels) - 1} more"
+        lines.append(f"{where}: {message}")
+    return lines
+
+
 def default_calculator() -> Calculator:
     import painclinic.pharmacology as pharmacology
 
@@ -553,7 +565,7 @@ def plan(
         raise ClinicalInputError(
             "sessions", f"{protocol.id} allows {list(protocol.allowed_sessions)} sessions"
         )
-    warnings: list[str] = []
+    notes: list[tuple[str, str]] = []  # (step label, message), grouped at the end
     if protocol.min_weight_kg is not None and pt["weight_kg"] < protocol.min_weight_kg:
         raise ClinicalInputError(
             "weight_kg",
@@ -610,17 +622,20 @@ def plan(
             label = f"session {index + 1} {step.label}"
             if abs(rate - exp_rate) > tol_rate or abs(total - exp_total) > tol_total:
                 blocked = True
-                warnings.append(
-                    f"{label}: calculator gives {rate:g} mg/h, {total:g} mg but the protocol "
-                    f"arithmetic gives {exp_rate:g} mg/h, {exp_total:g} mg - plan blocked"
+                notes.append(
+                    (
+                        label,
+                        f"calculator gives {rate:g} mg/h, {total:g} mg but the protocol "
+                        f"arithmetic gives {exp_rate:g} mg/h, {exp_total:g} mg - plan blocked",
+                    )
                 )
             if status == "hard_limit":
                 blocked = True
-                warnings.append(f"{label}: hard limit - plan blocked")
+                notes.append((label, "hard limit - plan blocked"))
             elif status == "soft_limit":
-                warnings.append(f"{label}: soft limit - needs a reason and a second clinician")
+                notes.append((label, "soft limit - needs a reason and a second clinician"))
             for w in _calc_value(result, "warnings") or ():
-                warnings.append(f"{label}: {w}")
+                notes.append((label, str(w)))
             statuses.append(status)
             steps.append(
                 PlanStep(
@@ -645,6 +660,7 @@ def plan(
         planned.append(
             PlannedSession(index + 1, day, tuple(steps), sum(s.total_mg for s in steps), times)
         )
+    warnings = _group_notes(notes)
     if protocol.session_duration_min > 24 * 60:
         warnings.append(
             "observation times not listed for an infusion over 24 h: follow the cadence phases "
