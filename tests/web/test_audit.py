@@ -224,3 +224,10 @@ def test_a_weak_staff_password_is_refused_with_the_field_named(client_for):
     assert response.status_code == 200
     assert "password" in response.context["form"].errors
     assert not User.objects.filter(username="rn_weak").exists()
+
+
+def test_report_lists_every_event_including_its_own_view(patient, client_for):
+    client_for(Role.NURSE).get(reverse("patients:detail", kwargs={"patient_id": patient.pk}))
+    response = client_for(Role.CLINIC_ADMIN).get(reverse("audit:report"))
+    listed = [e.sequence for e in response.context["page"]]
+    assert listed == list(range(AuditEvent.objects.count(), 0, -1))

@@ -233,6 +233,9 @@ def load_demo(password: str, patient_count: int, seed: int = 20261125) -> DemoSu
         if not Patient.objects.filter(portal_user=portal_user).exists():
             patient = build_patient(rng, physicians)
             patient.legal_given_name, patient.legal_family_name = "Jordan", "Whitfield"
+            patient.preferred_name = ""
+            patient.email = "jordan.whitfield@example.com"
+            patient.emergency_contact_name = "Sam Whitfield"
             patient.portal_user = portal_user
             patient.save()
             WeightMeasurement.objects.create(

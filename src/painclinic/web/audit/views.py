@@ -64,13 +64,14 @@ def filtered_events(data: dict[str, Any]) -> QuerySet[AuditEvent]:
 def report(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_bound and form.is_valid() else {}
-    page = Paginator(filtered_events(data), 50).get_page(request.GET.get("page"))
+    # Audit first: the page then counts and lists the same rows, this view included.
     audit(
         request,
         category=Category.AUDIT,
         action=Action.VIEW,
         detail={"filters": {k: str(v) for k, v in data.items() if v}},
     )
+    page = Paginator(filtered_events(data), 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "page": page, "query": query.urlencode()}

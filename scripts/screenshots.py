@@ -1,0 +1,96 @@
+"""Serve painclinic on a scratch database with demo data and screenshot its pages in chromium.
+
+Usage: .venv/bin/python scripts/screenshots.py [OUTPUT_DIR]   (default: test-artifacts/screens)
+Uses Debian's chromium through Playwright, at a tablet-sized viewport.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+PASSWORD = "screenshot-password-2026"
+
+
+def main() -> None:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "test-artifacts/screens")
+    out.mkdir(parents=True, exist_ok=True)
+    data_dir = tempfile.mkdtemp(prefix="painclinic-screens-")
+    env = {**os.environ, "PAINCLINIC_ENV": "development", "PAINCLINIC_DATA_DIR": data_dir}
+    env.pop("DATABASE_URL", None)
+    cli = [sys.executable, "-m", "painclinic.cli"]
+    subprocess.run([*cli, "demo", "--password", PASSWORD, "--patients", "25"], env=env, check=True)
+    os.environ.update(env)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "painclinic.web.settings"
+    import django
+
+    django.setup()
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from painclinic.web.accounts.models import User
+    from painclinic.web.patients.models import Patient
+
+    admin = User.objects.get(username="clinicadmin")
+    device, _ = TOTPDevice.objects.get_or_create(user=admin, name="screens", confirmed=True)
+    patient = Patient.objects.exclude(portal_user__isnull=False).first()
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=1)  # noqa: S310
+            break
+        except OSError:
+            time.sleep(0.3)
+    from playwright.sync_api import sync_playwright
+
+    shots = {
+        "nurse": [("patient-search", f"/patients/?q={patient.legal_family_name}"),
+                  ("patient-detail", f"/patients/{patient.pk}/"),
+                  ("weight-form", f"/patients/{patient.pk}/weights/new/")],
+        "frontdesk": [("patient-edit", f"/patients/{patient.pk}/edit/")],
+        "clinicadmin": [("audit-report", "/audit/"), ("staff", "/accounts/staff/")],
+        "patient": [("portal-home", "/portal/"), ("portal-access-log", "/portal/access-log/")],
+    }
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
+            for username, pages in shots.items():
+                context = browser.new_context(viewport={"width": 1180, "height": 820})
+                page = context.new_page()
+                page.goto(f"{base}/accounts/login/")
+                page.fill("#id_username", username)
+                page.fill("#id_password", PASSWORD)
+                page.click("button[type=submit]")
+                if username == "clinicadmin":
+                    page.wait_for_url("**/two-factor/verify/**")
+                    page.fill("#id_token", f"{totp(device.bin_key):06d}")
+                    page.click("main button[type=submit]")
+                page.wait_for_load_state()
+                for name, path in pages:
+                    page.goto(base + path)
+                    page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+                    print(out / f"{name}.png")
+                context.close()
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()
