@@ -165,6 +165,11 @@ class ModelSpec:
     iiv_source: str = ""
     notes: str = ""
     units: str = "time h, amount mg, volume L, clearance L/h, concentration mg/L (= mcg/mL)"
+    #: How each parameter scales with weight: p(W) = p(W_ref)·(W/W_ref)^exponent. Used to
+    #: vectorise populations; a test checks it reproduces ``build`` at several weights.
+    weight_exponents: Mapping[str, float] = field(
+        default_factory=lambda: {"cl": 1.0, "v1": 1.0, "q2": 1.0, "v2": 1.0, "q3": 1.0, "v3": 1.0}
+    )
 
     def parameters(self, patient: Patient) -> ModelParameters:
         """Evaluate the covariate equations for ``patient``.
@@ -358,6 +363,7 @@ MODELS: dict[str, ModelSpec] = {
             build=_kamp,
             iiv_cv={"cl": 0.13, "v1": _ASSUMED_CV},
             iiv_source="CL CV 13% (Fanta 2015); V CV 30% (assumption)",
+            weight_exponents={"cl": KAMP_CL_ALLOMETRIC_EXPONENT, "v1": 1.0},
             notes=(
                 "Assumption-laden reduction: the weighted-mean Vd 252 L/70 kg is used as a single "
                 "(central) volume scaled linearly with weight, and CL 79 L/h at 70 kg scaled with "
@@ -382,6 +388,7 @@ MODELS: dict[str, ModelSpec] = {
             build=_lidocaine_99,
             iiv_cv={"cl": _ASSUMED_CV, "v1": _ASSUMED_CV, "q2": _ASSUMED_CV, "v2": _ASSUMED_CV},
             iiv_source="all CVs 30% (assumption; published IIV not retrieved)",
+            weight_exponents={"cl": 1.0, "v1": 1.0, "q2": 0.0, "v2": 0.0},
             notes=(
                 "V1 = 0.0619·WT L, V2 = 187 L, CL = 0.00419·WT L/min, Q = 8.92 L/min. Levels rose "
                 "at a constant rate in the source (time-dependent clearance not modelled). "
