@@ -34,6 +34,7 @@ from painclinic.pharmacology.models import (
     NorketamineParameters,
 )
 from painclinic.pharmacology.patient import Patient, Sex
+from painclinic.pharmacology.population import PopulationResult, simulate_population
 from painclinic.pharmacology.regimen import Dose, Regimen, parse_regimen
 from painclinic.pharmacology.routes import Route
 from painclinic.pharmacology.simulation import SimulationResult, simulate
@@ -54,6 +55,7 @@ __all__ = [
     "NorketamineParameters",
     "Patient",
     "PharmacologyInputError",
+    "PopulationResult",
     "Regimen",
     "Route",
     "Sex",
@@ -64,4 +66,5 @@ __all__ = [
     "parse_order",
     "parse_regimen",
     "simulate",
+    "simulate_population",
 ]

@@ -1,0 +1,120 @@
+"""Population simulation: vectorised path equals the single-patient path; summaries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from painclinic.pharmacology import PharmacologyInputError, simulate, simulate_population
+from painclinic.pharmacology.models import MODELS
+from painclinic.pharmacology.patient import Patient
+from painclinic.pharmacology.population import sample_parameters
+from painclinic.pharmacology.regimen import parse_regimen
+
+REGIMEN: dict[str, Any] = {
+    "drug": "ketamine",
+    "model": "domino",
+    "patient": {"weight_kg": 70, "age_years": 45},
+    "doses": [
+        {"route": "iv_bolus", "time_h": 0, "amount_mg": 10},
+        {"route": "iv_infusion", "time_h": 0, "rate_mg_per_h": 24.5, "duration_h": 4},
+        {"route": "oral", "time_h": 6, "amount_mg": 50, "every_h": 8, "additional_doses": 1},
+    ],
+    "times_h": {"start": 0, "stop": 24, "step": 1 / 60},
+}
+
+
+def test_each_virtual_patient_equals_a_single_simulation_with_its_parameters() -> None:
+    pop = simulate_population(REGIMEN, n=6, seed=3, summaries=False)
+    reg = parse_regimen(REGIMEN)
+    bp, _ = sample_parameters(reg, 6, np.random.default_rng(3))
+    for i in range(6):
+        custom = {
+            "compartments": 3,
+            "cl_l_per_h": bp.cl_l_per_h[i],
+            "v1_l": bp.v1_l[i],
+            "q2_l_per_h": bp.q2_l_per_h[i],
+            "v2_l": bp.v2_l[i],
+            "q3_l_per_h": bp.q3_l_per_h[i],
+            "v3_l": bp.v3_l[i],
+        }
+        doses = [dict(d) for d in REGIMEN["doses"]]
+        doses[2] |= {"bioavailability": 0.2, "ka_per_h": 1.0 * bp.ka_factor[i], "lag_h": 0.25}
+        single = simulate({"model": custom, "doses": doses, "times_h": REGIMEN["times_h"]})
+        assert_allclose(
+            pop.concentrations_mg_per_l[i], single.plasma_mg_per_l, rtol=1e-9, atol=1e-15
+        )
+
+
+def test_same_seed_same_population_and_different_seed_differs() -> None:
+    a = simulate_population(REGIMEN, n=50, seed=7, summaries=False)
+    b = simulate_population(REGIMEN, n=50, seed=7, summaries=False)
+    c = simulate_population(REGIMEN, n=50, seed=8, summaries=False)
+    assert np.array_equal(a.concentrations_mg_per_l, b.concentrations_mg_per_l)
+    assert not np.array_equal(a.concentrations_mg_per_l, c.concentrations_mg_per_l)
+
+
+def test_summaries_are_consistent_with_the_individual_curves() -> None:
+    pop = simulate_population(REGIMEN, n=400, seed=1, threshold_mg_per_l=0.15)
+    conc = pop.concentrations_mg_per_l
+    p5, p50, p95 = (pop.percentiles_mg_per_l[p] for p in (5.0, 50.0, 95.0))
+    assert np.all(p5 <= p50) and np.all(p50 <= p95)
+    assert_allclose(p50, np.median(conc, axis=0), rtol=1e-12)
+    assert pop.probability_exceeding == pytest.approx(np.mean((conc > 0.15).any(axis=1)))
+    assert pop.time_above_threshold_h is not None
+    step = 1 / 60
+    assert_allclose(
+        pop.time_above_threshold_h, (conc[:, :-1] > 0.15).sum(axis=1) * step, rtol=1e-9, atol=1e-9
+    )
+    d = pop.to_dict()
+    assert set(d["percentiles_mg_per_l"]) == {"p5", "p50", "p95"}
+    assert 0 <= d["probability_exceeding"] <= 1
+
+
+def test_default_thresholds_are_lidocaine_5_and_ketamine_01_mg_per_l() -> None:
+    assert simulate_population(REGIMEN, n=10, seed=0).threshold_mg_per_l == 0.1
+    lido = {
+        "drug": "lidocaine",
+        "patient": {"weight_kg": 70},
+        "doses": [{"route": "iv_infusion", "time_h": 0, "amount_mg": 350, "duration_h": 2 / 3}],
+        "times_h": {"start": 0, "stop": 4, "step": 0.05},
+    }
+    assert simulate_population(lido, n=10, seed=0).threshold_mg_per_l == 5.0
+
+
+def test_vectorised_grid_matches_non_uniform_grid() -> None:
+    uniform = simulate(REGIMEN)
+    times = [*uniform.times_h.tolist(), 24.01]
+    irregular = simulate(REGIMEN | {"times_h": times})
+    assert_allclose(irregular.plasma_mg_per_l[:-1], uniform.plasma_mg_per_l, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_weight_exponents_reproduce_the_covariate_equations(name: str) -> None:
+    spec = MODELS[name]
+    ref = spec.parameters(Patient(weight_kg=70))
+    for w in (45.0, 90.0, 140.0):
+        p = spec.parameters(Patient(weight_kg=w))
+        for key, attr in (
+            ("cl", "cl_l_per_h"),
+            ("v1", "v1_l"),
+            ("q2", "q2_l_per_h"),
+            ("v2", "v2_l"),
+            ("q3", "q3_l_per_h"),
+            ("v3", "v3_l"),
+        ):
+            expected = getattr(ref, attr) * (w / 70) ** spec.weight_exponents.get(key, 0.0)
+            assert_allclose(getattr(p, attr), expected, rtol=1e-12, err_msg=f"{name}.{key}")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"), [({"n": 0}, "n"), ({"seed": -1}, "seed"), ({"output": "brain"}, "output")]
+)
+def test_bad_population_arguments(kwargs: dict[str, Any], field: str) -> None:
+    args: dict[str, Any] = {"n": 5, "seed": 0} | kwargs
+    with pytest.raises(PharmacologyInputError) as info:
+        simulate_population(REGIMEN, **args)
+    assert info.value.field == field
