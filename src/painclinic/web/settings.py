@@ -66,6 +66,11 @@ INSTALLED_APPS = [
     "painclinic.web.accounts",
     "painclinic.web.audit",
     "painclinic.web.patients",
+    "painclinic.web.assessments",
+    "painclinic.web.treatments",
+    "painclinic.web.scheduling",
+    "painclinic.web.infusions",
+    "painclinic.web.drugregister",
 ]
 
 MIDDLEWARE = [

@@ -9,6 +9,11 @@ urlpatterns = [
     path("patients/", include("painclinic.web.patients.urls")),
     path("portal/", include("painclinic.web.patients.portal_urls")),
     path("audit/", include("painclinic.web.audit.urls")),
+    path("assessments/", include("painclinic.web.assessments.urls")),
+    path("treatments/", include("painclinic.web.treatments.urls")),
+    path("scheduling/", include("painclinic.web.scheduling.urls")),
+    path("infusions/", include("painclinic.web.infusions.urls")),
+    path("drug-register/", include("painclinic.web.drugregister.urls")),
 ]
 
 handler403 = "painclinic.web.errors.forbidden"

@@ -1,0 +1,1 @@
+"""Assessments: scored instruments, eligibility decisions, missing-information checklist."""

@@ -1,0 +1,1 @@
+"""Controlled-drug register for ketamine: receipts, draws, witnessed waste, balances, counts."""

@@ -1,0 +1,1 @@
+"""Infusion day: checklist, double check, rate segments, observations, alerts, discharge, note."""

@@ -1,0 +1,1 @@
+"""Infusion chairs, opening hours, series bookings and the daily chair board."""

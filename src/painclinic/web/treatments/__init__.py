@@ -1,0 +1,1 @@
+"""Treatment: fee schedule, consent with cost estimate, checked plans with co-signature."""
