@@ -81,6 +81,8 @@ class PopulationResult:
     warnings: tuple[str, ...]
     output: str
     seed: int
+    drug: str | None = None
+    dose_times_h: tuple[float, ...] = ()
 
     @property
     def n(self) -> int:
@@ -94,6 +96,7 @@ class PopulationResult:
             return [float(x) for x in a]
 
         d: dict[str, Any] = {
+            "drug": self.drug,
             "n": self.n,
             "seed": self.seed,
             "output": self.output,
@@ -275,4 +278,6 @@ def simulate_population(
         warnings=tuple(warnings),
         output=output,
         seed=seed,
+        drug=reg.drug,
+        dose_times_h=tuple(sorted({i.start_h for i in inputs})),
     )

@@ -40,7 +40,7 @@ class SimulationResult:
     parameters : ModelParameters
         Typical parameters used for this patient.
     dose_times_h : tuple of float
-        Start times of every administration (after expansion of repeats, before lag).
+        Absorption start of every administration (dose time + lag), repeats expanded.
     """
 
     times_h: FloatArray
@@ -169,6 +169,9 @@ def simulate(regimen: Regimen | Mapping[str, Any] | str) -> SimulationResult:
         if reg.norketamine is None
         else solve(bp, inputs, times, "metabolite", norketamine=reg.norketamine)[0]
     )
+    for arr in (plasma, effect, metabolite):
+        if arr is not None:  # remove round-off below zero (e.g. -1e-17 before a dose)
+            np.maximum(arr, 0.0, out=arr)
     warnings = regimen_warnings(reg, inputs) + route_warnings
     if inputs and max(i.start_h + i.duration_h for i in inputs) > times[-1]:
         warnings.append("some doses fall after the last output time")
