@@ -34,6 +34,7 @@ from painclinic.pharmacology.models import (
     NorketamineParameters,
 )
 from painclinic.pharmacology.patient import Patient, Sex
+from painclinic.pharmacology.pkpd import ReliefPrediction, predict_crps_relief
 from painclinic.pharmacology.population import PopulationResult, simulate_population
 from painclinic.pharmacology.regimen import Dose, Regimen, parse_regimen
 from painclinic.pharmacology.routes import Route
@@ -57,6 +58,7 @@ __all__ = [
     "PharmacologyInputError",
     "PopulationResult",
     "Regimen",
+    "ReliefPrediction",
     "Route",
     "Sex",
     "SimulationResult",
@@ -65,6 +67,7 @@ __all__ = [
     "load_drug_library",
     "parse_order",
     "parse_regimen",
+    "predict_crps_relief",
     "simulate",
     "simulate_population",
 ]
