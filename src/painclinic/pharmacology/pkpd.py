@@ -151,9 +151,8 @@ def predict_crps_relief(
     series_end = max(i.start_h + i.duration_h for i in inputs)
     stop = series_end + weeks_after * 7 * 24
     n = math.floor(stop / step_h + 1e-9) + 1
-    times = step_h * np.arange(n)
-    if times[-1] < stop:
-        times = np.append(times, stop)
+    grid = step_h * np.arange(n, dtype=np.float64)
+    times: FloatArray = np.append(grid, stop) if grid[-1] < stop else grid
     ke0 = math.log(2.0) / (t_half_days * 24.0)
     params = replace(reg.model_parameters(), ke0_per_h=ke0)
     bp = batch_from_parameters(params, reg.patient.weight_kg)
