@@ -1,0 +1,78 @@
+"""Fixtures for the assessment and eligibility tests: requests as a clinician, clean facts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import RequestFactory
+
+from painclinic import clinical
+from painclinic.web.accounts.models import Role
+
+
+@pytest.fixture
+def request_as(users):
+    def build(role: Role = Role.PHYSICIAN):
+        request = RequestFactory().post("/assessments/")
+        request.user = users[role]
+        return request
+
+    return build
+
+
+def clean_entry(**overrides: Any) -> dict[str, Any]:
+    """What the eligibility form hands the service for a patient with nothing against them."""
+    entry: dict[str, Any] = {
+        "condition": "crps_1",
+        "comorbidities": [],
+        "current_medications": [],
+        "vitals": {
+            "systolic_bp_mmhg": 124,
+            "diastolic_bp_mmhg": 78,
+            "heart_rate_bpm": 70,
+            "respiratory_rate_per_min": 14,
+            "spo2_percent": 98,
+        },
+        "pregnancy": "not_applicable",
+        "substance_use": {
+            "active_substance_use_disorder": False,
+            "history_substance_use_disorder": False,
+        },
+        "psychiatric": {"poorly_controlled_psychosis": False, "self_harm_risk": False},
+        "ecg": {
+            "conduction_block": False,
+            "atrial_fibrillation": False,
+            "qrs_widening": False,
+            "pr_prolongation": False,
+        },
+        "labs": {"liver_tests_on_file": True},
+        "other_local_anaesthetic_within_4h": False,
+        "prior_treatments": [
+            {"treatment": "physical_therapy", "max_daily_dose_mg": None,
+             "duration_weeks": 12, "outcome": "no_relief"},
+            {"treatment": "gabapentin", "max_daily_dose_mg": 1800,
+             "duration_weeks": 8, "outcome": "no_relief"},
+            {"treatment": "alendronate", "max_daily_dose_mg": None,
+             "duration_weeks": 8, "outcome": "no_relief"},
+        ],
+    }  # fmt: skip
+    entry.update(overrides)
+    return entry
+
+
+def budapest_met(variant: str = "clinical") -> dict[str, Any]:
+    answers = clinical.template("budapest").skeleton
+    answers = {
+        "variant": variant,
+        "disproportionate_pain": True,
+        "symptoms": {c: dict(v) for c, v in answers["symptoms"].items()},
+        "signs": {c: dict(v) for c, v in answers["signs"].items()},
+        "better_explained_by_other_diagnosis": False,
+    }
+    answers["symptoms"]["sensory"]["allodynia"] = True
+    answers["symptoms"]["vasomotor"]["temperature_asymmetry"] = True
+    answers["symptoms"]["sudomotor_edema"]["edema"] = True
+    answers["signs"]["sensory"]["allodynia_light_touch"] = True
+    answers["signs"]["vasomotor"]["skin_color_change"] = True
+    return answers
