@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from painclinic.pharmacology.errors import NeuraxialRouteError, PharmacologyInputError
 from painclinic.pharmacology.models import (
     DEFAULT_MODEL,
@@ -287,7 +289,7 @@ def parse_times(data: Any, path: str = "times_h") -> tuple[float, ...]:
         n = math.floor((stop - start) / step + 1e-9) + 1
         if n > MAX_TIME_POINTS:
             raise PharmacologyInputError(path, f"more than {MAX_TIME_POINTS} time points")
-        return tuple(start + step * i for i in range(n))
+        return tuple((start + step * np.arange(n, dtype=np.float64)).tolist())
     if isinstance(data, list | tuple):
         if not data:
             raise PharmacologyInputError(path, "must not be empty")

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from painclinic.pharmacology.models import ModelParameters, ModelSpec
 from painclinic.pharmacology.regimen import Input, Regimen, expand_inputs, parse_regimen
 from painclinic.pharmacology.routes import Route
-from painclinic.pharmacology.solver import BatchParameters, solve
+from painclinic.pharmacology.solver import BatchParameters, disposition_rates, solve
 
 FloatArray = NDArray[np.float64]
 
@@ -162,12 +162,19 @@ def simulate(regimen: Regimen | Mapping[str, Any] | str) -> SimulationResult:
     inputs, route_warnings = expand_inputs(reg)
     times = np.asarray(reg.times_h, dtype=float)
     bp = batch_from_parameters(params, reg.patient.weight_kg)
-    plasma = solve(bp, inputs, times, "plasma")[0]
-    effect = None if params.ke0_per_h is None else solve(bp, inputs, times, "effect")[0]
+    disp = disposition_rates(bp)
+    plasma = solve(bp, inputs, times, "plasma", disposition=disp)[0]
+    effect = (
+        None
+        if params.ke0_per_h is None
+        else solve(bp, inputs, times, "effect", disposition=disp)[0]
+    )
     metabolite = (
         None
         if reg.norketamine is None
-        else solve(bp, inputs, times, "metabolite", norketamine=reg.norketamine)[0]
+        else solve(bp, inputs, times, "metabolite", norketamine=reg.norketamine, disposition=disp)[
+            0
+        ]
     )
     for arr in (plasma, effect, metabolite):
         if arr is not None:  # remove round-off below zero (e.g. -1e-17 before a dose)

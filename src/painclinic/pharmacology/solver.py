@@ -354,18 +354,19 @@ def _powers(base: FloatArray, count: int) -> FloatArray:
 
 
 def _block_size(starts: Sequence[int], length: int) -> int:
-    """Largest block size ≤ ~√T dividing every segment start (0 if none is useful)."""
+    """Block size dividing every segment start, as close as possible to √T (0 if none).
+
+    With ``R = T // B`` coarse rows the work outside the matrix product is proportional
+    to ``R + B``, smallest near ``B = √T``.
+    """
     g = 0
     for s in starts:
         g = math.gcd(g, s)
     target = max(1, math.isqrt(length))
     if g == 0:
         return target
-    best = 0
-    for b in range(1, min(g, 4 * target) + 1):
-        if g % b == 0 and b <= 2 * target:
-            best = b
-    return best
+    divisors = [b for b in range(1, min(g, 4 * target) + 1) if g % b == 0]
+    return min(divisors, key=lambda b: (abs(b - target), -b))
 
 
 def superpose(
@@ -444,14 +445,16 @@ def superpose(
         done = rows * block
         step = times[1] - times[0]
         coarse = np.exp(-rates * (step * block))
-        p = np.empty((n, rows, m + 1))
+        # coarse factors in (rows, N, m+1) layout (contiguous writes); matmul takes the view
+        p_rows = np.empty((rows, n, m + 1))
         for (i0, te, ys, zs), i1 in zip(segments, ends, strict=True):
             r0, r1 = i0 // block, min(-(-i1 // block), rows)
             if r1 <= r0:
                 continue
             start = ys * np.exp(-rates * (times[r0 * block] - te))
-            p[:, r0:r1, :m] = start[:, None, :] * _powers(coarse, r1 - r0).transpose(1, 0, 2)
-            p[:, r0:r1, m] = zs[:, None]
+            np.multiply(_powers(coarse, r1 - r0), start, out=p_rows[r0:r1, :, :m])
+            p_rows[r0:r1, :, m] = zs
+        p = p_rows.transpose(1, 0, 2)
         q = np.empty((n, m + 1, block))
         q[:, :m, :] = _powers(np.exp(-rates * step), block).transpose(1, 2, 0)
         q[:, m, :] = 1.0
@@ -500,6 +503,7 @@ def solve(
     output: str,
     norketamine: NorketamineParameters | None = None,
     out: FloatArray | None = None,
+    disposition: tuple[FloatArray, FloatArray] | None = None,
 ) -> FloatArray:
     """Concentration of ``output`` (mg/L) for every patient at every time.
 
@@ -515,6 +519,8 @@ def solve(
     norketamine : NorketamineParameters, optional
     out : ndarray, shape (N, T), optional
         Preallocated result.
+    disposition : tuple, optional
+        Precomputed :func:`disposition_rates` (reused across outputs).
 
     Returns
     -------
@@ -529,7 +535,7 @@ def solve(
     if not groups:
         out[:] = 0.0
         return out
-    disp = disposition_rates(bp)
+    disp = disposition if disposition is not None else disposition_rates(bp)
     first = True
     for key, members in groups.items():
         entry, ka, f, fpm = key
