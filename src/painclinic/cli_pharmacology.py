@@ -135,10 +135,12 @@ def pk_models(
     if format != "text":
         _fail(f"--format: must be text or json, got {format!r}")
 
-    def rng(r: tuple[float | None, float | None]) -> str:
+    def rng(r: tuple[float | None, float | None], unit: str) -> str:
         if r == (None, None):
             return "not stated"
-        return f"{'' if r[0] is None else f'{r[0]:g}'}–{'' if r[1] is None else f'{r[1]:g}'}"
+        lo = "" if r[0] is None else f"{r[0]:g}"
+        hi = "" if r[1] is None else f"{r[1]:g}"
+        return f"{lo}–{hi} {unit}"
 
     for s in MODELS.values():
         default = " (default)" if DEFAULT_MODEL[s.drug] == s.name else ""
@@ -146,7 +148,8 @@ def pk_models(
         typer.echo(f"  citation:   {s.citation}")
         typer.echo(f"  population: {s.population}")
         typer.echo(
-            f"  validity:   age {rng(s.age_range_years)} y, weight {rng(s.weight_range_kg)} kg"
+            f"  validity:   age {rng(s.age_range_years, 'y')}, "
+            f"weight {rng(s.weight_range_kg, 'kg')}"
         )
         typer.echo(f"  units:      {s.units}")
         typer.echo(f"  notes:      {s.notes}")

@@ -495,9 +495,24 @@ def calculate_infusion(
     if is_bolus:
         quantities["bolus_mg"] = total
         quantities["bolus_mg_per_kg"] = total / weight
+    # Upper limits are checked on what the pump delivers after rounding (it may round up);
+    # lower limits on the ordered dose after protocol caps (rounding may deliver a hair less).
+    ordered_total = rate * duration_h
+    ordered_quantities: dict[str, float] = {
+        "weight_kg": actual_weight,
+        "rate_mg_per_h": rate,
+        "rate_mg_per_kg_per_h": rate / weight,
+        "session_total_mg": ordered_total,
+        "session_total_mg_per_kg": ordered_total / weight,
+        "total_24h_mg": o.prior_24h_mg + ordered_total,
+        "bolus_mg": ordered_total,
+        "bolus_mg_per_kg": ordered_total / weight,
+    }
     for name, value in quantities.items():
-        lims = [lim for lim in entry.limits if lim.quantity == name]
-        checks.extend(_check(name, value, lims, QUANTITY_UNITS[name]))
+        for lim in entry.limits:
+            if lim.quantity == name:
+                v = value if lim.bound == "upper" else ordered_quantities[name]
+                checks.extend(_check(name, v, [lim], QUANTITY_UNITS[name]))
     status = max((c.status for c in checks), key=STATUS_ORDER.__getitem__, default="within")
     for c in checks:
         if c.status != "within" and c.name != "concentration_mg_per_ml":
@@ -508,8 +523,9 @@ def calculate_infusion(
                 if c.status == "hard_limit"
                 else "soft limit (reason required)"
             )
+            value_text = format_number(c.value, significant=4)
             warnings.append(
-                f"{c.name} {format_dose(c.value, c.unit)} is {word} the {kind} "
+                f"{c.name} {value_text} {c.unit} is {word} the {kind} "
                 f"{format_dose(c.limit_value, c.unit)} [{c.source}]"
             )
     pump_decimals = decimals_of_step(step)
