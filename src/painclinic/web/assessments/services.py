@@ -368,41 +368,46 @@ def do_resolve_checklist_item(
     """Mark one missing-information item obtained, with a note (never deleted)."""
     if not note.strip():
         raise DecisionError("note", "Say what was obtained or why the item no longer applies.")
+    conflict: ChecklistItem | None = None
     with transaction.atomic():
         locked = ChecklistItem.objects.select_for_update().get(pk=item.pk)
         if locked.version != expected_version or locked.resolved_at is not None:
+            conflict = locked
+        else:
+            ChecklistItem.objects.filter(pk=locked.pk, version=expected_version).update(
+                resolved_by=acting_user(request),
+                resolved_at=timezone.now(),
+                resolution_note=note.strip(),
+                version=F("version") + 1,
+            )
+            locked.refresh_from_db()
             audit(
                 request,
                 category=ELIGIBILITY_CATEGORY,
                 action=Action.UPDATE,
                 patient=locked.patient,
                 obj=locked,
-                outcome=Outcome.CONFLICT,
                 detail={
                     "area": "checklist",
-                    "expected_version": expected_version,
-                    "current_version": locked.version,
+                    "rule_id": locked.rule_id,
+                    "before": {"resolved": False},
+                    "after": {"resolved": True, "note": locked.resolution_note},
                 },
             )
-            raise ChecklistConflict(locked)
-        ChecklistItem.objects.filter(pk=locked.pk, version=expected_version).update(
-            resolved_by=acting_user(request),
-            resolved_at=timezone.now(),
-            resolution_note=note.strip(),
-            version=F("version") + 1,
-        )
-        locked.refresh_from_db()
+    if conflict is not None:
+        # Audited after the (empty) transaction so that the refusal itself is kept.
         audit(
             request,
             category=ELIGIBILITY_CATEGORY,
             action=Action.UPDATE,
-            patient=locked.patient,
-            obj=locked,
+            patient=conflict.patient,
+            obj=conflict,
+            outcome=Outcome.CONFLICT,
             detail={
                 "area": "checklist",
-                "rule_id": locked.rule_id,
-                "before": {"resolved": False},
-                "after": {"resolved": True, "note": locked.resolution_note},
+                "expected_version": expected_version,
+                "current_version": conflict.version,
             },
         )
+        raise ChecklistConflict(conflict)
     return locked

@@ -1,0 +1,574 @@
+"""Forms built from the clinical core's instrument templates, and the eligibility facts form.
+
+An instrument form has one field per ``ItemSpec`` of ``painclinic.clinical.template(name)``: its
+type comes from the template skeleton (true/false -> checkbox, a number -> radio buttons over the
+allowed range, text -> a choice of the quoted values), its range and answer labels from the
+item's ``allowed`` text. The answers are scored by ``painclinic.clinical.score`` in ``clean()``,
+so the form accepts exactly what the scorer accepts, and a ``ClinicalInputError`` lands on the
+field of the item it names.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.forms import formset_factory
+
+from painclinic import clinical
+from painclinic.clinical.eligibility import COMORBIDITIES, ECG_FINDINGS, OUTCOMES, PREGNANCY
+from painclinic.web.assessments.models import EngineStatus, PhysicianDecision
+
+# --- instrument forms -----------------------------------------------------------------------
+
+_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+_RANGE = re.compile(r"(-?\d+)\s*(?:-|to)\s*\+?(-?\d+)")
+_OPTION = re.compile(r"([+-]?\d+) ([a-z][a-z_/ ]*[a-z])")
+
+GROUP_TITLES = {
+    "symptoms": "Symptoms the patient reports",
+    "signs": "Signs you observe at the examination",
+    "painful_areas": "Pain in the past week",
+    "severity": "Pain severity (last 24 hours)",
+    "interference": "How much pain interfered (last 24 hours)",
+    "sudomotor_edema": "sudomotor / oedema",
+    "motor_trophic": "motor / trophic",
+}
+
+
+def key_tokens(key: str) -> list[str | int]:
+    """``symptoms.sensory.allodynia`` -> [symptoms, sensory, allodynia]; ``items[8]`` -> [items,
+    8]."""
+    return [name if name else int(index) for name, index in _TOKEN.findall(key)]
+
+
+def field_name(key: str) -> str:
+    return re.sub(r"\W+", "_", key).strip("_")
+
+
+def humanize(text: str) -> str:
+    text = text.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def get_path(data: Any, key: str) -> Any:
+    for token in key_tokens(key):
+        data = data[token]
+    return data
+
+
+def set_path(data: Any, key: str, value: Any) -> None:
+    tokens = key_tokens(key)
+    for token in tokens[:-1]:
+        data = data[token]
+    data[tokens[-1]] = value
+
+
+def copy_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: copy_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [copy_json(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class ItemField:
+    key: str
+    name: str
+    group: str
+    label: str
+
+
+def _group_title(key: str) -> str:
+    tokens = [t for t in key_tokens(key)[:-1] if isinstance(t, str)]
+    if not tokens or tokens == ["items"]:
+        return ""
+    return " · ".join(GROUP_TITLES.get(t, humanize(t)) for t in tokens)
+
+
+def _number_field(spec: clinical.instruments.ItemSpec, default: Any) -> forms.Field:
+    allowed = spec.allowed
+    found = _RANGE.search(allowed)
+    if found is None:
+        raise ValueError(f"cannot read the range of {spec.key}: {allowed!r}")
+    lo, hi = int(found.group(1)), int(found.group(2))
+    steps = re.search(r"steps of (\d+)", allowed)
+    step = int(steps.group(1)) if steps else 1
+    words = {int(n): humanize(w) for n, w in _OPTION.findall(allowed[found.end() :])}
+    choices: list[tuple[str, str]] = [
+        (str(n), f"{n} · {words[n]}" if n in words else str(n)) for n in range(lo, hi + 1, step)
+    ]
+    optional = "null" in allowed
+    if optional:
+        choices.insert(0, ("", "Not answered"))
+    return forms.TypedChoiceField(
+        choices=choices,
+        coerce=int,
+        empty_value=None,
+        required=not optional,
+        widget=forms.RadioSelect(attrs={"class": "scale"}),
+    )
+
+
+class InstrumentForm(forms.Form):
+    """One field per item of ``painclinic.clinical.template(instrument)``."""
+
+    def __init__(
+        self,
+        *args: Any,
+        instrument: str,
+        answers: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.instrument = instrument
+        self.template = clinical.template(instrument)
+        self.items: list[ItemField] = []
+        self.result: clinical.InstrumentResult | None = None
+        self._by_key: dict[str, str] = {}
+        for spec in self.template.items:
+            default = get_path(self.template.skeleton, spec.key)
+            name = field_name(spec.key)
+            field: forms.Field
+            if isinstance(default, bool):
+                field = forms.BooleanField(required=False)
+            elif isinstance(default, str):
+                options = re.findall(r"'([^']+)'", spec.allowed)
+                field = forms.ChoiceField(
+                    choices=[(o, humanize(o)) for o in options],
+                    widget=forms.RadioSelect(attrs={"class": "scale"}),
+                )
+                field.initial = default
+            else:
+                field = _number_field(spec, default)
+            tokens = key_tokens(spec.key)
+            label = humanize(spec.wording)
+            if isinstance(tokens[-1], int):
+                label = f"{tokens[-1] + 1}. {label}"
+            field.label = label
+            if answers is not None:
+                value = get_path(answers, spec.key)
+                field.initial = "" if value is None else value
+            self.fields[name] = field
+            self.items.append(ItemField(spec.key, name, _group_title(spec.key), label))
+            self._by_key[spec.key] = name
+
+    def groups(self) -> list[tuple[str, list[forms.BoundField]]]:
+        out: list[tuple[str, list[forms.BoundField]]] = []
+        for item in self.items:
+            if not out or out[-1][0] != item.group:
+                out.append((item.group, []))
+            out[-1][1].append(self[item.name])
+        return out
+
+    def answers(self) -> dict[str, Any]:
+        data = copy_json(self.template.skeleton)
+        for item in self.items:
+            set_path(data, item.key, self.cleaned_data.get(item.name))
+        return data
+
+    def error_field(self, core_field: str) -> str | None:
+        """The form field for the item a ClinicalInputError names (None: the whole form)."""
+        return self._by_key.get(core_field)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        try:
+            self.result = clinical.score(self.instrument, self.answers())
+        except clinical.ClinicalInputError as error:
+            self.add_error(self.error_field(error.field), error.message)
+        return cleaned
+
+
+class CorrectionForm(InstrumentForm):
+    correction_reason = forms.CharField(
+        max_length=300,
+        label="Why the original is wrong",
+        widget=forms.TextInput(),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        reason = self.fields.pop("correction_reason")
+        self.fields["correction_reason"] = reason  # keep it after the items
+
+    def clean_correction_reason(self) -> str:
+        reason: str = self.cleaned_data["correction_reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Say why the original is wrong.")
+        return reason
+
+
+# --- eligibility facts ----------------------------------------------------------------------
+
+COMORBIDITY_LABELS = {
+    "poorly_controlled_cardiovascular_disease": "Poorly controlled cardiovascular disease",
+    "cardiac_risk_factors": "Cardiac risk factors",
+    "severe_hepatic_impairment": "Severe hepatic impairment",
+    "moderate_hepatic_impairment": "Moderate hepatic impairment",
+    "severe_renal_impairment": "Severe renal impairment",
+    "raised_intracranial_pressure": "Raised intracranial pressure",
+    "raised_intraocular_pressure": "Raised intraocular pressure (e.g. glaucoma)",
+    "seizure_disorder": "Seizure disorder",
+    "reduced_consciousness": "Reduced level of consciousness",
+    "atrial_fibrillation": "Atrial fibrillation",
+    "conduction_block": "Conduction block",
+    "stokes_adams_attacks": "Stokes-Adams attacks",
+    "pacemaker": "Pacemaker",
+    "amide_local_anaesthetic_allergy": "Allergy to amide local anaesthetics",
+    "heart_failure": "Heart failure",
+    "recent_myocardial_infarction": "Recent myocardial infarction",
+    "pulmonary_disease": "Pulmonary disease",
+    "sick_sinus_or_av_node_dysfunction": "Sick sinus syndrome or AV-node dysfunction",
+    "hypercarbia_or_acidosis": "Hypercarbia or acidosis",
+}
+ECG_LABELS = {
+    "conduction_block": "Conduction block",
+    "atrial_fibrillation": "Atrial fibrillation",
+    "qrs_widening": "QRS widening",
+    "pr_prolongation": "PR prolongation",
+}
+PREGNANCY_LABELS = {
+    "unknown": "Unknown (not yet recorded)",
+    "not_pregnant": "Not pregnant (test or history)",
+    "not_applicable": "Not applicable",
+    "pregnant": "Pregnant",
+}
+OUTCOME_LABELS = {o: humanize(o) for o in OUTCOMES}
+
+
+def _vital(label: str, lo: int, hi: int, unit: str) -> forms.IntegerField:
+    # Validation messages are %-formatted: a literal percent sign is doubled.
+    message = f"{label} must be between {lo} and {hi} {unit.replace('%', '%%')}."
+    return forms.IntegerField(
+        label=f"{label} ({unit})",
+        required=False,
+        min_value=lo,
+        max_value=hi,
+        error_messages={"min_value": message, "max_value": message},
+    )
+
+
+class FactsForm(forms.Form):
+    """The facts the clinic does not store elsewhere (the rest comes from the record)."""
+
+    condition = forms.ChoiceField(label="Condition being treated")
+    comorbidities = forms.MultipleChoiceField(
+        required=False,
+        label="Comorbidities",
+        choices=[(c, COMORBIDITY_LABELS.get(c, humanize(c))) for c in COMORBIDITIES],
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "checks"}),
+    )
+    current_medications = forms.CharField(
+        required=False,
+        label="Current medicines (generic names, one per line or separated by commas)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+    )
+    systolic_bp_mmhg = _vital("Systolic blood pressure", 50, 260, "mmHg")
+    diastolic_bp_mmhg = _vital("Diastolic blood pressure", 20, 160, "mmHg")
+    heart_rate_bpm = _vital("Heart rate", 20, 250, "beats/min")
+    respiratory_rate_per_min = _vital("Respiratory rate", 4, 60, "breaths/min")
+    spo2_percent = _vital("Oxygen saturation", 50, 100, "%")
+    pregnancy = forms.ChoiceField(
+        label="Pregnancy",
+        choices=[(p, PREGNANCY_LABELS.get(p, humanize(p))) for p in PREGNANCY],
+        initial="unknown",
+    )
+    active_substance_use_disorder = forms.BooleanField(
+        required=False, label="Active substance use disorder"
+    )
+    history_substance_use_disorder = forms.BooleanField(
+        required=False, label="History of substance use disorder"
+    )
+    poorly_controlled_psychosis = forms.BooleanField(
+        required=False, label="Poorly controlled psychosis"
+    )
+    self_harm_risk = forms.BooleanField(
+        required=False,
+        label="Risk of self-harm (also set automatically by a PHQ-9 item 9 above 0 on file)",
+    )
+    ecg_on_file = forms.TypedChoiceField(
+        label="ECG",
+        choices=[("no", "No ECG on file"), ("yes", "ECG on file")],
+        coerce=lambda v: v == "yes",
+        initial="no",
+    )
+    ecg_findings = forms.MultipleChoiceField(
+        required=False,
+        label="ECG findings",
+        choices=[(f, ECG_LABELS.get(f, humanize(f))) for f in ECG_FINDINGS],
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "checks"}),
+    )
+    liver_tests_on_file = forms.BooleanField(required=False, label="Liver tests on file")
+    other_local_anaesthetic_within_4h = forms.BooleanField(
+        required=False,
+        label="Local anaesthetic by another route within 4 h (e.g. a nerve block)",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        catalogue = clinical.load_conditions()
+        self.fields["condition"].choices = [  # type: ignore[attr-defined]
+            (c.id, c.name) for c in catalogue.conditions.values()
+        ]
+
+    def clean_current_medications(self) -> list[str]:
+        text: str = self.cleaned_data.get("current_medications") or ""
+        names = [n.strip().lower() for n in re.split(r"[,\n;]+", text)]
+        return sorted({n for n in names if n})
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        sbp, dbp = cleaned.get("systolic_bp_mmhg"), cleaned.get("diastolic_bp_mmhg")
+        if sbp is not None and dbp is not None and dbp >= sbp:
+            self.add_error(
+                "diastolic_bp_mmhg", "The diastolic pressure must be below the systolic."
+            )
+        if (sbp is None) != (dbp is None) and not self.has_error("diastolic_bp_mmhg"):
+            self.add_error(
+                "systolic_bp_mmhg" if sbp is None else "diastolic_bp_mmhg",
+                "Record both the systolic and the diastolic pressure.",
+            )
+        if cleaned.get("ecg_findings") and not cleaned.get("ecg_on_file"):
+            self.add_error("ecg_findings", "Findings need an ECG on file: choose 'ECG on file'.")
+        return cleaned
+
+    def entered(self, treatments: list[dict[str, Any]]) -> dict[str, Any]:
+        """The service's ``entered`` mapping (see services.build_facts)."""
+        c = self.cleaned_data
+        return {
+            "condition": c["condition"],
+            "comorbidities": list(c["comorbidities"]),
+            "current_medications": list(c["current_medications"]),
+            "vitals": {
+                k: c.get(k)
+                for k in (
+                    "systolic_bp_mmhg",
+                    "diastolic_bp_mmhg",
+                    "heart_rate_bpm",
+                    "respiratory_rate_per_min",
+                    "spo2_percent",
+                )
+            },
+            "pregnancy": c["pregnancy"],
+            "substance_use": {
+                "active_substance_use_disorder": c["active_substance_use_disorder"],
+                "history_substance_use_disorder": c["history_substance_use_disorder"],
+            },
+            "psychiatric": {
+                "poorly_controlled_psychosis": c["poorly_controlled_psychosis"],
+                "self_harm_risk": c["self_harm_risk"],
+            },
+            "ecg": (
+                {f: f in c["ecg_findings"] for f in ECG_FINDINGS} if c["ecg_on_file"] else None
+            ),
+            "labs": {"liver_tests_on_file": c["liver_tests_on_file"]},
+            "other_local_anaesthetic_within_4h": c["other_local_anaesthetic_within_4h"],
+            "prior_treatments": treatments,
+        }
+
+
+def initial_from_facts(facts: dict[str, Any]) -> dict[str, Any]:
+    """Form initial values from an earlier decision's facts (so nothing is typed twice)."""
+    vitals = facts.get("vitals") or {}
+    ecg = facts.get("ecg")
+    return {
+        "condition": facts["diagnosis"]["condition"],
+        "comorbidities": [k for k, v in (facts.get("comorbidities") or {}).items() if v],
+        "current_medications": "\n".join(facts.get("current_medications") or []),
+        **{k: vitals.get(k) for k in vitals},
+        "pregnancy": facts.get("pregnancy", "unknown"),
+        **(facts.get("substance_use") or {}),
+        **(facts.get("psychiatric") or {}),
+        "ecg_on_file": "yes" if ecg is not None else "no",
+        "ecg_findings": [k for k, v in (ecg or {}).items() if v],
+        "liver_tests_on_file": (facts.get("labs") or {}).get("liver_tests_on_file", False),
+        "other_local_anaesthetic_within_4h": facts.get("other_local_anaesthetic_within_4h"),
+    }
+
+
+def _amount(label: str, max_value: int) -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label,
+        required=False,
+        min_value=Decimal("0"),
+        max_value=Decimal(max_value),
+        max_digits=8,
+        decimal_places=2,
+        error_messages={
+            "min_value": f"{label} cannot be negative.",
+            "max_value": f"{label} must be at most {max_value}.",
+        },
+    )
+
+
+class PriorTreatmentForm(forms.Form):
+    treatment = forms.CharField(
+        required=False,
+        max_length=60,
+        label="Treatment (generic name or therapy)",
+        widget=forms.TextInput(attrs={"list": "known-treatments", "autocomplete": "off"}),
+    )
+    max_daily_dose_mg = _amount("Highest daily dose (mg)", 100000)
+    duration_weeks = _amount("Duration (weeks)", 1000)
+    outcome = forms.ChoiceField(
+        required=False, choices=[("", "—"), *OUTCOME_LABELS.items()], label="Outcome"
+    )
+    total_dose_mg = _amount("Infusion total dose (mg)", 100000)
+    infusion_duration_h = _amount("Infusion duration (h)", 200)
+
+    def clean_treatment(self) -> str:
+        return re.sub(r"\s+", "_", (self.cleaned_data.get("treatment") or "").strip().lower())
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("treatment") and not cleaned.get("outcome"):
+            self.add_error("outcome", "Choose the outcome of this treatment.")
+        others = ("max_daily_dose_mg", "duration_weeks", "total_dose_mg", "infusion_duration_h")
+        if not cleaned.get("treatment") and (
+            cleaned.get("outcome") or any(cleaned.get(k) is not None for k in others)
+        ):
+            self.add_error("treatment", "Name the treatment these details belong to.")
+        return cleaned
+
+    def as_fact(self) -> dict[str, Any] | None:
+        c = self.cleaned_data
+        if not c.get("treatment"):
+            return None
+
+        def number(name: str) -> float | None:
+            value = c.get(name)
+            return None if value is None else float(value)
+
+        return {
+            "treatment": c["treatment"],
+            "max_daily_dose_mg": number("max_daily_dose_mg"),
+            "duration_weeks": number("duration_weeks"),
+            "outcome": c["outcome"],
+            "total_dose_mg": number("total_dose_mg"),
+            "infusion_duration_h": number("infusion_duration_h"),
+        }
+
+
+PriorTreatmentFormSet = formset_factory(PriorTreatmentForm, extra=3, max_num=30)
+
+
+def treatments_initial(facts: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not facts:
+        return []
+    rows = []
+    for t in facts.get("prior_treatments") or []:
+        rows.append({k: v for k, v in t.items() if v is not None})
+    return rows
+
+
+def known_treatments() -> list[str]:
+    names = {"ketamine", "lidocaine"}
+    for condition in clinical.load_conditions().conditions.values():
+        for option in condition.first_line:
+            names.update(agent.drug for agent in option.agents)
+    return sorted(names)
+
+
+# --- the physician's decision ---------------------------------------------------------------
+
+DRUGS = ("ketamine", "lidocaine")
+
+
+class DecisionForm(forms.Form):
+    """Accept or override, per drug; an override needs the status decided and a reason."""
+
+    def __init__(self, *args: Any, seen: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for drug in DRUGS:
+            name = drug.capitalize()
+            self.fields[f"{drug}_decision"] = forms.ChoiceField(
+                required=False,
+                label=f"{name}: your decision",
+                choices=[
+                    ("", "Not deciding now"),
+                    (PhysicianDecision.ACCEPT, "Accept the recommendation"),
+                    (PhysicianDecision.OVERRIDE, "Override it"),
+                ],
+                widget=forms.RadioSelect(attrs={"class": "scale"}),
+                initial="",
+            )
+            self.fields[f"{drug}_final_status"] = forms.ChoiceField(
+                required=False,
+                label=f"{name}: status you decide on (override only)",
+                choices=[("", "—"), *EngineStatus.choices],
+            )
+            self.fields[f"{drug}_override_reason"] = forms.CharField(
+                required=False,
+                max_length=2000,
+                label=f"{name}: reason for the override",
+                widget=forms.Textarea(attrs={"rows": 2}),
+            )
+            self.fields[f"{drug}_seen_status"] = forms.ChoiceField(
+                required=False, choices=[("", ""), *EngineStatus.choices], widget=forms.HiddenInput
+            )
+            if seen and drug in seen:
+                self.initial[f"{drug}_seen_status"] = seen[drug]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        decided = False
+        for drug in DRUGS:
+            decision = cleaned.get(f"{drug}_decision")
+            if not decision:
+                continue
+            decided = True
+            if decision != PhysicianDecision.OVERRIDE:
+                continue
+            reason = (cleaned.get(f"{drug}_override_reason") or "").strip()
+            final = cleaned.get(f"{drug}_final_status")
+            if not reason:
+                self.add_error(f"{drug}_override_reason", "An override needs a reason.")
+            if not final:
+                self.add_error(f"{drug}_final_status", "Choose the status you decide on.")
+            elif final == cleaned.get(f"{drug}_seen_status"):
+                self.add_error(
+                    f"{drug}_final_status",
+                    "That is the engine's own recommendation: accept it instead of overriding.",
+                )
+        if not decided:
+            raise forms.ValidationError("Accept or override the recommendation for a drug.")
+        return cleaned
+
+    def choices(self) -> list[Any]:
+        from painclinic.web.assessments.services import DrugDecision
+
+        c = self.cleaned_data
+        return [
+            DrugDecision(
+                drug=drug,
+                decision=c[f"{drug}_decision"],
+                final_status=c.get(f"{drug}_final_status") or "",
+                override_reason=c.get(f"{drug}_override_reason") or "",
+                seen_engine_status=c.get(f"{drug}_seen_status") or "",
+            )
+            for drug in DRUGS
+            if c.get(f"{drug}_decision")
+        ]
+
+
+class ResolveChecklistForm(forms.Form):
+    note = forms.CharField(
+        max_length=1000,
+        label="What was obtained (or why the item no longer applies)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def clean_note(self) -> str:
+        note: str = self.cleaned_data["note"].strip()
+        if not note:
+            raise forms.ValidationError("Say what was obtained.")
+        return note

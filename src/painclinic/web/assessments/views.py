@@ -1,0 +1,400 @@
+"""Assessment and eligibility pages: parse, call a service, render."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.db import models
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from painclinic import clinical
+from painclinic.web.accounts.models import Role
+from painclinic.web.accounts.permissions import acting_user, allow_roles
+from painclinic.web.assessments import services
+from painclinic.web.assessments.forms import (
+    CorrectionForm,
+    DecisionForm,
+    FactsForm,
+    InstrumentForm,
+    PriorTreatmentFormSet,
+    ResolveChecklistForm,
+    get_path,
+    humanize,
+    initial_from_facts,
+    known_treatments,
+    treatments_initial,
+)
+from painclinic.web.assessments.models import (
+    BASELINE_INSTRUMENTS,
+    CRITERIA_INSTRUMENTS,
+    FORM_INSTRUMENTS,
+    Assessment,
+    ChecklistItem,
+    EligibilityDecision,
+)
+from painclinic.web.audit.services import Action, Outcome, audit
+from painclinic.web.patients.access import get_patient_for
+from painclinic.web.patients.models import Patient
+from painclinic.web.patients.services import latest_weight
+
+CLINICIANS = (Role.PHYSICIAN, Role.NURSE)
+PHYSICIANS = (Role.PHYSICIAN,)
+
+REASON_GROUPS = (
+    ("absolute_contraindications", "Absolute contraindications", "absolute"),
+    ("relative_contraindications", "Cautions (relative contraindications)", "caution"),
+    ("interactions", "Interactions with current medicines", "caution"),
+    ("missing_information", "Missing information (becomes a checklist item)", "missing"),
+    ("stepped_care_gaps", "Stepped-care gaps (first-line treatment not adequately tried)", "gap"),
+)
+
+
+def _patient(request: HttpRequest, patient_id: int, area: str, **detail: Any) -> Patient:
+    return get_patient_for(
+        request,
+        patient_id,
+        category=(
+            services.ELIGIBILITY_CATEGORY if area == "eligibility" else services.ASSESSMENT_CATEGORY
+        ),
+        detail={"area": area, **detail},
+    )
+
+
+def _object_of[ModelT: models.Model](
+    request: HttpRequest, model: type[ModelT], pk: int, patient: Patient, name: str
+) -> ModelT:
+    """An object found by its id must belong to the patient in the URL: else 404, audited."""
+    found = model._default_manager.filter(pk=pk, patient=patient).first()
+    if found is None:
+        audit(
+            request,
+            category=services.ASSESSMENT_CATEGORY,
+            action=Action.ACCESS_DENIED,
+            outcome=Outcome.DENIED,
+            patient=patient,
+            detail={"object_type": name, "object_id": str(pk), "path": request.path},
+        )
+        raise Http404("No such record")
+    return found
+
+
+def _banner(patient: Patient) -> dict[str, Any]:
+    return {
+        "patient": patient,
+        "weight": latest_weight(patient),
+        "age_years": services.age_in_years(patient.date_of_birth, services.clinic_today()),
+    }
+
+
+def _title(instrument: str) -> str:
+    return clinical.get_instrument(instrument).title
+
+
+@allow_roles(CLINICIANS)
+def patient_assessments(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = _patient(request, patient_id, "assessment")
+    history = list(
+        Assessment.objects.filter(patient=patient)
+        .select_related("completed_by")
+        .order_by("-completed_at", "-id")[:100]
+    )
+    titles = {name: _title(name) for name in FORM_INSTRUMENTS}
+    for a in history:
+        a.title = titles.get(a.instrument, a.instrument)  # type: ignore[attr-defined]
+        a.band_label = humanize(a.band) if a.band else ""  # type: ignore[attr-defined]
+    superseded_ids = {a.supersedes_id for a in history if a.supersedes_id}
+    current = [a for a in history if a.pk not in superseded_ids]
+    latest_phq9 = next((a for a in current if a.instrument == "phq9"), None)
+    checklist = list(
+        ChecklistItem.objects.filter(patient=patient).select_related(
+            "resolved_by", "source_decision"
+        )
+    )
+    decisions = {
+        drug: services.latest_eligibility_decision(patient, drug) for drug in services.DRUGS
+    }
+    context = {
+        **_banner(patient),
+        "history": history,
+        "superseded_ids": superseded_ids,
+        "criteria_links": [(n, _title(n)) for n in CRITERIA_INSTRUMENTS],
+        "baseline_links": [(n, _title(n)) for n in BASELINE_INSTRUMENTS],
+        "self_harm": latest_phq9 if latest_phq9 and latest_phq9.self_harm_risk else None,
+        "nrs_trend": services.trend(patient, "nrs"),
+        "phq9_trend": _labelled(services.trend(patient, "phq9")),
+        "open_items": [i for i in checklist if i.is_open],
+        "resolved_items": [i for i in checklist if not i.is_open],
+        "decisions": decisions,
+        "is_physician": acting_user(request).role == Role.PHYSICIAN,
+    }
+    return render(request, "assessments/patient.html", context)
+
+
+def _labelled(rows: list[Assessment]) -> list[Assessment]:
+    for a in rows:
+        a.band_label = humanize(a.band) if a.band else ""  # type: ignore[attr-defined]
+    return rows
+
+
+def _instrument_or_404(instrument: str) -> str:
+    if instrument not in FORM_INSTRUMENTS:
+        raise Http404("No such instrument")
+    return instrument
+
+
+def _form_context(patient: Patient, form: InstrumentForm, **extra: Any) -> dict[str, Any]:
+    return {
+        **_banner(patient),
+        "form": form,
+        "template": form.template,
+        "title": form.template.title,
+        "sources": [clinical.SOURCES[k].citation for k in form.template.sources],
+        **extra,
+    }
+
+
+@allow_roles(CLINICIANS)
+@require_http_methods(["GET", "POST"])
+def new_assessment(request: HttpRequest, patient_id: int, instrument: str) -> HttpResponse:
+    instrument = _instrument_or_404(instrument)
+    patient = _patient(request, patient_id, "assessment", instrument=instrument)
+    form = InstrumentForm(request.POST or None, instrument=instrument)
+    if request.method == "POST" and form.is_valid():
+        try:
+            assessment = services.do_record_assessment(request, patient, instrument, form.answers())
+        except clinical.ClinicalInputError as error:
+            form.add_error(form.error_field(error.field), error.message)
+        else:
+            messages.success(request, f"{_title(instrument)} recorded.")
+            return redirect(
+                "assessments:result", patient_id=patient.pk, assessment_id=assessment.pk
+            )
+    return render(request, "assessments/form.html", _form_context(patient, form))
+
+
+@allow_roles(CLINICIANS)
+@require_http_methods(["GET", "POST"])
+def correct_assessment(request: HttpRequest, patient_id: int, assessment_id: int) -> HttpResponse:
+    patient = _patient(request, patient_id, "assessment", assessment_id=assessment_id)
+    original = _object_of(request, Assessment, assessment_id, patient, "assessment")
+    if Assessment.objects.filter(supersedes=original).exists():
+        messages.error(
+            request, "This assessment has already been corrected; correct the newer one."
+        )
+        return redirect("assessments:result", patient_id=patient.pk, assessment_id=original.pk)
+    form = CorrectionForm(
+        request.POST or None, instrument=original.instrument, answers=original.answers
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            assessment = services.do_record_assessment(
+                request,
+                patient,
+                original.instrument,
+                form.answers(),
+                supersedes=original,
+                correction_reason=form.cleaned_data["correction_reason"],
+            )
+        except clinical.ClinicalInputError as error:
+            form.add_error(form.error_field(error.field), error.message)
+        except services.DecisionError as error:
+            form.add_error(None if error.field == "__all__" else error.field, error.message)
+        else:
+            messages.success(request, "Correction saved; the original stays in the history.")
+            return redirect(
+                "assessments:result", patient_id=patient.pk, assessment_id=assessment.pk
+            )
+    return render(
+        request, "assessments/form.html", _form_context(patient, form, correcting=original)
+    )
+
+
+def _answer_rows(assessment: Assessment) -> list[tuple[str, str]]:
+    template = clinical.template(assessment.instrument)
+    rows = []
+    for spec in template.items:
+        try:
+            value = get_path(assessment.answers, spec.key)
+        except (KeyError, IndexError, TypeError):
+            value = None
+        if isinstance(value, bool):
+            shown = "Yes" if value else "No"
+        elif value is None:
+            shown = "Not answered"
+        else:
+            shown = humanize(str(value))
+        rows.append((humanize(spec.wording), shown))
+    return rows
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "—"
+    if isinstance(value, list | tuple):
+        return ", ".join(humanize(str(v)) for v in value) or "none"
+    return humanize(str(value))
+
+
+@allow_roles(CLINICIANS)
+def result(request: HttpRequest, patient_id: int, assessment_id: int) -> HttpResponse:
+    patient = _patient(request, patient_id, "assessment", assessment_id=assessment_id)
+    assessment = _object_of(request, Assessment, assessment_id, patient, "assessment")
+    corrected_by = Assessment.objects.filter(supersedes=assessment).first()
+    details = (assessment.result or {}).get("details") or {}
+    context = {
+        **_banner(patient),
+        "assessment": assessment,
+        "title": _title(assessment.instrument),
+        "reasons": assessment.result.get("reasons", []),
+        "details": [(humanize(k), _shown(v)) for k, v in details.items()],
+        "band_label": humanize(assessment.band) if assessment.band else "",
+        "answers": _answer_rows(assessment),
+        "corrected_by": corrected_by,
+    }
+    return render(request, "assessments/result.html", context)
+
+
+# --- eligibility ----------------------------------------------------------------------------
+
+
+def _drug_view(drug_result: dict[str, Any]) -> dict[str, Any]:
+    """The engine's result for one drug, grouped for display with each source's citation."""
+    groups = []
+    for key, title, tone in REASON_GROUPS:
+        entries = []
+        for reason in drug_result.get(key, []):
+            entries.append(
+                {
+                    **reason,
+                    "citations": [
+                        clinical.SOURCES[s].citation if s in clinical.SOURCES else s
+                        for s in reason.get("sources", [])
+                    ],
+                    "text": reason.get("message") or reason.get("option", ""),
+                }
+            )
+        groups.append({"key": key, "title": title, "tone": tone, "entries": entries})
+    return {
+        "drug": drug_result["drug"],
+        "status": drug_result["status"],
+        "status_label": humanize(drug_result["status"]),
+        "groups": groups,
+    }
+
+
+def _facts_forms(
+    request: HttpRequest, patient: Patient
+) -> tuple[FactsForm, Any, dict[str, Any] | None]:
+    previous = EligibilityDecision.objects.filter(patient=patient).order_by("-decided_at", "-id")
+    last = previous.first()
+    last_facts = last.facts if last else None
+    if request.method == "POST":
+        return FactsForm(request.POST), PriorTreatmentFormSet(request.POST, prefix="prior"), None
+    initial = initial_from_facts(last_facts) if last_facts else {}
+    return (
+        FactsForm(initial=initial),
+        PriorTreatmentFormSet(initial=treatments_initial(last_facts), prefix="prior"),
+        last_facts,
+    )
+
+
+@allow_roles(PHYSICIANS)
+@require_http_methods(["GET", "POST"])
+def eligibility(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = _patient(request, patient_id, "eligibility")
+    facts_form, treatments, last_facts = _facts_forms(request, patient)
+    action = request.POST.get("action", "")
+    engine: dict[str, Any] | None = None
+    facts: dict[str, Any] | None = None
+    recorded = None
+    decision_form: DecisionForm | None = None
+    if request.method == "POST" and facts_form.is_valid() and treatments.is_valid():
+        rows = [f.as_fact() for f in treatments.forms]
+        entered = facts_form.entered([r for r in rows if r])
+        try:
+            facts, recorded = services.build_facts(patient, entered)
+            engine = services.evaluate(facts).to_dict()
+        except clinical.ClinicalInputError as error:
+            facts_form.add_error(None, f"{error.field}: {error.message}")
+            engine = None
+        if engine is not None:
+            seen = {d: engine[d]["status"] for d in services.DRUGS}
+            if action == "record":
+                decision_form = DecisionForm(request.POST, seen=seen)
+                if decision_form.is_valid():
+                    try:
+                        services.do_record_eligibility(
+                            request, patient, entered, decision_form.choices()
+                        )
+                    except services.DecisionError as error:
+                        decision_form.add_error(
+                            None if error.field == "__all__" else error.field, error.message
+                        )
+                    else:
+                        messages.success(request, "Eligibility decision recorded.")
+                        return redirect("assessments:patient", patient_id=patient.pk)
+            else:
+                decision_form = DecisionForm(seen=seen)
+    if recorded is None:
+        condition = facts_form["condition"].value() or "crps_1"
+        try:
+            recorded = services.recorded_facts(patient, str(condition))
+        except clinical.ClinicalInputError:
+            recorded = services.recorded_facts(patient, "crps_1")
+    context = {
+        **_banner(patient),
+        "facts_form": facts_form,
+        "treatments": treatments,
+        "known_treatments": known_treatments(),
+        "recorded": recorded,
+        "engine": engine,
+        "drugs": [_drug_view(engine[d]) for d in services.DRUGS] if engine else [],
+        "policy_versions": engine["policy_versions"] if engine else {},
+        "decision_form": decision_form,
+        "prefilled": last_facts is not None,
+        "facts_json": facts,
+    }
+    return render(request, "assessments/eligibility.html", context)
+
+
+@allow_roles(CLINICIANS)
+def decision(request: HttpRequest, patient_id: int, decision_id: int) -> HttpResponse:
+    patient = _patient(request, patient_id, "eligibility", decision_id=decision_id)
+    found = _object_of(request, EligibilityDecision, decision_id, patient, "eligibilitydecision")
+    context = {
+        **_banner(patient),
+        "decision": found,
+        "drug": _drug_view(found.engine_result),
+        "items": list(found.checklist_items.select_related("resolved_by")),
+        "facts_pretty": json.dumps(found.facts, indent=2, sort_keys=True),
+    }
+    return render(request, "assessments/decision.html", context)
+
+
+@allow_roles(CLINICIANS)
+@require_http_methods(["GET", "POST"])
+def resolve_item(request: HttpRequest, patient_id: int, item_id: int) -> HttpResponse:
+    patient = _patient(request, patient_id, "checklist", item_id=item_id)
+    item = _object_of(request, ChecklistItem, item_id, patient, "checklistitem")
+    form = ResolveChecklistForm(request.POST or None, initial={"expected_version": item.version})
+    conflict = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.do_resolve_checklist_item(
+                request, item, form.cleaned_data["note"], form.cleaned_data["expected_version"]
+            )
+        except services.ChecklistConflict as error:
+            conflict = error.current
+        except services.DecisionError as error:
+            form.add_error("note", error.message)
+        else:
+            messages.success(request, "Checklist item resolved.")
+            return redirect("assessments:patient", patient_id=patient.pk)
+    context = {**_banner(patient), "item": item, "form": form, "conflict": conflict}
+    return render(request, "assessments/resolve.html", context, status=409 if conflict else 200)
