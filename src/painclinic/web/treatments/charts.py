@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from painclinic.pharmacology import MODELS, simulate
+from painclinic.pharmacology import MODELS, predict_crps_relief, simulate
 from painclinic.pharmacology.models import DEFAULT_MODEL
 from painclinic.pharmacology.thresholds import BANDS
 
@@ -204,59 +204,57 @@ def concentration_chart(
 
 # --- CRPS relief -------------------------------------------------------------------------------
 
-
-def relief_predictor() -> Any:
-    """``painclinic.pharmacology.predict_crps_relief`` or None while it is not released."""
-    import painclinic.pharmacology as pharmacology
-
-    return getattr(pharmacology, "predict_crps_relief", None)
+DAHAN_2011 = (
+    "Dahan A, Olofsen E, Sigtermans M, et al. Eur J Pain 2011;15:258-267, "
+    "doi:10.1016/j.ejpain.2010.06.016"
+)
 
 
-def _series(result: Any, names: Sequence[str]) -> Any:
-    for name in names:
-        value = result.get(name) if isinstance(result, Mapping) else getattr(result, name, None)
-        if value is not None:
-            return value
-    return None
+def series_regimen(
+    drug: str,
+    patient: Mapping[str, Any],
+    sessions: Iterable[tuple[float, Iterable[Mapping[str, Any]]]],
+) -> dict[str, Any]:
+    """A regimen of a whole series: ``sessions`` is ``(day_offset, steps)`` pairs."""
+    steps = []
+    for day_offset, session_steps in sessions:
+        for step in session_steps:
+            steps.append({**step, "start_min": float(day_offset) * 24 * 60 + step["start_min"]})
+    return regimen_from_steps(drug, patient, steps, tail_h=0.0, step_h=1.0)
 
 
-def relief_chart(regimen: Mapping[str, Any], *, weeks: int = 12) -> Chart | None:
-    """Predicted CRPS pain relief over ``weeks`` (Dahan 2011 model) or None if unavailable.
+def relief_chart(series: Mapping[str, Any], *, weeks: float = 12.0) -> Chart:
+    """Predicted CRPS pain relief from the first infusion to ``weeks`` (Dahan 2011 model).
 
-    The model lives in :func:`painclinic.pharmacology.predict_crps_relief`; this function only
-    draws what it returns.
+    ``series`` is a ketamine regimen of the whole series (:func:`series_regimen`). The model is
+    :func:`painclinic.pharmacology.predict_crps_relief`; this function only draws its result.
     """
-    predict = relief_predictor()
-    if predict is None:
-        return None
-    result = predict(dict(regimen), weeks=weeks)
-    times_days = _series(result, ("times_days", "days", "times_d"))
-    if times_days is None:
-        hours = _series(result, ("times_h",))
-        times_days = None if hours is None else [float(h) / 24 for h in hours]
-    relief = _series(result, ("relief_fraction", "relief", "effect_fraction", "relief_percent"))
-    if times_days is None or relief is None:
-        return None
-    values = [float(v) for v in relief]
-    if values and max(values) <= 1.0:
-        values = [v * 100 for v in values]
+    doses = series["doses"]
+    series_end_h = max(d["time_h"] + d["duration_h"] for d in doses)
+    weeks_after = max(0.5, weeks - series_end_h / (7 * 24))
+    result = predict_crps_relief(dict(series), weeks_after=weeks_after, step_h=6.0)
     fig, ax = _figure()
-    weeks_axis = [float(d) / 7 for d in times_days]
-    ax.plot(weeks_axis, values, color="#6a3d9a", linewidth=2.2, label="predicted relief")
+    weeks_axis = result.times_h / (7 * 24)
+    ax.plot(
+        weeks_axis,
+        result.relief_fraction * 100,
+        color="#6a3d9a",
+        linewidth=2.2,
+        label="predicted relief (typical patient)",
+    )
+    ax.axvspan(0, series_end_h / (7 * 24), color="#0b5cad", alpha=0.12, label="infusion series")
     ax.set_xlim(0, weeks)
-    ax.set_ylim(0, max(100.0, max(values, default=0) * 1.1))
+    ax.set_ylim(0, 100)
     ax.set_xlabel("time from the first infusion (weeks)")
-    ax.set_ylabel("predicted pain relief (% of maximum effect)")
+    ax.set_ylabel("predicted pain relief (% of maximal relief)")
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper right", fontsize=9)
-    citation = str(
-        _series(result, ("citation", "source"))
-        or "Dahan A et al. Eur J Pain 2011;15:258, doi:10.1016/j.ejpain.2010.06.016"
-    )
+    ax.legend(loc="upper right", fontsize=9, framealpha=0.92)
+    at_12 = float(result.relief_fraction[-1]) * 100
     caption = (
-        "Predicted CRPS pain relief (population typical value, not a promise of benefit) from "
-        "the Dahan 2011 PK-PD model (slow onset/offset of analgesia, S-ketamine 100-h infusion "
-        f"study) via painclinic.pharmacology.predict_crps_relief; {citation}."
+        "Predicted CRPS pain relief for a typical patient (a model prediction, not a promise "
+        "of benefit): Dahan 2011 PK-PD model, an effect compartment with a 10.9-day onset/offset "
+        "half-life and C50 10.5 ng/mL S(+)-ketamine, driven by this plan's predicted plasma "
+        f"concentration (painclinic.pharmacology.predict_crps_relief); {DAHAN_2011}. "
+        f"Predicted relief at week {weeks:g}: {at_12:.0f}% of maximal."
     )
-    raw_warnings = _series(result, ("warnings",)) or ()
-    return Chart(_to_svg(fig), caption, tuple(str(w) for w in raw_warnings))
+    return Chart(_to_svg(fig), caption, tuple(result.warnings))

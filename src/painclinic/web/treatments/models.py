@@ -45,6 +45,20 @@ class TreatmentPlan(models.Model):
     cosigned_at = models.DateTimeField(null=True, blank=True)
     cancelled_reason = models.TextField(blank=True)
     version = models.PositiveIntegerField(default=1)
+    # Added by 0002: what the plan was checked against, and who cancelled it.
+    consent = models.ForeignKey(
+        "treatments.TreatmentConsent",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="plans",
+    )
+    eligibility = models.JSONField(default=dict, blank=True)
+    cosign_note = models.TextField(blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-prescribed_at", "-id"]
@@ -73,3 +87,111 @@ class PlannedSession(models.Model):
 
     def __str__(self) -> str:
         return f"session {self.number} of plan {self.plan_id}"
+
+
+# --- fee schedule ------------------------------------------------------------------------------
+
+
+class FeeBasis(models.TextChoices):
+    PER_SESSION = "per_session", "Per infusion session"
+    PER_CONSULT = "per_consult", "Once per treatment plan (consult, planning)"
+
+
+class FeeItem(models.Model):
+    """One line of the clinic's fee schedule (uninsured services). Never deleted: deactivated.
+
+    A price change is a new row with the same ``code`` and a later ``effective_from``; the
+    latest active row in effect on a date is the price on that date.
+    """
+
+    code = models.CharField(max_length=30)
+    description = models.CharField(max_length=200)
+    amount_cents = models.PositiveIntegerField()
+    basis = models.CharField(max_length=20, choices=FeeBasis.choices)
+    # Blank drug / protocol: applies to every drug / protocol.
+    drug = models.CharField(max_length=20, choices=Drug.choices, blank=True)
+    protocol_id = models.CharField(max_length=60, blank=True)
+    effective_from = models.DateField()
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    deactivated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["code", "-effective_from", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["code", "effective_from"], name="fee_item_code_effective"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.amount_cents} cents from {self.effective_from}"
+
+
+# --- treatment consent -------------------------------------------------------------------------
+
+
+class TreatmentConsentDecision(models.TextChoices):
+    GRANTED = "granted", "Consent given"
+    WITHDRAWN = "withdrawn", "Consent withdrawn"
+
+
+class SignatureMethod(models.TextChoices):
+    PAPER = "paper", "Signed on paper (scanned copy kept)"
+    TABLET = "tablet", "Signed on the clinic tablet"
+
+
+class TreatmentConsent(models.Model):
+    """Informed consent to one drug and protocol, with what was shown and the cost estimate.
+
+    Append-only: a withdrawal is a new row (``withdraws`` points at the consent withdrawn).
+    """
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="treatment_consents"
+    )
+    decision = models.CharField(max_length=20, choices=TreatmentConsentDecision.choices)
+    withdraws = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="withdrawal"
+    )
+    drug = models.CharField(max_length=20, choices=Drug.choices)
+    protocol_id = models.CharField(max_length=60)
+    protocol_title = models.CharField(max_length=200)
+    protocol_library_version = models.CharField(max_length=40)
+    sessions = models.PositiveIntegerField()
+    # What the patient was shown, copied so the record does not change if the text does.
+    consent_text_version = models.CharField(max_length=40)
+    risks = models.JSONField(default=list)
+    off_label_statement = models.TextField()
+    coverage_statement = models.TextField()
+    # {"lines": [{code, description, basis, quantity, unit_cents, amount_cents}],
+    #  "subtotal_cents", "hst_cents", "hst_percent", "hst_exempt", "total_cents", "as_of"}
+    estimate = models.JSONField(default=dict)
+    estimate_total_cents = models.PositiveIntegerField(default=0)
+    patient_signed_name = models.CharField(max_length=200)
+    signature_method = models.CharField(max_length=10, choices=SignatureMethod.choices)
+    signed_at = models.DateTimeField()
+    obtained_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    witness = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    witness_name = models.CharField(max_length=200, blank=True)
+    reason = models.TextField(blank=True, help_text="why consent was withdrawn")
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        indexes = [
+            models.Index(fields=["patient", "drug", "protocol_id"], name="tconsent_patient_drug")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision} {self.protocol_id} for patient {self.patient_id}"

@@ -1,0 +1,71 @@
+"""Demo fee schedule for the demo loader: ``load_fee_schedule()`` (safe to run again).
+
+The amounts are DEMO VALUES, not real prices: a clinic sets its own fees.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+
+from painclinic.web.treatments.models import Drug, FeeBasis, FeeItem
+from painclinic.web.treatments.services import do_add_fee_item
+
+DEMO_EFFECTIVE_FROM = dt.date(2026, 1, 1)
+
+DEMO_FEES = [
+    (
+        "DEMO-PLAN",
+        "Treatment planning and consent visit, uninsured (DEMO VALUE, not a real price)",
+        25000,
+        FeeBasis.PER_CONSULT,
+        "",
+    ),
+    (
+        "DEMO-KET-SESSION",
+        "Ketamine infusion session: drug, supplies, nursing and monitoring "
+        "(DEMO VALUE, not a real price)",
+        45000,
+        FeeBasis.PER_SESSION,
+        Drug.KETAMINE,
+    ),
+    (
+        "DEMO-LID-SESSION",
+        "Lidocaine infusion session: drug, supplies, nursing and monitoring "
+        "(DEMO VALUE, not a real price)",
+        35000,
+        FeeBasis.PER_SESSION,
+        Drug.LIDOCAINE,
+    ),
+    (
+        "DEMO-SUPPLIES",
+        "Pump set, line and ECG electrodes per session (DEMO VALUE, not a real price)",
+        2550,
+        FeeBasis.PER_SESSION,
+        "",
+    ),
+]
+
+
+def load_fee_schedule() -> int:
+    """Add the demo fee items that are missing; returns how many were added."""
+    added = 0
+    with transaction.atomic():
+        for code, description, cents, basis, drug in DEMO_FEES:
+            if FeeItem.objects.filter(code=code).exists():
+                continue
+            do_add_fee_item(
+                None,
+                {
+                    "code": code,
+                    "description": description,
+                    "amount_cents": cents,
+                    "basis": basis,
+                    "drug": drug,
+                    "protocol_id": "",
+                    "effective_from": DEMO_EFFECTIVE_FROM,
+                },
+            )
+            added += 1
+    return added

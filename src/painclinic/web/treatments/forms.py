@@ -1,0 +1,236 @@
+"""Boundary of the treatments area: raw text in, domain values out, one message per bad field."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from painclinic.web.accounts.models import STAFF_ROLES, User
+from painclinic.web.treatments.models import Drug, FeeBasis, SignatureMethod
+from painclinic.web.treatments.services import protocol_choices, protocol_library
+
+CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,29}$")
+MAX_FEE_CENTS = 10_000_000  # $100,000: anything above is a typing error
+
+
+class FeeItemForm(forms.Form):
+    code = forms.CharField(max_length=30, help_text="Letters, digits and dashes, e.g. KET-SESSION")
+    description = forms.CharField(max_length=200)
+    amount = forms.CharField(
+        max_length=12, label="Amount (CAD $)", help_text="Dollars and cents, e.g. 450.00"
+    )
+    basis = forms.ChoiceField(choices=FeeBasis.choices)
+    drug = forms.ChoiceField(
+        choices=[("", "Any drug"), *Drug.choices], required=False, label="Applies to drug"
+    )
+    protocol_id = forms.ChoiceField(required=False, label="Applies to protocol")
+    effective_from = forms.DateField(
+        label="In effect from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["protocol_id"].choices = [("", "Any protocol"), *protocol_choices()]  # type: ignore[attr-defined]
+        if "effective_from" not in self.initial:
+            self.initial["effective_from"] = timezone.localdate()
+
+    def clean_code(self) -> str:
+        code = self.cleaned_data["code"].strip().upper()
+        if not CODE_PATTERN.match(code):
+            raise forms.ValidationError("Use 2-30 capital letters, digits and dashes.")
+        return code
+
+    def clean_description(self) -> str:
+        text = self.cleaned_data["description"].strip()
+        if not text:
+            raise forms.ValidationError("Describe the service.")
+        return text
+
+    def clean_amount(self) -> int:
+        """Dollars as typed ("450", "450.00", "$1,250.50") to integer cents, exactly."""
+        raw = self.cleaned_data["amount"].strip().replace("$", "").replace(",", "")
+        try:
+            value = Decimal(raw)
+        except InvalidOperation:
+            raise forms.ValidationError("Enter an amount in dollars, e.g. 450.00.") from None
+        if not value.is_finite() or value < 0:
+            raise forms.ValidationError("The amount cannot be negative.")
+        if value.as_tuple().exponent < -2:  # type: ignore[operator]
+            raise forms.ValidationError("Use at most two decimals (cents).")
+        cents = int(value * 100)
+        if cents == 0:
+            raise forms.ValidationError("A fee of $0 is not a fee; leave it out.")
+        if cents > MAX_FEE_CENTS:
+            raise forms.ValidationError("That is more than $100,000: check the amount.")
+        return cents
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        protocol_id = cleaned.get("protocol_id")
+        drug = cleaned.get("drug")
+        if protocol_id:
+            protocol_drug = protocol_library().get(protocol_id).drug
+            if drug and drug != protocol_drug:
+                self.add_error("drug", f"That protocol is a {protocol_drug} protocol.")
+            cleaned["drug"] = protocol_drug
+        cleaned["amount_cents"] = cleaned.pop("amount", None)
+        return cleaned
+
+
+class WitnessChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.display_name} ({obj.get_role_display()})"
+
+
+class TreatmentConsentForm(forms.Form):
+    protocol_id = forms.ChoiceField(label="Drug and protocol")
+    sessions = forms.TypedChoiceField(coerce=int, label="Number of sessions")
+    patient_signed_name = forms.CharField(
+        max_length=200, label="Patient's name as signed", help_text="Type it as the patient signed"
+    )
+    signature_method = forms.ChoiceField(choices=SignatureMethod.choices, label="Signed")
+    signature_confirmed = forms.BooleanField(
+        label="I confirm the patient signed the consent form after the risks, the off-label "
+        "use, the OHIP statement and the estimate were explained"
+    )
+    witness = WitnessChoiceField(
+        queryset=User.objects.none(), label="Witness (another staff member)"
+    )
+    signed_at = forms.DateTimeField(
+        label="Signed at (clinic time)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+    def __init__(self, *args: Any, obtained_by: User, patient_name: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.obtained_by = obtained_by
+        self.patient_name = patient_name
+        self.fields["protocol_id"].choices = protocol_choices()  # type: ignore[attr-defined]
+        sessions = sorted(
+            {n for p in protocol_library().protocols.values() for n in p.allowed_sessions}
+        )
+        self.fields["sessions"].choices = [(n, str(n)) for n in sessions]  # type: ignore[attr-defined]
+        self.fields["witness"].queryset = (  # type: ignore[attr-defined]
+            User.objects.filter(role__in=STAFF_ROLES, is_active=True)
+            .exclude(pk=obtained_by.pk)
+            .order_by("last_name", "first_name")
+        )
+        if "signed_at" not in self.initial:
+            self.initial["signed_at"] = timezone.localtime().replace(second=0, microsecond=0)
+
+    def clean_patient_signed_name(self) -> str:
+        name = " ".join(self.cleaned_data["patient_signed_name"].split())
+        if len(name) < 2:
+            raise forms.ValidationError("Type the patient's name as signed.")
+        return name
+
+    def clean_signed_at(self) -> dt.datetime:
+        value: dt.datetime = self.cleaned_data["signed_at"]
+        now = timezone.now()
+        if value > now + dt.timedelta(minutes=5):
+            raise forms.ValidationError("The signing time is in the future.")
+        if value < now - dt.timedelta(days=30):
+            raise forms.ValidationError(
+                "The signing time is more than 30 days ago: record consent when it is signed."
+            )
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        protocol_id = cleaned.get("protocol_id")
+        sessions = cleaned.get("sessions")
+        if protocol_id and sessions:
+            protocol = protocol_library().get(protocol_id)
+            if sessions not in protocol.allowed_sessions:
+                allowed = ", ".join(str(n) for n in protocol.allowed_sessions)
+                self.add_error("sessions", f"{protocol.title} allows {allowed} session(s).")
+        return cleaned
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(
+        max_length=1000, widget=forms.Textarea(attrs={"rows": 3}), label="Reason for withdrawal"
+    )
+
+    def clean_reason(self) -> str:
+        text = self.cleaned_data["reason"].strip()
+        if len(text) < 3:
+            raise forms.ValidationError("Give the reason.")
+        return text
+
+
+class PlanChoiceForm(forms.Form):
+    """Step 1: the protocol and the number of sessions (GET: calculate, nothing saved)."""
+
+    protocol_id = forms.ChoiceField(label="Protocol")
+    sessions = forms.TypedChoiceField(
+        coerce=int, required=False, label="Sessions", empty_value=None
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["protocol_id"].choices = protocol_choices()  # type: ignore[attr-defined]
+        sessions = sorted(
+            {n for p in protocol_library().protocols.values() for n in p.allowed_sessions}
+        )
+        self.fields["sessions"].choices = [("", "protocol default")] + [  # type: ignore[attr-defined]
+            (n, str(n)) for n in sessions
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        protocol_id = cleaned.get("protocol_id")
+        if protocol_id:
+            protocol = protocol_library().get(protocol_id)
+            sessions = cleaned.get("sessions") or protocol.sessions
+            if sessions not in protocol.allowed_sessions:
+                allowed = ", ".join(str(n) for n in protocol.allowed_sessions)
+                self.add_error("sessions", f"{protocol.title} allows {allowed} session(s).")
+            cleaned["sessions"] = sessions
+        return cleaned
+
+
+class PlanSaveForm(PlanChoiceForm):
+    """Step 2: save the calculated plan (a soft-limit plan needs the reason)."""
+
+    expected_weight_id = forms.IntegerField(widget=forms.HiddenInput)
+    soft_limit_reason = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Clinical reason for exceeding the soft limit",
+    )
+
+    def clean_soft_limit_reason(self) -> str:
+        return " ".join(self.cleaned_data.get("soft_limit_reason", "").split())
+
+
+class CosignForm(forms.Form):
+    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+    note = forms.CharField(
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Co-signature note (optional)",
+    )
+    confirm = forms.BooleanField(
+        label="I have reviewed the doses, the limits crossed and the prescriber's reason"
+    )
+
+
+class CancelForm(forms.Form):
+    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+    reason = forms.CharField(
+        max_length=1000, widget=forms.Textarea(attrs={"rows": 3}), label="Reason for cancelling"
+    )
+
+    def clean_reason(self) -> str:
+        text = self.cleaned_data["reason"].strip()
+        if len(text) < 3:
+            raise forms.ValidationError("Give the reason for cancelling.")
+        return text

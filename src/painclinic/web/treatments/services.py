@@ -1,0 +1,955 @@
+"""Fee schedule, treatment consent with estimate, and checked plans: each change in one
+transaction with its audit events.
+
+The doses come from ``painclinic.clinical.plan`` (which calls
+``painclinic.pharmacology.calculate_infusion``); nothing here computes a dose.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.http import Http404, HttpRequest
+from django.utils import timezone
+
+from painclinic import clinical
+from painclinic.web.accounts.models import Role, User
+from painclinic.web.accounts.permissions import acting_user
+from painclinic.web.audit.services import Action, Category, Outcome, audit
+from painclinic.web.patients.access import may_see_patient
+from painclinic.web.patients.models import Patient, WeightMeasurement
+from painclinic.web.patients.services import latest_weight
+from painclinic.web.treatments.models import (
+    FeeBasis,
+    FeeItem,
+    PlannedSession,
+    PlanStatus,
+    TreatmentConsent,
+    TreatmentConsentDecision,
+    TreatmentPlan,
+)
+
+# Until the audit app has its own categories for these (requested from the integrator).
+TREATMENT_CATEGORY = str(getattr(Category, "TREATMENT", "treatment"))
+FEES_CATEGORY = str(getattr(Category, "BILLING", "billing"))
+
+CONSENT_TEXT_PATH = Path(__file__).with_name("consent_text.json")
+
+
+def clinic_today() -> dt.date:
+    return timezone.localdate()
+
+
+def weight_max_age_days() -> int:
+    return int(getattr(settings, "PLAN_WEIGHT_MAX_AGE_DAYS", 30))
+
+
+def hst_percent() -> int:
+    return int(getattr(settings, "TREATMENT_HST_PERCENT", 13))
+
+
+def infusions_hst_exempt() -> bool:
+    """Clinic setting: are physician-supervised infusions HST-exempt? Default no ([U]: the
+    reference infers exemption but says to get a CRA ruling; charging it is the cautious
+    estimate)."""
+    return bool(getattr(settings, "TREATMENT_INFUSIONS_HST_EXEMPT", False))
+
+
+class ServiceError(Exception):
+    """A rule refused the request; ``field`` names the form field to put the message on."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class PlanConflict(Exception):
+    """The plan changed (co-signed, cancelled) since the user opened it."""
+
+    def __init__(self, plan: TreatmentPlan, expected_version: int) -> None:
+        super().__init__("the plan changed while you were looking at it")
+        self.plan = plan
+        self.expected_version = expected_version
+
+
+# --- access -------------------------------------------------------------------------------------
+
+
+def _deny(request: HttpRequest, object_type: str, object_id: object) -> Http404:
+    audit(
+        request,
+        category=Category.DEMOGRAPHICS,
+        action=Action.ACCESS_DENIED,
+        outcome=Outcome.DENIED,
+        detail={"object_type": object_type, "object_id": str(object_id), "path": request.path},
+    )
+    return Http404("No such record")
+
+
+def get_plan_for(request: HttpRequest, plan_id: int, *, purpose: str = "view") -> TreatmentPlan:
+    plan = (
+        TreatmentPlan.objects.select_related(
+            "patient", "prescribed_by", "cosigned_by", "cancelled_by", "weight", "consent"
+        )
+        .filter(pk=plan_id)
+        .first()
+    )
+    if plan is None or not may_see_patient(request.user, plan.patient):
+        raise _deny(request, "treatmentplan", plan_id)
+    audit(
+        request,
+        category=TREATMENT_CATEGORY,
+        action=Action.VIEW,
+        patient=plan.patient,
+        obj=plan,
+        detail={"purpose": purpose},
+    )
+    return plan
+
+
+def get_consent_for(request: HttpRequest, consent_id: int) -> TreatmentConsent:
+    consent = (
+        TreatmentConsent.objects.select_related("patient", "obtained_by", "witness", "withdraws")
+        .filter(pk=consent_id)
+        .first()
+    )
+    if consent is None or not may_see_patient(request.user, consent.patient):
+        raise _deny(request, "treatmentconsent", consent_id)
+    audit(
+        request,
+        category=Category.CONSENT,
+        action=Action.VIEW,
+        patient=consent.patient,
+        obj=consent,
+    )
+    return consent
+
+
+# --- fee schedule -------------------------------------------------------------------------------
+
+
+def fees_in_effect(on: dt.date | None = None) -> list[FeeItem]:
+    """The latest active row of each code that is in effect on ``on`` (default today)."""
+    on = on or clinic_today()
+    chosen: dict[str, FeeItem] = {}
+    rows = FeeItem.objects.filter(active=True, effective_from__lte=on).order_by(
+        "code", "-effective_from", "-id"
+    )
+    for item in rows:
+        chosen.setdefault(item.code, item)
+    return list(chosen.values())
+
+
+def _fee_snapshot(item: FeeItem) -> dict[str, Any]:
+    return {
+        "code": item.code,
+        "description": item.description,
+        "amount_cents": item.amount_cents,
+        "basis": item.basis,
+        "drug": item.drug,
+        "protocol_id": item.protocol_id,
+        "effective_from": item.effective_from.isoformat(),
+        "active": item.active,
+    }
+
+
+def do_add_fee_item(request: HttpRequest | None, data: dict[str, Any]) -> FeeItem:
+    with transaction.atomic():
+        if FeeItem.objects.filter(
+            code=data["code"], effective_from=data["effective_from"]
+        ).exists():
+            raise ServiceError(
+                "effective_from",
+                f"{data['code']} already has a price from {data['effective_from']:%Y-%m-%d}; "
+                "choose another date (a price change is a new row from a later date).",
+            )
+        item = FeeItem.objects.create(
+            code=data["code"],
+            description=data["description"],
+            amount_cents=data["amount_cents"],
+            basis=data["basis"],
+            drug=data.get("drug", ""),
+            protocol_id=data.get("protocol_id", ""),
+            effective_from=data["effective_from"],
+            created_by=acting_user(request) if request is not None else None,
+            created_at=timezone.now(),
+        )
+        if request is not None:
+            audit(
+                request,
+                category=FEES_CATEGORY,
+                action=Action.CREATE,
+                obj=item,
+                detail={"after": _fee_snapshot(item)},
+            )
+    return item
+
+
+def do_deactivate_fee_item(request: HttpRequest, item_id: int) -> FeeItem:
+    with transaction.atomic():
+        item = FeeItem.objects.select_for_update().filter(pk=item_id).first()
+        if item is None:
+            raise Http404("No such fee item")
+        if not item.active:
+            raise ServiceError(None, f"{item.code} is already inactive.")
+        item.active = False
+        item.deactivated_by = acting_user(request)
+        item.deactivated_at = timezone.now()
+        item.save(update_fields=["active", "deactivated_by", "deactivated_at"])
+        audit(
+            request,
+            category=FEES_CATEGORY,
+            action=Action.UPDATE,
+            obj=item,
+            detail={"code": item.code, "before": {"active": True}, "after": {"active": False}},
+        )
+    return item
+
+
+@dataclass(frozen=True)
+class EstimateLine:
+    code: str
+    description: str
+    basis: str
+    quantity: int
+    unit_cents: int
+    amount_cents: int
+
+
+@dataclass(frozen=True)
+class Estimate:
+    lines: tuple[EstimateLine, ...]
+    subtotal_cents: int
+    hst_percent: int
+    hst_exempt: bool
+    hst_cents: int
+    total_cents: int
+    as_of: dt.date
+    sessions: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lines": [line.__dict__ for line in self.lines],
+            "subtotal_cents": self.subtotal_cents,
+            "hst_percent": self.hst_percent,
+            "hst_exempt": self.hst_exempt,
+            "hst_cents": self.hst_cents,
+            "total_cents": self.total_cents,
+            "as_of": self.as_of.isoformat(),
+            "sessions": self.sessions,
+        }
+
+
+def estimate_cost(
+    drug: str, protocol_id: str, sessions: int, on: dt.date | None = None
+) -> Estimate:
+    """Itemised estimate in integer cents: per-session items × sessions, once-per-plan items × 1,
+    for the items of this drug and protocol (or of any); HST unless the clinic exempts it."""
+    on = on or clinic_today()
+    lines = []
+    for item in fees_in_effect(on):
+        if item.drug and item.drug != drug:
+            continue
+        if item.protocol_id and item.protocol_id != protocol_id:
+            continue
+        quantity = sessions if item.basis == FeeBasis.PER_SESSION else 1
+        lines.append(
+            EstimateLine(
+                code=item.code,
+                description=item.description,
+                basis=item.basis,
+                quantity=quantity,
+                unit_cents=item.amount_cents,
+                amount_cents=item.amount_cents * quantity,
+            )
+        )
+    lines.sort(key=lambda line: (line.basis != FeeBasis.PER_CONSULT, line.code))
+    subtotal = sum(line.amount_cents for line in lines)
+    exempt = infusions_hst_exempt()
+    percent = hst_percent()
+    # Round half up to the cent, in integers.
+    tax = 0 if exempt else (subtotal * percent + 50) // 100
+    return Estimate(
+        lines=tuple(lines),
+        subtotal_cents=subtotal,
+        hst_percent=percent,
+        hst_exempt=exempt,
+        hst_cents=tax,
+        total_cents=subtotal + tax,
+        as_of=on,
+        sessions=sessions,
+    )
+
+
+def dollars(cents: int) -> str:
+    return f"${cents // 100:,}.{cents % 100:02d}"
+
+
+# --- consent text -------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def consent_text() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(CONSENT_TEXT_PATH.read_text(encoding="utf-8"))
+    return data
+
+
+@lru_cache(maxsize=1)
+def protocol_library() -> clinical.ProtocolLibrary:
+    return clinical.load_protocols()
+
+
+def protocol_choices() -> list[tuple[str, str]]:
+    return [(p.id, p.title) for p in protocol_library().protocols.values()]
+
+
+@dataclass(frozen=True)
+class ConsentContent:
+    """What is shown to the patient for a drug and protocol."""
+
+    version: str
+    risks: list[dict[str, str]]
+    off_label_statement: str
+    off_label_sources: str
+    coverage_statement: str
+    estimate_note: str
+    clinic_editable: str
+
+
+def consent_content(drug: str) -> ConsentContent:
+    text = consent_text()
+    entry = text["drugs"][drug]
+    return ConsentContent(
+        version=text["version"],
+        risks=list(entry["risks"]),
+        off_label_statement=entry["off_label_statement"],
+        off_label_sources=entry["off_label_sources"],
+        coverage_statement=text["coverage_statement"],
+        estimate_note=text["estimate_note"],
+        clinic_editable=text["clinic_editable"],
+    )
+
+
+# --- treatment consent --------------------------------------------------------------------------
+
+
+def current_treatment_consent(
+    patient: Patient, drug: str, protocol_id: str
+) -> TreatmentConsent | None:
+    """The latest granted consent for the drug and protocol that has not been withdrawn."""
+    return (
+        TreatmentConsent.objects.filter(
+            patient=patient,
+            drug=drug,
+            protocol_id=protocol_id,
+            decision=TreatmentConsentDecision.GRANTED,
+            withdrawal__isnull=True,
+        )
+        .order_by("-signed_at", "-id")
+        .first()
+    )
+
+
+def do_record_treatment_consent(
+    request: HttpRequest, patient: Patient, data: dict[str, Any]
+) -> TreatmentConsent:
+    """Store the consent with the text shown and the estimate, witnessed by another staff
+    member. ``data``: protocol_id, sessions, patient_signed_name, signature_method,
+    signature_confirmed, witness (User), signed_at."""
+    obtained_by = acting_user(request)
+    witness: User = data["witness"]
+    if witness.pk == obtained_by.pk:
+        raise ServiceError(
+            "witness", "The witness must be someone other than the person obtaining consent."
+        )
+    if witness.role == Role.PATIENT or not witness.is_active:
+        raise ServiceError("witness", "The witness must be an active staff member.")
+    if not data.get("signature_confirmed"):
+        raise ServiceError("signature_confirmed", "Confirm that the patient signed.")
+    protocol = protocol_library().get(data["protocol_id"])
+    sessions = int(data["sessions"])
+    if sessions not in protocol.allowed_sessions:
+        raise ServiceError(
+            "sessions", f"{protocol.title} allows {list(protocol.allowed_sessions)} sessions."
+        )
+    content = consent_content(protocol.drug)
+    with transaction.atomic():
+        estimate = estimate_cost(protocol.drug, protocol.id, sessions)
+        consent = TreatmentConsent.objects.create(
+            patient=patient,
+            decision=TreatmentConsentDecision.GRANTED,
+            drug=protocol.drug,
+            protocol_id=protocol.id,
+            protocol_title=protocol.title,
+            protocol_library_version=protocol_library().version,
+            sessions=sessions,
+            consent_text_version=content.version,
+            risks=content.risks,
+            off_label_statement=content.off_label_statement,
+            coverage_statement=content.coverage_statement,
+            estimate=estimate.to_dict(),
+            estimate_total_cents=estimate.total_cents,
+            patient_signed_name=data["patient_signed_name"],
+            signature_method=data["signature_method"],
+            signed_at=data["signed_at"],
+            obtained_by=obtained_by,
+            witness=witness,
+            witness_name=witness.display_name,
+            recorded_at=timezone.now(),
+        )
+        audit(
+            request,
+            category=Category.CONSENT,
+            action=Action.CREATE,
+            patient=patient,
+            obj=consent,
+            detail={
+                "kind": "treatment",
+                "decision": consent.decision,
+                "drug": consent.drug,
+                "protocol_id": consent.protocol_id,
+                "sessions": sessions,
+                "consent_text_version": content.version,
+                "estimate_total_cents": estimate.total_cents,
+                "witness": witness.username,
+                "signature_method": consent.signature_method,
+                "signed_at": consent.signed_at.isoformat(),
+            },
+        )
+    return consent
+
+
+def do_withdraw_treatment_consent(
+    request: HttpRequest, consent: TreatmentConsent, reason: str
+) -> TreatmentConsent:
+    """A withdrawal is a new row pointing at the consent; active or awaiting plans for the same
+    drug and protocol stop being usable (they are cancelled with the reason)."""
+    with transaction.atomic():
+        locked = TreatmentConsent.objects.select_for_update().get(pk=consent.pk)
+        if locked.decision != TreatmentConsentDecision.GRANTED:
+            raise ServiceError(None, "Only a consent that was given can be withdrawn.")
+        if TreatmentConsent.objects.filter(withdraws=locked).exists():
+            raise ServiceError(None, "This consent has already been withdrawn.")
+        user = acting_user(request)
+        now = timezone.now()
+        withdrawal = TreatmentConsent.objects.create(
+            patient=locked.patient,
+            decision=TreatmentConsentDecision.WITHDRAWN,
+            withdraws=locked,
+            drug=locked.drug,
+            protocol_id=locked.protocol_id,
+            protocol_title=locked.protocol_title,
+            protocol_library_version=locked.protocol_library_version,
+            sessions=locked.sessions,
+            consent_text_version=locked.consent_text_version,
+            off_label_statement=locked.off_label_statement,
+            coverage_statement=locked.coverage_statement,
+            patient_signed_name=locked.patient_signed_name,
+            signature_method=locked.signature_method,
+            signed_at=now,
+            obtained_by=user,
+            reason=reason,
+            recorded_at=now,
+        )
+        audit(
+            request,
+            category=Category.CONSENT,
+            action=Action.CREATE,
+            patient=locked.patient,
+            obj=withdrawal,
+            detail={"kind": "treatment", "decision": "withdrawn", "withdraws": locked.pk},
+        )
+        usable = TreatmentPlan.objects.select_for_update().filter(
+            patient=locked.patient,
+            drug=locked.drug,
+            protocol_id=locked.protocol_id,
+            status__in=[PlanStatus.ACTIVE, PlanStatus.AWAITING_COSIGN],
+        )
+        for plan in usable:
+            _cancel(request, plan, f"consent withdrawn: {reason}", user, now)
+    return withdrawal
+
+
+# --- eligibility --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EligibilityCheck:
+    ok: bool
+    message: str
+    snapshot: dict[str, Any] = field(default_factory=dict)
+
+
+def eligibility_check(patient: Patient, drug: str) -> EligibilityCheck:
+    """A physician's accepted or overridden eligibility decision that is not ``not_eligible``."""
+    try:
+        from painclinic.web.assessments.services import latest_eligibility_decision
+    except ImportError:  # the assessments area has not shipped its service
+        return EligibilityCheck(False, "Eligibility decisions are not available yet.")
+    decision = latest_eligibility_decision(patient, drug)
+    if decision is None:
+        return EligibilityCheck(
+            False, f"No physician has decided the patient's eligibility for {drug} yet."
+        )
+    snapshot = {
+        "decision_id": decision.pk,
+        "final_status": decision.final_status,
+        "physician_decision": decision.physician_decision,
+        "decided_at": decision.decided_at.isoformat(),
+    }
+    if decision.physician_decision not in ("accept", "override"):
+        return EligibilityCheck(False, "The eligibility decision was not accepted.", snapshot)
+    if decision.final_status == "not_eligible":
+        return EligibilityCheck(
+            False,
+            f"The latest eligibility decision for {drug} is: not eligible "
+            f"({decision.decided_at:%Y-%m-%d}).",
+            snapshot,
+        )
+    return EligibilityCheck(True, f"Eligible ({decision.final_status})", snapshot)
+
+
+# --- plans --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WeightCheck:
+    weight: WeightMeasurement | None
+    age_days: int | None
+    max_age_days: int
+    problem: str | None
+
+
+def weight_check(patient: Patient) -> WeightCheck:
+    """The latest weight, and why it cannot be used (none, or older than the clinic policy,
+    counted in clinic-local calendar days)."""
+    limit = weight_max_age_days()
+    weight = latest_weight(patient)
+    if weight is None:
+        return WeightCheck(None, None, limit, "No weight recorded: weigh the patient first.")
+    age = (clinic_today() - weight.measured_on).days
+    if age > limit:
+        return WeightCheck(
+            weight,
+            age,
+            limit,
+            f"The latest weight ({weight.weight_kg.normalize()} kg on "
+            f"{weight.measured_on:%Y-%m-%d}) is {age} days old; the clinic's limit is {limit} "
+            "days. Re-weigh the patient before planning.",
+        )
+    return WeightCheck(weight, age, limit, None)
+
+
+def plan_patient_covariates(patient: Patient, weight: WeightMeasurement) -> dict[str, Any]:
+    covariates: dict[str, Any] = {"weight_kg": float(weight.weight_kg)}
+    height = weight.height_cm
+    if height is None:
+        earlier = (
+            WeightMeasurement.objects.filter(
+                patient=patient, corrected_by__isnull=True, height_cm__isnull=False
+            )
+            .order_by("-measured_on", "-recorded_at", "-id")
+            .first()
+        )
+        height = earlier.height_cm if earlier else None
+    if height is not None:
+        covariates["height_cm"] = float(height)
+    if patient.sex_at_birth in ("female", "male"):
+        covariates["sex"] = patient.sex_at_birth
+    return covariates
+
+
+def _age_years(patient: Patient) -> int:
+    today = clinic_today()
+    born = patient.date_of_birth
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def pk_covariates(plan: TreatmentPlan) -> dict[str, Any]:
+    """Covariates for the concentration simulation (weight, height, age, sex)."""
+    stored = dict(plan.plan_data.get("patient", {}))
+    out: dict[str, Any] = {"weight_kg": stored.get("weight_kg", float(plan.dosing_weight_kg))}
+    if stored.get("height_cm"):
+        out["height_cm"] = stored["height_cm"]
+    if stored.get("sex"):
+        out["sex"] = stored["sex"]
+    out["age_years"] = _age_years(plan.patient)
+    return out
+
+
+@dataclass(frozen=True)
+class LimitBreach:
+    session: int
+    step: str
+    quantity: str
+    value: str
+    limit: str
+    level: str
+    source: str
+
+
+def limit_breaches(plan_dict: dict[str, Any], status: str) -> list[LimitBreach]:
+    """The drug-library limits crossed at ``status`` level, once per (quantity, limit, step
+    label), with the value, the limit and its source."""
+    from painclinic.pharmacology import format_dose
+
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for session in plan_dict["sessions"]:
+        for step in session["steps"]:
+            for check in step["calculation"].get("limit_checks", []):
+                if check["status"] != status:
+                    continue
+                limit = (
+                    format_dose(check["limit_value"], check["unit"])
+                    if check["limit_value"] is not None
+                    else "standard concentrations only"
+                )
+                key = (check["name"], limit, step["label"])
+                if key in seen:
+                    continue
+                seen.add(key)
+                out.append(
+                    LimitBreach(
+                        session=session["number"],
+                        step=step["label"],
+                        quantity=check["name"],
+                        value=format_dose(check["value"], check["unit"]),
+                        limit=f"{check['bound']} {check['level']} limit {limit}",
+                        level=check["level"],
+                        source=check["source"],
+                    )
+                )
+    return out
+
+
+@dataclass
+class PlanPreview:
+    """A computed plan before saving, with everything that blocks it."""
+
+    protocol: clinical.Protocol
+    sessions: int
+    weight: WeightCheck
+    plan: clinical.ProtocolPlan | None = None
+    input_error: str | None = None
+    eligibility: EligibilityCheck | None = None
+    consent: TreatmentConsent | None = None
+    blockers: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str | None:
+        return self.plan.status if self.plan else None
+
+    @property
+    def hard_limits(self) -> list[LimitBreach]:
+        if self.plan is None or self.plan.status != "hard_limit":
+            return []
+        return limit_breaches(self.plan.to_dict(), "hard_limit")
+
+    @property
+    def soft_limits(self) -> list[LimitBreach]:
+        if self.plan is None:
+            return []
+        return limit_breaches(self.plan.to_dict(), "soft_limit")
+
+    @property
+    def refused(self) -> bool:
+        return self.plan is None or self.plan.blocked or self.plan.status == "hard_limit"
+
+
+def preview_plan(patient: Patient, protocol_id: str, sessions: int | None = None) -> PlanPreview:
+    """Compute the plan from the latest weight and collect what blocks it. Saves nothing."""
+    protocol = protocol_library().get(protocol_id)
+    n = protocol.sessions if sessions is None else int(sessions)
+    preview = PlanPreview(protocol=protocol, sessions=n, weight=weight_check(patient))
+    preview.eligibility = eligibility_check(patient, protocol.drug)
+    preview.consent = current_treatment_consent(patient, protocol.drug, protocol.id)
+    if preview.weight.problem:
+        preview.blockers.append(preview.weight.problem)
+    if not preview.eligibility.ok:
+        preview.blockers.append(preview.eligibility.message)
+    if preview.consent is None:
+        preview.blockers.append(
+            f"No signed treatment consent for {protocol.title}: record consent first."
+        )
+    if preview.weight.weight is None or preview.weight.problem:
+        return preview
+    try:
+        preview.plan = clinical.plan(
+            protocol.id,
+            plan_patient_covariates(patient, preview.weight.weight),
+            sessions=n,
+            library=protocol_library(),
+        )
+    except clinical.ClinicalInputError as error:
+        preview.input_error = str(error)
+        preview.blockers.append(f"The plan cannot be calculated: {error}")
+        return preview
+    if preview.plan.status == "hard_limit":
+        preview.blockers.append("A dose crosses a HARD limit: the plan is refused.")
+    elif preview.plan.blocked:
+        preview.blockers.append("The dose check disagrees with the calculator: plan blocked.")
+    return preview
+
+
+def session_rows(plan_dict: dict[str, Any]) -> list[dict[str, Any]]:
+    """One PlannedSession's fields per planned session (rates as delivered by the pump)."""
+    rows = []
+    for session in plan_dict["sessions"]:
+        steps = []
+        for step in session["steps"]:
+            calc = step["calculation"]
+            steps.append(
+                {
+                    "label": step["label"],
+                    "start_min": step["start_min"],
+                    "duration_min": step["duration_min"],
+                    "rate_mg_per_h": calc["delivered_rate_mg_per_h"],
+                    "rate_ml_per_h": step["rate_ml_per_h"],
+                    "concentration_mg_per_ml": calc["concentration_mg_per_ml"],
+                    "total_mg": step["total_mg"],
+                    "ordered_rate_mg_per_h": step["rate_mg_per_h"],
+                    "dose_weight_kg": calc["dose_weight_kg"],
+                    "limit_status": step["status"],
+                }
+            )
+        rows.append(
+            {
+                "number": session["number"],
+                "day_offset": round(session["day"]),
+                "duration_min": round(sum(s["duration_min"] for s in steps)),
+                "total_mg": Decimal(str(round(session["total_mg"], 2))),
+                "steps": steps,
+            }
+        )
+    return rows
+
+
+def do_create_plan(
+    request: HttpRequest,
+    patient: Patient,
+    *,
+    protocol_id: str,
+    sessions: int,
+    soft_limit_reason: str,
+    expected_weight_id: int | None,
+) -> TreatmentPlan:
+    """Recompute and save the plan, or raise ServiceError (nothing saved, nothing audited).
+
+    ``within`` → active; ``soft_limit`` → needs a reason, saved awaiting a second physician's
+    co-signature; ``hard_limit`` → refused.
+    """
+    prescriber = acting_user(request)
+    if prescriber.role != Role.PHYSICIAN:
+        raise ServiceError(None, "Only a physician can prescribe a treatment plan.")
+    with transaction.atomic():
+        # Serialise plan creation per patient (the weight and consent rows are re-read).
+        Patient.objects.select_for_update().filter(pk=patient.pk).first()
+        preview = preview_plan(patient, protocol_id, sessions)
+        weight = preview.weight.weight
+        if weight is not None and expected_weight_id and weight.pk != expected_weight_id:
+            raise ServiceError(
+                None,
+                "The patient's weight changed since the doses were calculated: "
+                "recalculate and check the doses again.",
+            )
+        if preview.hard_limits:
+            first = preview.hard_limits[0]
+            raise ServiceError(
+                None,
+                f"Refused: {first.quantity} {first.value} crosses the {first.limit} "
+                f"[{first.source}]. Nothing was saved.",
+            )
+        if preview.blockers:
+            raise ServiceError(None, " ".join(preview.blockers))
+        computed = preview.plan
+        assert computed is not None and weight is not None and preview.eligibility is not None
+        reason = (soft_limit_reason or "").strip()
+        if computed.status == "soft_limit" and not reason:
+            raise ServiceError(
+                "soft_limit_reason",
+                "A dose is above a soft limit: write the clinical reason to save the plan "
+                "for a second physician's co-signature.",
+            )
+        plan_dict = computed.to_dict()
+        now = timezone.now()
+        soft = computed.status == "soft_limit"
+        plan = TreatmentPlan.objects.create(
+            patient=patient,
+            drug=computed.drug,
+            protocol_id=computed.protocol_id,
+            protocol_version=computed.protocol_version,
+            weight=weight,
+            dosing_weight_kg=Decimal(str(round(computed.dosing_weight_kg, 1))),
+            plan_data=plan_dict,
+            limit_status=computed.status,
+            soft_limit_reason=reason if soft else "",
+            status=PlanStatus.AWAITING_COSIGN if soft else PlanStatus.ACTIVE,
+            prescribed_by=prescriber,
+            prescribed_at=now,
+            consent=preview.consent,
+            eligibility=preview.eligibility.snapshot,
+        )
+        rows = session_rows(plan_dict)
+        PlannedSession.objects.bulk_create(PlannedSession(plan=plan, **row) for row in rows)
+        audit(
+            request,
+            category=TREATMENT_CATEGORY,
+            action=Action.CREATE,
+            patient=patient,
+            obj=plan,
+            detail={
+                "protocol_id": plan.protocol_id,
+                "protocol_version": plan.protocol_version,
+                "sessions": len(rows),
+                "weight_id": weight.pk,
+                "weight_kg": str(weight.weight_kg),
+                "weight_measured_on": weight.measured_on.isoformat(),
+                "limit_status": plan.limit_status,
+                "status": plan.status,
+                "soft_limit_reason": plan.soft_limit_reason,
+                "soft_limits": [b.__dict__ for b in preview.soft_limits][:20],
+                "consent_id": preview.consent.pk if preview.consent else None,
+                "eligibility": plan.eligibility,
+                "total_mg_per_session": [str(r["total_mg"]) for r in rows][:20],
+            },
+        )
+    return plan
+
+
+def _check_version(request: HttpRequest, plan: TreatmentPlan, expected: int, event: str) -> None:
+    if plan.version != expected:
+        audit(
+            request,
+            category=TREATMENT_CATEGORY,
+            action=Action.UPDATE,
+            patient=plan.patient,
+            obj=plan,
+            outcome=Outcome.CONFLICT,
+            detail={"event": event, "expected_version": expected, "current_version": plan.version},
+        )
+        raise PlanConflict(plan, expected)
+
+
+def do_cosign_plan(
+    request: HttpRequest, plan_id: int, expected_version: int, note: str = ""
+) -> TreatmentPlan:
+    """A second physician (not the prescriber) co-signs a soft-limit plan; it becomes active
+    if the eligibility decision and the consent still hold."""
+    user = acting_user(request)
+    with transaction.atomic():
+        plan = TreatmentPlan.objects.select_for_update().select_related("patient").get(pk=plan_id)
+        _check_version(request, plan, expected_version, "cosign")
+        if user.role != Role.PHYSICIAN:
+            raise ServiceError(None, "Only a physician can co-sign a plan.")
+        if plan.status != PlanStatus.AWAITING_COSIGN:
+            raise ServiceError(
+                None, f"This plan is {plan.get_status_display().lower()}: nothing to co-sign."
+            )
+        if plan.prescribed_by_id == user.pk:
+            raise ServiceError(
+                None, "You prescribed this plan: a second physician must co-sign it."
+            )
+        eligibility = eligibility_check(plan.patient, plan.drug)
+        if not eligibility.ok:
+            raise ServiceError(None, eligibility.message)
+        consent = current_treatment_consent(plan.patient, plan.drug, plan.protocol_id)
+        if consent is None:
+            raise ServiceError(None, "The treatment consent for this protocol is not in force.")
+        now = timezone.now()
+        plan.status = PlanStatus.ACTIVE
+        plan.cosigned_by = user
+        plan.cosigned_at = now
+        plan.cosign_note = note.strip()
+        plan.consent = consent
+        plan.eligibility = eligibility.snapshot
+        plan.version = F("version") + 1  # type: ignore[assignment]
+        plan.save(
+            update_fields=[
+                "status",
+                "cosigned_by",
+                "cosigned_at",
+                "cosign_note",
+                "consent",
+                "eligibility",
+                "version",
+            ]
+        )
+        plan.refresh_from_db()
+        audit(
+            request,
+            category=TREATMENT_CATEGORY,
+            action=Action.UPDATE,
+            patient=plan.patient,
+            obj=plan,
+            detail={
+                "event": "cosign",
+                "before": {"status": PlanStatus.AWAITING_COSIGN},
+                "after": {"status": plan.status},
+                "prescribed_by": plan.prescribed_by_id,
+                "cosigned_by": user.username,
+                "soft_limit_reason": plan.soft_limit_reason,
+                "note": plan.cosign_note,
+            },
+        )
+    return plan
+
+
+def _cancel(
+    request: HttpRequest, plan: TreatmentPlan, reason: str, user: User, now: dt.datetime
+) -> None:
+    before = plan.status
+    plan.status = PlanStatus.CANCELLED
+    plan.cancelled_reason = reason
+    plan.cancelled_by = user
+    plan.cancelled_at = now
+    plan.version = F("version") + 1  # type: ignore[assignment]
+    plan.save(
+        update_fields=["status", "cancelled_reason", "cancelled_by", "cancelled_at", "version"]
+    )
+    plan.refresh_from_db()
+    audit(
+        request,
+        category=TREATMENT_CATEGORY,
+        action=Action.UPDATE,
+        patient=plan.patient,
+        obj=plan,
+        detail={
+            "event": "cancel",
+            "before": {"status": before},
+            "after": {"status": plan.status},
+            "reason": reason,
+        },
+    )
+
+
+def do_cancel_plan(
+    request: HttpRequest, plan_id: int, expected_version: int, reason: str
+) -> TreatmentPlan:
+    user = acting_user(request)
+    with transaction.atomic():
+        plan = TreatmentPlan.objects.select_for_update().select_related("patient").get(pk=plan_id)
+        _check_version(request, plan, expected_version, "cancel")
+        if user.role != Role.PHYSICIAN:
+            raise ServiceError(None, "Only a physician can cancel a plan.")
+        if plan.status not in (PlanStatus.ACTIVE, PlanStatus.AWAITING_COSIGN):
+            raise ServiceError(None, f"This plan is already {plan.get_status_display().lower()}.")
+        if not reason.strip():
+            raise ServiceError("reason", "Give the reason for cancelling.")
+        _cancel(request, plan, reason.strip(), user, timezone.now())
+    return plan
+
+
+def plan_is_usable(plan: TreatmentPlan) -> bool:
+    """May sessions of this plan be booked or infused? Only an active plan."""
+    return plan.status == PlanStatus.ACTIVE

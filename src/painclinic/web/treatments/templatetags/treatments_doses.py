@@ -1,0 +1,40 @@
+"""ISMP dose strings in templates: ``{{ value|dose:"mg/h" }}`` (format_dose), money in dollars."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from painclinic.pharmacology import format_dose
+
+register = template.Library()
+
+
+@register.filter
+def dose(value: Any, unit: str) -> str:
+    """``format_dose`` with two decimals at most (pump rates are exact to 0.1 mL/h)."""
+    if value is None or value == "":
+        return "—"
+    return format_dose(float(value), unit, decimals=2 if unit != "mg/kg/h" else 3)
+
+
+@register.filter
+def cents(value: Any) -> str:
+    """Integer cents as dollars: 123456 → $1,234.56."""
+    if value is None or value == "":
+        return "—"
+    amount = int(value)
+    sign = "-" if amount < 0 else ""
+    amount = abs(amount)
+    return f"{sign}${amount // 100:,}.{amount % 100:02d}"
+
+
+@register.filter
+def minutes(value: Any) -> str:
+    """A duration in minutes as h and min: 240 → 4 h, 90 → 1 h 30 min, 7020 → 117 h."""
+    total = round(float(value))
+    hours, mins = divmod(total, 60)
+    if hours and mins:
+        return f"{hours} h {mins} min"
+    return f"{hours} h" if hours else f"{mins} min"

@@ -1,0 +1,99 @@
+"""Treatment fixtures: fee schedule, an eligibility decision, a signed consent, a second
+physician."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.test import RequestFactory
+from django.utils import timezone
+
+from painclinic.web.accounts.models import Role, User
+from painclinic.web.patients.models import Patient, WeightMeasurement
+from painclinic.web.treatments.demo import load_fee_schedule
+from painclinic.web.treatments.models import (
+    SignatureMethod,
+    TreatmentConsent,
+)
+from painclinic.web.treatments.services import do_record_treatment_consent
+from tests.conftest import make_user
+
+
+def request_as(user: User, path: str = "/treatments/"):
+    request = RequestFactory().post(path, REMOTE_ADDR="127.0.0.1")
+    request.user = user
+    return request
+
+
+def decide_eligibility(
+    patient: Patient, drug: str, by: User, *, final: str = "eligible", decision: str = "accept"
+):
+    from painclinic.web.assessments.models import EligibilityDecision
+
+    return EligibilityDecision.objects.create(
+        patient=patient,
+        drug=drug,
+        condition="crps_1",
+        facts={},
+        engine_result={"drug": drug, "status": final},
+        engine_status=final,
+        physician_decision=decision,
+        final_status=final,
+        override_reason="" if decision == "accept" else "test override",
+        decided_by=by,
+        decided_at=timezone.now(),
+    )
+
+
+def set_weight(patient: Patient, weight_kg: str, by: User, *, days_ago: int = 0, height="170"):
+    return WeightMeasurement.objects.create(
+        patient=patient,
+        weight_kg=Decimal(weight_kg),
+        height_cm=Decimal(height) if height else None,
+        measured_on=timezone.localdate() - dt.timedelta(days=days_ago),
+        recorded_by=by,
+        recorded_at=timezone.now(),
+    )
+
+
+def sign_consent(patient: Patient, protocol_id: str, sessions: int, by: User, witness: User):
+    return do_record_treatment_consent(
+        request_as(by),
+        patient,
+        {
+            "protocol_id": protocol_id,
+            "sessions": sessions,
+            "patient_signed_name": "Ada Lovelace",
+            "signature_method": SignatureMethod.TABLET,
+            "signature_confirmed": True,
+            "witness": witness,
+            "signed_at": timezone.now(),
+        },
+    )
+
+
+@pytest.fixture
+def fees(db):
+    load_fee_schedule()
+
+
+@pytest.fixture
+def physician2(db) -> User:
+    return make_user(Role.PHYSICIAN, "dr_tremblay")
+
+
+@pytest.fixture
+def ready(patient, users, fees):
+    """The patient (80 kg, weighed today) is eligible for both drugs and has consented to the
+    CRPS outpatient series and the lidocaine 5 mg/kg protocol."""
+    physician, nurse = users[Role.PHYSICIAN], users[Role.NURSE]
+    decide_eligibility(patient, "ketamine", physician)
+    decide_eligibility(patient, "lidocaine", physician)
+    sign_consent(patient, "ket-crps-outpatient", 10, physician, nurse)
+    sign_consent(patient, "lid-5mgkg-60min", 1, physician, nurse)
+    return patient
+
+
+__all__ = ["TreatmentConsent", "decide_eligibility", "request_as", "set_weight", "sign_consent"]
