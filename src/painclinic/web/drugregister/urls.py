@@ -1,4 +1,13 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from painclinic.web.drugregister import views
 
 app_name = "drugregister"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("receive/", views.receive, name="receive"),
+    path("count/", views.count, name="count"),
+    path("discrepancies/", views.discrepancies, name="discrepancies"),
+    path("discrepancies/<int:discrepancy_id>/", views.resolve, name="resolve"),
+    path("entries/", views.entries, name="entries"),
+]

@@ -23,6 +23,8 @@ class OpeningHours(models.Model):
     weekday = models.PositiveSmallIntegerField(help_text="0 = Monday ... 6 = Sunday")
     opens = models.TimeField(help_text="clinic local time")
     closes = models.TimeField(help_text="clinic local time")
+    # A closed day keeps its row (never deleted), switched off.
+    active = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["chair", "weekday", "opens"]

@@ -1,0 +1,126 @@
+"""Register forms: concentrations only from the drug library, amounts in mg, one message a field."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+
+from painclinic.web.drugregister.models import EntryKind
+from painclinic.web.drugregister.services import concentration_choices
+from painclinic.web.scheduling.clinictime import local_today
+
+
+def _concentration_field(required: bool = True) -> forms.TypedChoiceField:
+    choices = concentration_choices()
+    if not required:
+        choices = [("", "Any"), *choices]
+    return forms.TypedChoiceField(
+        choices=choices,
+        coerce=Decimal,
+        empty_value=None,
+        required=required,
+        label="Vial concentration",
+        help_text="Read it off the vial label: the vials differ tenfold.",
+    )
+
+
+class ReceiptForm(forms.Form):
+    concentration_mg_per_ml = _concentration_field()
+    vial_volume_ml = forms.DecimalField(
+        label="Volume per vial (mL)",
+        max_digits=6,
+        decimal_places=2,
+        min_value=Decimal("0.1"),
+        max_value=Decimal("100"),
+    )
+    vial_count = forms.IntegerField(label="Number of vials", min_value=1, max_value=1000)
+    lot = forms.CharField(max_length=40, label="Lot number")
+    expiry_date = forms.DateField(
+        label="Expiry date", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    supplier = forms.CharField(max_length=120)
+    reference = forms.CharField(max_length=80, label="Invoice or order number")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["concentration_mg_per_ml"] = _concentration_field()
+
+    def clean_lot(self) -> str:
+        return self.cleaned_data["lot"].strip().upper()
+
+    def clean_expiry_date(self) -> dt.date:
+        value: dt.date = self.cleaned_data["expiry_date"]
+        if value < local_today():
+            raise forms.ValidationError("This lot has already expired; do not stock it.")
+        return value
+
+
+class CountForm(forms.Form):
+    concentration_mg_per_ml = _concentration_field()
+    full_vials = forms.IntegerField(label="Unopened vials", min_value=0, max_value=10000)
+    vial_volume_ml = forms.DecimalField(
+        label="Volume per vial (mL)",
+        max_digits=6,
+        decimal_places=2,
+        min_value=Decimal("0.1"),
+        max_value=Decimal("100"),
+    )
+    open_vial_ml = forms.DecimalField(
+        label="Left in an opened vial (mL)",
+        max_digits=6,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        max_value=Decimal("100"),
+        required=False,
+        initial=Decimal("0"),
+    )
+    notes = forms.CharField(max_length=300, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["concentration_mg_per_ml"] = _concentration_field()
+
+    def clean_open_vial_ml(self) -> Decimal:
+        value = self.cleaned_data.get("open_vial_ml")
+        return value if value is not None else Decimal("0")
+
+
+class ResolveForm(forms.Form):
+    explanation = forms.CharField(
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="What happened",
+        help_text="Goes into the register and adjusts the balance to the count.",
+    )
+
+    def clean_explanation(self) -> str:
+        value = self.cleaned_data["explanation"].strip()
+        if len(value) < 10:
+            raise forms.ValidationError("Explain what happened (at least a sentence).")
+        return value
+
+
+class EntryFilterForm(forms.Form):
+    date_from = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    lot = forms.CharField(required=False, max_length=40)
+    concentration = _concentration_field(required=False)
+    kind = forms.ChoiceField(choices=[("", "Any"), *EntryKind.choices], required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["concentration"] = _concentration_field(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and end < start:
+            self.add_error("date_to", "The end date is before the start date.")
+        return cleaned

@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from painclinic.web.accounts.models import Role
+from painclinic.web.accounts.permissions import acting_user, allow_roles
+from painclinic.web.audit.services import Action, audit
+from painclinic.web.drugregister.forms import CountForm, EntryFilterForm, ReceiptForm, ResolveForm
+from painclinic.web.drugregister.models import Discrepancy, RegisterEntry, StockCount
+from painclinic.web.drugregister.services import (
+    CATEGORY,
+    RECORDERS,
+    RESOLVERS,
+    DrugRegisterError,
+    balances,
+    do_record_count,
+    do_record_receipt,
+    do_resolve_discrepancy,
+    entries_filter,
+    open_discrepancies,
+)
+
+P, N, A = Role.PHYSICIAN, Role.NURSE, Role.CLINIC_ADMIN
+READERS = (P, N, A)
+PAGE_SIZE = 50
+
+
+def _put_error(form: Any, error: DrugRegisterError) -> None:
+    form.add_error(error.field if error.field in form.fields else None, error.message)
+
+
+def _entries() -> Any:
+    return RegisterEntry.objects.select_related("recorded_by", "witness", "patient")
+
+
+@allow_roles(READERS)
+def home(request: HttpRequest) -> HttpResponse:
+    recent = list(_entries()[:15])
+    audit(
+        request,
+        category=CATEGORY,
+        action=Action.VIEW,
+        detail={"page": "home", "entry_ids": [e.pk for e in recent]},
+    )
+    role = acting_user(request).role
+    context = {
+        "balances": balances(),
+        "recent": recent,
+        "open_count": open_discrepancies().count(),
+        "can_record": role in RECORDERS,
+        "can_resolve": role in RESOLVERS,
+    }
+    return render(request, "drugregister/home.html", context)
+
+
+@allow_roles(N)
+@require_http_methods(["GET", "POST"])
+def receive(request: HttpRequest) -> HttpResponse:
+    form = ReceiptForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            entry = do_record_receipt(request, form.cleaned_data)
+        except DrugRegisterError as error:
+            _put_error(form, error)
+        else:
+            messages.success(
+                request, f"Received {entry.vial_count} vials of lot {entry.lot} into the register."
+            )
+            return redirect("drugregister:home")
+    return render(request, "drugregister/receive.html", {"form": form})
+
+
+@allow_roles(N)
+@require_http_methods(["GET", "POST"])
+def count(request: HttpRequest) -> HttpResponse:
+    form = CountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = do_record_count(request, form.cleaned_data)
+        except DrugRegisterError as error:
+            _put_error(form, error)
+        else:
+            if result.counted_mg == result.computed_mg:
+                messages.success(request, "Count recorded: it matches the register.")
+            else:
+                messages.error(
+                    request,
+                    "Count recorded: it does NOT match the register. A discrepancy is open; "
+                    "tell the physician in charge.",
+                )
+            return redirect("drugregister:discrepancies")
+    recent = list(StockCount.objects.select_related("counted_by", "discrepancy")[:20])
+    context = {"form": form, "balances": balances(), "counts": recent}
+    return render(request, "drugregister/count.html", context)
+
+
+@allow_roles(READERS)
+def discrepancies(request: HttpRequest) -> HttpResponse:
+    rows = list(
+        Discrepancy.objects.select_related(
+            "count",
+            "count__counted_by",
+            "resolution",
+            "resolution__resolved_by",
+        )[:200]
+    )
+    audit(request, category=CATEGORY, action=Action.VIEW, detail={"page": "discrepancies"})
+    counts = list(StockCount.objects.select_related("counted_by", "discrepancy")[:30])
+    context = {
+        "rows": rows,
+        "counts": counts,
+        "can_resolve": acting_user(request).role in RESOLVERS,
+    }
+    return render(request, "drugregister/discrepancies.html", context)
+
+
+@allow_roles(P, A)
+@require_http_methods(["GET", "POST"])
+def resolve(request: HttpRequest, discrepancy_id: int) -> HttpResponse:
+    discrepancy = (
+        Discrepancy.objects.select_related("count", "count__counted_by")
+        .filter(pk=discrepancy_id)
+        .first()
+    )
+    if discrepancy is None:
+        raise Http404("No such discrepancy")
+    form = ResolveForm(request.POST or None)
+    resolved = hasattr(discrepancy, "resolution")
+    if request.method == "POST" and form.is_valid() and not resolved:
+        try:
+            do_resolve_discrepancy(request, discrepancy.pk, form.cleaned_data["explanation"])
+        except DrugRegisterError as error:
+            _put_error(form, error)
+        else:
+            messages.success(
+                request, "Discrepancy resolved; the register is adjusted to the count."
+            )
+            return redirect("drugregister:discrepancies")
+    context = {"form": form, "discrepancy": discrepancy, "resolved": resolved}
+    return render(request, "drugregister/resolve.html", context)
+
+
+@allow_roles(READERS)
+def entries(request: HttpRequest) -> HttpResponse:
+    form = EntryFilterForm(request.GET)
+    filters: dict[str, Any] = {}
+    if form.is_valid():
+        data = form.cleaned_data
+        filters = {
+            "date_from": data.get("date_from"),
+            "date_to": data.get("date_to"),
+            "lot": data.get("lot") or "",
+            "concentration": data.get("concentration"),
+            "kind": data.get("kind") or "",
+        }
+        queryset = entries_filter(**filters)
+    else:
+        queryset = RegisterEntry.objects.none()
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    audit(
+        request,
+        category=CATEGORY,
+        action=Action.SEARCH,
+        detail={
+            "filters": {k: str(v) for k, v in filters.items() if v},
+            "entry_ids": [e.pk for e in page],
+        },
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "drugregister/entries.html",
+        {"form": form, "page": page, "query": query.urlencode()},
+    )

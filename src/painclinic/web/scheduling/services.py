@@ -1,0 +1,632 @@
+"""Chair bookings: series proposals, conflict detection, booking, rescheduling, cancellation.
+
+Every state change is one ``transaction.atomic()`` block holding the locks, the checks, the
+writes and their audit events, so a series is booked entirely or not at all.
+
+Times: the front desk enters a clinic-local date and wall time; ``clinictime.to_utc`` turns it
+into a UTC instant (refusing a wall time that a daylight-saving change skips or repeats) and the
+session's duration is added to that instant. Opening hours are clinic-local wall times.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from painclinic.web.accounts.models import Role
+from painclinic.web.accounts.permissions import acting_user
+from painclinic.web.audit.services import Action, Outcome, audit
+from painclinic.web.patients.models import Patient
+from painclinic.web.scheduling.clinictime import LocalTimeError, to_local, to_utc
+from painclinic.web.scheduling.models import Booking, BookingStatus, Chair, OpeningHours
+from painclinic.web.treatments.models import PlannedSession, PlanStatus, TreatmentPlan
+
+# Not (yet) in painclinic.web.audit.models.Category; the column is free text.
+CATEGORY = "scheduling"
+
+BOOKERS = frozenset({Role.FRONT_DESK})
+CHAIR_ADMINS = frozenset({Role.CLINIC_ADMIN})
+# Bookings that occupy a chair and a patient.
+OCCUPYING = (BookingStatus.BOOKED, BookingStatus.COMPLETED)
+# How far a session may be pushed past closed days before the proposal gives up.
+MAX_SHIFT_DAYS = 21
+# Infusion states in which the booking can no longer be moved or cancelled from the desk.
+STARTED_SESSION_STATUSES = frozenset({"running", "paused", "stopped", "discharged", "signed"})
+
+
+@dataclass
+class Problem:
+    field: str | None  # form field the message belongs on (None: the whole form)
+    message: str
+    booking: Booking | None = None  # the conflicting booking, if any
+
+
+class SchedulingError(ValueError):
+    """One or more reasons a booking is refused; nothing was saved."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = list(problems)
+
+
+class BookingEditConflict(Exception):
+    """Someone changed the booking after this person opened it."""
+
+    def __init__(self, current: Booking) -> None:
+        super().__init__("the booking changed while you were editing it")
+        self.current = current
+
+
+def _require(user: Any, roles: frozenset[str], what: str) -> None:
+    if getattr(user, "role", "") not in roles:
+        raise PermissionError(f"a {user.get_role_display()} may not {what}")
+
+
+# --- opening hours ----------------------------------------------------------------------------
+
+
+def hours_on(chair: Chair, day: dt.date) -> list[tuple[dt.time, dt.time]]:
+    """The chair's open periods on ``day`` (clinic-local wall times), earliest first."""
+    rows = getattr(chair, "active_hours", None)
+    if rows is None:
+        rows = list(chair.opening_hours.filter(active=True))
+    return sorted((h.opens, h.closes) for h in rows if h.weekday == day.weekday() and h.active)
+
+
+def open_weekdays(chair: Chair) -> set[int]:
+    rows = getattr(chair, "active_hours", None)
+    if rows is None:
+        rows = list(chair.opening_hours.filter(active=True))
+    return {h.weekday for h in rows if h.active}
+
+
+def with_active_hours(queryset: QuerySet[Chair]) -> QuerySet[Chair]:
+    from django.db.models import Prefetch
+
+    return queryset.prefetch_related(
+        Prefetch(
+            "opening_hours",
+            queryset=OpeningHours.objects.filter(active=True),
+            to_attr="active_hours",
+        )
+    )
+
+
+# --- series dates -----------------------------------------------------------------------------
+
+
+def series_dates(
+    day_offsets: Sequence[int], first_date: dt.date, open_days: Iterable[int]
+) -> list[dt.date]:
+    """Translate plan day offsets into clinic dates.
+
+    Session *i* is planned ``day_offset[i]`` calendar days after the first. It goes on that date
+    if the chair is open that weekday; otherwise on the next open day, and every later session
+    moves by the same delay, so the planned gaps between sessions are kept (never shortened).
+    A 5-session plan with offsets 0-4 starting on a Thursday therefore lands on Thu, Fri, Mon,
+    Tue, Wed: five consecutive clinic weekdays. Weekly offsets (0, 7, 14) stay on one weekday.
+    ``first_date`` itself must be an open day.
+    """
+    weekdays = set(open_days)
+    if not weekdays:
+        raise SchedulingError([Problem("chair", "This chair has no opening hours.")])
+    if first_date.weekday() not in weekdays:
+        raise SchedulingError(
+            [Problem("date", f"The chair is closed on {first_date:%A %Y-%m-%d}.")]
+        )
+    dates: list[dt.date] = []
+    shift = 0
+    base_offset = day_offsets[0] if day_offsets else 0
+    for offset in day_offsets:
+        day = first_date + dt.timedelta(days=offset - base_offset + shift)
+        if dates and day <= dates[-1]:
+            day = dates[-1] + dt.timedelta(days=1)
+        start = day
+        while day.weekday() not in weekdays:
+            day += dt.timedelta(days=1)
+            if (day - start).days > MAX_SHIFT_DAYS:  # pragma: no cover - guarded above
+                raise SchedulingError([Problem("date", "No open day found.")])
+        shift += (day - start).days
+        dates.append(day)
+    return dates
+
+
+# --- conflicts --------------------------------------------------------------------------------
+
+
+def describe(booking: Booking) -> str:
+    start = to_local(booking.starts_at)
+    end = to_local(booking.ends_at)
+    return (
+        f"booking #{booking.pk} ({booking.patient.full_name}, {booking.chair.name}, "
+        f"{start:%a %Y-%m-%d %H:%M}–{end:%H:%M})"
+    )
+
+
+def _occupying() -> QuerySet[Booking]:
+    return Booking.objects.filter(status__in=OCCUPYING).select_related("patient", "chair")
+
+
+@dataclass
+class Slot:
+    """One proposed booking (a series is a list of these)."""
+
+    day: dt.date
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    planned_session: PlannedSession | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def local_start(self) -> dt.datetime:
+        return to_local(self.starts_at)
+
+    @property
+    def local_end(self) -> dt.datetime:
+        return to_local(self.ends_at)
+
+    @property
+    def duration_min(self) -> int:
+        return int((self.ends_at - self.starts_at).total_seconds() // 60)
+
+
+def make_slot(
+    day: dt.date, start: dt.time, duration_min: int, planned: PlannedSession | None = None
+) -> Slot:
+    try:
+        starts_at = to_utc(day, start)
+    except LocalTimeError as error:
+        placeholder = dt.datetime.combine(day, start, tzinfo=dt.UTC)
+        slot = Slot(day, placeholder, placeholder, planned)
+        slot.problems.append(Problem("start_time", str(error)))
+        return slot
+    return Slot(day, starts_at, starts_at + dt.timedelta(minutes=duration_min), planned)
+
+
+def check_slot(
+    slot: Slot,
+    *,
+    chair: Chair,
+    patient: Patient,
+    exclude: Iterable[int] = (),
+    now: dt.datetime | None = None,
+) -> list[Problem]:
+    """Every reason ``slot`` cannot be booked. Touching end-to-start is not an overlap."""
+    problems = list(slot.problems)
+    if problems:
+        return problems
+    label = f"{slot.local_start:%a %Y-%m-%d %H:%M}–{slot.local_end:%H:%M}"
+    if not chair.active:
+        problems.append(Problem("chair", f"{chair.name} is out of service."))
+    if slot.starts_at < (now or timezone.now()):
+        problems.append(Problem("date", f"{label} is in the past."))
+    periods = hours_on(chair, slot.day)
+    end_local = slot.local_end
+    inside = any(
+        opens <= slot.local_start.time()
+        and end_local.date() == slot.day
+        and end_local.time() <= closes
+        for opens, closes in periods
+    )
+    if not inside:
+        hours = ", ".join(f"{o:%H:%M}–{c:%H:%M}" for o, c in periods) or "closed"
+        problems.append(
+            Problem(
+                "start_time",
+                f"{label} is outside {chair.name}'s opening hours on {slot.day:%A} ({hours}).",
+            )
+        )
+    overlapping = _occupying().filter(starts_at__lt=slot.ends_at, ends_at__gt=slot.starts_at)
+    excluded = list(exclude)
+    if excluded:
+        overlapping = overlapping.exclude(pk__in=excluded)
+    for other in overlapping.filter(Q(chair=chair) | Q(patient=patient)).order_by("starts_at"):
+        if other.chair_id == chair.pk:
+            problems.append(
+                Problem(
+                    "chair",
+                    f"{chair.name} is already taken at {label} by {describe(other)}.",
+                    other,
+                )
+            )
+        if other.patient_id == patient.pk and other.chair_id != chair.pk:
+            problems.append(
+                Problem(
+                    "date",
+                    f"{patient.full_name} is already booked at an overlapping time: "
+                    f"{describe(other)}.",
+                    other,
+                )
+            )
+    return problems
+
+
+# --- series -----------------------------------------------------------------------------------
+
+
+def plan_problem(plan: TreatmentPlan) -> Problem | None:
+    if plan.status != PlanStatus.ACTIVE:
+        return Problem(
+            None,
+            f"This plan is {plan.get_status_display().lower()}: only an active plan can be booked.",
+        )
+    if not plan.sessions.exists():
+        return Problem(None, "This plan has no sessions.")
+    already = (
+        Booking.objects.filter(plan=plan, status__in=OCCUPYING)
+        .select_related("patient", "chair")
+        .first()
+    )
+    if already is not None:
+        return Problem(
+            None,
+            f"This plan is already booked ({describe(already)}); reschedule single sessions "
+            "from their booking page.",
+            already,
+        )
+    return None
+
+
+def propose_series(
+    plan: TreatmentPlan, chair: Chair, first_date: dt.date, start_time: dt.time
+) -> list[Slot]:
+    """The series for ``plan`` in ``chair`` from ``first_date`` at ``start_time``, each slot
+    carrying its problems (conflicts, hours, past); raises SchedulingError when the plan
+    itself cannot be booked or the first date is closed."""
+    problem = plan_problem(plan)
+    if problem is not None:
+        raise SchedulingError([problem])
+    sessions = list(plan.sessions.order_by("number"))
+    dates = series_dates([s.day_offset for s in sessions], first_date, open_weekdays(chair))
+    slots = [
+        make_slot(d, start_time, s.duration_min, s) for d, s in zip(dates, sessions, strict=True)
+    ]
+    now = timezone.now()
+    for slot in slots:
+        slot.problems = check_slot(slot, chair=chair, patient=plan.patient, now=now)
+    return slots
+
+
+def _slot_detail(slot: Slot) -> dict[str, Any]:
+    return {
+        "session": slot.planned_session.number if slot.planned_session else None,
+        "starts_at": slot.starts_at.isoformat(),
+        "ends_at": slot.ends_at.isoformat(),
+    }
+
+
+def do_book_series(
+    request: HttpRequest,
+    plan_id: int,
+    *,
+    chair_id: int,
+    first_date: dt.date,
+    start_time: dt.time,
+) -> list[Booking]:
+    """Book every session of an active plan, or nothing (SchedulingError lists why)."""
+    user = acting_user(request)
+    _require(user, BOOKERS, "book chairs")
+    with transaction.atomic():
+        plan = TreatmentPlan.objects.select_for_update().select_related("patient").get(pk=plan_id)
+        # Serialise bookings of this patient and of this chair.
+        Patient.objects.select_for_update().filter(pk=plan.patient_id).first()
+        chair = with_active_hours(Chair.objects.select_for_update()).get(pk=chair_id)
+        slots = propose_series(plan, chair, first_date, start_time)
+        problems = [p for slot in slots for p in slot.problems]
+        if problems:
+            raise SchedulingError(problems)
+        now = timezone.now()
+        bookings = []
+        for slot in slots:
+            booking = Booking.objects.create(
+                patient=plan.patient,
+                chair=chair,
+                plan=plan,
+                planned_session=slot.planned_session,
+                starts_at=slot.starts_at,
+                ends_at=slot.ends_at,
+                booked_by=user,
+                booked_at=now,
+            )
+            bookings.append(booking)
+            audit(
+                request,
+                category=CATEGORY,
+                action=Action.CREATE,
+                patient=plan.patient,
+                obj=booking,
+                detail={"plan_id": plan.pk, "chair": chair.name, **_slot_detail(slot)},
+            )
+    return bookings
+
+
+# --- one booking: reschedule and cancel -------------------------------------------------------
+
+
+def _lock_booking(request: HttpRequest, booking_id: int, expected_version: int) -> Booking:
+    booking = (
+        Booking.objects.select_for_update(of=("self",))
+        .select_related("patient", "chair", "plan", "planned_session")
+        .get(pk=booking_id)
+    )
+    if booking.version != expected_version:
+        raise BookingEditConflict(booking)
+    if booking.status != BookingStatus.BOOKED:
+        raise SchedulingError(
+            [Problem(None, f"This booking is {booking.get_status_display().lower()}.")]
+        )
+    if infusion_status(booking) in STARTED_SESSION_STATUSES:
+        raise SchedulingError(
+            [Problem(None, "The infusion has started: the booking can no longer change.")]
+        )
+    return booking
+
+
+def infusion_session_of(booking: Booking) -> Any:
+    """The booking's infusion session, or None (the reverse one-to-one may be absent)."""
+    from django.core.exceptions import ObjectDoesNotExist
+
+    try:
+        return booking.infusion_session  # type: ignore[attr-defined]
+    except ObjectDoesNotExist:
+        return None
+
+
+def infusion_status(booking: Booking) -> str | None:
+    session = infusion_session_of(booking)
+    return None if session is None else str(session.status)
+
+
+def _audit_conflict(request: HttpRequest, error: BookingEditConflict, expected: int) -> None:
+    """Written after the refused transaction rolled back, so the attempt stays on record."""
+    audit(
+        request,
+        category=CATEGORY,
+        action=Action.UPDATE,
+        patient=error.current.patient,
+        obj=error.current,
+        outcome=Outcome.CONFLICT,
+        detail={"expected_version": expected, "current_version": error.current.version},
+    )
+
+
+def _cancel(booking: Booking, reason: str) -> None:
+    Booking.objects.filter(pk=booking.pk).update(
+        status=BookingStatus.CANCELLED, cancel_reason=reason, version=F("version") + 1
+    )
+    booking.refresh_from_db()
+
+
+def do_cancel_booking(
+    request: HttpRequest, booking_id: int, *, expected_version: int, reason: str
+) -> Booking:
+    """Cancel with a mandatory reason; the booking stays (status cancelled)."""
+    user = acting_user(request)
+    _require(user, BOOKERS, "cancel bookings")
+    reason = (reason or "").strip()
+    if not reason:
+        raise SchedulingError([Problem("reason", "Give the reason for cancelling.")])
+    try:
+        with transaction.atomic():
+            booking = _lock_booking(request, booking_id, expected_version)
+            _cancel(booking, reason)
+            audit(
+                request,
+                category=CATEGORY,
+                action=Action.UPDATE,
+                patient=booking.patient,
+                obj=booking,
+                detail={"status": "cancelled", "reason": reason, "version": booking.version},
+            )
+    except BookingEditConflict as error:
+        _audit_conflict(request, error, expected_version)
+        raise
+    return booking
+
+
+def do_reschedule_booking(
+    request: HttpRequest,
+    booking_id: int,
+    *,
+    expected_version: int,
+    chair_id: int,
+    day: dt.date,
+    start_time: dt.time,
+) -> Booking:
+    """Move a booking: a new booking (``rescheduled_from`` the old one, same duration and
+    planned session) after the same checks; the old one is cancelled with reason
+    "rescheduled". One transaction: both happen or neither."""
+    user = acting_user(request)
+    _require(user, BOOKERS, "reschedule bookings")
+    try:
+        return _reschedule(request, user, booking_id, expected_version, chair_id, day, start_time)
+    except BookingEditConflict as error:
+        _audit_conflict(request, error, expected_version)
+        raise
+
+
+def _reschedule(
+    request: HttpRequest,
+    user: Any,
+    booking_id: int,
+    expected_version: int,
+    chair_id: int,
+    day: dt.date,
+    start_time: dt.time,
+) -> Booking:
+    with transaction.atomic():
+        booking = _lock_booking(request, booking_id, expected_version)
+        Patient.objects.select_for_update().filter(pk=booking.patient_id).first()
+        chair = with_active_hours(Chair.objects.select_for_update()).get(pk=chair_id)
+        if booking.plan is not None and booking.plan.status != PlanStatus.ACTIVE:
+            raise SchedulingError(
+                [Problem(None, f"The plan is {booking.plan.get_status_display().lower()}.")]
+            )
+        duration = int((booking.ends_at - booking.starts_at).total_seconds() // 60)
+        slot = make_slot(day, start_time, duration, booking.planned_session)
+        problems = check_slot(slot, chair=chair, patient=booking.patient, exclude=[booking.pk])
+        if problems:
+            raise SchedulingError(problems)
+        _cancel(booking, "rescheduled")
+        new = Booking.objects.create(
+            patient=booking.patient,
+            chair=chair,
+            plan=booking.plan,
+            planned_session=booking.planned_session,
+            starts_at=slot.starts_at,
+            ends_at=slot.ends_at,
+            rescheduled_from=booking,
+            booked_by=user,
+            booked_at=timezone.now(),
+        )
+        audit(
+            request,
+            category=CATEGORY,
+            action=Action.UPDATE,
+            patient=booking.patient,
+            obj=booking,
+            detail={"status": "cancelled", "reason": "rescheduled", "rescheduled_to": new.pk},
+        )
+        audit(
+            request,
+            category=CATEGORY,
+            action=Action.CREATE,
+            patient=booking.patient,
+            obj=new,
+            detail={
+                "rescheduled_from": booking.pk,
+                "chair": chair.name,
+                "before": {
+                    "chair": booking.chair.name,
+                    "starts_at": booking.starts_at.isoformat(),
+                    "ends_at": booking.ends_at.isoformat(),
+                },
+                **_slot_detail(slot),
+            },
+        )
+    return new
+
+
+# --- chairs -----------------------------------------------------------------------------------
+
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+def chair_snapshot(chair: Chair) -> dict[str, Any]:
+    hours = {
+        WEEKDAYS[h.weekday]: f"{h.opens:%H:%M}-{h.closes:%H:%M}"
+        for h in chair.opening_hours.filter(active=True)
+    }
+    return {"name": chair.name, "location": chair.location, "active": chair.active, "hours": hours}
+
+
+def do_save_chair(
+    request: HttpRequest,
+    chair_id: int | None,
+    *,
+    name: str,
+    location: str,
+    hours: dict[int, tuple[dt.time, dt.time] | None],
+) -> Chair:
+    """Create or edit a chair and its weekly hours (``hours[weekday]`` = (opens, closes) or None
+    for closed). Hours rows are switched off, never deleted. Existing bookings are not moved:
+    the chairs page lists any that now fall outside the hours."""
+    user = acting_user(request)
+    _require(user, CHAIR_ADMINS, "manage chairs")
+    for weekday, period in hours.items():
+        if period is not None and period[0] >= period[1]:
+            raise SchedulingError(
+                [Problem(f"closes_{weekday}", "Closing time must be after opening time.")]
+            )
+    with transaction.atomic():
+        clash = Chair.objects.filter(name__iexact=name.strip())
+        if chair_id is not None:
+            clash = clash.exclude(pk=chair_id)
+        if clash.exists():
+            raise SchedulingError([Problem("name", "Another chair already has this name.")])
+        if chair_id is None:
+            chair = Chair.objects.create(name=name.strip(), location=location.strip())
+            before: dict[str, Any] = {}
+        else:
+            chair = Chair.objects.select_for_update().get(pk=chair_id)
+            before = chair_snapshot(chair)
+            chair.name = name.strip()
+            chair.location = location.strip()
+            chair.save(update_fields=["name", "location"])
+        existing = {h.weekday: h for h in chair.opening_hours.order_by("weekday", "-active", "id")}
+        for weekday in range(7):
+            period = hours.get(weekday)
+            row = existing.get(weekday)
+            if period is None:
+                if row is not None and row.active:
+                    OpeningHours.objects.filter(chair=chair, weekday=weekday).update(active=False)
+            elif row is None:
+                OpeningHours.objects.create(
+                    chair=chair, weekday=weekday, opens=period[0], closes=period[1]
+                )
+            else:
+                OpeningHours.objects.filter(pk=row.pk).update(
+                    opens=period[0], closes=period[1], active=True
+                )
+                OpeningHours.objects.filter(chair=chair, weekday=weekday).exclude(pk=row.pk).update(
+                    active=False
+                )
+        after = chair_snapshot(chair)
+        audit(
+            request,
+            category=CATEGORY,
+            action=Action.CREATE if chair_id is None else Action.UPDATE,
+            obj=chair,
+            detail={"before": before, "after": after},
+        )
+    return chair
+
+
+def do_set_chair_active(request: HttpRequest, chair_id: int, *, active: bool) -> Chair:
+    """Take a chair out of service (or back). Chairs are never deleted; existing bookings
+    stay and are listed for the front desk to move."""
+    user = acting_user(request)
+    _require(user, CHAIR_ADMINS, "manage chairs")
+    with transaction.atomic():
+        chair = Chair.objects.select_for_update().get(pk=chair_id)
+        if chair.active != active:
+            chair.active = active
+            chair.save(update_fields=["active"])
+            audit(
+                request,
+                category=CATEGORY,
+                action=Action.UPDATE,
+                obj=chair,
+                detail={"active": active},
+            )
+    return chair
+
+
+def bookings_outside_hours(chairs: Iterable[Chair], after: dt.datetime) -> list[Booking]:
+    """Future booked sessions that no longer fit their chair (closed, out of service, hours)."""
+    by_id = {c.pk: c for c in chairs}
+    out = []
+    for booking in (
+        Booking.objects.filter(status=BookingStatus.BOOKED, starts_at__gte=after)
+        .select_related("patient", "chair")
+        .order_by("starts_at")[:500]
+    ):
+        chair = by_id.get(booking.chair_id)
+        if chair is None:
+            continue
+        start = to_local(booking.starts_at)
+        end = to_local(booking.ends_at)
+        fits = chair.active and any(
+            o <= start.time() and end.date() == start.date() and end.time() <= c
+            for o, c in hours_on(chair, start.date())
+        )
+        if not fits:
+            out.append(booking)
+    return out

@@ -1,0 +1,370 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from painclinic.web.accounts.models import Role
+from painclinic.web.accounts.permissions import acting_user, allow_roles
+from painclinic.web.audit.services import Action, Outcome, audit
+from painclinic.web.patients.access import get_patient_for, may_see_patient
+from painclinic.web.patients.models import Patient
+from painclinic.web.patients.services import latest_weight
+from painclinic.web.scheduling.board import build_board, planned_rates
+from painclinic.web.scheduling.clinictime import local_today, to_local
+from painclinic.web.scheduling.forms import CancelForm, ChairForm, RescheduleForm, SeriesForm
+from painclinic.web.scheduling.models import Booking, BookingStatus, Chair
+from painclinic.web.scheduling.services import (
+    BOOKERS,
+    CATEGORY,
+    OCCUPYING,
+    WEEKDAYS,
+    BookingEditConflict,
+    SchedulingError,
+    bookings_outside_hours,
+    do_book_series,
+    do_cancel_booking,
+    do_reschedule_booking,
+    do_save_chair,
+    do_set_chair_active,
+    infusion_session_of,
+    open_weekdays,
+    propose_series,
+    with_active_hours,
+)
+from painclinic.web.treatments.models import PlanStatus, TreatmentPlan
+
+P, N, F, A = Role.PHYSICIAN, Role.NURSE, Role.FRONT_DESK, Role.CLINIC_ADMIN
+BOARD_ROLES = (P, N, F, A)
+BOOKING_READERS = (P, N, F)
+CHART_OPENERS = frozenset({P, N})
+
+
+def _deny(request: HttpRequest, object_type: str, object_id: object) -> Http404:
+    audit(
+        request,
+        category=CATEGORY,
+        action=Action.ACCESS_DENIED,
+        outcome=Outcome.DENIED,
+        detail={"object_type": object_type, "object_id": str(object_id), "path": request.path},
+    )
+    return Http404("No such record")
+
+
+def _put_problems(form: Any, error: SchedulingError) -> None:
+    for problem in error.problems:
+        target = problem.field if problem.field in form.fields else None
+        form.add_error(target, problem.message)
+
+
+def _patient_context(patient: Patient) -> dict[str, Any]:
+    return {"patient": patient, "weight": latest_weight(patient)}
+
+
+# --- board ------------------------------------------------------------------------------------
+
+
+@allow_roles(BOARD_ROLES)
+def board(request: HttpRequest) -> HttpResponse:
+    today = local_today()
+    raw = request.GET.get("date", "")
+    try:
+        day = dt.date.fromisoformat(raw) if raw else today
+    except ValueError:
+        messages.error(request, f"{raw!r} is not a date (YYYY-MM-DD); showing today.")
+        day = today
+    result = build_board(day)
+    audit(
+        request,
+        category=CATEGORY,
+        action=Action.VIEW,
+        detail={"board": day.isoformat(), "patient_ids": result.patient_ids},
+    )
+    context = {
+        "board": result,
+        "day": day,
+        "today": today,
+        "previous": day - dt.timedelta(days=1),
+        "next": day + dt.timedelta(days=1),
+        "can_open_chart": acting_user(request).role in CHART_OPENERS,
+        "can_book": acting_user(request).role in BOOKERS,
+    }
+    return render(request, "scheduling/board.html", context)
+
+
+# --- chairs -----------------------------------------------------------------------------------
+
+
+def _chair_initial(chair: Chair) -> dict[str, Any]:
+    initial: dict[str, Any] = {"name": chair.name, "location": chair.location}
+    for hours in chair.opening_hours.filter(active=True):
+        initial[f"opens_{hours.weekday}"] = hours.opens
+        initial[f"closes_{hours.weekday}"] = hours.closes
+    return initial
+
+
+@allow_roles(A)
+@require_http_methods(["GET", "POST"])
+def chairs(request: HttpRequest) -> HttpResponse:
+    form = ChairForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            chair = do_save_chair(
+                request,
+                None,
+                name=form.cleaned_data["name"],
+                location=form.cleaned_data["location"],
+                hours=form.cleaned_data["hours"],
+            )
+        except SchedulingError as error:
+            _put_problems(form, error)
+        else:
+            messages.success(request, f"{chair.name} added.")
+            return redirect("scheduling:chairs")
+    all_chairs = list(with_active_hours(Chair.objects.order_by("-active", "name")))
+    rows = [
+        {
+            "chair": c,
+            "hours": [
+                (WEEKDAYS[h.weekday][:3], h.opens, h.closes)
+                for h in sorted(c.active_hours, key=lambda h: h.weekday)  # type: ignore[attr-defined]
+            ],
+        }
+        for c in all_chairs
+    ]
+    stranded = bookings_outside_hours(all_chairs, dt.datetime.now(dt.UTC))
+    context = {"form": form, "rows": rows, "stranded": stranded}
+    return render(request, "scheduling/chairs.html", context)
+
+
+@allow_roles(A)
+@require_http_methods(["GET", "POST"])
+def chair_edit(request: HttpRequest, chair_id: int) -> HttpResponse:
+    chair = Chair.objects.filter(pk=chair_id).first()
+    if chair is None:
+        raise Http404("No such chair")
+    if request.method == "POST" and request.POST.get("action") in ("deactivate", "activate"):
+        active = request.POST["action"] == "activate"
+        do_set_chair_active(request, chair.pk, active=active)
+        messages.success(
+            request, f"{chair.name} is {'back in service' if active else 'out of service'}."
+        )
+        return redirect("scheduling:chairs")
+    form = ChairForm(request.POST or None, initial=_chair_initial(chair))
+    if request.method == "POST" and form.is_valid():
+        try:
+            do_save_chair(
+                request,
+                chair.pk,
+                name=form.cleaned_data["name"],
+                location=form.cleaned_data["location"],
+                hours=form.cleaned_data["hours"],
+            )
+        except SchedulingError as error:
+            _put_problems(form, error)
+        else:
+            messages.success(request, "Chair saved.")
+            return redirect("scheduling:chairs")
+    return render(request, "scheduling/chair_form.html", {"form": form, "chair": chair})
+
+
+# --- a patient's bookings and series ----------------------------------------------------------
+
+
+@allow_roles(BOOKING_READERS)
+def patient(request: HttpRequest, patient_id: int) -> HttpResponse:
+    record = get_patient_for(request, patient_id, category=CATEGORY)
+    bookings = list(
+        Booking.objects.filter(patient=record)
+        .select_related("chair", "plan", "planned_session", "infusion_session")
+        .order_by("-starts_at")[:200]
+    )
+    plans = list(
+        TreatmentPlan.objects.filter(patient=record, status=PlanStatus.ACTIVE).prefetch_related(
+            "sessions"
+        )
+    )
+    booked_plans = {b.plan_id for b in bookings if b.plan_id and b.status in OCCUPYING}
+    context = {
+        **_patient_context(record),
+        "bookings": bookings,
+        "plans": plans,
+        "booked_plans": booked_plans,
+        "can_book": acting_user(request).role in BOOKERS,
+        "now": dt.datetime.now(dt.UTC),
+    }
+    return render(request, "scheduling/patient.html", context)
+
+
+def _first_open_day(chair: Chair | None) -> dt.date:
+    day = local_today() + dt.timedelta(days=1)
+    weekdays = open_weekdays(chair) if chair else set(range(5))
+    for _ in range(14):
+        if day.weekday() in weekdays:
+            break
+        day += dt.timedelta(days=1)
+    return day
+
+
+@allow_roles(F)
+@require_http_methods(["GET", "POST"])
+def book_series(request: HttpRequest, plan_id: int) -> HttpResponse:
+    plan = TreatmentPlan.objects.filter(pk=plan_id).first()
+    if plan is None:
+        raise _deny(request, "treatmentplan", plan_id)
+    record = get_patient_for(request, plan.patient_id, category=CATEGORY)
+    sessions = list(plan.sessions.order_by("number"))
+    first_chair = Chair.objects.filter(active=True).order_by("name").first()
+    form = SeriesForm(
+        request.POST or None,
+        initial={
+            "date": _first_open_day(first_chair),
+            "start_time": dt.time(9, 0),
+            "chair": first_chair,
+        },
+    )
+    proposal = None
+    refused = None
+    if plan.status != PlanStatus.ACTIVE:
+        refused = (
+            f"This plan is {plan.get_status_display().lower()}: only an active plan can be booked."
+        )
+    elif request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if request.POST.get("action") == "book":
+            try:
+                bookings = do_book_series(
+                    request,
+                    plan.pk,
+                    chair_id=data["chair"].pk,
+                    first_date=data["date"],
+                    start_time=data["start_time"],
+                )
+            except SchedulingError as error:
+                _put_problems(form, error)
+            else:
+                messages.success(request, f"{len(bookings)} sessions booked.")
+                return redirect("scheduling:patient", patient_id=record.pk)
+        else:
+            try:
+                proposal = propose_series(plan, data["chair"], data["date"], data["start_time"])
+            except SchedulingError as error:
+                _put_problems(form, error)
+    context = {
+        **_patient_context(record),
+        "plan": plan,
+        "sessions": sessions,
+        "rate": planned_rates(sessions[0].steps) if sessions else "",
+        "form": form,
+        "proposal": proposal,
+        "proposal_ok": proposal is not None and not any(s.problems for s in proposal),
+        "refused": refused,
+    }
+    return render(request, "scheduling/book_series.html", context)
+
+
+# --- one booking ------------------------------------------------------------------------------
+
+
+def _booking_for(request: HttpRequest, booking_id: int) -> Booking:
+    booking = (
+        Booking.objects.select_related(
+            "patient", "chair", "plan", "planned_session", "booked_by", "rescheduled_from"
+        )
+        .filter(pk=booking_id)
+        .first()
+    )
+    if booking is None or not may_see_patient(request.user, booking.patient):
+        raise _deny(request, "booking", booking_id)
+    audit(
+        request,
+        category=CATEGORY,
+        action=Action.VIEW,
+        patient=booking.patient,
+        obj=booking,
+    )
+    return booking
+
+
+@allow_roles(BOOKING_READERS)
+@require_http_methods(["GET", "POST"])
+def booking(request: HttpRequest, booking_id: int) -> HttpResponse:
+    current = _booking_for(request, booking_id)
+    can_change = acting_user(request).role in BOOKERS
+    action = request.POST.get("action") if request.method == "POST" else None
+    if action and not can_change:
+        raise PermissionDenied("only the front desk changes bookings")
+    version = {"expected_version": current.version}
+    local_start = to_local(current.starts_at)
+    reschedule_form = RescheduleForm(
+        request.POST if action == "reschedule" else None,
+        initial={
+            **version,
+            "date": local_start.date(),
+            "start_time": local_start.time(),
+            "chair": current.chair,
+        },
+    )
+    cancel_form = CancelForm(request.POST if action == "cancel" else None, initial=version)
+    conflict = None
+    try:
+        if action == "reschedule" and reschedule_form.is_valid():
+            data = reschedule_form.cleaned_data
+            try:
+                new = do_reschedule_booking(
+                    request,
+                    current.pk,
+                    expected_version=data["expected_version"],
+                    chair_id=data["chair"].pk,
+                    day=data["date"],
+                    start_time=data["start_time"],
+                )
+            except SchedulingError as error:
+                _put_problems(reschedule_form, error)
+            else:
+                messages.success(request, "Booking moved; the original is kept as cancelled.")
+                return redirect("scheduling:booking", booking_id=new.pk)
+        elif action == "cancel" and cancel_form.is_valid():
+            data = cancel_form.cleaned_data
+            try:
+                do_cancel_booking(
+                    request,
+                    current.pk,
+                    expected_version=data["expected_version"],
+                    reason=data["reason"],
+                )
+            except SchedulingError as error:
+                _put_problems(cancel_form, error)
+            else:
+                messages.success(request, "Booking cancelled.")
+                return redirect("scheduling:booking", booking_id=current.pk)
+    except BookingEditConflict as error:
+        conflict = error.current
+    session = infusion_session_of(current)
+    history = []
+    earlier = current.rescheduled_from
+    while earlier is not None and len(history) < 20:
+        history.append(earlier)
+        earlier = earlier.rescheduled_from
+    later = Booking.objects.filter(rescheduled_from=current).first()
+    context = {
+        **_patient_context(current.patient),
+        "booking": current,
+        "session": session,
+        "session_total": current.plan.sessions.count() if current.plan else None,
+        "rate": planned_rates(current.planned_session.steps) if current.planned_session else "",
+        "history": history,
+        "later": later,
+        "can_change": can_change and current.status == BookingStatus.BOOKED,
+        "reschedule_form": reschedule_form,
+        "cancel_form": cancel_form,
+        "conflict": conflict,
+    }
+    return render(
+        request, "scheduling/booking.html", context, status=409 if conflict is not None else 200
+    )
