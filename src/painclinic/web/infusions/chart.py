@@ -1,0 +1,434 @@
+"""What the chart page shows, computed from the session's rows in a fixed number of queries."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from xml.sax.saxutils import escape
+
+from django.utils import timezone
+
+from painclinic.pharmacology import simulate
+from painclinic.pharmacology.thresholds import BANDS
+from painclinic.web.infusions import policy
+from painclinic.web.infusions.models import (
+    AdverseEvent,
+    Alert,
+    BagPreparation,
+    InfusionSession,
+    Observation,
+    RateSegment,
+    SessionEvent,
+    SessionStatus,
+)
+from painclinic.web.infusions.rules import (
+    age_years,
+    cadence_for,
+    delivered_mg,
+    dosing_weight_kg,
+    fmt,
+    infusing_seconds,
+    plan_steps,
+    protocol_for,
+)
+
+
+@dataclass
+class DueObservation:
+    due_at: dt.datetime
+    minute: int
+    state: str  # done | due | overdue | upcoming
+    observation: Observation | None = None
+
+
+@dataclass
+class Banner:
+    patient: Any
+    age: int
+    drug: str
+    protocol: str
+    session_number: int
+    session_count: int
+    dosing_weight: str
+    plan_weight: str
+    plan_weighed_on: dt.date | None
+    status: str
+    status_label: str
+    chair: str
+    booking_starts_at: dt.datetime
+
+
+@dataclass
+class Chart:
+    session: InfusionSession
+    banner: Banner
+    segments: list[RateSegment]
+    observations: list[Observation]
+    alerts: list[Alert]
+    open_alerts: list[Alert]
+    adverse_events: list[AdverseEvent]
+    preparations: list[BagPreparation]
+    events: list[SessionEvent]
+    schedule: list[DueObservation]
+    delivered_mg: Decimal
+    planned_mg: Decimal
+    running_segment: RateSegment | None
+    started_at: dt.datetime | None
+    stopped_at: dt.datetime | None
+    infusing_min: float
+    elapsed_min: float
+    steps: list[dict[str, Any]]
+    svg_data_uri: str | None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def session_count(session: InfusionSession) -> int:
+    return session.plan.sessions.count()
+
+
+def banner_for(session: InfusionSession, count: int | None = None) -> Banner:
+    patient = session.patient
+    protocol = protocol_for(session)
+    plan_weight = session.plan.weight
+    return Banner(
+        patient=patient,
+        age=age_years(patient.date_of_birth, timezone.localdate()),
+        drug=session.plan.drug,
+        protocol=protocol.title if protocol else session.plan.protocol_id,
+        session_number=session.planned_session.number,
+        session_count=count if count is not None else session_count(session),
+        dosing_weight=fmt(dosing_weight_kg(session), "kg"),
+        plan_weight=fmt(plan_weight.weight_kg, "kg"),
+        plan_weighed_on=plan_weight.measured_on,
+        status=session.status,
+        status_label=session.get_status_display(),
+        chair=str(session.booking.chair),
+        booking_starts_at=session.booking.starts_at,
+    )
+
+
+def observation_schedule(
+    session: InfusionSession,
+    started_at: dt.datetime | None,
+    observations: list[Observation],
+    now: dt.datetime,
+    end_at: dt.datetime | None,
+) -> list[DueObservation]:
+    """Due times from the start on the protocol's cadence; each done, due, overdue or upcoming.
+
+    An observation counts for the earliest open due time it falls at or after (less the early
+    window) and before the next due time. Overdue = past due + the clinic's grace minutes.
+    """
+    cadence = cadence_for(session)
+    if cadence is None or started_at is None:
+        return []
+    minutes = cadence.times(float(session.planned_session.duration_min))
+    due = [started_at + dt.timedelta(minutes=m) for m in minutes]
+    early = dt.timedelta(minutes=policy.observation_early_min())
+    grace = dt.timedelta(minutes=policy.observation_grace_min())
+    rows: list[DueObservation] = []
+    pool = sorted(observations, key=lambda o: o.observed_at)
+    used: set[int] = set()
+    for index, due_at in enumerate(due):
+        until = due[index + 1] - early if index + 1 < len(due) else None
+        match = next(
+            (
+                o
+                for o in pool
+                if o.pk not in used
+                and o.observed_at >= due_at - early
+                and (until is None or o.observed_at < until)
+            ),
+            None,
+        )
+        if match is not None:
+            used.add(match.pk)
+            rows.append(DueObservation(due_at, int(minutes[index]), "done", match))
+            continue
+        if end_at is not None and due_at > end_at:
+            continue  # the infusion ended before this was due
+        if now > due_at + grace:
+            state = "overdue"
+        elif now >= due_at - early:
+            state = "due"
+        else:
+            state = "upcoming"
+        rows.append(DueObservation(due_at, int(minutes[index]), state))
+    return rows
+
+
+def _regimen(
+    session: InfusionSession, doses: list[dict[str, Any]], stop_h: float
+) -> dict[str, Any]:
+    patient = session.patient
+    info: dict[str, Any] = {
+        "weight_kg": float(dosing_weight_kg(session)),
+        "age_years": age_years(patient.date_of_birth, timezone.localdate()),
+    }
+    if patient.sex_at_birth in ("female", "male"):
+        info["sex"] = patient.sex_at_birth
+    weight = session.plan.weight
+    if weight.height_cm:
+        info["height_cm"] = float(weight.height_cm)
+    return {
+        "drug": session.plan.drug,
+        "patient": info,
+        "doses": doses,
+        "times_h": {"start": 0, "stop": stop_h, "step": stop_h / 240},
+    }
+
+
+def concentration_svg(
+    session: InfusionSession,
+    steps: list[dict[str, Any]],
+    segments: list[RateSegment],
+    now: dt.datetime,
+) -> str | None:
+    """Predicted plasma concentration of the plan (dashed) and of what was delivered (solid),
+    with the drug's concentration bands, as a base64 SVG data URI."""
+    drug = session.plan.drug
+    planned: list[dict[str, float | str]] = [
+        {
+            "route": "iv_infusion",
+            "time_h": float(s["start_min"]) / 60,
+            "rate_mg_per_h": float(s["rate_mg_per_h"]),
+            "duration_h": float(s["duration_min"]) / 60,
+        }
+        for s in steps
+        if float(s.get("rate_mg_per_h") or 0) > 0
+    ]
+    if not planned:
+        return None
+    start = segments[0].started_at if segments else None
+    delivered: list[dict[str, float | str]] = []
+    for seg in segments:
+        if start is None:
+            break
+        end = seg.ended_at or now
+        hours = (end - seg.started_at).total_seconds() / 3600
+        if hours <= 0 or seg.rate_mg_per_h <= 0:
+            continue
+        delivered.append(
+            {
+                "route": "iv_infusion",
+                "time_h": (seg.started_at - start).total_seconds() / 3600,
+                "rate_mg_per_h": float(seg.rate_mg_per_h),
+                "duration_h": hours,
+            }
+        )
+    plan_end_h = max(float(d["time_h"]) + float(d["duration_h"]) for d in planned)
+    last_h = max((float(d["time_h"]) + float(d["duration_h"]) for d in delivered), default=0.0)
+    stop_h = max(plan_end_h, last_h) + 1.0
+    try:
+        plan_sim = simulate(_regimen(session, planned, stop_h))
+        given_sim = simulate(_regimen(session, delivered, stop_h)) if delivered else None
+    except ValueError:
+        return None
+    scale, unit = (1000.0, "ng/mL") if drug == "ketamine" else (1.0, "mcg/mL")
+    plan_y = [float(v) * scale for v in plan_sim.plasma_mg_per_l]
+    times = [float(t) for t in plan_sim.times_h]
+    given_y = [float(v) * scale for v in given_sim.plasma_mg_per_l] if given_sim else []
+    if given_sim is not None and start is not None:
+        # Only up to the last recorded instant: the future of what was given is not known.
+        cutoff = max(last_h, 0.0)
+        given_y = [
+            y if t <= cutoff + 1e-9 else float("nan") for t, y in zip(times, given_y, strict=True)
+        ]
+    bands = BANDS.get(drug, ())
+    y_max = max([*plan_y, *[y for y in given_y if y == y], 0.0]) * 1.15
+    visible = [b for b in bands if b.lower_mg_per_l * scale < max(y_max, 1e-9) * 1.5]
+    for band in visible:
+        top = band.upper_mg_per_l or band.lower_mg_per_l
+        y_max = max(y_max, min(top * scale, y_max * 1.6))
+    y_max = y_max or 1.0
+    width, height, left, right, top_pad, bottom = 1000, 340, 70, 20, 20, 50
+    plot_w, plot_h = width - left - right, height - top_pad - bottom
+
+    def x(t: float) -> float:
+        return left + t / stop_h * plot_w
+
+    def y(v: float) -> float:
+        return top_pad + plot_h - min(v, y_max) / y_max * plot_h
+
+    def path(values: list[float]) -> str:
+        parts: list[str] = []
+        pen = "M"
+        for t, v in zip(times, values, strict=True):
+            if v != v:  # NaN: lift the pen
+                pen = "M"
+                continue
+            parts.append(f"{pen}{x(t):.1f},{y(v):.1f}")
+            pen = "L"
+        return " ".join(parts)
+
+    colours = {"analgesic": "#d8f0dd", "dissociative": "#fff1c2", "toxic": "#fbd5d2"}
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'font-family="sans-serif" font-size="15">',
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fff"/>',
+    ]
+    for band in visible:
+        low = band.lower_mg_per_l * scale
+        high = (band.upper_mg_per_l or band.lower_mg_per_l * 2) * scale
+        y1, y2 = y(high), y(low)
+        out.append(
+            f'<rect x="{left}" y="{y1:.1f}" width="{plot_w}" height="{max(y2 - y1, 1):.1f}" '
+            f'fill="{colours.get(band.kind, "#eee")}" opacity="0.8"/>'
+        )
+        out.append(
+            f'<text x="{left + plot_w - 6}" y="{y1 + 16:.1f}" text-anchor="end" '
+            f'fill="#444">{escape(band.label)}</text>'
+        )
+    for i in range(5):
+        value = y_max * i / 4
+        out.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
+            f'stroke="#ccd" stroke-width="1"/>'
+            f'<text x="{left - 8}" y="{y(value) + 5:.1f}" text-anchor="end">{value:.0f}</text>'
+        )
+    hour = 0
+    while hour <= stop_h:
+        out.append(
+            f'<text x="{x(hour):.1f}" y="{height - 24}" text-anchor="middle">{hour} h</text>'
+        )
+        hour += 1
+    out.append(
+        f'<line x1="{left}" x2="{left}" y1="{top_pad}" y2="{top_pad + plot_h}" stroke="#333"/>'
+        f'<line x1="{left}" x2="{left + plot_w}" y1="{top_pad + plot_h}" '
+        f'y2="{top_pad + plot_h}" stroke="#333"/>'
+    )
+    out.append(
+        f'<path d="{path(plan_y)}" fill="none" stroke="#5b6675" stroke-width="3" '
+        f'stroke-dasharray="10 7"/>'
+    )
+    if given_y:
+        out.append(f'<path d="{path(given_y)}" fill="none" stroke="#0b5cad" stroke-width="4"/>')
+    out.append(
+        f'<text x="{left}" y="{height - 4}">Predicted plasma {escape(drug)} ({unit}) — '
+        f"dashed: plan · solid: delivered ({escape(plan_sim.model)} model)</text>"
+    )
+    out.append("</svg>")
+    encoded = base64.b64encode("".join(out).encode()).decode()
+    return f"data:image/svg+xml;base64,{encoded}"
+
+
+def build_chart(session: InfusionSession, now: dt.datetime | None = None) -> Chart:
+    now = now or timezone.now()
+    segments = list(RateSegment.objects.filter(session=session).order_by("started_at", "id"))
+    observations = list(
+        Observation.objects.filter(session=session)
+        .select_related("recorded_by")
+        .order_by("observed_at", "id")
+    )
+    alerts = list(
+        Alert.objects.filter(session=session)
+        .select_related("acknowledged_by", "observation")
+        .order_by("raised_at", "id")
+    )
+    adverse = list(
+        AdverseEvent.objects.filter(session=session)
+        .select_related("recorded_by")
+        .order_by("occurred_at")
+    )
+    preparations = list(
+        BagPreparation.objects.filter(session=session)
+        .select_related("prepared_by", "double_check", "double_check__checked_by")
+        .order_by("prepared_at", "id")
+    )
+    events = list(
+        SessionEvent.objects.filter(session=session)
+        .select_related("recorded_by")
+        .order_by("-version")[:30]
+    )
+    started_at = segments[0].started_at if segments else None
+    running = next((s for s in segments if s.ended_at is None), None)
+    stopped = session.status in (
+        SessionStatus.STOPPED,
+        SessionStatus.DISCHARGED,
+        SessionStatus.SIGNED,
+    )
+    stopped_at = (
+        max((s.ended_at for s in segments if s.ended_at), default=None) if stopped else None
+    )
+    until = stopped_at or now
+    steps = plan_steps(session)
+    return Chart(
+        session=session,
+        banner=banner_for(session),
+        segments=segments,
+        observations=observations,
+        alerts=alerts,
+        open_alerts=[a for a in alerts if a.acknowledged_at is None],
+        adverse_events=adverse,
+        preparations=preparations,
+        events=events,
+        schedule=observation_schedule(session, started_at, observations, now, stopped_at),
+        delivered_mg=delivered_mg(segments, until),
+        planned_mg=Decimal(session.planned_session.total_mg),
+        running_segment=running,
+        started_at=started_at,
+        stopped_at=stopped_at,
+        infusing_min=infusing_seconds(segments, until) / 60,
+        elapsed_min=(until - started_at).total_seconds() / 60 if started_at else 0.0,
+        steps=steps,
+        svg_data_uri=concentration_svg(session, steps, segments, until),
+    )
+
+
+def summary_text(chart: Chart) -> str:
+    """The prefilled session summary (times in the clinic zone, doses ISMP-formatted)."""
+    b = chart.banner
+    lines = [
+        f"{b.drug.capitalize()} infusion, {b.protocol}, session {b.session_number} of "
+        f"{b.session_count}. Dosing weight {b.dosing_weight}.",
+    ]
+    if chart.started_at:
+        start = timezone.localtime(chart.started_at)
+        end = timezone.localtime(chart.stopped_at) if chart.stopped_at else None
+        lines.append(
+            f"Started {start:%Y-%m-%d %H:%M}"
+            + (f", stopped {end:%Y-%m-%d %H:%M}" if end else "")
+            + f"; elapsed {chart.elapsed_min:.0f} min, infusing {chart.infusing_min:.0f} min."
+        )
+    lines.append(
+        f"Delivered {fmt(chart.delivered_mg, 'mg')} (planned {fmt(chart.planned_mg, 'mg')})."
+    )
+    rates = [f"{fmt(s.rate_mg_per_h, 'mg/h')} ({s.start_reason})" for s in chart.segments]
+    if rates:
+        lines.append("Rates: " + ", ".join(rates) + ".")
+    if chart.observations:
+        obs = chart.observations
+
+        def span(name: str) -> str:
+            values = [getattr(o, name) for o in obs if getattr(o, name) is not None]
+            return f"{min(values)}-{max(values)}" if values else "-"
+
+        lines.append(
+            f"{len(obs)} observations: SBP {span('systolic_bp_mmhg')} mmHg, "
+            f"HR {span('heart_rate_bpm')}/min, RR {span('respiratory_rate_per_min')}/min, "
+            f"SpO2 {span('spo2_percent')}%."
+        )
+    for alert in chart.alerts:
+        lines.append(
+            f"Alert {alert.action.replace('_', ' ')} at "
+            f"{timezone.localtime(alert.observation.observed_at):%H:%M}: "
+            + "; ".join(r.get("message", "") for r in alert.reasons)
+            + (f". Action: {alert.action_taken}" if alert.action_taken else ". NOT acknowledged")
+        )
+    for event in chart.adverse_events:
+        lines.append(
+            f"Adverse event: {event.get_event_type_display()}, {event.get_severity_display()}, "
+            f"{event.get_outcome_display()}" + (" (serious: 24-h report)" if event.serious else "")
+        )
+    if not chart.alerts and not chart.adverse_events:
+        lines.append("No alerts and no adverse events.")
+    discharge = getattr(chart.session, "discharge", None)
+    if discharge is not None:
+        lines.append(
+            f"Discharged {timezone.localtime(discharge.discharged_at):%H:%M} with "
+            f"{discharge.escort_name}; modified Aldrete {discharge.aldrete_score}/10."
+        )
+    return "\n".join(lines)

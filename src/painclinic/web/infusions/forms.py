@@ -1,0 +1,449 @@
+"""Infusion-day forms: raw text in, values with units out, one message per bad field.
+
+Every state-changing form carries the session ``expected_version``. Rules shared with the
+services live in ``rules.py`` (the services re-check them inside their transaction).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from painclinic.clinical.monitoring import SYMPTOMS
+from painclinic.pharmacology import format_dose
+from painclinic.web.infusions import policy
+from painclinic.web.infusions.models import (
+    AEOutcome,
+    AESeverity,
+    AEType,
+    AlertResponse,
+    InfusionSession,
+    PregnancyTest,
+)
+from painclinic.web.infusions.rules import (
+    RATE_DOSE_UNITS,
+    Refused,
+    calculate_rate,
+    checklist_problems,
+    drug_library,
+    limit_problem,
+    preparation_problems,
+    remaining_planned_min,
+    time_problem,
+    vitals_problems,
+)
+
+DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+LAST_SYMPTOMS = (
+    "perioral_numbness",
+    "metallic_taste",
+    "tinnitus",
+    "light_headedness",
+    "visual_disturbance",
+    "muscle_twitching",
+    "slurred_speech",
+    "confusion",
+)
+SYMPTOM_LABELS = {s: s.replace("_", " ").capitalize() for s in SYMPTOMS}
+RASS_CHOICES = [("", "—")] + [
+    (str(v), f"{v:+d}" if v else "0 alert and calm") for v in range(4, -6, -1)
+]
+MOAAS_CHOICES = [("", "—")] + [(str(v), str(v)) for v in range(5, -1, -1)]
+ALDRETE_CHOICES = [("2", "2"), ("1", "1"), ("0", "0")]
+ALDRETE_LABELS = {
+    "activity": "Activity (2 moves 4 limbs · 1 moves 2 · 0 none)",
+    "respiration": "Respiration (2 breathes deeply, coughs · 1 dyspnoea · 0 apnoeic)",
+    "circulation": "Circulation (2 BP within 20% of baseline · 1 within 20-49% · 0 ≥ 50%)",
+    "consciousness": "Consciousness (2 fully awake · 1 arousable · 0 not responding)",
+    "oxygen_saturation": "SpO2 (2 > 92% room air · 1 needs O2 for > 90% · 0 < 90% with O2)",
+}
+
+
+def local_now() -> dt.datetime:
+    return timezone.localtime().replace(second=0, microsecond=0)
+
+
+def concentration_choices(values: list[float]) -> list[tuple[str, str]]:
+    return [("", "— choose —")] + [(repr(float(v)), format_dose(v, "mg/mL")) for v in values]
+
+
+def all_standard_concentrations() -> list[float]:
+    library = drug_library()
+    values = {c for e in library.drugs.values() for c in e.standard_concentrations_mg_per_ml}
+    return sorted(values)
+
+
+def drug_choices() -> list[tuple[str, str]]:
+    library = drug_library()
+    return [("", "— choose —")] + [(k, e.display_name) for k, e in sorted(library.drugs.items())]
+
+
+class VersionedForm(forms.Form):
+    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, session: InfusionSession, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {})
+        kwargs["initial"].setdefault("expected_version", session.version)
+        super().__init__(*args, **kwargs)
+        self.session = session
+
+    def refuse(self, error: Refused) -> None:
+        field = error.field if error.field in self.fields else None
+        self.add_error(field, error.message)
+
+
+def vital_field(label: str, unit: str) -> forms.IntegerField:
+    return forms.IntegerField(label=f"{label} ({unit})", min_value=0, max_value=400)
+
+
+class VitalsMixin(forms.Form):
+    systolic_bp_mmhg = vital_field("Systolic BP", "mmHg")
+    diastolic_bp_mmhg = vital_field("Diastolic BP", "mmHg")
+    heart_rate_bpm = vital_field("Heart rate", "/min")
+    respiratory_rate_per_min = vital_field("Respiratory rate", "/min")
+    spo2_percent = vital_field("SpO2", "%")
+
+
+class ChecklistForm(VersionedForm, VitalsMixin):
+    weight_kg = forms.DecimalField(
+        label="Today's weight (kg)", max_digits=5, decimal_places=1, min_value=Decimal("1")
+    )
+    escort_name = forms.CharField(label="Escort home: name", max_length=120)
+    escort_phone = forms.CharField(label="Escort home: phone", max_length=30)
+    last_solids_at = forms.DateTimeField(label="Last solid food", widget=DATETIME_WIDGET)
+    last_clear_fluids_at = forms.DateTimeField(label="Last clear fluids", widget=DATETIME_WIDGET)
+    pregnancy_test = forms.ChoiceField(
+        label="Pregnancy test", choices=PregnancyTest.choices, initial=PregnancyTest.NOT_APPLICABLE
+    )
+    no_new_conditions_confirmed = forms.BooleanField(
+        label="Re-screened with the patient: no new illness, medication or allergy since the "
+        "assessment",
+        required=False,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        solids, fluids = policy.fasting_hours()
+        self.fields[
+            "last_solids_at"
+        ].help_text = f"Clinic policy: at least {solids.normalize()} h before the infusion."
+        self.fields[
+            "last_clear_fluids_at"
+        ].help_text = f"Clinic policy: at least {fluids.normalize()} h."
+        self.rescreen: dict[str, Any] | None = None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        data = {k: v for k, v in cleaned.items() if k not in self.errors}
+        problems, self.rescreen = checklist_problems(self.session, data, timezone.now())
+        for field, message in problems.items():
+            if field in self.errors:
+                continue
+            self.add_error(None if field == "__all__" else field, message)
+        return cleaned
+
+
+class _DoseEntryForm(VersionedForm):
+    drug = forms.ChoiceField(label="Drug")
+    bag_concentration_mg_per_ml = forms.TypedChoiceField(
+        label="Bag concentration (from the label)", coerce=Decimal
+    )
+    dose_value = forms.DecimalField(
+        label="Dose", max_digits=9, decimal_places=4, min_value=Decimal("0.0001")
+    )
+    dose_unit = forms.ChoiceField(
+        label="Dose unit", choices=[(u, u) for u in RATE_DOSE_UNITS], initial="mg/h"
+    )
+    pump_rate_entered_ml_per_h = forms.DecimalField(
+        label="Pump rate as programmed (mL/h)",
+        max_digits=7,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["drug"].choices = drug_choices()  # type: ignore[attr-defined]
+        self.fields["bag_concentration_mg_per_ml"].choices = concentration_choices(  # type: ignore[attr-defined]
+            all_standard_concentrations()
+        )
+
+
+class PrepareForm(_DoseEntryForm):
+    vial_concentration_mg_per_ml = forms.TypedChoiceField(
+        label="Vial concentration (read the vial label)", coerce=Decimal
+    )
+    drawn_mg = forms.DecimalField(
+        label="Drug drawn from vials into the bag (mg)",
+        max_digits=8,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+    )
+    vial_lot = forms.CharField(label="Vial lot number", max_length=40)
+
+    field_order = [
+        "drug",
+        "vial_concentration_mg_per_ml",
+        "drawn_mg",
+        "vial_lot",
+        "bag_concentration_mg_per_ml",
+        "dose_value",
+        "dose_unit",
+        "pump_rate_entered_ml_per_h",
+    ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        entry = drug_library().drug(self.session.plan.drug)
+        self.fields["vial_concentration_mg_per_ml"].choices = concentration_choices(  # type: ignore[attr-defined]
+            list(entry.vial_concentrations_mg_per_ml)
+        )
+        self.order_fields(self.field_order)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        try:
+            problems = preparation_problems(self.session, cleaned)
+        except Refused as error:
+            self.refuse(error)
+            return cleaned
+        for field, message in problems.items():
+            self.add_error(field, message)
+        return cleaned
+
+
+class DoubleCheckForm(_DoseEntryForm):
+    """Nurse 2's blind entry: never given nurse 1's values (no initial data at all)."""
+
+
+class TimedForm(VersionedForm):
+    at = forms.DateTimeField(label="Time", widget=DATETIME_WIDGET)
+    what = "event"
+
+    def __init__(self, *args: Any, not_before: dt.datetime | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {})
+        kwargs["initial"].setdefault("at", local_now())
+        super().__init__(*args, **kwargs)
+        self.not_before = not_before
+
+    def clean_at(self) -> dt.datetime:
+        at: dt.datetime = self.cleaned_data["at"]
+        problem = time_problem(at, self.not_before, self.what)
+        if problem:
+            raise forms.ValidationError(problem)
+        return at
+
+
+class StartForm(TimedForm):
+    what = "start"
+
+
+class PauseForm(TimedForm):
+    what = "pause"
+    reason = forms.CharField(label="Reason", max_length=200, required=False)
+
+
+class ResumeForm(TimedForm):
+    what = "resume"
+
+
+class StopForm(TimedForm):
+    what = "stop"
+    reason = forms.CharField(label="Reason (if stopped early)", max_length=200, required=False)
+
+
+class RateFieldsMixin(forms.Form):
+    dose_value = forms.DecimalField(
+        label="New dose",
+        max_digits=9,
+        decimal_places=4,
+        min_value=Decimal("0.0001"),
+        required=False,
+    )
+    dose_unit = forms.ChoiceField(
+        label="Dose unit", choices=[(u, u) for u in RATE_DOSE_UNITS], initial="mg/h"
+    )
+    limit_reason = forms.CharField(
+        label="Reason (required above a soft limit)", max_length=300, required=False
+    )
+
+    def check_rate(self, session: InfusionSession, cleaned: dict[str, Any]) -> None:
+        if cleaned.get("dose_value") is None:
+            self.add_error("dose_value", "Enter the new dose.")
+            return
+        running = session.segments.filter(ended_at__isnull=True).first()
+        if running is None:
+            self.add_error(None, "No rate is running.")
+            return
+        first = session.segments.order_by("started_at").first()
+        at = cleaned.get("at") or timezone.now()
+        elapsed = (at - first.started_at).total_seconds() / 60 if first else 0.0
+        try:
+            result = calculate_rate(
+                session,
+                dose_value=cleaned["dose_value"],
+                dose_unit=cleaned["dose_unit"],
+                concentration_mg_per_ml=running.concentration_mg_per_ml,
+                duration_min=remaining_planned_min(session, elapsed),
+            )
+        except Refused as error:
+            self.add_error("dose_value", error.message)
+            return
+        problem = limit_problem(result, cleaned.get("limit_reason") or "")
+        if problem:
+            self.add_error(problem[0], problem[1])
+        self.rate_result = result
+
+
+class RateChangeForm(TimedForm, RateFieldsMixin):
+    what = "rate change"
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not self.errors:
+            self.check_rate(self.session, cleaned)
+        return cleaned
+
+
+class ObservationForm(VersionedForm, VitalsMixin):
+    observed_at = forms.DateTimeField(label="Time of the observation", widget=DATETIME_WIDGET)
+    rass = forms.TypedChoiceField(
+        label="RASS", choices=RASS_CHOICES, coerce=int, required=False, empty_value=None
+    )
+    moaas = forms.TypedChoiceField(
+        label="MOAA/S", choices=MOAAS_CHOICES, coerce=int, required=False, empty_value=None
+    )
+    cadss6 = forms.IntegerField(
+        label="Dissociation: CADSS-6 total (0-24)", min_value=0, max_value=24, required=False
+    )
+    pain_nrs = forms.IntegerField(
+        label="Pain NRS (0-10)", min_value=0, max_value=10, required=False
+    )
+    symptoms = forms.MultipleChoiceField(
+        label="Symptoms (LAST prodrome first)",
+        choices=[
+            (s, SYMPTOM_LABELS[s])
+            for s in (*LAST_SYMPTOMS, *(s for s in SYMPTOMS if s not in LAST_SYMPTOMS))
+        ],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    note = forms.CharField(label="Note", max_length=300, required=False)
+
+    def __init__(self, *args: Any, not_before: dt.datetime | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {})
+        kwargs["initial"].setdefault("observed_at", local_now())
+        super().__init__(*args, **kwargs)
+        self.not_before = not_before
+
+    def clean_observed_at(self) -> dt.datetime:
+        at: dt.datetime = self.cleaned_data["observed_at"]
+        problem = time_problem(at, self.not_before, "observation")
+        if problem:
+            raise forms.ValidationError(problem.replace("previous charted event", "infusion start"))
+        return at
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        for field, message in vitals_problems(cleaned).items():
+            if field not in self.errors:
+                self.add_error(field, message)
+        if cleaned.get("rass") is None and cleaned.get("moaas") is None:
+            self.add_error("rass", "Record sedation: RASS or MOAA/S.")
+        return cleaned
+
+
+class AcknowledgeForm(TimedForm, RateFieldsMixin):
+    what = "acknowledgement"
+    response = forms.ChoiceField(
+        label="Action taken", choices=AlertResponse.choices, widget=forms.RadioSelect
+    )
+    action_taken = forms.CharField(
+        label="What you did (e.g. physician informed, rate reduced)",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=1000,
+    )
+
+    field_order = ["response", "dose_value", "dose_unit", "limit_reason", "action_taken", "at"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.order_fields(self.field_order)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        if cleaned.get("response") == AlertResponse.REDUCE_RATE:
+            self.check_rate(self.session, cleaned)
+        return cleaned
+
+
+class AdverseEventForm(VersionedForm):
+    occurred_at = forms.DateTimeField(label="When", widget=DATETIME_WIDGET)
+    event_type = forms.ChoiceField(label="Type", choices=AEType.choices)
+    severity = forms.ChoiceField(label="Severity", choices=AESeverity.choices)
+    description = forms.CharField(
+        label="Description", widget=forms.Textarea(attrs={"rows": 2}), required=False
+    )
+    action_taken = forms.CharField(label="Action taken", widget=forms.Textarea(attrs={"rows": 2}))
+    outcome = forms.ChoiceField(label="Outcome", choices=AEOutcome.choices)
+    serious = forms.BooleanField(
+        label="Serious (24-hour report to the CPSO out-of-hospital premises programme)",
+        required=False,
+        help_text="Severe, life-threatening, death and transfer to hospital are always serious.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {})
+        kwargs["initial"].setdefault("occurred_at", local_now())
+        super().__init__(*args, **kwargs)
+
+    def clean_occurred_at(self) -> dt.datetime:
+        at: dt.datetime = self.cleaned_data["occurred_at"]
+        problem = time_problem(at, None, "event")
+        if problem:
+            raise forms.ValidationError(problem)
+        return at
+
+
+class DischargeForm(TimedForm):
+    what = "discharge"
+    activity = forms.TypedChoiceField(
+        label=ALDRETE_LABELS["activity"], choices=ALDRETE_CHOICES, coerce=int
+    )
+    respiration = forms.TypedChoiceField(
+        label=ALDRETE_LABELS["respiration"], choices=ALDRETE_CHOICES, coerce=int
+    )
+    circulation = forms.TypedChoiceField(
+        label=ALDRETE_LABELS["circulation"], choices=ALDRETE_CHOICES, coerce=int
+    )
+    consciousness = forms.TypedChoiceField(
+        label=ALDRETE_LABELS["consciousness"], choices=ALDRETE_CHOICES, coerce=int
+    )
+    oxygen_saturation = forms.TypedChoiceField(
+        label=ALDRETE_LABELS["oxygen_saturation"], choices=ALDRETE_CHOICES, coerce=int
+    )
+    escort_name = forms.CharField(label="Escort: name", max_length=120, required=False)
+    escort_phone = forms.CharField(label="Escort: phone", max_length=30, required=False)
+    escort_confirmed = forms.BooleanField(
+        label="The escort is here and takes the patient home", required=False
+    )
+
+    def aldrete(self) -> dict[str, int]:
+        return {k: int(self.cleaned_data[k]) for k in ALDRETE_LABELS}
+
+
+class NoteForm(VersionedForm):
+    text = forms.CharField(label="Session summary", widget=forms.Textarea(attrs={"rows": 14}))
+
+
+class AmendmentForm(VersionedForm):
+    text = forms.CharField(label="Correction", widget=forms.Textarea(attrs={"rows": 4}))
+    reason = forms.CharField(label="Reason for the amendment", max_length=300)

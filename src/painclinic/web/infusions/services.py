@@ -1,0 +1,1172 @@
+"""Infusion-day state changes: each one transaction holding its checks, rows and audit events.
+
+Every change locks the session row, compares the version the form started from (a stale form
+raises ``SessionConflict`` naming what the other person charted), writes its rows, bumps the
+version with a ``SessionEvent`` and writes the audit event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django.http import HttpRequest
+from django.utils import timezone
+
+from painclinic.clinical import Action as MonitoringAction
+from painclinic.clinical import evaluate_observation
+from painclinic.clinical import score as score_instrument
+from painclinic.web.accounts.permissions import acting_user
+from painclinic.web.audit.services import Action, Outcome, audit
+from painclinic.web.infusions import policy
+from painclinic.web.infusions.access import INFUSION_CATEGORY
+from painclinic.web.infusions.models import (
+    AdverseEvent,
+    AESeverity,
+    Alert,
+    AlertResponse,
+    BagPreparation,
+    Discharge,
+    DoubleCheck,
+    InfusionSession,
+    NoteAmendment,
+    Observation,
+    PreInfusionChecklist,
+    PreparationStatus,
+    RateSegment,
+    SessionEvent,
+    SessionNote,
+    SessionStatus,
+)
+from painclinic.web.infusions.rules import (
+    Refused,
+    calculate_rate,
+    checklist_problems,
+    delivered_mg,
+    first_step,
+    fmt,
+    limit_problem,
+    monitoring_thresholds,
+    plan_rate_tolerance_mg_per_h,
+    preparation_problems,
+    remaining_planned_min,
+    time_problem,
+    vitals_problems,
+)
+
+__all__ = ["Refused", "SessionConflict"]
+
+TIMED_KINDS = ("start", "pause", "resume", "rate_change", "stop")
+SERIOUS_SEVERITIES = (AESeverity.SEVERE, AESeverity.LIFE_THREATENING, AESeverity.DEATH)
+
+
+class SessionConflict(Exception):
+    """The session changed after the form was opened: nothing was saved."""
+
+    def __init__(
+        self, session: InfusionSession, expected_version: int, changes: list[SessionEvent]
+    ) -> None:
+        super().__init__("the infusion record changed while you were charting")
+        self.session = session
+        self.expected_version = expected_version
+        self.changes = changes
+
+
+# --- plumbing -------------------------------------------------------------------------------
+
+
+def _lock(request: HttpRequest, session_id: int, expected_version: int) -> InfusionSession:
+    session = (
+        InfusionSession.objects.select_for_update(of=("self",))
+        .select_related("patient", "plan", "plan__weight", "planned_session")
+        .get(pk=session_id)
+    )
+    if session.version != expected_version:
+        changes = list(
+            SessionEvent.objects.filter(session=session, version__gt=expected_version)
+            .select_related("recorded_by")
+            .order_by("version")
+        )
+        audit(
+            request,
+            category=INFUSION_CATEGORY,
+            action=Action.UPDATE,
+            patient=session.patient,
+            obj=session,
+            outcome=Outcome.CONFLICT,
+            detail={"expected_version": expected_version, "current_version": session.version},
+        )
+        raise SessionConflict(session, expected_version, changes)
+    return session
+
+
+def _change(
+    request: HttpRequest,
+    session: InfusionSession,
+    kind: str,
+    summary: str,
+    *,
+    occurred_at: dt.datetime | None = None,
+    status: str | None = None,
+    obj: Any = None,
+    action: str = Action.UPDATE,
+    detail: dict[str, Any] | None = None,
+) -> SessionEvent:
+    now = timezone.now()
+    before = session.status
+    session.version += 1
+    if status is not None:
+        session.status = status
+    session.save(update_fields=["version", "status"])
+    event = SessionEvent.objects.create(
+        session=session,
+        version=session.version,
+        kind=kind,
+        summary=summary[:300],
+        occurred_at=occurred_at or now,
+        recorded_at=now,
+        recorded_by=acting_user(request),
+    )
+    audit(
+        request,
+        category=INFUSION_CATEGORY,
+        action=action,
+        patient=session.patient,
+        obj=obj if obj is not None else session,
+        detail={
+            "event": kind,
+            "summary": summary,
+            "session_id": session.pk,
+            "version": session.version,
+            "status_before": before,
+            "status_after": session.status,
+            "occurred_at": (occurred_at or now).isoformat(),
+            **(detail or {}),
+        },
+    )
+    return event
+
+
+def _require_status(session: InfusionSession, allowed: tuple[str, ...], doing: str) -> None:
+    if session.status not in allowed:
+        raise Refused(f"Cannot {doing}: the session is {session.get_status_display().lower()}.")
+
+
+def _require_no_open_alerts(session: InfusionSession, doing: str) -> None:
+    count = Alert.objects.filter(session=session, acknowledged_at__isnull=True).count()
+    if count:
+        raise Refused(
+            f"Cannot {doing}: {count} alert{'s' if count > 1 else ''} not acknowledged. "
+            "Acknowledge each alert with the action taken first."
+        )
+
+
+def last_event_at(session: InfusionSession) -> dt.datetime | None:
+    value = SessionEvent.objects.filter(session=session, kind__in=TIMED_KINDS).aggregate(
+        last=Max("occurred_at")
+    )["last"]
+    return value if isinstance(value, dt.datetime) else None
+
+
+def _check_time(session: InfusionSession, at: dt.datetime, what: str) -> None:
+    problem = time_problem(at, last_event_at(session), what)
+    if problem:
+        raise Refused(problem, "at")
+
+
+REGISTER_FIELDS = {
+    "lot": "vial_lot",
+    "amount_mg": "drawn_mg",
+    "concentration_mg_per_ml": "vial_concentration_mg_per_ml",
+}
+
+
+def _controlled_drugs() -> set[str]:
+    """Drugs kept in the controlled-drug register (ketamine, a Schedule I substance)."""
+    try:
+        module = importlib.import_module("painclinic.web.drugregister.models")
+    except ImportError:
+        return set()
+    choices = getattr(module, "ControlledDrug", None)
+    return set(getattr(choices, "values", ())) if choices is not None else set()
+
+
+def _register_function(name: str) -> Callable[..., Any] | None:
+    try:
+        module = importlib.import_module("painclinic.web.drugregister.services")
+    except ImportError:
+        return None
+    function = getattr(module, name, None)
+    return function if callable(function) else None
+
+
+# --- 1. open --------------------------------------------------------------------------------
+
+
+def do_open_session(request: HttpRequest, booking_id: int) -> InfusionSession:
+    from painclinic.web.scheduling.models import Booking, BookingStatus
+    from painclinic.web.treatments.models import PlanStatus
+
+    with transaction.atomic():
+        booking = (
+            Booking.objects.select_for_update(of=("self",))
+            .select_related("plan", "planned_session", "patient")
+            .filter(pk=booking_id)
+            .first()
+        )
+        if booking is None:
+            raise Refused("No such booking.")
+        existing = InfusionSession.objects.filter(booking=booking).first()
+        if existing is not None:
+            return existing
+        if booking.status != BookingStatus.BOOKED:
+            raise Refused(f"The booking is {booking.get_status_display().lower()}.")
+        plan = booking.plan
+        if plan is None or booking.planned_session is None:
+            raise Refused("The booking has no treatment plan session: book it from a plan.")
+        if plan.status != PlanStatus.ACTIVE:
+            reasons: dict[str, str] = {
+                PlanStatus.AWAITING_COSIGN: "awaits a second physician's co-signature",
+                PlanStatus.COMPLETED: "is completed",
+                PlanStatus.CANCELLED: "was cancelled",
+            }
+            why = reasons.get(str(plan.status), f"is {plan.status}")
+            raise Refused(f"The treatment plan {why}: it must be active to infuse.")
+        session = InfusionSession.objects.create(
+            patient=booking.patient,
+            booking=booking,
+            plan=plan,
+            planned_session=booking.planned_session,
+            opened_by=acting_user(request),
+            dosing_weight_kg=plan.dosing_weight_kg,
+        )
+        SessionEvent.objects.create(
+            session=session,
+            version=session.version,
+            kind="open",
+            summary="Session opened",
+            occurred_at=timezone.now(),
+            recorded_at=timezone.now(),
+            recorded_by=acting_user(request),
+        )
+        audit(
+            request,
+            category=INFUSION_CATEGORY,
+            action=Action.CREATE,
+            patient=session.patient,
+            obj=session,
+            detail={
+                "event": "open",
+                "booking_id": booking.pk,
+                "plan_id": plan.pk,
+                "planned_session": booking.planned_session.number,
+            },
+        )
+    return session
+
+
+# --- 2. checklist ---------------------------------------------------------------------------
+
+
+def do_complete_checklist(
+    request: HttpRequest, session_id: int, expected_version: int, data: dict[str, Any]
+) -> PreInfusionChecklist:
+    from painclinic.web.patients.services import do_record_weight
+
+    with transaction.atomic():
+        session = _lock(request, session_id, expected_version)
+        _require_status(session, (SessionStatus.SCHEDULED,), "complete the checklist")
+        now = timezone.now()
+        problems, screen = checklist_problems(session, data, now)
+        if problems:
+            field, message = next(iter(problems.items()))
+            raise Refused(message, None if field == "__all__" else field)
+        checklist = PreInfusionChecklist.objects.create(
+            session=session,
+            systolic_bp_mmhg=data["systolic_bp_mmhg"],
+            diastolic_bp_mmhg=data["diastolic_bp_mmhg"],
+            heart_rate_bpm=data["heart_rate_bpm"],
+            respiratory_rate_per_min=data["respiratory_rate_per_min"],
+            spo2_percent=data["spo2_percent"],
+            escort_name=data["escort_name"].strip(),
+            escort_phone=data["escort_phone"].strip(),
+            last_solids_at=data["last_solids_at"],
+            last_clear_fluids_at=data["last_clear_fluids_at"],
+            fasting_solids_hours_required=policy.fasting_hours()[0],
+            fasting_clear_fluids_hours_required=policy.fasting_hours()[1],
+            pregnancy_test=data["pregnancy_test"],
+            weight_kg=data["weight_kg"],
+            plan_weight_kg=session.plan.weight.weight_kg,
+            no_new_conditions_confirmed=True,
+            rescreen=screen or {},
+            completed_by=acting_user(request),
+            completed_at=now,
+        )
+        do_record_weight(
+            request,
+            session.patient,
+            {"weight_kg": data["weight_kg"], "measured_on": timezone.localdate(now)},
+        )
+        _change(
+            request,
+            session,
+            "checklist",
+            f"Checklist passed: BP {checklist.systolic_bp_mmhg}/{checklist.diastolic_bp_mmhg}, "
+            f"HR {checklist.heart_rate_bpm}, weight {checklist.weight_kg} kg, "
+            f"escort {checklist.escort_name}",
+            status=SessionStatus.CHECKLIST_DONE,
+            obj=checklist,
+            action=Action.CREATE,
+            detail={
+                "rescreen_relative": [r["rule_id"] for r in (screen or {}).get("relative", [])]
+            },
+        )
+    return checklist
+
+
+# --- 3. bag preparation and independent double check ---------------------------------------
+
+
+def do_prepare_bag(
+    request: HttpRequest, session_id: int, expected_version: int, data: dict[str, Any]
+) -> BagPreparation:
+    with transaction.atomic():
+        session = _lock(request, session_id, expected_version)
+        _require_status(session, (SessionStatus.CHECKLIST_DONE,), "prepare a bag")
+        if BagPreparation.objects.filter(
+            session=session, status=PreparationStatus.AWAITING_CHECK
+        ).exists():
+            raise Refused("A bag already awaits its double check.")
+        problems = preparation_problems(session, data)
+        if problems:
+            field, message = next(iter(problems.items()))
+            raise Refused(message, field)
+        step = first_step(session)
+        result = calculate_rate(
+            session,
+            dose_value=data["dose_value"],
+            dose_unit=data["dose_unit"],
+            concentration_mg_per_ml=data["bag_concentration_mg_per_ml"],
+            duration_min=float(step["duration_min"]),
+        )
+        prep = BagPreparation.objects.create(
+            session=session,
+            drug=data["drug"],
+            vial_concentration_mg_per_ml=data["vial_concentration_mg_per_ml"],
+            bag_concentration_mg_per_ml=data["bag_concentration_mg_per_ml"],
+            dose_value=data["dose_value"],
+            dose_unit=data["dose_unit"],
+            pump_rate_entered_ml_per_h=data["pump_rate_entered_ml_per_h"],
+            rate_mg_per_h=result.rate_mg_per_h,
+            rate_ml_per_h=result.rate_ml_per_h,
+            drawn_mg=data["drawn_mg"],
+            vial_lot=data["vial_lot"].strip(),
+            prepared_by=acting_user(request),
+            prepared_at=timezone.now(),
+        )
+        record_draw = _register_function("do_record_draw")
+        if record_draw is not None and session.plan.drug in _controlled_drugs():
+            try:
+                record_draw(
+                    request,
+                    session,
+                    concentration_mg_per_ml=prep.vial_concentration_mg_per_ml,
+                    amount_mg=prep.drawn_mg,
+                    lot=prep.vial_lot,
+                )
+            except ValueError as error:  # DrugRegisterError names the register's field
+                register_field = REGISTER_FIELDS.get(getattr(error, "field", ""))
+                raise Refused(f"Drug register: {error}", register_field) from error
+            prep.register_draw_recorded = True
+            prep.save(update_fields=["register_draw_recorded"])
+        _change(
+            request,
+            session,
+            "prepare",
+            f"Bag prepared by {acting_user(request).display_name}: awaiting double check",
+            obj=prep,
+            action=Action.CREATE,
+            detail={
+                "drug": prep.drug,
+                "vial_concentration_mg_per_ml": str(prep.vial_concentration_mg_per_ml),
+                "bag_concentration_mg_per_ml": str(prep.bag_concentration_mg_per_ml),
+                "dose": f"{prep.dose_value} {prep.dose_unit}",
+                "rate_mg_per_h": str(prep.rate_mg_per_h),
+                "rate_ml_per_h": str(prep.rate_ml_per_h),
+                "drawn_mg": str(prep.drawn_mg),
+                "lot": prep.vial_lot,
+                "register_draw_recorded": prep.register_draw_recorded,
+            },
+        )
+    return prep
+
+
+def _compare(
+    session: InfusionSession, prep: BagPreparation, data: dict[str, Any], rate_mg_per_h: Decimal
+) -> list[dict[str, str]]:
+    step = first_step(session)
+    planned_rate = Decimal(str(step["rate_mg_per_h"]))
+    planned_conc = Decimal(str(step["concentration_mg_per_ml"]))
+    tolerance = plan_rate_tolerance_mg_per_h(session, planned_conc)
+    rows: list[dict[str, str]] = []
+
+    def differ(field: str, label: str, one: str, two: str, plan: str) -> None:
+        rows.append({"field": field, "label": label, "nurse_1": one, "nurse_2": two, "plan": plan})
+
+    plan_drug = session.plan.drug
+    if data["drug"] != prep.drug or data["drug"] != plan_drug:
+        differ("drug", "Drug", prep.drug, data["drug"], plan_drug)
+    conc2 = Decimal(data["bag_concentration_mg_per_ml"])
+    if conc2 != prep.bag_concentration_mg_per_ml or conc2 != planned_conc:
+        differ(
+            "bag_concentration_mg_per_ml",
+            "Bag concentration",
+            fmt(prep.bag_concentration_mg_per_ml, "mg/mL"),
+            fmt(conc2, "mg/mL"),
+            fmt(planned_conc, "mg/mL"),
+        )
+    same_dose = data["dose_unit"] == prep.dose_unit and Decimal(data["dose_value"]) == Decimal(
+        prep.dose_value
+    )
+    if (
+        not same_dose
+        or abs(rate_mg_per_h - prep.rate_mg_per_h) > Decimal("0.0001")
+        or abs(rate_mg_per_h - planned_rate) > tolerance
+    ):
+        differ(
+            "dose",
+            "Dose",
+            f"{fmt(prep.dose_value, prep.dose_unit)} ({fmt(prep.rate_mg_per_h, 'mg/h')})",
+            f"{fmt(data['dose_value'], data['dose_unit'])} ({fmt(rate_mg_per_h, 'mg/h')})",
+            fmt(planned_rate, "mg/h"),
+        )
+    pump2 = Decimal(data["pump_rate_entered_ml_per_h"])
+    if pump2 != prep.pump_rate_entered_ml_per_h or abs(pump2 - prep.rate_ml_per_h) > Decimal(
+        "0.001"
+    ):
+        differ(
+            "pump_rate",
+            "Pump rate",
+            fmt(prep.pump_rate_entered_ml_per_h, "mL/h"),
+            fmt(pump2, "mL/h"),
+            fmt(step["rate_ml_per_h"], "mL/h") if step.get("rate_ml_per_h") else "",
+        )
+    return rows
+
+
+def do_double_check(
+    request: HttpRequest, session_id: int, expected_version: int, data: dict[str, Any]
+) -> DoubleCheck:
+    """Nurse 2's blind entry. A mismatch is recorded (and blocks the start) — a new bag
+    preparation and double check are then needed."""
+    with transaction.atomic():
+        session = _lock(request, session_id, expected_version)
+        _require_status(session, (SessionStatus.CHECKLIST_DONE,), "double-check a bag")
+        prep = (
+            BagPreparation.objects.select_for_update()
+            .filter(session=session, status=PreparationStatus.AWAITING_CHECK)
+            .first()
+        )
+        if prep is None:
+            raise Refused("No bag awaits a double check: nurse 1 prepares it first.")
+        user = acting_user(request)
+        if prep.prepared_by_id == user.pk:
+            audit(
+                request,
+                category=INFUSION_CATEGORY,
+                action=Action.CREATE,
+                patient=session.patient,
+                obj=prep,
+                outcome=Outcome.DENIED,
+                detail={"event": "double_check", "refused": "same user as the preparer"},
+            )
+            raise Refused(
+                "The independent double check must be done by a different nurse from the one "
+                "who prepared the bag."
+            )
+        try:
+            result = calculate_rate(
+                session,
+                dose_value=data["dose_value"],
+                dose_unit=data["dose_unit"],
+                concentration_mg_per_ml=data["bag_concentration_mg_per_ml"],
+                duration_min=float(first_step(session)["duration_min"]),
+            )
+            rate = result.rate_mg_per_h
+        except Refused:
+            rate = Decimal(-1)
+        mismatches = _compare(session, prep, data, rate)
+        check = DoubleCheck.objects.create(
+            preparation=prep,
+            drug=data["drug"],
+            bag_concentration_mg_per_ml=data["bag_concentration_mg_per_ml"],
+            dose_value=data["dose_value"],
+            dose_unit=data["dose_unit"],
+            pump_rate_entered_ml_per_h=data["pump_rate_entered_ml_per_h"],
+            rate_mg_per_h=max(rate, Decimal(0)),
+            matches=not mismatches,
+            mismatches=mismatches,
+            checked_by=user,
+            checked_at=timezone.now(),
+        )
+        prep.status = PreparationStatus.MISMATCH if mismatches else PreparationStatus.VERIFIED
+        prep.save(update_fields=["status"])
+        if mismatches:
+            summary = "Double check MISMATCH (" + ", ".join(m["label"] for m in mismatches) + ")"
+        else:
+            summary = f"Double check by {user.display_name}: matches nurse 1 and the plan"
+        _change(
+            request,
+            session,
+            "double_check",
+            summary,
+            status=None if mismatches else SessionStatus.PREPARED,
+            obj=check,
+            action=Action.CREATE,
+            detail={"matches": not mismatches, "mismatches": mismatches},
+        )
+    return check
+
+
+# --- 4. start, pause, resume, rate change, stop ---------------------------------------------
+
+
+def verified_preparation(session: InfusionSession) -> BagPreparation | None:
+    return (
+        BagPreparation.objects.filter(session=session, status=PreparationStatus.VERIFIED)
+        .order_by("-prepared_at", "-id")
+        .first()
+    )
+
+
+def _open_segment(session: InfusionSession) -> RateSegment | None:
+    return (
+        RateSegment.objects.select_for_update()
+        .filter(session=session, ended_at__isnull=True)
+        .first()
+    )
+
+
+def _segments(session: InfusionSession) -> list[RateSegment]:
+    return list(RateSegment.objects.filter(session=session).order_by("started_at", "id"))
+
+
+def _elapsed_min(session: InfusionSession, at: dt.datetime) -> float:
+    first = RateSegment.objects.filter(session=session).order_by("started_at").first()
+    if first is None:
+        return 0.0
+    return (at - first.started_at).total_seconds() / 60
+
+
+def _new_segment(
+    request: HttpRequest,
+    session: InfusionSession,
+    *,
+    at: dt.datetime,
+    dose_value: Decimal,
+    dose_unit: str,
+    concentration: Decimal,
+    reason: str,
+    limit_reason: str = "",
+    enforce_soft: bool = True,
+) -> RateSegment:
+    segments = _segments(session)
+    result = calculate_rate(
+        session,
+        dose_value=dose_value,
+        dose_unit=dose_unit,
+        concentration_mg_per_ml=concentration,
+        duration_min=remaining_planned_min(session, _elapsed_min(session, at)),
+        prior_mg=delivered_mg(segments, at),
+    )
+    problem = limit_problem(result, limit_reason if enforce_soft else "plan")
+    if problem:
+        raise Refused(problem[1], problem[0])
+    return RateSegment.objects.create(
+        session=session,
+        started_at=at,
+        dose_value=dose_value,
+        dose_unit=dose_unit,
+        rate_mg_per_h=result.rate_mg_per_h,
+        rate_ml_per_h=result.rate_ml_per_h,
+        concentration_mg_per_ml=concentration,
+        start_reason=reason,
+        limit_status=result.calculation.status,
+        limit_reason=limit_reason,
+        started_by=acting_user(request),
+    )
+
+
+def _close_segment(
+    request: HttpRequest, session: InfusionSession, at: dt.datetime, reason: str
+) -> RateSegment:
+    segment = _open_segment(session)
+    if segment is None:
+        raise Refused("No rate is running.")
+    segment.ended_at = at
+    segment.end_reason = reason
+    segment.ended_by = acting_user(request)
+    segment.save(update_fields=["ended_at", "end_reason", "ended_by"])
+    return segment
+
+
+def do_start(
+    request: HttpRequest, session_id: int, expected_version: int, at: dt.datetime
+) -> RateSegment:
+    with transaction.atomic():
+        session = _lock(request, session_id, expected_version)
+        _require_status(session, (SessionStatus.PREPARED,), "start")
+        prep = verified_preparation(session)
+        if prep is None:
+            raise Refused("The bag has not passed an independent double check.")
+        _check_time(session, at, "start")
+        segment = _new_segment(
+            request,
+            session,
+            at=at,
+            dose_value=prep.dose_value,
+            dose_unit=prep.dose_unit,
+            concentration=prep.bag_concentration_mg_per_ml,
+            reason="start",
+            # The plan's dose was checked (soft limits co-signed) when it was prescribed.
+            limit_reason=session.plan.soft_limit_reason or "dose as planned",
+        )
+        _change(
+            request,
+            session,
+            "start",
+            f"Started at {fmt(segment.rate_mg_per_h, 'mg/h')} "
+            f"(pump {fmt(segment.rate_ml_per_h, 'mL/h')})",
+            occurred_at=at,
+            status=SessionStatus.RUNNING,
+            obj=segment,
+            detail={"rate_mg_per_h": str(segment.rate_mg_per_h)},
+        )
+    return segment
+
+
+def _pause(request: HttpRequest, session: InfusionSession, at: dt.datetime, why: str) -> None:
+    _require_status(session, (SessionStatus.RUNNING,), "pause")
+    _check_time(session, at, "pause")
+    segment = _close_segment(request, session, at, "pause")
+    _change(
+        request,
+        session,
+        "pause",
+        f"Paused{': ' + why if why else ''}",
+        occurred_at=at,
+        status=SessionStatus.PAUSED,
+        obj=segment,
+    )
+
+
+def do_pause(
+    request: HttpRequest, session_id: int, expected_version: int, at: dt.datetime, reason: str = ""
+) -> None:
+    with transaction.atomic():
+        session = _lock(request, session_id, expected_version)
+        _pause(request, session, at, reason)
+
+
+def do_resume(
+    request: HttpRequest, session_id: int, expected_version: int, at: dt.datetime
+) -> RateSegment:
+    with transaction.atomic():
+        session = _lock(request, session_id, expected_version)
+        _require_status(session, (SessionStatus.PAUSED,), "resume")
+        _check_time(session, at, "resume")
+        last = RateSegment.objects.filter(session=session).order_by("-started_at", "-id").first()
+        if last is None:
+            raise Refused("Nothing to resume.")
+        segment = _new_segment(
+            request,
+            session,
+            at=at,
+            dose_value=last.dose_value,
+            dose_unit=last.dose_unit,
+            concentration=last.concentration_mg_per_ml,
+            reason="resume",
+            limit_reason=last.limit_reason,
+        )
+        _change(
+            request,
+            session,
+            "resume",
+            f"Resumed at {fmt(segment.rate_mg_per_h, 'mg/h')} "
+            f"(pump {fmt(segment.rate_ml_per_h, 'mL/h')})",
+            occurred_at=at,
+            status=SessionStatus.RUNNING,
+            obj=segment,
+        )
+    return segment
+
+
+def _rate_change(
+    request: HttpRequest,
+    session: InfusionSession,
+    at: dt.datetime,
+    dose_value: Decimal,
+    dose_unit: str,
+    limit_reason: str,
+) -> RateSegment:
+    _require_status(session, (SessionStatus.RUNNING,), "change the rate")
+    _check_time(session, at, "rate change")
+    previous = _open_segment(session)
+    if previous is None:
+        raise Refused("No rate is running.")
+    if previous.started_at == at:
+        raise Refused("The rate change must be after the current rate's start.", "at")
+    segment = _new_segment(
+        request,
+        session,
+        at=at,
+        dose_value=dose_value,
+        dose_unit=dose_unit,
+        concentration=previous.concentration_mg_per_ml,
+        reason="rate_change",
+        limit_reason=limit_reason,
+    )
+    _close_segment(request, session, at, "rate_change")
+    _change(
+        request,
+        session,
+        "rate_change",
+        f"Rate {fmt(previous.rate_mg_per_h, 'mg/h')} → {fmt(segment.rate_mg_per_h, 'mg/h')} "
+        f"(pump {fmt(segment.rate_ml_per_h, 'mL/h')})"
+        + (f"; soft limit: {limit_reason}" if segment.limit_status == "soft_limit" else ""),
+        occurred_at=at,
+        obj=segment,
+        detail={
+            "from_rate_mg_per_h": str(previous.rate_mg_per_h),
+            "to_rate_mg_per_h": str(segment.rate_mg_per_h),
+            "dose": f"{dose_value} {dose_unit}",
+            "limit_status": segment.limit_status,
+            "limit_reason": limit_reason,
+        },
+    )
+    return segment
+
+
+def do_change_rate(
+    request: HttpRequest,
+    session_id: int,
+    expected_version: int,
+    at: dt.datetime,
+    dose_value: Decimal,
+    dose_unit: str,
+    limit_reason: str = "",
+) -> RateSegment:
+    with transaction.atomic():
+        session = _lock(request, session_id, expected_version)
+        return _rate_change(request, session, at, dose_value, dose_unit, limit_reason)
+
+
+def _stop(request: HttpRequest, session: InfusionSession, at: dt.datetime, reason: str) -> None:
+    _require_status(session, (SessionStatus.RUNNING, SessionStatus.PAUSED), "stop")
+    _check_time(session, at, "stop")
+    segment = None
+    if session.status == SessionStatus.RUNNING:
+        segment = _close_segment(request, session, at, "stop")
+    total = delivered_mg(_segments(session), at)
+    _change(
+        request,
+        session,
+        "stop",
+        f"Stopped; delivered {fmt(total, 'mg')}{': ' + reason if reason else ''}",
+        occurred_at=at,
+        status=SessionStatus.STOPPED,
+        obj=segment,
+        detail={"delivered_mg": str(total.quantize(Decimal("0.001")))},
+    )
+
+
+def do_stop(
+    request: HttpRequest, session_id: int, expected_version: int, at: dt.datetime, reason: str = ""
+) -> None:
+    with transaction.atomic():
+        session = _lock(request, session_id, expected_version)
+        _require_no_open_alerts(session, "stop")
+        _stop(request, session, at, reason)
+
+
+# --- 5/6. observations and alerts -----------------------------------------------------------
+
+
+def do_record_observation(
+    request: HttpRequest, session_id: int, expected_version: int, data: dict[str, Any]
+) -> Observation:
+    with transaction.atomic():
+        session = _lock(request, session_id, expected_version)
+        _require_status(
+            session,
+            (SessionStatus.RUNNING, SessionStatus.PAUSED, SessionStatus.STOPPED),
+            "record an observation",
+        )
+        at = data["observed_at"]
+        first = RateSegment.objects.filter(session=session).order_by("started_at").first()
+        problem = time_problem(at, first.started_at if first else None, "observation")
+        if problem:
+            raise Refused(
+                problem.replace("previous charted event", "infusion start"), "observed_at"
+            )
+        problems = vitals_problems(data)
+        if problems:
+            field, message = next(iter(problems.items()))
+            raise Refused(message, field)
+        running = (
+            RateSegment.objects.filter(session=session, started_at__lte=at)
+            .filter(ended_at__isnull=True)
+            .first()
+        ) or (
+            RateSegment.objects.filter(session=session, started_at__lte=at, ended_at__gt=at).first()
+        )
+        rate = running.rate_mg_per_h if running else Decimal(0)
+        measures = {
+            "systolic_bp_mmhg": data["systolic_bp_mmhg"],
+            "diastolic_bp_mmhg": data["diastolic_bp_mmhg"],
+            "heart_rate_bpm": data["heart_rate_bpm"],
+            "respiratory_rate_per_min": data["respiratory_rate_per_min"],
+            "spo2_percent": data["spo2_percent"],
+            "rass": data.get("rass"),
+            "moaas": data.get("moaas"),
+            "cadss6": data.get("cadss6"),
+        }
+        observation_input = {k: v for k, v in measures.items() if v is not None}
+        observation_input["symptoms"] = list(data.get("symptoms") or [])
+        if first is not None:
+            observation_input["elapsed_min"] = max(
+                (at - first.started_at).total_seconds() / 60, 0.0
+            )
+        decision = evaluate_observation(
+            observation_input,
+            {"drug": session.plan.drug, "rate_mg_per_h": float(rate)},
+            thresholds=monitoring_thresholds(),
+        )
+        observation = Observation.objects.create(
+            session=session,
+            observed_at=at,
+            **{k: v for k, v in measures.items()},
+            pain_nrs=data.get("pain_nrs"),
+            symptoms=sorted(data.get("symptoms") or []),
+            note=(data.get("note") or "").strip(),
+            rate_mg_per_h=rate if running else None,
+            action=decision.action.value,
+            decision=decision.to_dict(),
+            recorded_by=acting_user(request),
+            recorded_at=timezone.now(),
+        )
+        alert = None
+        if decision.action != MonitoringAction.CONTINUE:
+            alert = Alert.objects.create(
+                session=session,
+                observation=observation,
+                action=decision.action.value,
+                reasons=[r.to_dict() for r in decision.reasons],
+                raised_at=timezone.now(),
+            )
+        summary = (
+            f"Observation BP {observation.systolic_bp_mmhg}/{observation.diastolic_bp_mmhg}, "
+            f"HR {observation.heart_rate_bpm}, RR {observation.respiratory_rate_per_min}, "
+            f"SpO2 {observation.spo2_percent}%"
+        )
+        if alert is not None:
+            summary += f" — ALERT: {decision.action.value.replace('_', ' ')}"
+        _change(
+            request,
+            session,
+            "observation",
+            summary,
+            occurred_at=at,
+            obj=observation,
+            action=Action.CREATE,
+            detail={
+                "monitoring_action": decision.action.value,
+                "rules": list(decision.rule_ids),
+                "alert_id": alert.pk if alert else None,
+            },
+        )
+    return observation
+
+
+def do_acknowledge_alert(
+    request: HttpRequest,
+    session_id: int,
+    expected_version: int,
+    alert_id: int,
+    data: dict[str, Any],
+) -> Alert:
+    """Acknowledge an alert with the action taken; a rate reduction, pause or stop is carried
+    out in the same transaction."""
+    with transaction.atomic():
+        session = _lock(request, session_id, expected_version)
+        alert = Alert.objects.select_for_update().filter(pk=alert_id, session=session).first()
+        if alert is None:
+            raise Refused("No such alert on this session.")
+        if alert.acknowledged_at is not None:
+            raise Refused("This alert was already acknowledged.")
+        response = data["response"]
+        at = data.get("at") or timezone.now()
+        text = data["action_taken"].strip()
+        segment = None
+        if response == AlertResponse.REDUCE_RATE:
+            current = _open_segment(session)
+            if current is None:
+                raise Refused("No rate is running to reduce.", "response")
+            segment = _rate_change(
+                request,
+                session,
+                at,
+                data["dose_value"],
+                data["dose_unit"],
+                data.get("limit_reason", ""),
+            )
+            if segment.rate_mg_per_h >= current.rate_mg_per_h:
+                raise Refused(
+                    f"{fmt(segment.rate_mg_per_h, 'mg/h')} is not lower than the running "
+                    f"{fmt(current.rate_mg_per_h, 'mg/h')}.",
+                    "dose_value",
+                )
+            text = f"{text} (rate reduced to {fmt(segment.rate_mg_per_h, 'mg/h')})"
+        elif response == AlertResponse.PAUSE:
+            _pause(request, session, at, f"alert {alert.pk}")
+        alert.acknowledged_by = acting_user(request)
+        alert.acknowledged_at = timezone.now()
+        alert.response = response
+        alert.action_taken = text
+        alert.rate_segment = segment
+        alert.save(
+            update_fields=[
+                "acknowledged_by",
+                "acknowledged_at",
+                "response",
+                "action_taken",
+                "rate_segment",
+            ]
+        )
+        _change(
+            request,
+            session,
+            "alert_ack",
+            f"Alert acknowledged ({alert.action.replace('_', ' ')}): {text}",
+            occurred_at=alert.acknowledged_at,
+            obj=alert,
+            detail={"alert_id": alert.pk, "response": response, "action_taken": text},
+        )
+        if response == AlertResponse.STOP:
+            _require_no_open_alerts(session, "stop")
+            _stop(request, session, at, f"alert {alert.pk}: {text}")
+    return alert
+
+
+# --- 7. adverse events ----------------------------------------------------------------------
+
+
+def is_serious(data: dict[str, Any]) -> bool:
+    return bool(
+        data.get("serious")
+        or data.get("severity") in SERIOUS_SEVERITIES
+        or data.get("outcome") in ("transferred", "death")
+        or data.get("event_type") == "transfer"
+    )
+
+
+def do_record_adverse_event(
+    request: HttpRequest, session_id: int, expected_version: int, data: dict[str, Any]
+) -> AdverseEvent:
+    with transaction.atomic():
+        session = _lock(request, session_id, expected_version)
+        _require_status(
+            session,
+            (
+                SessionStatus.CHECKLIST_DONE,
+                SessionStatus.PREPARED,
+                SessionStatus.RUNNING,
+                SessionStatus.PAUSED,
+                SessionStatus.STOPPED,
+                SessionStatus.DISCHARGED,
+                SessionStatus.SIGNED,
+            ),
+            "record an adverse event",
+        )
+        at = data["occurred_at"]
+        problem = time_problem(at, None, "event")
+        if problem:
+            raise Refused(problem, "occurred_at")
+        serious = is_serious(data)
+        event = AdverseEvent.objects.create(
+            session=session,
+            occurred_at=at,
+            event_type=data["event_type"],
+            severity=data["severity"],
+            description=(data.get("description") or "").strip(),
+            action_taken=data["action_taken"].strip(),
+            outcome=data["outcome"],
+            serious=serious,
+            report_due_at=at + dt.timedelta(hours=policy.serious_event_report_hours())
+            if serious
+            else None,
+            recorded_by=acting_user(request),
+            recorded_at=timezone.now(),
+        )
+        _change(
+            request,
+            session,
+            "adverse_event",
+            f"Adverse event: {event.get_event_type_display()} ({event.get_severity_display()})"
+            + (" — SERIOUS, 24-h report" if serious else ""),
+            occurred_at=at,
+            obj=event,
+            action=Action.CREATE,
+            detail={
+                "event_type": event.event_type,
+                "severity": event.severity,
+                "outcome": event.outcome,
+                "serious": serious,
+            },
+        )
+    return event
+
+
+# --- 9. discharge ---------------------------------------------------------------------------
+
+
+def aldrete_result(answers: dict[str, int]) -> Any:
+    return score_instrument("aldrete", answers)
+
+
+def do_discharge(
+    request: HttpRequest, session_id: int, expected_version: int, data: dict[str, Any]
+) -> Discharge:
+    with transaction.atomic():
+        session = _lock(request, session_id, expected_version)
+        _require_status(session, (SessionStatus.STOPPED,), "discharge")
+        _require_no_open_alerts(session, "discharge")
+        at = data["at"]
+        _check_time(session, at, "discharge")
+        result = aldrete_result(data["aldrete"])
+        if not result.met:
+            raise Refused(
+                f"Modified Aldrete score {result.score}: not ready for discharge "
+                f"({'; '.join(result.reasons)}). Reassess later.",
+                "__all__",
+            )
+        if not data.get("escort_confirmed") or not (data.get("escort_name") or "").strip():
+            raise Refused(
+                "An escort must be confirmed: the patient may not leave alone after the infusion.",
+                "escort_confirmed",
+            )
+        discharge = Discharge.objects.create(
+            session=session,
+            aldrete_answers=data["aldrete"],
+            aldrete_score=int(result.score),
+            escort_name=data["escort_name"].strip(),
+            escort_phone=(data.get("escort_phone") or "").strip(),
+            discharged_at=at,
+            discharged_by=acting_user(request),
+        )
+        _change(
+            request,
+            session,
+            "discharge",
+            f"Discharged with {discharge.escort_name}; Aldrete {discharge.aldrete_score}/10",
+            occurred_at=at,
+            status=SessionStatus.DISCHARGED,
+            obj=discharge,
+            action=Action.CREATE,
+            detail={"aldrete": data["aldrete"], "aldrete_score": discharge.aldrete_score},
+        )
+    return discharge
+
+
+# --- 10. note -------------------------------------------------------------------------------
+
+
+class NoteLocked(Refused):
+    """A signed note cannot be edited; amend it instead."""
+
+
+def do_save_note(
+    request: HttpRequest, session_id: int, expected_version: int, text: str, *, sign: bool
+) -> SessionNote:
+    with transaction.atomic():
+        session = _lock(request, session_id, expected_version)
+        note = SessionNote.objects.select_for_update().filter(session=session).first()
+        if note is not None and note.signed:
+            audit(
+                request,
+                category=INFUSION_CATEGORY,
+                action=Action.UPDATE,
+                patient=session.patient,
+                obj=note,
+                outcome=Outcome.DENIED,
+                detail={"event": "note_edit", "refused": "signed note is locked"},
+            )
+            raise NoteLocked("The note is signed and locked: add an amendment instead.")
+        if sign:
+            _require_status(
+                session, (SessionStatus.STOPPED, SessionStatus.DISCHARGED), "sign the note"
+            )
+            _require_no_open_alerts(session, "sign the note")
+        if not text.strip():
+            raise Refused("The note is empty.", "text")
+        now = timezone.now()
+        before = note.text if note else ""
+        if note is None:
+            note = SessionNote(session=session)
+        note.text = text.strip()
+        note.updated_by = acting_user(request)
+        note.updated_at = now
+        if sign:
+            note.signed_by = acting_user(request)
+            note.signed_at = now
+        note.save()
+        _change(
+            request,
+            session,
+            "note_sign" if sign else "note_draft",
+            "Note signed" if sign else "Note draft saved",
+            status=SessionStatus.SIGNED if sign else None,
+            obj=note,
+            detail={"changed": before != note.text, "signed": sign},
+        )
+    return note
+
+
+def do_amend_note(
+    request: HttpRequest, session_id: int, expected_version: int, text: str, reason: str
+) -> NoteAmendment:
+    with transaction.atomic():
+        session = _lock(request, session_id, expected_version)
+        note = SessionNote.objects.select_for_update().filter(session=session).first()
+        if note is None or not note.signed:
+            raise Refused("Only a signed note is amended; edit the draft instead.")
+        if not text.strip():
+            raise Refused("Write the correction.", "text")
+        if not reason.strip():
+            raise Refused("Give the reason for the amendment.", "reason")
+        amendment = NoteAmendment.objects.create(
+            note=note,
+            text=text.strip(),
+            reason=reason.strip(),
+            signed_by=acting_user(request),
+            signed_at=timezone.now(),
+        )
+        _change(
+            request,
+            session,
+            "note_amend",
+            f"Note amended: {amendment.reason}",
+            obj=amendment,
+            action=Action.AMEND,
+            detail={
+                "amendment_id": amendment.pk,
+                "reason": amendment.reason,
+                "text": amendment.text,
+            },
+        )
+    return amendment

@@ -1,0 +1,9 @@
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def human(value: object) -> str:
+    """'reduce_rate' -> 'reduce rate'."""
+    return str(value).replace("_", " ")

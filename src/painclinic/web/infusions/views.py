@@ -1,0 +1,602 @@
+"""Infusion-day pages: thin views over forms and ``do_*`` services."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from painclinic.web.accounts.models import Role
+from painclinic.web.accounts.permissions import acting_user, allow_roles
+from painclinic.web.audit.services import Action, audit
+from painclinic.web.infusions import services
+from painclinic.web.infusions.access import INFUSION_CATEGORY, get_child_for, get_session_for
+from painclinic.web.infusions.chart import banner_for, build_chart, summary_text
+from painclinic.web.infusions.forms import (
+    AcknowledgeForm,
+    AdverseEventForm,
+    AmendmentForm,
+    ChecklistForm,
+    DischargeForm,
+    DoubleCheckForm,
+    NoteForm,
+    ObservationForm,
+    PauseForm,
+    PrepareForm,
+    RateChangeForm,
+    ResumeForm,
+    StartForm,
+    StopForm,
+    VersionedForm,
+)
+from painclinic.web.infusions.models import (
+    AdverseEvent,
+    Alert,
+    BagPreparation,
+    InfusionSession,
+    PreparationStatus,
+    RateSegment,
+    SessionNote,
+    SessionStatus,
+)
+from painclinic.web.infusions.rules import Refused, drug_entry, first_step, fmt
+from painclinic.web.infusions.services import SessionConflict
+
+NURSE = (Role.NURSE,)
+CLINICIANS = (Role.PHYSICIAN, Role.NURSE)
+SERIOUS_EVENT_READERS = (Role.PHYSICIAN, Role.NURSE, Role.CLINIC_ADMIN)
+
+
+def _chart_redirect(session: InfusionSession) -> HttpResponse:
+    return redirect("infusions:session", session_id=session.pk)
+
+
+def _conflict(
+    request: HttpRequest, session: InfusionSession, error: SessionConflict
+) -> HttpResponse:
+    context = {
+        "session": session,
+        "banner": banner_for(error.session),
+        "conflict": error,
+        "title": "Someone else charted first",
+    }
+    return render(request, "infusions/conflict.html", context, status=409)
+
+
+def _form_page(
+    request: HttpRequest,
+    session: InfusionSession,
+    form: VersionedForm,
+    call: Callable[[dict[str, Any]], Any],
+    *,
+    title: str,
+    success: Callable[[Any], str] | str,
+    template: str = "infusions/form.html",
+    extra: dict[str, Any] | None = None,
+    submit: str = "Save",
+) -> HttpResponse:
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = call(form.cleaned_data)
+        except SessionConflict as error:
+            return _conflict(request, session, error)
+        except Refused as error:
+            form.refuse(error)
+        else:
+            messages.success(request, success(result) if callable(success) else success)
+            return _chart_redirect(session)
+    context = {
+        "session": session,
+        "banner": banner_for(session),
+        "form": form,
+        "title": title,
+        "submit": submit,
+        **(extra or {}),
+    }
+    return render(request, template, context)
+
+
+def _version(data: dict[str, Any]) -> int:
+    return int(data["expected_version"])
+
+
+# --- open and chart -------------------------------------------------------------------------
+
+
+@allow_roles(NURSE)
+@require_POST
+def open_session(request: HttpRequest, booking_id: int) -> HttpResponse:
+    try:
+        session = services.do_open_session(request, booking_id)
+    except Refused as error:
+        audit(
+            request,
+            category=INFUSION_CATEGORY,
+            action=Action.CREATE,
+            outcome="denied",
+            detail={"event": "open", "booking_id": booking_id, "refused": error.message},
+        )
+        return render(
+            request,
+            "infusions/refused.html",
+            {"title": "The infusion cannot be opened", "message": error.message},
+            status=409,
+        )
+    return _chart_redirect(session)
+
+
+def _next_action(session: InfusionSession, chart: Any) -> tuple[str, str] | None:
+    status = session.status
+    if status == SessionStatus.SCHEDULED:
+        return "infusions:checklist", "Complete the pre-infusion checklist"
+    if status == SessionStatus.CHECKLIST_DONE:
+        if any(p.status == PreparationStatus.AWAITING_CHECK for p in chart.preparations):
+            return "infusions:double_check", "Independent double check (second nurse)"
+        return "infusions:prepare", "Prepare the bag"
+    if status == SessionStatus.PREPARED:
+        return "infusions:start", "Start the infusion"
+    if status == SessionStatus.RUNNING:
+        return "infusions:observe", "Record an observation"
+    if status == SessionStatus.PAUSED:
+        return "infusions:resume", "Resume the infusion"
+    if status == SessionStatus.STOPPED:
+        return "infusions:discharge", "Discharge"
+    if status == SessionStatus.DISCHARGED:
+        return "infusions:note", "Write and sign the note"
+    if status == SessionStatus.SIGNED:
+        return "infusions:note", "Open the signed note"
+    return None
+
+
+@allow_roles(CLINICIANS)
+def session_chart(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = get_session_for(request, session_id)
+    chart = build_chart(session)
+    role = acting_user(request).role
+    context = {
+        "session": session,
+        "chart": chart,
+        "banner": chart.banner,
+        "next_action": _next_action(session, chart),
+        "is_nurse": role == Role.NURSE,
+        "now": timezone.now(),
+        "drug_entry": drug_entry(session.plan.drug),
+        "first_step": first_step(session) if chart.steps else None,
+        "delivered": fmt(chart.delivered_mg, "mg"),
+        "planned": fmt(chart.planned_mg, "mg"),
+        "overdue": [d for d in chart.schedule if d.state == "overdue"],
+    }
+    return render(request, "infusions/chart.html", context)
+
+
+# --- checklist ------------------------------------------------------------------------------
+
+
+def _latest_eligibility(session: InfusionSession) -> Any:
+    try:
+        module = importlib.import_module("painclinic.web.assessments.services")
+    except ImportError:
+        return None
+    function = getattr(module, "latest_eligibility_decision", None)
+    if not callable(function):
+        return None
+    try:
+        return function(session.patient)
+    except (TypeError, ValueError, LookupError):
+        return None
+
+
+@allow_roles(NURSE)
+@require_http_methods(["GET", "POST"])
+def checklist(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = get_session_for(request, session_id, detail={"purpose": "checklist"})
+    form = ChecklistForm(request.POST or None, session=session)
+    return _form_page(
+        request,
+        session,
+        form,
+        lambda d: services.do_complete_checklist(request, session.pk, _version(d), d),
+        title="Pre-infusion checklist",
+        template="infusions/checklist.html",
+        success="Checklist passed. Next: prepare the bag.",
+        extra={"eligibility": _latest_eligibility(session)},
+        submit="Checklist passed",
+    )
+
+
+# --- bag preparation and double check -------------------------------------------------------
+
+
+@allow_roles(NURSE)
+@require_http_methods(["GET", "POST"])
+def prepare(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = get_session_for(request, session_id, detail={"purpose": "prepare"})
+    form = PrepareForm(request.POST or None, session=session)
+    entry = drug_entry(session.plan.drug)
+    return _form_page(
+        request,
+        session,
+        form,
+        lambda d: services.do_prepare_bag(request, session.pk, _version(d), d),
+        title="Prepare the bag (nurse 1)",
+        template="infusions/prepare.html",
+        success="Bag prepared. A second nurse must now do the independent double check.",
+        extra={
+            "entry": entry,
+            "vials": [fmt(v, "mg/mL") for v in entry.vial_concentrations_mg_per_ml],
+            "step": first_step(session),
+            "is_ketamine": session.plan.drug == "ketamine",
+        },
+        submit="Bag prepared",
+    )
+
+
+@allow_roles(NURSE)
+@require_http_methods(["GET", "POST"])
+def double_check(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = get_session_for(request, session_id, detail={"purpose": "double_check"})
+    pending = BagPreparation.objects.filter(
+        session=session, status=PreparationStatus.AWAITING_CHECK
+    ).first()
+    form = DoubleCheckForm(request.POST or None, session=session)
+    same_user = pending is not None and pending.prepared_by_id == acting_user(request).pk
+
+    def success(check: Any) -> str:
+        if check.matches:
+            return "Double check matches nurse 1 and the plan. The infusion may start."
+        return "MISMATCH: the infusion cannot start. Prepare a new bag and double-check again."
+
+    return _form_page(
+        request,
+        session,
+        form,
+        lambda d: services.do_double_check(request, session.pk, _version(d), d),
+        title="Independent double check (nurse 2)",
+        template="infusions/double_check.html",
+        success=success,
+        extra={"pending": pending is not None, "same_user": same_user},
+        submit="Submit my independent check",
+    )
+
+
+# --- start, pause, resume, rate change, stop ------------------------------------------------
+
+
+def _timed(
+    request: HttpRequest,
+    session_id: int,
+    form_class: type[VersionedForm],
+    call: Callable[[InfusionSession, dict[str, Any]], Any],
+    title: str,
+    success: Callable[[Any], str] | str,
+    submit: str,
+    extra: dict[str, Any] | None = None,
+) -> HttpResponse:
+    session = get_session_for(request, session_id, detail={"purpose": title})
+    form = form_class(
+        request.POST or None, session=session, not_before=services.last_event_at(session)
+    )
+    running = RateSegment.objects.filter(session=session, ended_at__isnull=True).first()
+    return _form_page(
+        request,
+        session,
+        form,
+        lambda d: call(session, d),
+        title=title,
+        success=success,
+        submit=submit,
+        extra={"running": running, **(extra or {})},
+    )
+
+
+def _pump(segment: RateSegment) -> str:
+    return (
+        f"Set the pump to {fmt(segment.rate_ml_per_h, 'mL/h')} "
+        f"({fmt(segment.rate_mg_per_h, 'mg/h')} at "
+        f"{fmt(segment.concentration_mg_per_ml, 'mg/mL')})."
+    )
+
+
+@allow_roles(NURSE)
+@require_http_methods(["GET", "POST"])
+def start(request: HttpRequest, session_id: int) -> HttpResponse:
+    return _timed(
+        request,
+        session_id,
+        StartForm,
+        lambda s, d: services.do_start(request, s.pk, _version(d), d["at"]),
+        "Start the infusion",
+        lambda seg: "Infusion started. " + _pump(seg),
+        "Start",
+    )
+
+
+@allow_roles(NURSE)
+@require_http_methods(["GET", "POST"])
+def pause(request: HttpRequest, session_id: int) -> HttpResponse:
+    return _timed(
+        request,
+        session_id,
+        PauseForm,
+        lambda s, d: services.do_pause(request, s.pk, _version(d), d["at"], d.get("reason", "")),
+        "Pause the infusion",
+        "Infusion paused.",
+        "Pause",
+    )
+
+
+@allow_roles(NURSE)
+@require_http_methods(["GET", "POST"])
+def resume(request: HttpRequest, session_id: int) -> HttpResponse:
+    return _timed(
+        request,
+        session_id,
+        ResumeForm,
+        lambda s, d: services.do_resume(request, s.pk, _version(d), d["at"]),
+        "Resume the infusion",
+        lambda seg: "Infusion resumed. " + _pump(seg),
+        "Resume",
+    )
+
+
+@allow_roles(NURSE)
+@require_http_methods(["GET", "POST"])
+def rate_change(request: HttpRequest, session_id: int) -> HttpResponse:
+    return _timed(
+        request,
+        session_id,
+        RateChangeForm,
+        lambda s, d: services.do_change_rate(
+            request,
+            s.pk,
+            _version(d),
+            d["at"],
+            d["dose_value"],
+            d["dose_unit"],
+            d.get("limit_reason", ""),
+        ),
+        "Change the rate",
+        lambda seg: "Rate changed. " + _pump(seg),
+        "Change the rate",
+        extra={"rate_help": True},
+    )
+
+
+@allow_roles(NURSE)
+@require_http_methods(["GET", "POST"])
+def stop(request: HttpRequest, session_id: int) -> HttpResponse:
+    return _timed(
+        request,
+        session_id,
+        StopForm,
+        lambda s, d: services.do_stop(request, s.pk, _version(d), d["at"], d.get("reason", "")),
+        "Stop the infusion",
+        "Infusion stopped. Observe the patient until discharge.",
+        "Stop",
+    )
+
+
+# --- observations, alerts, adverse events ---------------------------------------------------
+
+
+@allow_roles(NURSE)
+@require_http_methods(["GET", "POST"])
+def observe(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = get_session_for(request, session_id, detail={"purpose": "observation"})
+    first = RateSegment.objects.filter(session=session).order_by("started_at").first()
+    form = ObservationForm(
+        request.POST or None, session=session, not_before=first.started_at if first else None
+    )
+
+    def success(observation: Any) -> str:
+        if observation.action != "continue":
+            return (
+                f"ALERT ({observation.action.replace('_', ' ')}): acknowledge it with the "
+                "action taken."
+            )
+        return "Observation recorded."
+
+    return _form_page(
+        request,
+        session,
+        form,
+        lambda d: services.do_record_observation(request, session.pk, _version(d), d),
+        title="Record an observation",
+        template="infusions/observe.html",
+        success=success,
+    )
+
+
+@allow_roles(CLINICIANS)
+@require_http_methods(["GET", "POST"])
+def acknowledge(request: HttpRequest, session_id: int, alert_id: int) -> HttpResponse:
+    session = get_session_for(request, session_id, detail={"purpose": "acknowledge"})
+    alert = get_child_for(request, session, Alert, alert_id)
+    form = AcknowledgeForm(
+        request.POST or None, session=session, not_before=services.last_event_at(session)
+    )
+    running = RateSegment.objects.filter(session=session, ended_at__isnull=True).first()
+    return _form_page(
+        request,
+        session,
+        form,
+        lambda d: services.do_acknowledge_alert(request, session.pk, _version(d), alert.pk, d),
+        title="Acknowledge the alert",
+        template="infusions/acknowledge.html",
+        success="Alert acknowledged.",
+        extra={"alert": alert, "running": running},
+        submit="Acknowledge",
+    )
+
+
+@allow_roles(CLINICIANS)
+@require_http_methods(["GET", "POST"])
+def adverse_event(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = get_session_for(request, session_id, detail={"purpose": "adverse_event"})
+    form = AdverseEventForm(request.POST or None, session=session)
+
+    def success(event: Any) -> str:
+        if event.serious:
+            due = timezone.localtime(event.report_due_at)
+            return f"Serious adverse event recorded: report it by {due:%Y-%m-%d %H:%M}."
+        return "Adverse event recorded."
+
+    return _form_page(
+        request,
+        session,
+        form,
+        lambda d: services.do_record_adverse_event(request, session.pk, _version(d), d),
+        title="Record an adverse event",
+        success=success,
+    )
+
+
+@allow_roles(SERIOUS_EVENT_READERS)
+def serious_events(request: HttpRequest) -> HttpResponse:
+    events = list(
+        AdverseEvent.objects.filter(serious=True)
+        .select_related("session__patient", "recorded_by")
+        .order_by("report_due_at")[:200]
+    )
+    audit(
+        request,
+        category=INFUSION_CATEGORY,
+        action=Action.VIEW,
+        detail={"report": "serious_events", "adverse_event_ids": [e.pk for e in events]},
+    )
+    return render(
+        request,
+        "infusions/serious_events.html",
+        {
+            "events": events,
+            "now": timezone.now(),
+            "can_open": acting_user(request).role in CLINICIANS,
+        },
+    )
+
+
+# --- discharge and note ---------------------------------------------------------------------
+
+
+@allow_roles(NURSE)
+@require_http_methods(["GET", "POST"])
+def discharge(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = get_session_for(request, session_id, detail={"purpose": "discharge"})
+    checklist_row = getattr(session, "checklist", None)
+    initial = (
+        {"escort_name": checklist_row.escort_name, "escort_phone": checklist_row.escort_phone}
+        if checklist_row
+        else {}
+    )
+    form = DischargeForm(
+        request.POST or None,
+        session=session,
+        not_before=services.last_event_at(session),
+        initial=initial,
+    )
+
+    def call(d: dict[str, Any]) -> Any:
+        data = {**d, "aldrete": form.aldrete()}
+        return services.do_discharge(request, session.pk, _version(d), data)
+
+    return _form_page(
+        request,
+        session,
+        form,
+        call,
+        title="Discharge",
+        success=lambda dis: f"Discharged with {dis.escort_name} (Aldrete {dis.aldrete_score}/10).",
+        submit="Discharge",
+    )
+
+
+@allow_roles(CLINICIANS)
+@require_http_methods(["GET", "POST"])
+def note(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = get_session_for(request, session_id, detail={"purpose": "note"})
+    existing = SessionNote.objects.filter(session=session).select_related("signed_by").first()
+    chart = build_chart(session) if existing is None or not existing.signed else None
+    initial = {"text": existing.text if existing else summary_text(chart) if chart else ""}
+    form = NoteForm(request.POST or None, session=session, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if existing is not None and existing.signed:
+            try:
+                services.do_save_note(
+                    request, session.pk, session.version, request.POST.get("text", ""), sign=False
+                )
+            except services.NoteLocked as error:
+                form = NoteForm(session=session, initial=initial)
+                form.add_error(None, error.message)
+                status = 409
+        elif form.is_valid():
+            sign = "sign" in request.POST
+            try:
+                services.do_save_note(
+                    request,
+                    session.pk,
+                    _version(form.cleaned_data),
+                    form.cleaned_data["text"],
+                    sign=sign,
+                )
+            except SessionConflict as error:
+                return _conflict(request, session, error)
+            except Refused as error:
+                form.refuse(error)
+            else:
+                messages.success(request, "Note signed and locked." if sign else "Draft saved.")
+                return redirect("infusions:note", session_id=session.pk)
+    amendments = list(existing.amendments.select_related("signed_by")) if existing else []
+    context = {
+        "session": session,
+        "banner": banner_for(session),
+        "note": existing,
+        "form": form,
+        "amendments": amendments,
+        "amend_form": AmendmentForm(session=session) if existing and existing.signed else None,
+        "can_sign": session.status in (SessionStatus.STOPPED, SessionStatus.DISCHARGED),
+    }
+    return render(request, "infusions/note.html", context, status=status)
+
+
+@allow_roles(CLINICIANS)
+@require_http_methods(["GET", "POST"])
+def amend(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = get_session_for(request, session_id, detail={"purpose": "amend"})
+    form = AmendmentForm(request.POST or None, session=session)
+    return _form_page(
+        request,
+        session,
+        form,
+        lambda d: services.do_amend_note(request, session.pk, _version(d), d["text"], d["reason"]),
+        title="Amend the signed note",
+        success="Amendment signed; the original note is kept as it was.",
+        submit="Sign the amendment",
+    )
+
+
+__all__ = [
+    "acknowledge",
+    "adverse_event",
+    "amend",
+    "checklist",
+    "discharge",
+    "double_check",
+    "note",
+    "observe",
+    "open_session",
+    "pause",
+    "prepare",
+    "rate_change",
+    "resume",
+    "serious_events",
+    "session_chart",
+    "start",
+    "stop",
+]

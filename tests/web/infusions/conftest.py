@@ -1,0 +1,217 @@
+"""Infusion-day fixtures: plans and bookings made with the ORM (those apps are in flux)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.test import RequestFactory
+from django.utils import timezone
+
+from painclinic.clinical import plan as clinical_plan
+from painclinic.web.accounts.models import Role, User
+from painclinic.web.infusions import services
+from painclinic.web.infusions.models import InfusionSession
+from painclinic.web.patients.models import Patient, WeightMeasurement
+from painclinic.web.scheduling.models import Booking, Chair
+from painclinic.web.treatments.models import PlannedSession, PlanStatus, TreatmentPlan
+from tests.conftest import make_user
+
+KETAMINE_PROTOCOL = "ket-crps-outpatient"
+
+
+def make_request(user: User, path: str = "/infusions/test/") -> Any:
+    request = RequestFactory().post(path)
+    request.user = user
+    return request
+
+
+def make_plan(
+    patient: Patient,
+    prescriber: User,
+    *,
+    protocol_id: str = KETAMINE_PROTOCOL,
+    status: str = PlanStatus.ACTIVE,
+    weight_kg: Decimal | None = None,
+) -> TreatmentPlan:
+    weight = (
+        WeightMeasurement.objects.filter(patient=patient).order_by("-measured_on", "-id").first()
+    )
+    if weight is None or (weight_kg is not None and weight.weight_kg != weight_kg):
+        weight = WeightMeasurement.objects.create(
+            patient=patient,
+            weight_kg=weight_kg or Decimal("80.0"),
+            height_cm=Decimal("170"),
+            measured_on=timezone.localdate(),
+            recorded_by=prescriber,
+            recorded_at=timezone.now(),
+        )
+    info: dict[str, Any] = {"weight_kg": float(weight.weight_kg), "sex": patient.sex_at_birth}
+    if weight.height_cm:
+        info["height_cm"] = float(weight.height_cm)
+    result = clinical_plan(protocol_id, info)
+    data = result.to_dict()
+    plan = TreatmentPlan.objects.create(
+        patient=patient,
+        drug=result.drug,
+        protocol_id=protocol_id,
+        protocol_version=result.protocol_version,
+        weight=weight,
+        dosing_weight_kg=Decimal(str(round(result.dosing_weight_kg, 1))),
+        plan_data=data,
+        limit_status=result.status,
+        soft_limit_reason="tested" if result.status == "soft_limit" else "",
+        status=status,
+        prescribed_by=prescriber,
+        prescribed_at=timezone.now(),
+    )
+    for planned in result.sessions:
+        PlannedSession.objects.create(
+            plan=plan,
+            number=planned.number,
+            day_offset=int(planned.day),
+            duration_min=int(sum(s.duration_min for s in planned.steps)),
+            total_mg=Decimal(str(round(planned.total_mg, 2))),
+            steps=[
+                {
+                    "label": s.label,
+                    "start_min": s.start_min,
+                    "duration_min": s.duration_min,
+                    "rate_mg_per_h": s.rate_mg_per_h,
+                    "rate_ml_per_h": s.rate_ml_per_h,
+                    "concentration_mg_per_ml": s.order["bag"]["concentration_mg_per_ml"],
+                    "total_mg": s.total_mg,
+                }
+                for s in planned.steps
+            ],
+        )
+    return plan
+
+
+def make_booking(plan: TreatmentPlan, booked_by: User, number: int = 1) -> Booking:
+    chair, _ = Chair.objects.get_or_create(name="Chair 1")
+    starts = timezone.now().replace(second=0, microsecond=0) - dt.timedelta(hours=2)
+    return Booking.objects.create(
+        patient=plan.patient,
+        chair=chair,
+        plan=plan,
+        planned_session=plan.sessions.get(number=number),
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(hours=5),
+        booked_by=booked_by,
+        booked_at=timezone.now(),
+    )
+
+
+@pytest.fixture
+def nurse(users) -> User:
+    return users[Role.NURSE]
+
+
+@pytest.fixture
+def nurse2(db) -> User:
+    return make_user(Role.NURSE, "rn_sandhu")
+
+
+@pytest.fixture
+def physician(users) -> User:
+    return users[Role.PHYSICIAN]
+
+
+@pytest.fixture
+def plan(patient, physician) -> TreatmentPlan:
+    return make_plan(patient, physician)
+
+
+@pytest.fixture
+def booking(plan, users) -> Booking:
+    return make_booking(plan, users[Role.FRONT_DESK])
+
+
+@pytest.fixture
+def session(booking, nurse) -> InfusionSession:
+    return services.do_open_session(make_request(nurse), booking.pk)
+
+
+def fresh(session: InfusionSession) -> InfusionSession:
+    return InfusionSession.objects.select_related(
+        "patient", "plan", "plan__weight", "planned_session", "booking"
+    ).get(pk=session.pk)
+
+
+def checklist_data(now: dt.datetime | None = None, **overrides: Any) -> dict[str, Any]:
+    now = now or timezone.now()
+    data = {
+        "systolic_bp_mmhg": 128,
+        "diastolic_bp_mmhg": 78,
+        "heart_rate_bpm": 72,
+        "respiratory_rate_per_min": 14,
+        "spo2_percent": 98,
+        "weight_kg": Decimal("80.0"),
+        "escort_name": "Sam Lovelace",
+        "escort_phone": "416-555-0101",
+        "last_solids_at": now - dt.timedelta(hours=8),
+        "last_clear_fluids_at": now - dt.timedelta(hours=3),
+        "pregnancy_test": "negative",
+        "no_new_conditions_confirmed": True,
+    }
+    data.update(overrides)
+    return data
+
+
+def dose_entry(**overrides: Any) -> dict[str, Any]:
+    """A correct entry for the fixture plan: 25 mg/h (0.35 mg/kg/h × 80 kg capped) at 1 mg/mL."""
+    data = {
+        "drug": "ketamine",
+        "vial_concentration_mg_per_ml": Decimal("10"),
+        "bag_concentration_mg_per_ml": Decimal("1"),
+        "dose_value": Decimal("25"),
+        "dose_unit": "mg/h",
+        "pump_rate_entered_ml_per_h": Decimal("25"),
+        "drawn_mg": Decimal("100"),
+        "vial_lot": "KX123",
+    }
+    data.update(overrides)
+    return data
+
+
+def run_to(session: InfusionSession, stage: str, nurse: User, nurse2: User, **kw: Any):
+    """Advance a session through the workflow up to ``stage`` (checklist, prepared, running)."""
+    s = fresh(session)
+    services.do_complete_checklist(make_request(nurse), s.pk, s.version, checklist_data())
+    if stage == "checklist":
+        return fresh(session)
+    s = fresh(session)
+    services.do_prepare_bag(make_request(nurse), s.pk, s.version, dose_entry())
+    s = fresh(session)
+    services.do_double_check(make_request(nurse2), s.pk, s.version, dose_entry())
+    if stage == "prepared":
+        return fresh(session)
+    s = fresh(session)
+    start_at = kw.get("start_at") or timezone.now() - dt.timedelta(hours=1)
+    services.do_start(make_request(nurse), s.pk, s.version, start_at)
+    return fresh(session)
+
+
+@pytest.fixture(autouse=True)
+def register_stock(db, users):
+    """Vials of lot KX123 (10 mg/mL) in the controlled-drug register, when the register exists."""
+    try:
+        from painclinic.web.drugregister.services import do_record_receipt
+    except ImportError:
+        return
+    do_record_receipt(
+        make_request(users[Role.NURSE]),
+        {
+            "drug": "ketamine",
+            "concentration_mg_per_ml": Decimal("10"),
+            "vial_volume_ml": Decimal("10"),
+            "vial_count": 20,
+            "lot": "KX123",
+            "expiry_date": timezone.localdate() + dt.timedelta(days=365),
+            "supplier": "Test supplier",
+            "reference": "PO-1",
+        },
+    )
