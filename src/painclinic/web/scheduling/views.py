@@ -346,7 +346,7 @@ def booking(request: HttpRequest, booking_id: int) -> HttpResponse:
     except BookingEditConflict as error:
         conflict = error.current
     session = infusion_session_of(current)
-    history = []
+    history: list[Booking] = []
     earlier = current.rescheduled_from
     while earlier is not None and len(history) < 20:
         history.append(earlier)
