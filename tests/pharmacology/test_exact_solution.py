@@ -1,4 +1,4 @@
-"""The closed-form solver against analytic formulas (rtol 1e-6) and solve_ivp (rtol 1e-4)."""
+"""The closed-form solver against analytic formulas (rtol 1e-6) and solve_ivp LSODA (rtol 1e-4)."""
 
 from __future__ import annotations
 
