@@ -182,6 +182,17 @@ _ORDER_KEYS = {
 def parse_order(data: Any, library: DrugLibrary | None = None) -> InfusionOrder:
     """Validate an order dict (or JSON text) into an :class:`InfusionOrder`.
 
+    Parameters
+    ----------
+    data : dict, JSON str or InfusionOrder
+        The order (schema in the module docstring).
+    library : DrugLibrary, optional
+        Drug library used to recognise the drug (default: :func:`load_drug_library`).
+
+    Returns
+    -------
+    InfusionOrder
+
     Raises
     ------
     PharmacologyInputError
@@ -265,6 +276,18 @@ def ideal_body_weight_kg(height_cm: float, sex: Sex) -> float:
 
     Source: the Foo 2021 perioperative lidocaine consensus as summarised [S2]; check the
     primary paper before making it a hard rule.
+
+    Parameters
+    ----------
+    height_cm : float
+        Height (cm).
+    sex : Sex
+        ``Sex.MALE`` or ``Sex.FEMALE``.
+
+    Returns
+    -------
+    float
+        Ideal body weight (kg).
 
     Raises
     ------

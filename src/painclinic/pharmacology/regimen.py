@@ -309,6 +309,15 @@ _REGIMEN_KEYS = {"drug", "model", "patient", "doses", "times_h", "norketamine"}
 def parse_regimen(data: Any) -> Regimen:
     """Validate a regimen dict (or JSON text) and return a :class:`Regimen`.
 
+    Parameters
+    ----------
+    data : dict, JSON str or Regimen
+        The regimen (format in the module docstring).
+
+    Returns
+    -------
+    Regimen
+
     Raises
     ------
     PharmacologyInputError
