@@ -292,3 +292,48 @@ def test_a_positive_dose_never_becomes_a_zero_pump_rate(
     )
     assert c.rate_ml_per_h >= precision
     assert c.delivered_rate_mg_per_h > 0
+
+
+def test_a_callers_frozen_dataclass_order_is_accepted() -> None:
+    import dataclasses
+    import enum
+
+    class CallerSex(enum.Enum):
+        FEMALE = "female"
+
+    @dataclasses.dataclass(frozen=True)
+    class PatientIn:
+        weight_kg: float
+        height_cm: float
+        sex: CallerSex
+
+    @dataclasses.dataclass(frozen=True)
+    class DoseIn:
+        value: float
+        unit: str
+
+    @dataclasses.dataclass(frozen=True)
+    class OrderIn:
+        drug: str
+        patient: PatientIn
+        dose: DoseIn
+        duration_min: float
+        bag: dict[str, float]
+        weight_basis: str = "ideal"
+        weight_cap_kg: float | None = None
+        max_rate_mg_per_h: float | None = 25
+        max_total_mg: float | None = None
+        pump_precision_ml_per_h: float = 0.1
+        prior_24h_mg: float = 0
+
+    c = calculate_infusion(
+        OrderIn(
+            "ketamine",
+            PatientIn(70, 170, CallerSex.FEMALE),
+            DoseIn(0.35, "mg/kg/h"),
+            240,
+            {"concentration_mg_per_ml": 1},
+        )
+    )
+    assert c.dose_weight_kg == 65
+    assert_allclose(c.rate_mg_per_h, 0.35 * 65, rtol=1e-12)

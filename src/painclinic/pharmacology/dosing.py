@@ -34,6 +34,7 @@ Calculation
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Mapping
@@ -184,8 +185,9 @@ def parse_order(data: Any, library: DrugLibrary | None = None) -> InfusionOrder:
 
     Parameters
     ----------
-    data : dict, JSON str or InfusionOrder
-        The order (schema in the module docstring).
+    data : dict, JSON str, InfusionOrder, or any dataclass instance
+        The order (schema in the module docstring); a caller's own (frozen) dataclass with
+        the same field names is converted with :func:`dataclasses.asdict`.
     library : DrugLibrary, optional
         Drug library used to recognise the drug (default: :func:`load_drug_library`).
 
@@ -200,6 +202,9 @@ def parse_order(data: Any, library: DrugLibrary | None = None) -> InfusionOrder:
     """
     if isinstance(data, InfusionOrder):
         return data
+    if dataclasses.is_dataclass(data) and not isinstance(data, type):
+        # a caller's own frozen dataclass mirroring the order schema
+        data = dataclasses.asdict(data)
     if isinstance(data, str | bytes):
         try:
             data = json.loads(data)

@@ -83,6 +83,8 @@ def parse_sex(value: Any, field: str) -> Sex:
         return Sex.UNKNOWN
     if isinstance(value, Sex):
         return value
+    if isinstance(value, enum.Enum):
+        value = value.value
     text = str(value).strip().lower()
     aliases = {"f": "female", "m": "male", "woman": "female", "man": "male"}
     text = aliases.get(text, text)
