@@ -340,3 +340,19 @@ def test_coincident_rates_still_match_solve_ivp() -> None:
             "times_h": {"start": 0, "stop": 24, "step": 0.5},
         }
     )
+
+
+def test_dose_time_on_a_floating_point_grid_shows_the_post_dose_value() -> None:
+    # 3 × 0.3 = 0.8999999999999999 in binary arithmetic; the grid point is still "at" the dose
+    times = (np.arange(0, 40) * 0.3).tolist()
+    dose_t = 0.9
+    assert times[3] < dose_t
+    r = simulate(
+        {
+            "model": ONE_CPT,
+            "doses": [{"route": "iv_bolus", "time_h": dose_t, "amount_mg": 30}],
+            "times_h": times,
+        }
+    )
+    i = int(np.argmin(np.abs(np.asarray(times) - dose_t)))
+    assert_allclose(r.plasma_mg_per_l[i], 1.0, rtol=1e-9)

@@ -369,6 +369,15 @@ def _block_size(starts: Sequence[int], length: int) -> int:
     return min(divisors, key=lambda b: (abs(b - target), -b))
 
 
+#: Output times within this relative distance of an event count as the event time (so a
+#: grid built as ``start + k·step`` still shows the post-dose value at a dose time).
+EVENT_SNAP_RTOL = 1e-12
+
+
+def _snap(t: float) -> float:
+    return t - EVENT_SNAP_RTOL * max(1.0, abs(t))
+
+
 def superpose(
     coef: FloatArray,
     rates: FloatArray,
@@ -415,7 +424,7 @@ def superpose(
     zero_y = np.zeros_like(coef)
     zero_z = np.zeros(n)
     ev_times = sorted(merged)
-    if not ev_times or np.searchsorted(times, ev_times[0], side="left") > 0:
+    if not ev_times or np.searchsorted(times, _snap(ev_times[0]), side="left") > 0:
         segments.append((0, float(times[0]), zero_y, zero_z))
     y = zero_y
     rate = 0.0
@@ -429,7 +438,7 @@ def superpose(
         if abs(rate) <= 1e-12 * max(1.0, abs(d_rate)):
             rate = 0.0
         t_prev = te
-        i0 = int(np.searchsorted(times, te, side="left"))
+        i0 = int(np.searchsorted(times, _snap(te), side="left"))
         if i0 >= n_t:
             break
         seg = (i0, te, y, rate * steady.sum(axis=1))
