@@ -19,10 +19,11 @@ Doses are superposed: between consecutive events (bolus, start or end of zero-or
 input, both shifted by the lag) the output is ``Σ_j Y_j e^{−r_j (t − t_s)} + Z`` with
 modal weights ``Y`` propagated exactly from event to event and ``Z`` the steady-state
 contribution of the active zero-order inputs. A value at an event time is taken after
-the event (right-continuous). Everything is vectorised over patients (leading axis);
-on a uniform time grid each segment is evaluated as a batched product of a coarse and a
-fine exponential table (``e^{r(a·B + b)Δ} = e^{raBΔ}·e^{rbΔ}``), so only
-``O(N·√T)`` exponentials are computed.
+the event (right-continuous; output times within 1e-12 of an event count as the event).
+Everything is vectorised over patients (leading axis); on a uniform time grid all
+segments are evaluated in one batched product of a coarse and a fine exponential table
+(``e^{r(a·B + b)Δ} = e^{raBΔ}·e^{rbΔ}``, tables built by repeated doubling), so only
+``O(N·m)`` exponentials are computed for ``N × T`` outputs.
 
 Coincident rate constants (e.g. ``ka`` equal to a disposition rate) make the partial
 fractions singular; such a rate is moved by a relative ``2e-7`` (error ≈ 1e-7 relative,
