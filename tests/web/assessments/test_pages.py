@@ -336,3 +336,22 @@ def test_a_patient_that_does_not_exist_is_404_and_audited(client_for):
     url = reverse("assessments:patient", kwargs={"patient_id": 999999})
     assert client.get(url).status_code == 404
     assert denied().count() == before + 1
+
+
+@pytest.mark.parametrize(("total", "shown"), [(9, "Negative (total below 10)"), (10, "Positive")])
+def test_phq9_screen_display_turns_at_10(total, shown, patient, client_for):
+    client = client_for(N)
+    items = [3, 3, 3, 0, 0, 0, 0, 0, 0]
+    items[3] = total - 9
+    data = {f"items_{i}": str(v) for i, v in enumerate(items)}
+    response = post_new(client, patient, "phq9", data)
+    page = client.get(response["Location"]).content.decode()
+    assert shown in page
+    assert "Criteria" not in page.split("Answers as recorded")[0].split("Reasons")[0]
+
+
+def test_answers_show_the_wording_of_the_chosen_option(patient, client_for):
+    client = client_for(N)
+    response = post_new(client, patient, "phq9", phq9_post(0, others=2))
+    page = client.get(response["Location"]).content.decode()
+    assert "2 · More than half the days" in page and "0 · Not at all" in page

@@ -34,8 +34,10 @@ GROUP_TITLES = {
     "painful_areas": "Pain in the past week",
     "severity": "Pain severity (last 24 hours)",
     "interference": "How much pain interfered (last 24 hours)",
-    "sudomotor_edema": "sudomotor / oedema",
-    "motor_trophic": "motor / trophic",
+    "sensory": "Sensory",
+    "vasomotor": "Vasomotor",
+    "sudomotor_edema": "Sudomotor / oedema",
+    "motor_trophic": "Motor / trophic",
 }
 
 
@@ -49,8 +51,17 @@ def field_name(key: str) -> str:
     return re.sub(r"\W+", "_", key).strip("_")
 
 
+_ACRONYMS = {"crps": "CRPS", "wpi": "WPI", "sss": "SSS", "nrs": "NRS"}
+
+
 def humanize(text: str) -> str:
-    text = text.replace("_", " ").strip()
+    """``crps_clinical_criteria_met`` -> ``CRPS clinical criteria met``; ``criterion_a`` ->
+    ``Criterion A``."""
+    words = text.replace("_", " ").strip().split(" ")
+    words = [_ACRONYMS.get(w, w) for w in words]
+    if len(words) == 2 and words[0] == "criterion" and len(words[1]) == 1:
+        words[1] = words[1].upper()
+    text = " ".join(words)
     return text[:1].upper() + text[1:]
 
 
@@ -261,7 +272,7 @@ class FactsForm(forms.Form):
     condition = forms.ChoiceField(label="Condition being treated")
     comorbidities = forms.MultipleChoiceField(
         required=False,
-        label="Comorbidities",
+        label="Tick each one the patient has",
         choices=[(c, COMORBIDITY_LABELS.get(c, humanize(c))) for c in COMORBIDITIES],
         widget=forms.CheckboxSelectMultiple(attrs={"class": "checks"}),
     )
@@ -457,7 +468,7 @@ class PriorTreatmentForm(forms.Form):
         }
 
 
-PriorTreatmentFormSet = formset_factory(PriorTreatmentForm, extra=3, max_num=30)
+PriorTreatmentFormSet = formset_factory(PriorTreatmentForm, extra=4, max_num=30)
 
 
 def treatments_initial(facts: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -465,7 +476,9 @@ def treatments_initial(facts: dict[str, Any] | None) -> list[dict[str, Any]]:
         return []
     rows = []
     for t in facts.get("prior_treatments") or []:
-        rows.append({k: v for k, v in t.items() if v is not None})
+        rows.append(
+            {k: (f"{v:g}" if isinstance(v, float) else v) for k, v in t.items() if v is not None}
+        )
     return rows
 
 

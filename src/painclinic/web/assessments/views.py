@@ -103,9 +103,8 @@ def patient_assessments(request: HttpRequest, patient_id: int) -> HttpResponse:
         .order_by("-completed_at", "-id")[:100]
     )
     titles = {name: _title(name) for name in FORM_INSTRUMENTS}
-    for a in history:
+    for a in _labelled(history):
         a.title = titles.get(a.instrument, a.instrument)  # type: ignore[attr-defined]
-        a.band_label = humanize(a.band) if a.band else ""  # type: ignore[attr-defined]
     superseded_ids = {a.supersedes_id for a in history if a.supersedes_id}
     current = [a for a in history if a.pk not in superseded_ids]
     latest_phq9 = next((a for a in current if a.instrument == "phq9"), None)
@@ -134,9 +133,24 @@ def patient_assessments(request: HttpRequest, patient_id: int) -> HttpResponse:
     return render(request, "assessments/patient.html", context)
 
 
+def met_display(assessment: Assessment) -> tuple[str, str, str]:
+    """(heading, text, css class) for the ``met`` of a result: criteria met or not for the
+    diagnostic and screening instruments; for the PHQ-9 a positive or negative screen."""
+    if assessment.met is None:
+        return ("", "", "")
+    if assessment.instrument == "phq9":
+        if assessment.met:
+            return ("Depression screen", "Positive (total 10 or more)", "screen-positive")
+        return ("Depression screen", "Negative (total below 10)", "screen-negative")
+    if assessment.met:
+        return ("Criteria", "Met", "met")
+    return ("Criteria", "Not met", "not-met")
+
+
 def _labelled(rows: list[Assessment]) -> list[Assessment]:
     for a in rows:
         a.band_label = humanize(a.band) if a.band else ""  # type: ignore[attr-defined]
+        a.met_heading, a.met_text, a.met_class = met_display(a)  # type: ignore[attr-defined]
     return rows
 
 
@@ -214,20 +228,23 @@ def correct_assessment(request: HttpRequest, patient_id: int, assessment_id: int
 
 
 def _answer_rows(assessment: Assessment) -> list[tuple[str, str]]:
-    template = clinical.template(assessment.instrument)
+    form = InstrumentForm(instrument=assessment.instrument)
     rows = []
-    for spec in template.items:
+    for item in form.items:
         try:
-            value = get_path(assessment.answers, spec.key)
+            value = get_path(assessment.answers, item.key)
         except (KeyError, IndexError, TypeError):
             value = None
+        choices = dict(getattr(form.fields[item.name], "choices", []) or [])
         if isinstance(value, bool):
             shown = "Yes" if value else "No"
         elif value is None:
             shown = "Not answered"
+        elif str(value) in choices:
+            shown = str(choices[str(value)])
         else:
             shown = humanize(str(value))
-        rows.append((humanize(spec.wording), shown))
+        rows.append((item.label, shown))
     return rows
 
 
@@ -247,8 +264,12 @@ def result(request: HttpRequest, patient_id: int, assessment_id: int) -> HttpRes
     assessment = _object_of(request, Assessment, assessment_id, patient, "assessment")
     corrected_by = Assessment.objects.filter(supersedes=assessment).first()
     details = (assessment.result or {}).get("details") or {}
+    met_heading, met_text, met_class = met_display(assessment)
     context = {
         **_banner(patient),
+        "met_heading": met_heading,
+        "met_text": met_text,
+        "met_class": met_class,
         "assessment": assessment,
         "title": _title(assessment.instrument),
         "reasons": assessment.result.get("reasons", []),
@@ -324,6 +345,11 @@ def eligibility(request: HttpRequest, patient_id: int) -> HttpResponse:
             facts_form.add_error(None, f"{error.field}: {error.message}")
             engine = None
         if engine is not None:
+            # Re-offer the rows as entered plus fresh empty ones for more treatments.
+            treatments = PriorTreatmentFormSet(
+                initial=treatments_initial({"prior_treatments": entered["prior_treatments"]}),
+                prefix="prior",
+            )
             seen = {d: engine[d]["status"] for d in services.DRUGS}
             if action == "record":
                 decision_form = DecisionForm(request.POST, seen=seen)
@@ -356,6 +382,9 @@ def eligibility(request: HttpRequest, patient_id: int) -> HttpResponse:
         "engine": engine,
         "drugs": [_drug_view(engine[d]) for d in services.DRUGS] if engine else [],
         "policy_versions": engine["policy_versions"] if engine else {},
+        "condition_name": (
+            clinical.load_conditions().get(engine["condition"]).name if engine else ""
+        ),
         "decision_form": decision_form,
         "prefilled": last_facts is not None,
         "facts_json": facts,
