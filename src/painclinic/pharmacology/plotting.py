@@ -18,7 +18,12 @@ from painclinic.pharmacology.thresholds import BANDS
 
 FloatArray = NDArray[np.float64]
 
-_COLOURS = {"analgesic": "#2ca02c", "dissociative": "#ff7f0e", "toxic": "#d62728"}
+_COLOURS = {
+    "analgesic": "#2ca02c",
+    "dissociative": "#ff7f0e",
+    "caution": "#ff7f0e",
+    "toxic": "#d62728",
+}
 
 
 def _decorate(
@@ -27,12 +32,15 @@ def _decorate(
     dose_times: tuple[float, ...],
     times: FloatArray,
     series: list[FloatArray],
+    reference_mg_per_l: float | None = None,
 ) -> None:
     """Bands, dose markers, axes. A log y-axis is used when a bolus peak would flatten the
     rest of the curve (peak > 5 × the 90th percentile of the first series' positive values).
     """
     values = np.concatenate([s[np.isfinite(s)] for s in series])
     ymax = float(values.max()) if values.size else 1.0
+    if reference_mg_per_l is not None:
+        ymax = max(ymax, reference_mg_per_l * 1.05)
     positive = series[0][series[0] > 0]
     log = positive.size > 0 and ymax > 5 * float(np.percentile(positive, 90))
     ylo = ymax * 1e-3 if log else 0.0
@@ -45,12 +53,13 @@ def _decorate(
             upper,
             color=_COLOURS[band.kind],
             alpha=0.15,
-            label=f"{band.kind}: {band.label}",
+            label=band.label,
         )
     shown = [t for t in dose_times if times[0] <= t <= times[-1]]
     for i, t in enumerate(shown):
         ax.axvline(t, color="grey", linestyle=":", linewidth=1, label="dose" if i == 0 else None)
-    ax.set_xlim(float(times[0]), float(times[-1]))
+    span = float(times[-1] - times[0]) or 1.0
+    ax.set_xlim(float(times[0]) - 0.01 * span, float(times[-1]))
     ax.set_xlabel("time (h)")
     if log:
         ax.set_yscale("log")
@@ -108,7 +117,7 @@ def plot_population(result: PopulationResult, path: str | os.PathLike[str]) -> N
         if prob is not None:
             label += f" (P exceed = {prob:.1%})"
         ax.axhline(result.threshold_mg_per_l, color="black", linestyle="--", label=label)
-    _decorate(ax, result.drug, result.dose_times_h, t, [p5, p50, p95])
+    _decorate(ax, result.drug, result.dose_times_h, t, [p5, p50, p95], result.threshold_mg_per_l)
     ax.set_title(f"{result.drug or 'custom'} — {result.n} virtual patients (seed {result.seed})")
     fig.tight_layout()
     fig.savefig(path)
