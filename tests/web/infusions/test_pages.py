@@ -261,6 +261,8 @@ def test_stale_form_gets_a_409_listing_what_changed(session, nurse, nurse2, clie
     assert "Observation BP 120/70" in body
     assert nurse2.display_name in body
     assert Observation.objects.count() == count
+    event = AuditEvent.objects.order_by("-sequence").first()
+    assert event.outcome == "conflict" and event.detail["changes"] == ["observation"]
 
 
 def test_alert_from_another_session_is_404_and_audited(
@@ -324,7 +326,7 @@ def test_bag_concentration_is_not_free_text(session, nurse, nurse2, client_for):
         {
             "expected_version": fresh(session).version,
             "drug": "ketamine",
-            "vial_concentration_mg_per_ml": "10.0",
+            "vial_concentration_mg_per_ml": "10",
             "bag_concentration_mg_per_ml": "1.5",
             "dose_value": "25",
             "dose_unit": "mg/h",

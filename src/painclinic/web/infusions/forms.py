@@ -68,7 +68,12 @@ def local_now() -> dt.datetime:
 
 
 def concentration_choices(values: list[float]) -> list[tuple[str, str]]:
-    return [("", "— choose —")] + [(repr(float(v)), format_dose(v, "mg/mL")) for v in values]
+    return [("", "— choose —")] + [(plain_number(v), format_dose(v, "mg/mL")) for v in values]
+
+
+def plain_number(value: float) -> str:
+    """10.0 -> "10", 0.5 -> "0.5": the value a select option posts."""
+    return format(Decimal(repr(float(value))).normalize(), "f")
 
 
 def all_standard_concentrations() -> list[float]:

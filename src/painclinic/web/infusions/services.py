@@ -65,6 +65,21 @@ TIMED_KINDS = ("start", "pause", "resume", "rate_change", "stop")
 SERIOUS_SEVERITIES = (AESeverity.SEVERE, AESeverity.LIFE_THREATENING, AESeverity.DEATH)
 
 
+def audit_refusal(
+    request: HttpRequest, session: InfusionSession, what: str, error: Refused
+) -> None:
+    """Audit a refused change (after its transaction rolled back, so the row survives)."""
+    audit(
+        request,
+        category=INFUSION_CATEGORY,
+        action=Action.UPDATE,
+        patient=session.patient,
+        obj=session,
+        outcome=Outcome.DENIED,
+        detail={"event": what, "refused": error.message, "field": error.field},
+    )
+
+
 class SessionConflict(Exception):
     """The session changed after the form was opened: nothing was saved."""
 
@@ -92,17 +107,26 @@ def _lock(request: HttpRequest, session_id: int, expected_version: int) -> Infus
             .select_related("recorded_by")
             .order_by("version")
         )
-        audit(
-            request,
-            category=INFUSION_CATEGORY,
-            action=Action.UPDATE,
-            patient=session.patient,
-            obj=session,
-            outcome=Outcome.CONFLICT,
-            detail={"expected_version": expected_version, "current_version": session.version},
-        )
+        # The conflict's audit event is written by the caller after this transaction rolls
+        # back (``audit_conflict``); written here it would be rolled back with it.
         raise SessionConflict(session, expected_version, changes)
     return session
+
+
+def audit_conflict(request: HttpRequest, error: SessionConflict) -> None:
+    audit(
+        request,
+        category=INFUSION_CATEGORY,
+        action=Action.UPDATE,
+        patient=error.session.patient,
+        obj=error.session,
+        outcome=Outcome.CONFLICT,
+        detail={
+            "expected_version": error.expected_version,
+            "current_version": error.session.version,
+            "changes": [e.kind for e in error.changes],
+        },
+    )
 
 
 def _change(
@@ -476,15 +500,6 @@ def do_double_check(
             raise Refused("No bag awaits a double check: nurse 1 prepares it first.")
         user = acting_user(request)
         if prep.prepared_by_id == user.pk:
-            audit(
-                request,
-                category=INFUSION_CATEGORY,
-                action=Action.CREATE,
-                patient=session.patient,
-                obj=prep,
-                outcome=Outcome.DENIED,
-                detail={"event": "double_check", "refused": "same user as the preparer"},
-            )
             raise Refused(
                 "The independent double check must be done by a different nurse from the one "
                 "who prepared the bag."
@@ -1097,15 +1112,6 @@ def do_save_note(
         session = _lock(request, session_id, expected_version)
         note = SessionNote.objects.select_for_update().filter(session=session).first()
         if note is not None and note.signed:
-            audit(
-                request,
-                category=INFUSION_CATEGORY,
-                action=Action.UPDATE,
-                patient=session.patient,
-                obj=note,
-                outcome=Outcome.DENIED,
-                detail={"event": "note_edit", "refused": "signed note is locked"},
-            )
             raise NoteLocked("The note is signed and locked: add an amendment instead.")
         if sign:
             _require_status(

@@ -60,6 +60,7 @@ def _chart_redirect(session: InfusionSession) -> HttpResponse:
 def _conflict(
     request: HttpRequest, session: InfusionSession, error: SessionConflict
 ) -> HttpResponse:
+    services.audit_conflict(request, error)
     context = {
         "session": session,
         "banner": banner_for(error.session),
@@ -87,6 +88,7 @@ def _form_page(
         except SessionConflict as error:
             return _conflict(request, session, error)
         except Refused as error:
+            services.audit_refusal(request, session, title, error)
             form.refuse(error)
         else:
             messages.success(request, success(result) if callable(success) else success)
@@ -525,6 +527,7 @@ def note(request: HttpRequest, session_id: int) -> HttpResponse:
     initial = {"text": existing.text if existing else summary_text(chart) if chart else ""}
     form = NoteForm(request.POST or None, session=session, initial=initial)
     status = 200
+    locked_message = ""
     if request.method == "POST":
         if existing is not None and existing.signed:
             try:
@@ -532,8 +535,8 @@ def note(request: HttpRequest, session_id: int) -> HttpResponse:
                     request, session.pk, session.version, request.POST.get("text", ""), sign=False
                 )
             except services.NoteLocked as error:
-                form = NoteForm(session=session, initial=initial)
-                form.add_error(None, error.message)
+                services.audit_refusal(request, session, "note edit", error)
+                locked_message = error.message
                 status = 409
         elif form.is_valid():
             sign = "sign" in request.POST
@@ -561,6 +564,7 @@ def note(request: HttpRequest, session_id: int) -> HttpResponse:
         "amendments": amendments,
         "amend_form": AmendmentForm(session=session) if existing and existing.signed else None,
         "can_sign": session.status in (SessionStatus.STOPPED, SessionStatus.DISCHARGED),
+        "locked_message": locked_message,
     }
     return render(request, "infusions/note.html", context, status=status)
 
