@@ -151,3 +151,27 @@ def test_to_dict_has_the_documented_keys_and_nulls() -> None:
     assert d["metabolite_mg_per_l"] is None
     d = simulate(BASE | {"model": "kamp"}).to_dict()
     assert d["effect_site_mg_per_l"] is None
+
+
+def test_custom_ketamine_model_without_weight_skips_norketamine_with_a_warning() -> None:
+    r = simulate(
+        {
+            "drug": "ketamine",
+            "model": {"compartments": 1, "cl_l_per_h": 79, "v1_l": 252},
+            "doses": [{"route": "iv_bolus", "time_h": 0, "amount_mg": 10}],
+            "times_h": [0, 1],
+        }
+    )
+    assert r.metabolite_mg_per_l is None
+    assert any("norketamine not modelled" in w for w in r.warnings)
+    with pytest.raises(PharmacologyInputError) as info:
+        simulate(
+            {
+                "drug": "ketamine",
+                "model": {"compartments": 1, "cl_l_per_h": 79, "v1_l": 252},
+                "norketamine": True,
+                "doses": [{"route": "iv_bolus", "time_h": 0, "amount_mg": 10}],
+                "times_h": [0, 1],
+            }
+        )
+    assert info.value.field == "patient.weight_kg"

@@ -372,7 +372,9 @@ def parse_regimen(data: Any) -> Regimen:
         raise PharmacologyInputError("times_h", "is required")
     times = parse_times(data["times_h"])
     norket: NorketamineParameters | None = None
-    raw_nk = data.get("norketamine", drug == "ketamine")
+    raw_nk = data.get("norketamine")
+    if raw_nk is None and drug == "ketamine" and patient.weight_kg is not None:
+        raw_nk = True  # on by default when the metabolite volume (per kg) can be computed
     if raw_nk is not False and raw_nk is not None:
         if drug != "ketamine":
             raise PharmacologyInputError("norketamine", "applies to ketamine only")

@@ -117,6 +117,8 @@ def regimen_warnings(regimen: Regimen, inputs: list[Input]) -> list[str]:
                     "will underpredict"
                 )
                 break
+    if regimen.drug == "ketamine" and regimen.norketamine is None:
+        out.append("norketamine not modelled (switched off, or no patient.weight_kg)")
     if regimen.norketamine is not None:
         out.append(
             "norketamine: fraction metabolised, volume and first-pass fraction are assumptions "
