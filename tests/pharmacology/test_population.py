@@ -118,3 +118,16 @@ def test_bad_population_arguments(kwargs: dict[str, Any], field: str) -> None:
     with pytest.raises(PharmacologyInputError) as info:
         simulate_population(REGIMEN, **args)
     assert info.value.field == field
+
+
+def test_percentile_bands_equal_numpy_percentile() -> None:
+    from painclinic.pharmacology.population import percentile_bands
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 7, 101, 1000):
+        conc = rng.lognormal(size=(n, 150))
+        assert_allclose(
+            percentile_bands(conc, (0.0, 5.0, 50.0, 95.0, 100.0), chunk=16),
+            np.percentile(conc, [0, 5, 50, 95, 100], axis=0),
+            rtol=1e-13,
+        )

@@ -120,6 +120,41 @@ class PopulationResult:
         return d
 
 
+def percentile_bands(
+    conc: FloatArray, percentiles: tuple[float, ...] = PERCENTILES, chunk: int = 64
+) -> FloatArray:
+    """Percentiles over patients (axis 0) at each time, as ``numpy.percentile`` (linear).
+
+    Parameters
+    ----------
+    conc : ndarray, shape (N, T)
+        Concentrations (mg/L).
+    percentiles : tuple of float
+        Percentiles in [0, 100].
+    chunk : int
+        Number of time columns partitioned at once (cache-sized, contiguous copies).
+
+    Returns
+    -------
+    ndarray, shape (len(percentiles), T)
+        Same values as ``np.percentile(conc, percentiles, axis=0)`` (linear
+        interpolation between order statistics), about twice as fast: only the needed
+        order statistics are selected (``np.partition``) instead of sorting.
+    """
+    n, n_t = conc.shape
+    q = np.asarray(percentiles, dtype=np.float64) / 100.0 * (n - 1)
+    lo = np.floor(q).astype(np.intp)
+    hi = np.minimum(lo + 1, n - 1)
+    frac = q - lo
+    kth = sorted(set(lo.tolist()) | set(hi.tolist()))
+    out = np.empty((q.size, n_t))
+    for j in range(0, n_t, chunk):
+        block = np.ascontiguousarray(conc[:, j : j + chunk].T)
+        block.partition(kth, axis=1)
+        out[:, j : j + chunk] = (block[:, lo] * (1.0 - frac) + block[:, hi] * frac).T
+    return out
+
+
 def _omega(cv: float) -> float:
     return math.sqrt(math.log1p(cv * cv))
 
@@ -260,7 +295,7 @@ def simulate_population(
     prob: float | None = None
     above: FloatArray | None = None
     if summaries:
-        bands = np.percentile(conc, PERCENTILES, axis=0)
+        bands = percentile_bands(conc)
         pct = {p: bands[i] for i, p in enumerate(PERCENTILES)}
         if thr is not None:
             mask = conc > thr
