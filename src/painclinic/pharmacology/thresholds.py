@@ -21,7 +21,7 @@ class Band:
     label: str
     lower_mg_per_l: float
     upper_mg_per_l: float | None
-    kind: str  # "analgesic" | "dissociative" | "caution" | "toxic"
+    kind: str  # "analgesic" | "dissociative" (for lidocaine: the CNS-caution band) | "toxic"
     source: str
 
 
@@ -33,7 +33,7 @@ BANDS: dict[str, tuple[Band, ...]] = {
     ),
     "lidocaine": (
         Band("therapeutic 1.5–5 mcg/mL", 1.5, 5.0, "analgesic", "Bauer [S]"),
-        Band("CNS symptoms possible > 3 mcg/mL", 3.0, 5.0, "caution", "Bauer [S]"),
+        Band("CNS symptoms possible > 3 mcg/mL", 3.0, 5.0, "dissociative", "Bauer [S]"),
         Band("toxic > 5 mcg/mL", 5.0, 12.0, "toxic", "Bauer [S]; 5–12 band [S2]"),
     ),
 }
