@@ -23,6 +23,7 @@ from painclinic.web.scheduling.services import (
     BOOKERS,
     CATEGORY,
     OCCUPYING,
+    STARTED_SESSION_STATUSES,
     WEEKDAYS,
     BookingEditConflict,
     SchedulingError,
@@ -360,7 +361,10 @@ def booking(request: HttpRequest, booking_id: int) -> HttpResponse:
         "rate": planned_rates(current.planned_session.steps) if current.planned_session else "",
         "history": history,
         "later": later,
-        "can_change": can_change and current.status == BookingStatus.BOOKED,
+        "can_change": can_change
+        and current.status == BookingStatus.BOOKED
+        and (session is None or session.status not in STARTED_SESSION_STATUSES),
+        "started": session is not None and session.status in STARTED_SESSION_STATUSES,
         "reschedule_form": reschedule_form,
         "cancel_form": cancel_form,
         "conflict": conflict,
