@@ -127,3 +127,18 @@ def test_physician_assesses_and_decides_ketamine_eligibility(page, server_url):
     page.goto(f"{server_url}/assessments/patient/{patient_id}/")
     assert "immediate follow-up needed" in page.inner_text(".alert-danger")
     screenshot(page, "assessment-patient-page-alert")
+
+
+INSTRUMENTS = ("acr2016", "dn4", "lanss", "bpi", "phq9", "pgic")
+
+
+def test_a_nurse_sees_every_instrument_form(page, server_url):
+    sign_in(page, server_url, "nurse")
+    patient_id = open_demo_patient(page, server_url)
+    for name in INSTRUMENTS:
+        page.goto(f"{server_url}/assessments/patient/{patient_id}/new/{name}/")
+        assert page.locator("button:has-text('Save and score')").count() == 1
+        screenshot(page, f"assessment-form-{name}")
+    # A nurse may not open the eligibility decision.
+    response = page.goto(f"{server_url}/assessments/patient/{patient_id}/eligibility/")
+    assert response is not None and response.status == 403

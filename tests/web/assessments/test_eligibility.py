@@ -476,3 +476,68 @@ def test_service_refuses_an_override_without_a_reason(patient, met, request_as):
         services.do_record_eligibility(request_as(), patient, clean_entry(), [choice])
     assert error.value.field == "ketamine_override_reason"
     assert EligibilityDecision.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("final", "saved"), [("eligible", False), ("eligible_with_cautions", True)]
+)
+def test_an_absolute_contraindication_overrides_only_to_eligible_with_cautions(
+    final, saved, patient, met, client_for
+):
+    # Pregnant: an absolute contraindication to ketamine.
+    data = {
+        **facts_post(pregnancy="pregnant"),
+        **record(
+            ketamine_decision="override",
+            ketamine_final_status=final,
+            ketamine_override_reason="Patient to be re-tested; result disputed",
+            ketamine_seen_status="not_eligible",
+        ),
+    }
+    response = client_for(P).post(url(patient), data)
+    assert EligibilityDecision.objects.exists() is saved
+    if not saved:
+        assert "ketamine_final_status" in response.context["decision_form"].errors
+    else:
+        decision = EligibilityDecision.objects.get()
+        assert decision.engine_status == "not_eligible"
+        assert decision.final_status == "eligible_with_cautions"
+        absolute = decision.engine_result["absolute_contraindications"]
+        assert [r["rule_id"] for r in absolute] == ["KET-CI-006"]
+
+
+def test_the_service_refuses_plain_eligible_over_an_absolute_contraindication(
+    patient, met, request_as
+):
+    entry = clean_entry(pregnancy="pregnant")
+    choice = services.DrugDecision("ketamine", "override", "eligible", "reason", "not_eligible")
+    with pytest.raises(services.DecisionError) as error:
+        services.do_record_eligibility(request_as(), patient, entry, [choice])
+    assert error.value.field == "ketamine_final_status"
+    assert EligibilityDecision.objects.count() == 0
+
+
+@pytest.mark.parametrize("role", [Role.NURSE, Role.FRONT_DESK])
+def test_only_a_physician_may_record_a_decision_even_through_the_service(
+    role, patient, met, request_as
+):
+    from django.core.exceptions import PermissionDenied
+
+    choice = services.DrugDecision("ketamine", "accept", "", "", "eligible")
+    with pytest.raises(PermissionDenied):
+        services.do_record_eligibility(request_as(role), patient, clean_entry(), [choice])
+    assert EligibilityDecision.objects.count() == 0
+
+
+@pytest.mark.parametrize(("role", "allowed"), [(Role.NURSE, True), (Role.BILLING, False)])
+def test_only_clinicians_may_record_an_assessment_through_the_service(
+    role, allowed, patient, request_as
+):
+    from django.core.exceptions import PermissionDenied
+
+    if allowed:
+        services.do_record_assessment(request_as(role), patient, "nrs", {"score": 4})
+    else:
+        with pytest.raises(PermissionDenied):
+            services.do_record_assessment(request_as(role), patient, "nrs", {"score": 4})
+    assert services.current_assessments(patient).exists() is allowed

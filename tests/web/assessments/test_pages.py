@@ -355,3 +355,15 @@ def test_answers_show_the_wording_of_the_chosen_option(patient, client_for):
     response = post_new(client, patient, "phq9", phq9_post(0, others=2))
     page = client.get(response["Location"]).content.decode()
     assert "2 · More than half the days" in page and "0 · Not at all" in page
+
+
+def test_acr_answers_are_grouped_by_region(patient, client_for, request_as):
+    answers = clinical.template("acr2016").skeleton
+    answers = {k: (dict(v) if isinstance(v, dict) else v) for k, v in answers.items()}
+    answers["painful_areas"] = {r: dict(a) for r, a in answers["painful_areas"].items()}
+    answers["painful_areas"]["left_upper"]["jaw"] = True
+    a = services.do_record_assessment(request_as(), patient, "acr2016", answers)
+    url = reverse("assessments:result", kwargs={"patient_id": patient.pk, "assessment_id": a.pk})
+    groups = dict(client_for(P).get(url).context["answers"])
+    assert ("Jaw", "Yes") in groups["Pain in the past week · Left upper"]
+    assert ("Jaw", "No") in groups["Pain in the past week · Right upper"]

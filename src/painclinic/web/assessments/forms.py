@@ -41,6 +41,27 @@ GROUP_TITLES = {
 }
 
 
+# Where the core's item wording reads awkwardly as a form label (the items themselves, their
+# keys and allowed values, still come from the template).
+LABEL_OVERRIDES = {
+    ("bpi", "severity.now"): "Pain right now",
+    ("bpi", "relief_percent"): "Relief from treatments or medicines in the last 24 hours (%)",
+    ("pgic", "score"): "Since starting treatment, how has the patient's pain condition changed "
+    "overall (activity, symptoms, mood, quality of life)?",
+    ("acr2016", "symptoms_at_least_3_months"): "Symptoms present for at least 3 months",
+}
+
+
+def item_label(instrument: str, key: str, wording: str) -> str:
+    if (instrument, key) in LABEL_OVERRIDES:
+        return LABEL_OVERRIDES[(instrument, key)]
+    tokens = key_tokens(key)
+    if instrument == "acr2016" and tokens[0] == "painful_areas":
+        # The group heading names the region: "Pain in the past week · Left upper" -> "Jaw".
+        return humanize(str(tokens[-1]))
+    return humanize(wording)
+
+
 def key_tokens(key: str) -> list[str | int]:
     """``symptoms.sensory.allodynia`` -> [symptoms, sensory, allodynia]; ``items[8]`` -> [items,
     8]."""
@@ -157,7 +178,7 @@ class InstrumentForm(forms.Form):
             else:
                 field = _number_field(spec, default)
             tokens = key_tokens(spec.key)
-            label = humanize(spec.wording)
+            label = item_label(instrument, spec.key, spec.wording)
             if isinstance(tokens[-1], int):
                 label = f"{tokens[-1] + 1}. {label}"
             field.label = label
@@ -550,6 +571,12 @@ class DecisionForm(forms.Form):
                 self.add_error(
                     f"{drug}_final_status",
                     "That is the engine's own recommendation: accept it instead of overriding.",
+                )
+            elif cleaned.get(f"{drug}_seen_status") == "not_eligible" and final == "eligible":
+                self.add_error(
+                    f"{drug}_final_status",
+                    "An absolute contraindication cannot be overridden to plain 'eligible': "
+                    "choose 'eligible with cautions' so it stays visible as a caution.",
                 )
         if not decided:
             raise forms.ValidationError("Accept or override the recommendation for a drug.")

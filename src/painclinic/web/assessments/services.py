@@ -10,12 +10,14 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
 from painclinic import clinical
+from painclinic.web.accounts.models import Role
 from painclinic.web.accounts.permissions import acting_user
 from painclinic.web.assessments.models import (
     Assessment,
@@ -34,6 +36,14 @@ ASSESSMENT_CATEGORY: str = str(getattr(Category, "ASSESSMENT", Category.DEMOGRAP
 ELIGIBILITY_CATEGORY: str = str(getattr(Category, "ELIGIBILITY", Category.DEMOGRAPHICS))
 
 DRUGS = ("ketamine", "lidocaine")
+CLINICIANS = frozenset({Role.PHYSICIAN, Role.NURSE})
+PHYSICIANS = frozenset({Role.PHYSICIAN})
+
+
+def _require(request: HttpRequest, roles: frozenset[Role]) -> None:
+    """The services check the role themselves too (not only the page's role gate)."""
+    if acting_user(request).role not in roles:
+        raise PermissionDenied("this role may not do this")
 
 
 class DecisionError(ValueError):
@@ -112,6 +122,7 @@ def do_record_assessment(
     A correction names the assessment it ``supersedes`` (same patient and instrument, not
     already corrected) and a reason; the original stays in the history.
     """
+    _require(request, CLINICIANS)
     result = clinical.score(instrument, answers).to_dict()
     with transaction.atomic():
         if supersedes is not None:
@@ -268,6 +279,13 @@ def _check_decision(choice: DrugDecision, engine_status: str) -> str:
             f"{prefix}_final_status",
             "That is the engine's own recommendation: accept it instead of overriding.",
         )
+    if engine_status == EngineStatus.NOT_ELIGIBLE and choice.final_status == EngineStatus.ELIGIBLE:
+        # An absolute contraindication overridden stays on record as a caution.
+        raise DecisionError(
+            f"{prefix}_final_status",
+            "An absolute contraindication cannot be overridden to plain 'eligible': choose "
+            "'eligible with cautions' so the contraindication stays visible as a caution.",
+        )
     return choice.final_status
 
 
@@ -280,6 +298,7 @@ def do_record_eligibility(
     """Recompute the recommendation from the facts, store one decision per chosen drug, and
     turn each missing-information reason into a checklist item on the patient (one open item
     per rule: an item still open from an earlier decision is not repeated)."""
+    _require(request, PHYSICIANS)
     if not choices:
         raise DecisionError("__all__", "Decide for at least one drug.")
     decided_by = acting_user(request)
@@ -366,6 +385,7 @@ def do_resolve_checklist_item(
     request: HttpRequest, item: ChecklistItem, note: str, expected_version: int
 ) -> ChecklistItem:
     """Mark one missing-information item obtained, with a note (never deleted)."""
+    _require(request, CLINICIANS)
     if not note.strip():
         raise DecisionError("note", "Say what was obtained or why the item no longer applies.")
     conflict: ChecklistItem | None = None

@@ -227,9 +227,10 @@ def correct_assessment(request: HttpRequest, patient_id: int, assessment_id: int
     )
 
 
-def _answer_rows(assessment: Assessment) -> list[tuple[str, str]]:
+def _answer_rows(assessment: Assessment) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The stored answers with the form's labels, grouped like the form."""
     form = InstrumentForm(instrument=assessment.instrument)
-    rows = []
+    groups: list[tuple[str, list[tuple[str, str]]]] = []
     for item in form.items:
         try:
             value = get_path(assessment.answers, item.key)
@@ -244,8 +245,10 @@ def _answer_rows(assessment: Assessment) -> list[tuple[str, str]]:
             shown = str(choices[str(value)])
         else:
             shown = humanize(str(value))
-        rows.append((item.label, shown))
-    return rows
+        if not groups or groups[-1][0] != item.group:
+            groups.append((item.group, []))
+        groups[-1][1].append((item.label, shown))
+    return groups
 
 
 def _shown(value: Any) -> str:
