@@ -6,7 +6,9 @@
     exponentials, driven minute by minute) on the same model. Target: ≥ 10× faster.
 (b) 10,000 virtual patients × 1,441 points with inter-individual variability:
     ``simulate_population(..., summaries=False)`` against allocating and filling an array
-    of that shape (``np.full``, best of 5, same process). Target ≤ 3×, must be ≤ 10×.
+    of that shape (``np.full``, best of 5, same process; the two are interleaved over 10
+    rounds and the best of each kept, so both see the same machine load). Target ≤ 3×,
+    must be ≤ 10×.
     Also reported: the same call with percentile bands and threshold statistics, and
     PyTCI looped over patients (timed on a subset and extrapolated linearly).
 
@@ -39,6 +41,7 @@ WEIGHT_KG = 70.0
 RATE_MG_PER_H = 24.5
 N_POP = 10_000
 PYTCI_SUBSET = 100
+ROUNDS = 10
 DOMINO = {"k10": 0.4381, "k12": 0.5921, "k13": 0.5900, "k21": 0.2470, "k31": 0.0146, "keo": 0.652}
 
 REGIMEN: dict[str, Any] = {
@@ -101,11 +104,15 @@ def main() -> None:
     agreement = float(np.max(np.abs(res.plasma_mg_per_l[1:] - ref[1:]) / ref[1:]))
 
     # (b) population ---------------------------------------------------------------------
-    floor, _ = best_of(lambda: np.full((N_POP, 1441), 0.0), 5)
-    engine, pop = best_of(lambda: simulate_population(REGIMEN, N_POP, 1, summaries=False), 5)
+    # floor and engine interleaved, so both see the same machine load; best of each
+    floor = engine = float("inf")
+    pop = None
+    for _ in range(ROUNDS):
+        f, _unused = best_of(lambda: np.full((N_POP, 1441), 0.0), 5)
+        e, pop = best_of(lambda: simulate_population(REGIMEN, N_POP, 1, summaries=False), 1)
+        floor, engine = min(floor, f), min(engine, e)
+    assert pop is not None
     full_call, _ = best_of(lambda: simulate_population(REGIMEN, N_POP, 1), 2)
-    floor_after, _ = best_of(lambda: np.full((N_POP, 1441), 0.0), 5)
-    floor = min(floor, floor_after)
     reg = parse_regimen(REGIMEN)
     bp, _w = sample_parameters(reg, N_POP, np.random.default_rng(1))
 
