@@ -73,7 +73,10 @@ def pk_simulate(
     if plot is not None:
         from painclinic.pharmacology.plotting import plot_simulation
 
-        plot_simulation(result, plot)
+        try:
+            plot_simulation(result, plot)
+        except OSError as exc:
+            _fail(f"--plot: cannot write {plot}: {exc.strerror or exc}")
 
 
 @pk_app.command("population")
@@ -99,7 +102,10 @@ def pk_population(
     if plot is not None:
         from painclinic.pharmacology.plotting import plot_population
 
-        plot_population(result, plot)
+        try:
+            plot_population(result, plot)
+        except OSError as exc:
+            _fail(f"--plot: cannot write {plot}: {exc.strerror or exc}")
 
 
 @pk_app.command("models")

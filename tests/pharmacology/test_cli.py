@@ -187,3 +187,12 @@ def test_dose_bad_input_exits_2_naming_the_field(
     res = runner.invoke(app, ["dose", "calculate", write(tmp_path, payload)])
     assert res.exit_code == 2, res.output
     assert field in res.stderr
+
+
+def test_unwritable_plot_path_exits_2(
+    app: typer.Typer, runner: CliRunner, tmp_path: pathlib.Path
+) -> None:
+    bad = tmp_path / "missing-dir" / "plot.png"
+    res = runner.invoke(app, ["pk", "simulate", write(tmp_path, REGIMEN), "--plot", str(bad)])
+    assert res.exit_code == 2
+    assert "--plot" in res.stderr
