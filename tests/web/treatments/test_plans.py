@@ -95,7 +95,7 @@ def test_lidocaine_5_mg_per_kg_is_a_soft_limit_and_needs_a_reason(ready, users):
     assert step["total_mg"] == pytest.approx(400)
     event = plan_events().get(action="create")
     assert event.detail["soft_limit_reason"] == "Refractory PHN"
-    assert any(b["quantity"] == "rate_mg_per_h" for b in event.detail["soft_limits"])
+    assert any(b["quantity"] == "rate (mg/h)" for b in event.detail["soft_limits"])
 
 
 def test_hard_limit_is_refused_with_limit_value_and_source_and_nothing_saved(patient, users, fees):
@@ -108,7 +108,7 @@ def test_hard_limit_is_refused_with_limit_value_and_source_and_nothing_saved(pat
     with pytest.raises(ServiceError) as error:
         create(small, physician, "lid-1.5mgkg-ibw")
     message = error.value.message
-    assert "bolus_mg_per_kg" in message and "hard limit 1.5 mg/kg" in message
+    assert "bolus per kg (mg/kg) 2.17 mg/kg" in message and "hard limit 1.5 mg/kg" in message
     assert "Foo 2021" in message and "Nothing was saved" in message
     assert TreatmentPlan.objects.count() == 0 and PlannedSession.objects.count() == 0
     assert AuditEvent.objects.count() == before
@@ -336,7 +336,7 @@ def test_hard_limit_page_shows_limit_and_saves_nothing(users, client_for, fees):
     client = client_for(Role.PHYSICIAN)
     url = reverse("treatments:plan_new", kwargs={"patient_id": small.pk})
     page = client.get(url, {"protocol_id": "lid-1.5mgkg-ibw"}).content.decode()
-    assert "HARD limit" in page and "bolus_mg_per_kg" in page and "Foo 2021" in page
+    assert "HARD limit" in page and "bolus per kg" in page and "Foo 2021" in page
     before = plan_events().filter(action="create").count()
     response = client.post(
         url,

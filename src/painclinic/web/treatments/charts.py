@@ -36,10 +36,11 @@ from painclinic.pharmacology.thresholds import BANDS
 #: Display units: ketamine in ng/mL (the literature's unit), lidocaine in mcg/mL.
 DISPLAY_UNIT = {"ketamine": ("ng/mL", 1000.0), "lidocaine": ("mcg/mL", 1.0)}
 BAND_COLOURS = {"analgesic": "#2ca02c", "dissociative": "#ff7f0e", "toxic": "#d62728"}
-BAND_SOURCE_NOTE = (
-    "Bands from painclinic.pharmacology.thresholds: ketamine Zanos 2018 Pharmacol Rev 70:621 "
-    "Table 1 [S]; lidocaine Bauer, Applied Clinical Pharmacokinetics [S] (5-12 mcg/mL [S2])."
-)
+#: Full references of the band sources named in painclinic.pharmacology.thresholds.
+BAND_CITATIONS = {
+    "ketamine": "Zanos P et al. Pharmacol Rev 2018;70:621, Table 1",
+    "lidocaine": "Bauer LA, Applied Clinical Pharmacokinetics, chapter Lidocaine",
+}
 #: Hours simulated after the last infusion ends, so the fall is visible.
 TAIL_H = 2.0
 
@@ -168,12 +169,16 @@ def concentration_chart(
     visible_top = max(
         [ymax * 1.25] + [(b.upper_mg_per_l or b.lower_mg_per_l) * factor * 1.05 for b in bands[:2]]
     )
+    for band in bands[2:]:
+        # A toxic band within reach of the curve is shown with some height, not as a sliver.
+        if band.lower_mg_per_l * factor < 2.5 * max(ymax, 1e-9):
+            visible_top = max(visible_top, band.lower_mg_per_l * factor * 1.25)
     off_chart = []
     for band in bands:
         lower = band.lower_mg_per_l * factor
         upper = (band.upper_mg_per_l or band.lower_mg_per_l * 2) * factor
         if lower >= visible_top:
-            off_chart.append(f"{band.kind} band ({band.label}) starts above the chart")
+            off_chart.append(f"The {band.kind} band ({band.label}) lies above the chart")
             continue
         ax.axhspan(
             lower,
@@ -191,10 +196,14 @@ def concentration_chart(
     if title:
         ax.set_title(title)
     model_title, citation = model_citation(drug, planned.model)
+    parts = (part.strip() for band in bands for part in band.source.split(";"))
+    sources = "; ".join(dict.fromkeys(p for p in parts if p))
+    sources = f"{BAND_CITATIONS.get(drug, drug)}: {sources}"
     caption = (
         f"Predicted plasma concentration for a typical patient of this weight (not a measured "
-        f"level), model: {model_title} ({planned.model}); {citation}. Exact closed-form "
-        f"simulation by painclinic.pharmacology.simulate. {BAND_SOURCE_NOTE}"
+        f"level), model: {model_title} ({planned.model}); {citation.rstrip('.')}. Exact "
+        f"closed-form simulation by painclinic.pharmacology.simulate. Bands from "
+        f"painclinic.pharmacology.thresholds: {sources}."
     )
     if off_chart:
         caption += " " + "; ".join(off_chart) + "."

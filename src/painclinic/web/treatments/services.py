@@ -587,6 +587,19 @@ def pk_covariates(plan: TreatmentPlan) -> dict[str, Any]:
     return out
 
 
+QUANTITY_LABELS = {
+    "rate_mg_per_h": "rate (mg/h)",
+    "rate_mg_per_kg_per_h": "rate per kg (mg/kg/h)",
+    "session_total_mg": "session total (mg)",
+    "session_total_mg_per_kg": "session total per kg (mg/kg)",
+    "total_24h_mg": "total in 24 h (mg)",
+    "bolus_mg": "bolus (mg)",
+    "bolus_mg_per_kg": "bolus per kg (mg/kg)",
+    "weight_kg": "weight (kg)",
+    "concentration_mg_per_ml": "bag concentration (mg/mL)",
+}
+
+
 @dataclass(frozen=True)
 class LimitBreach:
     session: int
@@ -623,7 +636,7 @@ def limit_breaches(plan_dict: dict[str, Any], status: str) -> list[LimitBreach]:
                     LimitBreach(
                         session=session["number"],
                         step=step["label"],
-                        quantity=check["name"],
+                        quantity=QUANTITY_LABELS.get(check["name"], check["name"]),
                         value=format_dose(check["value"], check["unit"]),
                         limit=f"{check['bound']} {check['level']} limit {limit}",
                         level=check["level"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -67,6 +68,7 @@ CONSENT_READERS = (P, N, F, B)
 PLAN_READERS = (P, N)
 PRESCRIBERS = (P,)
 FEE_MANAGERS = (B, A)
+CHART_CACHE_SECONDS = 24 * 3600
 
 
 # --- presentation helpers -----------------------------------------------------------------------
@@ -118,9 +120,22 @@ def _standard_concentrations(drug: str) -> str:
 
 
 def _charts(
-    drug: str, protocol_id: str, covariates: dict[str, Any], rows: list[dict[str, Any]]
+    drug: str,
+    protocol_id: str,
+    covariates: dict[str, Any],
+    rows: list[dict[str, Any]],
+    cache_key: str | None = None,
 ) -> dict[str, Any]:
-    """Session-1 concentration chart, and the 12-week CRPS relief chart for CRPS protocols."""
+    """Session-1 concentration chart, and the 12-week CRPS relief chart for CRPS protocols.
+
+    A saved plan's doses never change, so its charts are cached under ``cache_key``."""
+    if cache_key is not None:
+        cached = cache.get(cache_key)
+        if cached is not None:
+            return dict(cached)
+        fresh = _charts(drug, protocol_id, covariates, rows)
+        cache.set(cache_key, fresh, CHART_CACHE_SECONDS)
+        return fresh
     out: dict[str, Any] = {"concentration": None, "relief": None, "chart_error": None}
     if not rows:
         return out
@@ -376,7 +391,14 @@ def _plan_context(request: HttpRequest, plan: TreatmentPlan) -> dict[str, Any]:
         "standard_concentrations": _standard_concentrations(plan.drug),
         "plan_weight": plan.weight,
     }
-    context.update(_charts(plan.drug, plan.protocol_id, pk_covariates(plan), rows))
+    # Keyed by the plan (id and time: ids can be reused after a rollback) and the age in
+    # years (a covariate), so a birthday redraws it.
+    covariates = pk_covariates(plan)
+    key = (
+        f"treatments:plan-charts:{plan.pk}:{plan.prescribed_at.timestamp()}:"
+        f"{plan.protocol_id}:{covariates.get('age_years')}"
+    )
+    context.update(_charts(plan.drug, plan.protocol_id, covariates, rows, cache_key=key))
     return context
 
 

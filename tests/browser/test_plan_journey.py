@@ -1,0 +1,181 @@
+"""A physician records consent with an estimate and a soft-limit plan (lidocaine 5 mg/kg at 80 kg,
+400 mg/h above the 120 mg/h soft limit); a second physician co-signs it and it becomes active."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from tests.browser.conftest import DEMO_PASSWORD, screenshot
+
+pytestmark = pytest.mark.browser
+
+# Run inside the demo database before the server starts: the demo fee schedule, a patient
+# weighed today at 80 kg, and physician eligibility decisions (the eligibility pages belong to
+# the assessments area; this journey is about consent and the plan).
+SETUP = """
+from django.utils import timezone
+from decimal import Decimal
+from painclinic.web.accounts.models import User
+from painclinic.web.assessments.models import EligibilityDecision
+from painclinic.web.patients.models import Patient, WeightMeasurement
+from painclinic.web.treatments.demo import load_fee_schedule
+load_fee_schedule()
+physician = User.objects.get(username="physician")
+nurse = User.objects.get(username="nurse")
+patient = Patient.objects.filter(portal_user__isnull=True).order_by("id").first()
+WeightMeasurement.objects.create(patient=patient, weight_kg=Decimal("80.0"),
+    height_cm=Decimal("170"), measured_on=timezone.localdate(), recorded_by=nurse,
+    recorded_at=timezone.now())
+for drug in ("ketamine", "lidocaine"):
+    EligibilityDecision.objects.create(patient=patient, drug=drug, condition="crps_1", facts={},
+        engine_result={"drug": drug, "status": "eligible"}, engine_status="eligible",
+        physician_decision="accept", final_status="eligible", decided_by=physician,
+        decided_at=timezone.now())
+print("PATIENT", patient.pk)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def journey(tmp_path_factory) -> Iterator[tuple[str, int]]:
+    data_dir = tmp_path_factory.mktemp("painclinic-plan-journey")
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+        "PAINCLINIC_ENV": "development",
+        "PAINCLINIC_DATA_DIR": str(data_dir),
+        "DJANGO_SETTINGS_MODULE": "painclinic.web.settings",
+    }
+    cli = [sys.executable, "-m", "painclinic.cli"]
+    subprocess.run(
+        [*cli, "demo", "--password", DEMO_PASSWORD, "--patients", "6"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    setup = subprocess.run(
+        [*cli, "manage", "shell", "-c", SETUP],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    patient_id = int(setup.stdout.split("PATIENT")[1].split()[0])
+    port = _free_port()
+    log = open(data_dir / "server.log", "w")  # noqa: SIM115 - closed at teardown
+    process = subprocess.Popen(
+        [*cli, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=2)  # noqa: S310 - localhost
+            break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        raise RuntimeError((data_dir / "server.log").read_text())
+    yield url, patient_id
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()
+
+
+def sign_in(page, base: str, username: str) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+
+
+def record_consent(page, base: str, patient_id: int, protocol_id: str, sessions: str) -> None:
+    page.goto(f"{base}/treatments/patient/{patient_id}/")
+    page.click("text=Record consent and estimate")
+    page.select_option("#id_protocol_id", protocol_id)
+    page.select_option("#id_sessions", sessions)
+    page.click("button:has-text('Show the consent text and estimate')")
+    page.wait_for_selector("text=Estimated total")
+    assert "not covered by OHIP" in page.inner_text("body")
+    page.select_option("#id_witness", label="Grace Lindqvist (Infusion nurse)")
+    page.check("#id_signature_confirmed")
+    page.click("button:has-text('Record signed consent')")
+    page.wait_for_selector("h1:has-text('Consent to treatment')")
+
+
+def test_soft_limit_plan_is_cosigned_by_a_second_physician(page, journey):
+    base, patient_id = journey
+    sign_in(page, base, "physician")
+    record_consent(page, base, patient_id, "lid-5mgkg-60min", "1")
+    body = page.inner_text("body")
+    assert "DEMO-LID-SESSION" in body and "Grace Lindqvist" in body
+    screenshot(page, "treatment-consent")
+
+    page.goto(f"{base}/treatments/patient/{patient_id}/")
+    page.click("text=New treatment plan")
+    page.select_option("#id_protocol_id", "lid-5mgkg-60min")
+    page.click("button:has-text('Calculate doses')")
+    page.wait_for_selector("text=Soft limit: reason and co-signature needed")
+    doses = page.inner_text("table.doses")
+    for text in ("5 mg/kg/h", "400 mg/h", "100 mL/h", "400 mg"):
+        assert text in doses, text
+    page.click("button:has-text('Save for co-signature')")  # no reason yet
+    error = page.locator(".has-error .field-error")
+    assert "soft limit" in error.inner_text()
+    screenshot(page, "treatment-plan-soft-limit-reason-required")
+    page.fill(
+        "#id_soft_limit_reason",
+        "Refractory post-herpetic neuralgia; tolerated 5 mg/kg before with no toxicity signs.",
+    )
+    page.click("button:has-text('Save for co-signature')")
+    page.wait_for_selector("text=Awaiting co-signature")
+    assert "Not usable yet" in page.inner_text("body")
+    assert page.locator("text=Review and co-sign").count() == 0  # not for the prescriber
+    plan_url = page.url
+    screenshot(page, "treatment-plan-awaiting-cosign")
+
+    page.click("button:has-text('Sign out')")
+    page.wait_for_url(f"{base}/accounts/login/")
+    sign_in(page, base, "physician2")
+    page.goto(plan_url)
+    page.click("text=Review and co-sign")
+    page.check("#id_confirm")
+    page.fill("#id_note", "Reviewed doses and ECG; agree.")
+    page.click("button:has-text('Co-sign and activate')")
+    page.wait_for_selector(".status-active")
+    body = page.inner_text("body")
+    assert "Co-signed" in body and "Luc Tremblay" in body
+    assert page.locator("img.chart").count() == 1
+    screenshot(page, "treatment-plan-active")
+
+
+def test_crps_series_within_limits_shows_concentration_and_relief(page, journey):
+    base, patient_id = journey
+    sign_in(page, base, "physician")
+    record_consent(page, base, patient_id, "ket-crps-outpatient", "10")
+    page.goto(f"{base}/treatments/patient/{patient_id}/plans/new/")
+    page.select_option("#id_protocol_id", "ket-crps-outpatient")
+    page.click("button:has-text('Calculate doses')")
+    page.wait_for_selector("text=Within limits")
+    page.click("button:has-text('Save plan')")
+    page.wait_for_selector(".status-active")
+    body = page.inner_text("body")
+    assert "25 mL/h" in body and "Predicted CRPS pain relief" in body
+    assert page.locator("img.chart").count() == 2
+    screenshot(page, "treatment-plan-crps")
