@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape
 
+from django.core.cache import cache
 from django.utils import timezone
 
 from painclinic.pharmacology import simulate
@@ -81,7 +82,6 @@ class Chart:
     infusing_min: float
     elapsed_min: float
     steps: list[dict[str, Any]]
-    svg_data_uri: str | None
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -188,7 +188,7 @@ def concentration_svg(
     now: dt.datetime,
 ) -> str | None:
     """Predicted plasma concentration of the plan (dashed) and of what was delivered (solid),
-    with the drug's concentration bands, as a base64 SVG data URI."""
+    with the drug's concentration bands, as SVG text (None when there is nothing to plot)."""
     drug = session.plan.drug
     planned: list[dict[str, float | str]] = [
         {
@@ -244,6 +244,8 @@ def concentration_svg(
         top = band.upper_mg_per_l or band.lower_mg_per_l
         y_max = max(y_max, min(top * scale, y_max * 1.6))
     y_max = y_max or 1.0
+    step = nice_step(y_max / 4)
+    y_max = math.ceil(y_max / step - 1e-9) * step
     width, height, left, right, top_pad, bottom = 1000, 340, 70, 20, 20, 50
     plot_w, plot_h = width - left - right, height - top_pad - bottom
 
@@ -270,25 +272,28 @@ def concentration_svg(
         f'font-family="sans-serif" font-size="15">',
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fff"/>',
     ]
+    labels: list[str] = []
     for band in visible:
         low = band.lower_mg_per_l * scale
         high = (band.upper_mg_per_l or band.lower_mg_per_l * 2) * scale
         y1, y2 = y(high), y(low)
         out.append(
             f'<rect x="{left}" y="{y1:.1f}" width="{plot_w}" height="{max(y2 - y1, 1):.1f}" '
-            f'fill="{colours.get(band.kind, "#eee")}" opacity="0.8"/>'
+            f'fill="{colours.get(band.kind, "#eee")}" opacity="0.75"/>'
         )
-        out.append(
-            f'<text x="{left + plot_w - 6}" y="{y1 + 16:.1f}" text-anchor="end" '
-            f'fill="#444">{escape(band.label)}</text>'
+        labels.append(
+            f'<text x="{left + plot_w - 6}" y="{max(y2 - 6, top_pad + 14):.1f}" '
+            f'text-anchor="end" fill="#333">{escape(band.label)}</text>'
         )
-    for i in range(5):
-        value = y_max * i / 4
+    value = 0.0
+    while value <= y_max + 1e-9:
         out.append(
             f'<line x1="{left}" x2="{left + plot_w}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
             f'stroke="#ccd" stroke-width="1"/>'
-            f'<text x="{left - 8}" y="{y(value) + 5:.1f}" text-anchor="end">{value:.0f}</text>'
+            f'<text x="{left - 8}" y="{y(value) + 5:.1f}" text-anchor="end">{value:g}</text>'
         )
+        value += step
+    out.extend(labels)
     hour = 0
     while hour <= stop_h:
         out.append(
@@ -311,8 +316,33 @@ def concentration_svg(
         f"dashed: plan · solid: delivered ({escape(plan_sim.model)} model)</text>"
     )
     out.append("</svg>")
-    encoded = base64.b64encode("".join(out).encode()).decode()
-    return f"data:image/svg+xml;base64,{encoded}"
+    return "".join(out)
+
+
+def concentration_svg_for(session: InfusionSession, now: dt.datetime | None = None) -> str | None:
+    """The chart's SVG, cached per session version (and per minute while it is running)."""
+    now = now or timezone.now()
+    running = session.status in (SessionStatus.RUNNING, SessionStatus.PAUSED)
+    key = f"infusions:svg:{session.pk}:{session.version}:" + (
+        now.strftime("%Y%m%d%H%M") if running else "final"
+    )
+    cached = cache.get(key)
+    if cached is not None:
+        return str(cached) or None
+    segments = list(RateSegment.objects.filter(session=session).order_by("started_at", "id"))
+    stopped = [s.ended_at for s in segments if s.ended_at is not None]
+    until = max(stopped) if stopped and not running else now
+    svg = concentration_svg(session, plan_steps(session), segments, until)
+    cache.set(key, svg or "", 60 * 60)
+    return svg
+
+
+def nice_step(raw: float) -> float:
+    """A tick step of 1, 2, 2.5 or 5 times a power of ten, at least ``raw``."""
+    if raw <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
 
 
 def build_chart(session: InfusionSession, now: dt.datetime | None = None) -> Chart:
@@ -374,7 +404,6 @@ def build_chart(session: InfusionSession, now: dt.datetime | None = None) -> Cha
         infusing_min=infusing_seconds(segments, until) / 60,
         elapsed_min=(until - started_at).total_seconds() / 60 if started_at else 0.0,
         steps=steps,
-        svg_data_uri=concentration_svg(session, steps, segments, until),
     )
 
 
@@ -396,7 +425,10 @@ def summary_text(chart: Chart) -> str:
     lines.append(
         f"Delivered {fmt(chart.delivered_mg, 'mg')} (planned {fmt(chart.planned_mg, 'mg')})."
     )
-    rates = [f"{fmt(s.rate_mg_per_h, 'mg/h')} ({s.start_reason})" for s in chart.segments]
+    rates = [
+        f"{fmt(s.rate_mg_per_h, 'mg/h')} ({s.start_reason.replace('_', ' ')})"
+        for s in chart.segments
+    ]
     if rates:
         lines.append("Rates: " + ", ".join(rates) + ".")
     if chart.observations:

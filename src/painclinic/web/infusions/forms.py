@@ -53,7 +53,7 @@ RASS_CHOICES = [("", "—")] + [
     (str(v), f"{v:+d}" if v else "0 alert and calm") for v in range(4, -6, -1)
 ]
 MOAAS_CHOICES = [("", "—")] + [(str(v), str(v)) for v in range(5, -1, -1)]
-ALDRETE_CHOICES = [("2", "2"), ("1", "1"), ("0", "0")]
+ALDRETE_CHOICES = [("", "— score —"), ("2", "2"), ("1", "1"), ("0", "0")]
 ALDRETE_LABELS = {
     "activity": "Activity (2 moves 4 limbs · 1 moves 2 · 0 none)",
     "respiration": "Respiration (2 breathes deeply, coughs · 1 dyspnoea · 0 apnoeic)",

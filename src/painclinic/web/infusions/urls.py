@@ -7,6 +7,11 @@ urlpatterns = [
     path("open/<int:booking_id>/", views.open_session, name="open"),
     path("serious-events/", views.serious_events, name="serious_events"),
     path("<int:session_id>/", views.session_chart, name="session"),
+    path(
+        "<int:session_id>/concentration.svg",
+        views.concentration_chart,
+        name="concentration_chart",
+    ),
     path("<int:session_id>/checklist/", views.checklist, name="checklist"),
     path("<int:session_id>/prepare/", views.prepare, name="prepare"),
     path("<int:session_id>/double-check/", views.double_check, name="double_check"),

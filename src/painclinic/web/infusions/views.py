@@ -17,7 +17,12 @@ from painclinic.web.accounts.permissions import acting_user, allow_roles
 from painclinic.web.audit.services import Action, audit
 from painclinic.web.infusions import services
 from painclinic.web.infusions.access import INFUSION_CATEGORY, get_child_for, get_session_for
-from painclinic.web.infusions.chart import banner_for, build_chart, summary_text
+from painclinic.web.infusions.chart import (
+    banner_for,
+    build_chart,
+    concentration_svg_for,
+    summary_text,
+)
 from painclinic.web.infusions.forms import (
     AcknowledgeForm,
     AdverseEventForm,
@@ -91,7 +96,10 @@ def _form_page(
             services.audit_refusal(request, session, title, error)
             form.refuse(error)
         else:
-            messages.success(request, success(result) if callable(success) else success)
+            text = success(result) if callable(success) else success
+            # Alerts and mismatches are shown in red, not as a green "saved".
+            urgent = text.startswith(("ALERT", "MISMATCH"))
+            (messages.error if urgent else messages.success)(request, text)
             return _chart_redirect(session)
     context = {
         "session": session,
@@ -175,6 +183,18 @@ def session_chart(request: HttpRequest, session_id: int) -> HttpResponse:
         "overdue": [d for d in chart.schedule if d.state == "overdue"],
     }
     return render(request, "infusions/chart.html", context)
+
+
+@allow_roles(CLINICIANS)
+def concentration_chart(request: HttpRequest, session_id: int) -> HttpResponse:
+    """The predicted-concentration SVG of the chart page (its own request, cached)."""
+    session = get_session_for(request, session_id, detail={"purpose": "concentration chart"})
+    svg = concentration_svg_for(session)
+    if svg is None:
+        return HttpResponse(status=204)
+    response = HttpResponse(svg, content_type="image/svg+xml")
+    response["Cache-Control"] = "private, max-age=60"
+    return response
 
 
 # --- checklist ------------------------------------------------------------------------------

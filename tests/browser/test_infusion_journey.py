@@ -1,0 +1,309 @@
+"""A nurse runs an infusion day end to end in the browser (issue 5, item 6).
+
+Checklist; bag preparation with an independent double check that first mismatches (and blocks
+the start), then matches; start one hour in the past; observations every 15 minutes with
+explicit times; a hypertension observation raising an alert acknowledged with a rate
+reduction; stop; discharge; signed note. Screenshots of the chart at each stage go to
+test-artifacts/.
+
+The plan and booking are made with the ORM in the server's own database before it starts
+(``_seed``), since the plan and booking pages belong to other areas.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.browser.conftest import DEMO_PASSWORD, _free_port, screenshot
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+CLINIC_TZ = ZoneInfo("America/Toronto")
+
+
+def _seed() -> dict:
+    """Runs inside the server's environment: a patient, an active ketamine plan, a booking for
+    today, vials in the drug register, and the opened infusion session."""
+    import django
+
+    django.setup()
+    from decimal import Decimal
+
+    from django.test import RequestFactory
+    from django.utils import timezone
+
+    from painclinic.web.accounts.models import User
+    from painclinic.web.infusions.services import do_open_session
+    from tests.conftest import make_patient
+    from tests.web.infusions.conftest import make_booking, make_plan
+
+    nurse = User.objects.get(username="nurse")
+    physician = User.objects.get(username="physician")
+    patient = make_patient("Margaret", "Okonkwo-Journey", date_of_birth=dt.date(1968, 2, 9))
+    plan = make_plan(patient, physician, weight_kg=Decimal("80.0"))
+    booking = make_booking(plan, nurse)
+    request = RequestFactory().post("/")
+    request.user = nurse
+    try:
+        from painclinic.web.drugregister.services import do_record_receipt
+
+        do_record_receipt(
+            request,
+            {
+                "drug": "ketamine",
+                "concentration_mg_per_ml": Decimal("10"),
+                "vial_volume_ml": Decimal("10"),
+                "vial_count": 20,
+                "lot": "KJ-2026",
+                "expiry_date": timezone.localdate() + dt.timedelta(days=300),
+                "supplier": "Journey supplier",
+                "reference": "PO-J1",
+            },
+        )
+    except ImportError:
+        pass
+    session = do_open_session(request, booking.pk)
+    return {"session_id": session.pk}
+
+
+@pytest.fixture(scope="module")
+def journey_server(tmp_path_factory) -> Iterator[tuple[str, int]]:
+    data_dir = tmp_path_factory.mktemp("infusion-journey")
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+        "PAINCLINIC_ENV": "development",
+        "PAINCLINIC_DATA_DIR": str(data_dir),
+        "DJANGO_SETTINGS_MODULE": "painclinic.web.settings",
+        "PYTHONPATH": str(ROOT),
+    }
+    cli = [sys.executable, "-m", "painclinic.cli"]
+    subprocess.run(
+        [*cli, "demo", "--password", DEMO_PASSWORD, "--patients", "4"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    seeded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json; from tests.browser.test_infusion_journey import _seed; "
+            "print(json.dumps(_seed()))",
+        ],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    session_id = json.loads(seeded.stdout.strip().splitlines()[-1])["session_id"]
+    port = _free_port()
+    log = open(data_dir / "server.log", "w")  # noqa: SIM115 - closed at teardown
+    process = subprocess.Popen(
+        [*cli, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=2)  # noqa: S310 - localhost
+            break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        raise RuntimeError((data_dir / "server.log").read_text())
+    yield url, session_id
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()
+
+
+def sign_in(page, base: str, username: str) -> None:
+    page.context.clear_cookies()
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+
+
+def local(at: dt.datetime) -> str:
+    return at.astimezone(CLINIC_TZ).strftime("%Y-%m-%dT%H:%M")
+
+
+def submit(page) -> None:
+    page.click("form.inf-form button[type=submit]")
+    page.wait_for_load_state()
+
+
+def fill_dose(page, *, pump: str, lot: str | None = None) -> None:
+    page.select_option("#id_drug", "ketamine")
+    if lot is not None:
+        page.select_option("#id_vial_concentration_mg_per_ml", "10")
+        page.fill("#id_drawn_mg", "100")
+        page.fill("#id_vial_lot", lot)
+    page.select_option("#id_bag_concentration_mg_per_ml", "1")
+    page.fill("#id_dose_value", "25")
+    page.select_option("#id_dose_unit", "mg/h")
+    page.fill("#id_pump_rate_entered_ml_per_h", pump)
+
+
+def observe(page, chart: str, at: dt.datetime, sbp: int = 128, dbp: int = 78) -> None:
+    page.goto(f"{chart}observe/")
+    page.fill("#id_observed_at", local(at))
+    page.fill("#id_systolic_bp_mmhg", str(sbp))
+    page.fill("#id_diastolic_bp_mmhg", str(dbp))
+    page.fill("#id_heart_rate_bpm", "76")
+    page.fill("#id_respiratory_rate_per_min", "14")
+    page.fill("#id_spo2_percent", "97")
+    page.select_option("#id_rass", "0")
+    page.fill("#id_pain_nrs", "5")
+    submit(page)
+
+
+def test_nurse_runs_an_infusion_day(page, journey_server):
+    base, session_id = journey_server
+    chart = f"{base}/infusions/{session_id}/"
+    now = dt.datetime.now(dt.UTC)
+
+    # 1. Checklist.
+    sign_in(page, base, "nurse")
+    page.goto(chart)
+    assert "Okonkwo-Journey" in page.inner_text(".inf-banner")
+    assert "KETAMINE" in page.inner_text(".inf-banner")
+    screenshot(page, "infusion-01-chart-scheduled")
+    page.click(".inf-actions >> text=Complete the pre-infusion checklist")
+    page.fill("#id_systolic_bp_mmhg", "0")  # a BP of 0 is refused on the field
+    page.fill("#id_diastolic_bp_mmhg", "78")
+    page.fill("#id_heart_rate_bpm", "72")
+    page.fill("#id_respiratory_rate_per_min", "14")
+    page.fill("#id_spo2_percent", "98")
+    page.fill("#id_weight_kg", "80.4")
+    page.fill("#id_escort_name", "Daniel Okonkwo")
+    page.fill("#id_escort_phone", "416-555-0199")
+    page.fill("#id_last_solids_at", local(now - dt.timedelta(hours=9)))
+    page.fill("#id_last_clear_fluids_at", local(now - dt.timedelta(hours=3)))
+    page.check("#id_no_new_conditions_confirmed")
+    submit(page)
+    assert "not possible" in page.inner_text(".has-error .field-error")
+    screenshot(page, "infusion-02-checklist-bp-zero")
+    page.fill("#id_systolic_bp_mmhg", "132")
+    submit(page)
+    assert "Checklist passed" in page.inner_text(".messages")
+
+    # 2. Bag preparation (nurse 1), then a double check with a mismatch (nurse 2).
+    page.click(".inf-actions >> text=Prepare the bag")
+    assert "tenfold" in page.inner_text(".inf-danger")
+    screenshot(page, "infusion-03-prepare")
+    fill_dose(page, pump="25", lot="KJ-2026")
+    submit(page)
+    assert "second nurse" in page.inner_text(".messages")
+
+    sign_in(page, base, "nurse2")
+    page.goto(chart)
+    page.click(".inf-actions >> text=Independent double check")
+    html = page.content()
+    assert "KJ-2026" not in html and 'value="25"' not in html  # blind
+    screenshot(page, "infusion-04-double-check-blind")
+    fill_dose(page, pump="250")  # a tenfold pump entry
+    submit(page)
+    assert "MISMATCH" in page.inner_text(".messages")
+    assert "250 mL/h" in page.inner_text(".inf-mismatch")
+    screenshot(page, "infusion-05-mismatch-blocks")
+    # The start is blocked: the next action is a new bag, and the start page refuses.
+    assert page.locator("text=Start the infusion").count() == 0
+    sign_in(page, base, "nurse")
+    page.goto(f"{chart}start/")
+    submit(page)
+    assert "Cannot start" in page.inner_text(".errors")
+
+    # 3. A new bag and a matching double check.
+    page.goto(chart)
+    page.click(".inf-actions >> text=Prepare the bag")
+    fill_dose(page, pump="25", lot="KJ-2026")
+    submit(page)
+    sign_in(page, base, "nurse2")
+    page.goto(f"{chart}double-check/")
+    fill_dose(page, pump="25")
+    submit(page)
+    assert "matches" in page.inner_text(".messages")
+
+    # 4. Start one hour in the past; observations every 15 minutes.
+    sign_in(page, base, "nurse")
+    page.goto(chart)
+    page.click(".inf-actions >> text=Start the infusion")
+    start = (now - dt.timedelta(minutes=65)).replace(second=0, microsecond=0)
+    page.fill("#id_at", local(start))
+    submit(page)
+    assert "Set the pump to 25 mL/h" in page.inner_text(".messages")
+    screenshot(page, "infusion-06-running-overdue")
+    for minutes in (0, 15, 30, 45):
+        observe(page, chart, start + dt.timedelta(minutes=minutes))
+        assert "Observation recorded" in page.inner_text(".messages")
+    screenshot(page, "infusion-07-observations")
+
+    # 5. Hypertension raises an alert; it blocks the stop until acknowledged.
+    observe(page, chart, start + dt.timedelta(minutes=60), sbp=190, dbp=102)
+    assert "ALERT" in page.inner_text(".messages")
+    assert "Systolic blood pressure above limit" in page.inner_text(".inf-alerts")
+    screenshot(page, "infusion-08-alert")
+    page.goto(f"{chart}stop/")
+    submit(page)
+    assert "not acknowledged" in page.inner_text(".errors")
+    page.goto(chart)
+    page.click(".inf-alert >> text=Acknowledge")
+    page.check("input[name=response][value=reduce_rate]")
+    page.fill("#id_dose_value", "15")
+    page.select_option("#id_dose_unit", "mg/h")
+    page.fill("#id_action_taken", "BP 188/100 on recheck; Dr informed, rate reduced")
+    submit(page)
+    assert "Alert acknowledged" in page.inner_text(".messages")
+    assert page.locator(".inf-alerts").count() == 0
+    assert "15 mg/h" in page.inner_text("section[aria-label=Dose]")
+    screenshot(page, "infusion-09-rate-reduced")
+
+    # 6. Stop, discharge (Aldrete below threshold first), signed note.
+    page.goto(f"{chart}stop/")
+    submit(page)
+    assert "Infusion stopped" in page.inner_text(".messages")
+    page.click(".inf-actions >> text=Discharge")
+    for item in ("activity", "respiration", "circulation", "oxygen_saturation"):
+        page.select_option(f"#id_{item}", "2")
+    page.select_option("#id_consciousness", "0")
+    page.check("#id_escort_confirmed")
+    submit(page)
+    assert "not ready for discharge" in page.inner_text(".errors")
+    page.select_option("#id_consciousness", "2")
+    submit(page)
+    assert "Discharged with Daniel Okonkwo" in page.inner_text(".messages")
+    screenshot(page, "infusion-10-discharged")
+    page.click(".inf-actions >> text=Write and sign the note")
+    text = page.input_value("#id_text")
+    assert "Delivered" in text and "Alert pause" in text
+    page.click("button[name=sign]")
+    page.wait_for_load_state()
+    assert "Signed by" in page.inner_text(".inf-signed")
+    page.fill("#id_text", "Pain NRS 5 throughout (omitted above).")
+    page.fill("#id_reason", "Omission")
+    page.click("button:has-text('Sign the amendment')")
+    page.wait_for_load_state()
+    page.goto(f"{chart}note/")
+    assert "Amendment 1" in page.inner_text("main")
+    screenshot(page, "infusion-11-signed-note")
+    page.goto(chart)
+    screenshot(page, "infusion-12-chart-signed")
