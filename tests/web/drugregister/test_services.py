@@ -406,3 +406,20 @@ def sum_for(conc: str) -> Decimal:
         elif entry.kind == EntryKind.DRAW:
             total -= entry.amount_mg
     return total
+
+
+def test_repeated_wrong_witness_passwords_lock_the_witness(
+    users, request_as, session, second_nurse
+):
+    nurse = _drawn(users, request_as, session)
+    kwargs = {"concentration_mg_per_ml": "10", "amount_mg": "5", "reason": "x"}
+    for _ in range(5):
+        with pytest.raises(DrugRegisterError):
+            do_record_waste(
+                nurse, session, witness=second_nurse, witness_password="guess", **kwargs
+            )
+    with pytest.raises(DrugRegisterError) as error:
+        do_record_waste(nurse, session, witness=second_nurse, witness_password=PASSWORD, **kwargs)
+    assert "Too many" in str(error.value)
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=16)):
+        do_record_waste(nurse, session, witness=second_nurse, witness_password=PASSWORD, **kwargs)

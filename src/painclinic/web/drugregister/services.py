@@ -415,6 +415,24 @@ def do_record_draw(
     return entry
 
 
+WITNESS_MAX_FAILURES = 5
+WITNESS_LOCK_MIN = 15
+
+
+def _witness_failures(witness_id: int) -> int:
+    """Wrong witness passwords for this user in the last WITNESS_LOCK_MIN minutes (audited)."""
+    from painclinic.web.audit.models import AuditEvent
+
+    since = timezone.now() - dt.timedelta(minutes=WITNESS_LOCK_MIN)
+    return AuditEvent.objects.filter(
+        category=CATEGORY,
+        outcome=Outcome.DENIED,
+        occurred_at__gte=since,
+        detail__refused="witness_password",
+        detail__witness_id=witness_id,
+    ).count()
+
+
 def verify_witness(request: HttpRequest, witness: Any, witness_password: str, *, what: str) -> User:
     """The second person for a witnessed entry: another clinical user who re-enters their own
     password. A failed signature is audited (outside the refused transaction) and refused."""
@@ -432,6 +450,11 @@ def verify_witness(request: HttpRequest, witness: Any, witness_password: str, *,
         problem = ("witness", "The witness must be a different person from the one recording.")
     elif getattr(candidate, "role", "") not in WITNESSES:
         problem = ("witness", "The witness must be a nurse or a physician.")
+    elif _witness_failures(candidate.pk) >= WITNESS_MAX_FAILURES:
+        problem = (
+            "witness_password",
+            f"Too many wrong passwords for this witness: wait {WITNESS_LOCK_MIN} minutes.",
+        )
     elif not witness_password or not candidate.check_password(witness_password):
         problem = ("witness_password", "The witness's password is not correct.")
     if problem is not None:
