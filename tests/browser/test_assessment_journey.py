@@ -114,6 +114,11 @@ def test_physician_assesses_and_decides_ketamine_eligibility(page, server_url):
     assert "KET-MISS-003" in checklist and "Pregnancy status unknown" in checklist
     assert "Eligible with cautions" in page.inner_text("body")
     screenshot(page, "assessment-patient-page")
+    page.click("a:has-text('Eligible with cautions')")
+    page.wait_for_selector("h1:has-text('Ketamine')")
+    assert "KET-MISS-003" in page.inner_text("body")
+    screenshot(page, "assessment-decision")
+    page.goto(f"{server_url}/assessments/patient/{patient_id}/")
 
     # A PHQ-9 with item 9 above 0: the red alert on the result and on the patient page.
     page.goto(f"{server_url}/assessments/patient/{patient_id}/new/phq9/")

@@ -541,3 +541,57 @@ def test_only_clinicians_may_record_an_assessment_through_the_service(
         with pytest.raises(PermissionDenied):
             services.do_record_assessment(request_as(role), patient, "nrs", {"score": 4})
     assert services.current_assessments(patient).exists() is allowed
+
+
+def test_vitals_and_pregnancy_are_not_carried_over(patient, met, client_for):
+    client = client_for(P)
+    data = {
+        **facts_post(pregnancy="not_pregnant"),
+        **record(ketamine_decision="accept", ketamine_seen_status="eligible"),
+    }
+    assert client.post(url(patient), data).status_code == 302
+    form = client.get(url(patient)).context["facts_form"]
+    assert form["systolic_bp_mmhg"].value() is None
+    assert form["pregnancy"].value() == "unknown"
+    assert form["liver_tests_on_file"].value() is True
+
+
+def test_a_failure_while_recording_leaves_nothing_behind(patient, met, client_for):
+    from unittest import mock
+
+    client = client_for(P)
+    data = {
+        **facts_post(pregnancy="unknown"),
+        **record(ketamine_decision="accept", ketamine_seen_status="eligible_with_cautions"),
+    }
+    with (
+        mock.patch(
+            "painclinic.web.assessments.services.audit", side_effect=RuntimeError("disk full")
+        ),
+        pytest.raises(RuntimeError),
+    ):
+        client.post(url(patient), data)
+    assert EligibilityDecision.objects.count() == 0
+    assert ChecklistItem.objects.count() == 0
+
+
+def test_an_override_reason_is_escaped(patient, met, client_for):
+    client = client_for(P)
+    payload = "<script>alert(1)</script>"
+    data = {
+        **facts_post(),
+        **record(
+            ketamine_decision="override",
+            ketamine_final_status="not_eligible",
+            ketamine_override_reason=payload,
+            ketamine_seen_status="eligible",
+        ),
+    }
+    client.post(url(patient), data)
+    decision = EligibilityDecision.objects.get()
+    page = client.get(
+        reverse(
+            "assessments:decision", kwargs={"patient_id": patient.pk, "decision_id": decision.pk}
+        )
+    ).content.decode()
+    assert payload not in page and "&lt;script&gt;" in page

@@ -367,3 +367,23 @@ def test_acr_answers_are_grouped_by_region(patient, client_for, request_as):
     groups = dict(client_for(P).get(url).context["answers"])
     assert ("Jaw", "Yes") in groups["Pain in the past week · Left upper"]
     assert ("Jaw", "No") in groups["Pain in the past week · Right upper"]
+
+
+def test_the_patient_page_needs_the_same_queries_whatever_the_history(
+    patient, client_for, request_as
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(N)
+    url = reverse("assessments:patient", kwargs={"patient_id": patient.pk})
+    services.do_record_assessment(request_as(), patient, "nrs", {"score": 5})
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for value in range(10):
+        services.do_record_assessment(request_as(N), patient, "nrs", {"score": value})
+        services.do_record_assessment(request_as(), patient, "phq9", {"items": [1] * 9})
+    with CaptureQueriesContext(connection) as many:
+        client.get(url)
+    assert len(many) == len(few)

@@ -408,15 +408,15 @@ class FactsForm(forms.Form):
 
 
 def initial_from_facts(facts: dict[str, Any]) -> dict[str, Any]:
-    """Form initial values from an earlier decision's facts (so nothing is typed twice)."""
-    vitals = facts.get("vitals") or {}
+    """Form initial values from an earlier decision's facts (so nothing is typed twice).
+
+    Vital signs and pregnancy status are not carried over: they are today's facts, and a stale
+    value must not slip into a new decision."""
     ecg = facts.get("ecg")
     return {
         "condition": facts["diagnosis"]["condition"],
         "comorbidities": [k for k, v in (facts.get("comorbidities") or {}).items() if v],
         "current_medications": "\n".join(facts.get("current_medications") or []),
-        **{k: vitals.get(k) for k in vitals},
-        "pregnancy": facts.get("pregnancy", "unknown"),
         **(facts.get("substance_use") or {}),
         **(facts.get("psychiatric") or {}),
         "ecg_on_file": "yes" if ecg is not None else "no",

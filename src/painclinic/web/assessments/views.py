@@ -385,14 +385,19 @@ def eligibility(request: HttpRequest, patient_id: int) -> HttpResponse:
         "engine": engine,
         "drugs": [_drug_view(engine[d]) for d in services.DRUGS] if engine else [],
         "policy_versions": engine["policy_versions"] if engine else {},
-        "condition_name": (
-            clinical.load_conditions().get(engine["condition"]).name if engine else ""
-        ),
+        "condition_name": _condition_name(engine["condition"]) if engine else "",
         "decision_form": decision_form,
         "prefilled": last_facts is not None,
         "facts_json": facts,
     }
     return render(request, "assessments/eligibility.html", context)
+
+
+def _condition_name(condition_id: str) -> str:
+    try:
+        return clinical.load_conditions().get(condition_id).name
+    except clinical.ClinicalInputError:  # a condition since removed from the catalogue
+        return condition_id
 
 
 @allow_roles(CLINICIANS)
@@ -405,6 +410,7 @@ def decision(request: HttpRequest, patient_id: int, decision_id: int) -> HttpRes
         "drug": _drug_view(found.engine_result),
         "items": list(found.checklist_items.select_related("resolved_by")),
         "facts_pretty": json.dumps(found.facts, indent=2, sort_keys=True),
+        "condition_name": _condition_name(found.condition),
     }
     return render(request, "assessments/decision.html", context)
 
