@@ -387,3 +387,13 @@ def test_the_patient_page_needs_the_same_queries_whatever_the_history(
     with CaptureQueriesContext(connection) as many:
         client.get(url)
     assert len(many) == len(few)
+
+
+def test_correcting_a_mistyped_item_9_clears_the_patient_alert(patient, client_for):
+    client = client_for(P)
+    post_new(client, patient, "phq9", phq9_post(2, others=0))
+    original = Assessment.objects.get()
+    data = {**phq9_post(0, others=0), "correction_reason": "item 9 keyed on the wrong row"}
+    assert client.post(correct_url(patient, original), data).status_code == 302
+    page = client.get(reverse("assessments:patient", kwargs={"patient_id": patient.pk}))
+    assert b'class="alert-danger"' not in page.content
