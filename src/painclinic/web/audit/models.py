@@ -49,6 +49,13 @@ class Category(models.TextChoices):
     ACCESS_LOG = "access_log", "access log"
     AUDIT = "audit", "audit trail"
     ACCOUNT = "account", "account"
+    ASSESSMENT = "assessment", "assessment"
+    ELIGIBILITY = "eligibility", "eligibility decision"
+    TREATMENT = "treatment", "consent and treatment plan"
+    BILLING = "billing", "fees and billing"
+    SCHEDULING = "scheduling", "bookings"
+    INFUSION = "infusion", "infusion chart"
+    DRUG_REGISTER = "drug_register", "controlled-drug register"
 
 
 class AuditEvent(models.Model):
