@@ -115,6 +115,7 @@ def record_consent(page, base: str, patient_id: int, protocol_id: str, sessions:
     assert "not covered by OHIP" in page.inner_text("body")
     page.select_option("#id_witness", label="Grace Lindqvist (Infusion nurse)")
     page.check("#id_signature_confirmed")
+    screenshot(page, f"treatment-consent-new-{protocol_id}")
     page.click("button:has-text('Record signed consent')")
     page.wait_for_selector("h1:has-text('Consent to treatment')")
 
@@ -163,6 +164,28 @@ def test_soft_limit_plan_is_cosigned_by_a_second_physician(page, journey):
     assert "Co-signed" in body and "Luc Tremblay" in body
     assert page.locator("img.chart").count() == 1
     screenshot(page, "treatment-plan-active")
+
+    page.goto(f"{base}/treatments/patient/{patient_id}/")
+    assert "Active" in page.inner_text("table.plans")
+    screenshot(page, "treatment-patient")
+
+
+def test_billing_keeps_the_fee_schedule(page, journey):
+    base, _ = journey
+    sign_in(page, base, "billing")
+    page.goto(f"{base}/treatments/fees/")
+    assert "DEMO-KET-SESSION" in page.inner_text("table.fees")
+    page.fill("#id_code", "KET-SESSION")
+    page.fill("#id_description", "Ketamine infusion session")
+    page.fill("#id_amount", "-450")
+    page.select_option("#id_basis", "per_session")
+    page.click("button:has-text('Add')")
+    assert "negative" in page.locator(".has-error .field-error").inner_text()
+    page.fill("#id_amount", "450.00")
+    page.click("button:has-text('Add')")
+    page.wait_for_selector("text=KET-SESSION added.")
+    assert "$450.00" in page.inner_text("table.fees")
+    screenshot(page, "treatment-fees")
 
 
 def test_crps_series_within_limits_shows_concentration_and_relief(page, journey):

@@ -356,3 +356,41 @@ def test_old_weight_page_links_to_the_weight_form(users, client_for, fees):
     html = page.content.decode()
     assert "Re-weigh the patient" in html
     assert reverse("patients:weight_add", kwargs={"patient_id": person.pk}) in html
+
+
+def test_a_cancelled_plan_cannot_be_cancelled_again(ready, users):
+    physician = users[Role.PHYSICIAN]
+    plan = create(ready, physician, "ket-crps-outpatient")
+    do_cancel_plan(request_as(physician), plan.pk, plan.version, "duplicate")
+    plan.refresh_from_db()
+    with pytest.raises(ServiceError, match="already cancelled"):
+        do_cancel_plan(request_as(physician), plan.pk, plan.version, "again")
+
+
+def test_a_nurse_cannot_prescribe_in_the_service(ready, users):
+    with pytest.raises(ServiceError, match="Only a physician"):
+        create(ready, users[Role.NURSE], "ket-crps-outpatient")
+    assert TreatmentPlan.objects.count() == 0
+
+
+def test_an_ideal_body_weight_protocol_needs_sex_at_birth(users, fees):
+    physician = users[Role.PHYSICIAN]
+    person = make_patient("Sam", "Unknown", sex_at_birth="unknown")
+    set_weight(person, "80.0", users[Role.NURSE], height="175")
+    decide_eligibility(person, "lidocaine", physician)
+    sign_consent(person, "lid-1.5mgkg-ibw", 1, physician, users[Role.NURSE])
+    preview = preview_plan(person, "lid-1.5mgkg-ibw")
+    assert preview.plan is None and "sex" in preview.input_error
+    with pytest.raises(ServiceError, match="cannot be calculated"):
+        create(person, physician, "lid-1.5mgkg-ibw")
+
+
+def test_continuous_titration_reaching_40_mg_per_h_is_a_soft_limit(ready, users):
+    physician = users[Role.PHYSICIAN]
+    sign_consent(ready, "ket-continuous-titration", 1, physician, users[Role.NURSE])
+    plan = create(ready, physician, "ket-continuous-titration", reason="Inpatient CRPS protocol")
+    assert plan.status == PlanStatus.AWAITING_COSIGN
+    steps = plan.sessions.get().steps
+    assert [s["rate_mg_per_h"] for s in steps[:4]] == [10, 20, 30, 40]
+    assert sum(s["duration_min"] for s in steps) == 120 * 60
+    assert plan.sessions.get().total_mg == 10 + 20 + 30 + 40 * 117

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from painclinic.web.accounts.models import Role
 from painclinic.web.audit.models import Action, AuditEvent, Outcome
@@ -356,3 +360,76 @@ def test_someone_elses_patient_id_on_consent_new_is_404(client_for):
         reverse("treatments:consent_new", kwargs={"patient_id": other.pk + 1000})
     )
     assert response.status_code == 404
+
+
+def test_a_second_price_for_the_same_code_and_date_is_refused(client_for, fees):
+    response = fee_post(client_for(Role.BILLING), code="DEMO-PLAN", effective_from="2026-01-01")
+    assert response.status_code == 200
+    assert "effective_from" in response.context["form"].errors
+    assert FeeItem.objects.filter(code="DEMO-PLAN").count() == 1
+    # A later date is a price change: accepted, and the later price is the one in effect.
+    assert (
+        fee_post(
+            client_for(Role.BILLING), code="DEMO-PLAN", amount="300", effective_from="2026-06-01"
+        ).status_code
+        == 302
+    )
+    plan_fees = [f for f in fees_in_effect(dt.date(2026, 7, 1)) if f.code == "DEMO-PLAN"]
+    assert [f.amount_cents for f in plan_fees] == [30000]
+
+
+def test_a_patient_account_cannot_witness(patient, users, fees):
+    with pytest.raises(ServiceError) as error:
+        sign_consent(patient, "ket-crps-outpatient", 10, users[Role.PHYSICIAN], users[Role.PATIENT])
+    assert error.value.field == "witness"
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"protocol_id": "ket-crps-outpatient", "sessions": "7"}, "sessions"),
+        ({"protocol_id": "lid-5mgkg-60min", "sessions": "10"}, "sessions"),
+        ({"protocol_id": "no-such-protocol", "sessions": "1"}, "protocol_id"),
+    ],
+)
+def test_bad_plan_choice_names_the_field_and_saves_nothing(ready, client_for, data, field):
+    url = reverse("treatments:plan_new", kwargs={"patient_id": ready.pk})
+    response = client_for(Role.PHYSICIAN).post(
+        url, {**data, "expected_weight_id": ready.weights.first().pk}
+    )
+    assert response.status_code == 200
+    assert field in response.context["chooser"].errors
+    assert TreatmentPlan.objects.count() == 0
+    assert not AuditEvent.objects.filter(object_type="treatmentplan").exists()
+
+
+@pytest.mark.django_db
+@hypothesis_settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    session_cents=st.integers(min_value=1, max_value=5_000_000),
+    consult_cents=st.integers(min_value=1, max_value=5_000_000),
+    sessions=st.sampled_from([5, 10]),
+)
+def test_estimate_matches_independent_decimal_arithmetic(session_cents, consult_cents, sessions):
+    FeeItem.objects.all().delete()
+    for code, cents, basis in (
+        ("S", session_cents, "per_session"),
+        ("C", consult_cents, "per_consult"),
+    ):
+        FeeItem.objects.create(
+            code=code,
+            description=code,
+            amount_cents=cents,
+            basis=basis,
+            effective_from=dt.date(2026, 1, 1),
+            created_at=timezone.now(),
+        )
+    estimate = estimate_cost("ketamine", "ket-crps-outpatient", sessions)
+    subtotal = Decimal(session_cents) * sessions + Decimal(consult_cents)
+    hst = (subtotal * Decimal("0.13")).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    assert estimate.subtotal_cents == int(subtotal)
+    assert estimate.hst_cents == int(hst)
+    assert estimate.total_cents == int(subtotal + hst)
+    assert all(isinstance(line.amount_cents, int) for line in estimate.lines)
