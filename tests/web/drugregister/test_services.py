@@ -25,11 +25,13 @@ from painclinic.web.drugregister.services import (
     balance_mg,
     balances,
     do_record_count,
+    do_record_destruction,
     do_record_draw,
     do_record_receipt,
     do_record_waste,
     do_resolve_discrepancy,
     lot_balance_mg,
+    lots_in_stock,
     vial_concentrations,
 )
 from tests.conftest import PASSWORD
@@ -423,3 +425,35 @@ def test_repeated_wrong_witness_passwords_lock_the_witness(
     assert "Too many" in str(error.value)
     with time_machine.travel(timezone.now() + dt.timedelta(minutes=16)):
         do_record_waste(nurse, session, witness=second_nurse, witness_password=PASSWORD, **kwargs)
+
+
+def test_expired_stock_is_destroyed_witnessed_and_leaves_the_lot(
+    users, request_as, session, second_nurse
+):
+    nurse = request_as(users[Role.NURSE])
+    today = timezone.localdate()
+    receive(nurse, conc="10", volume="5", vials=2, lot="OLD", expiry=today + dt.timedelta(days=1))
+    with time_machine.travel(timezone.now() + dt.timedelta(days=3)):
+        [stock] = lots_in_stock()
+        assert stock.expired and stock.balance_mg == Decimal("100")
+        kwargs = {"concentration_mg_per_ml": "10", "lot": "OLD", "reason": "expired"}
+        with pytest.raises(DrugRegisterError) as error:
+            do_record_destruction(
+                nurse,
+                amount_mg="100",
+                witness=users[Role.NURSE],
+                witness_password=PASSWORD,
+                **kwargs,
+            )
+        assert error.value.field == "witness"
+        with pytest.raises(DrugRegisterError) as error:
+            do_record_destruction(
+                nurse, amount_mg="100.01", witness=second_nurse, witness_password=PASSWORD, **kwargs
+            )
+        assert error.value.field == "amount_mg"
+        do_record_destruction(
+            nurse, amount_mg="100", witness=second_nurse, witness_password=PASSWORD, **kwargs
+        )
+        assert lots_in_stock() == []
+        assert balance_mg(Decimal("10")) == 0
+        assert lot_balance_mg("OLD", Decimal("10")) == 0

@@ -31,6 +31,8 @@ URL_MATRIX: dict[str, set[Role]] = {
     "drugregister:discrepancies": {P, N, A},
     "drugregister:resolve": {P, A},
     "drugregister:entries": {P, N, A},
+    "drugregister:destroy": {N},
+    "drugregister:waste": {N},
 }
 
 
@@ -56,16 +58,19 @@ def discrepancy(users, request_as):
     return count.discrepancy
 
 
-def url(name, discrepancy):
-    kwargs = {"discrepancy_id": discrepancy.pk} if name == "drugregister:resolve" else {}
+def url(name, discrepancy, session=None):
+    kwargs = {
+        "drugregister:resolve": {"discrepancy_id": discrepancy.pk},
+        "drugregister:waste": {"session_id": getattr(session, "pk", 0)},
+    }.get(name, {})
     return reverse(name, kwargs=kwargs)
 
 
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
-def test_role_matrix(role, discrepancy, client_for):
+def test_role_matrix(role, discrepancy, session, client_for):
     client = client_for(role)
     for name, allowed in URL_MATRIX.items():
-        response = client.get(url(name, discrepancy))
+        response = client.get(url(name, discrepancy, session))
         assert response.status_code == (200 if role in allowed else 403), (name, role)
 
 
@@ -172,3 +177,71 @@ def test_unknown_discrepancy_is_404(client_for):
         .status_code
         == 404
     )
+
+
+def test_waste_page_records_witnessed_waste(users, request_as, session, second_nurse, client_for):
+    from painclinic.web.drugregister.services import do_record_draw
+    from tests.conftest import PASSWORD
+
+    nurse = request_as(users[N])
+    do_record_receipt(
+        nurse,
+        {
+            "concentration_mg_per_ml": "10",
+            "vial_volume_ml": Decimal("5"),
+            "vial_count": 2,
+            "lot": "W1",
+            "expiry_date": timezone.localdate() + dt.timedelta(days=30),
+            "supplier": "S",
+            "reference": "R",
+        },
+    )
+    do_record_draw(nurse, session, concentration_mg_per_ml="10", amount_mg="50", lot="W1")
+    client = client_for(N)
+    target = reverse("drugregister:waste", kwargs={"session_id": session.pk})
+    page = client.get(target)
+    assert users[N] not in page.context["form"].fields["witness"].queryset  # not yourself
+    assert users[F] not in page.context["form"].fields["witness"].queryset  # clinical only
+    data = {
+        "concentration_mg_per_ml": "10.00",
+        "amount_mg": "10",
+        "reason": "left over",
+        "witness": second_nurse.pk,
+        "witness_password": "wrong",
+    }
+    refused = client.post(target, data)
+    assert "witness_password" in refused.context["form"].errors
+    assert client.post(target, {**data, "witness_password": PASSWORD}).status_code == 302
+    assert RegisterEntry.objects.filter(kind="waste", witness=second_nurse).count() == 1
+
+
+def test_waste_page_for_an_unknown_session_is_404_and_audited(client_for):
+    from painclinic.web.audit.models import Action
+
+    client = client_for(N)
+    before = AuditEvent.objects.filter(action=Action.ACCESS_DENIED).count()
+    response = client.get(reverse("drugregister:waste", kwargs={"session_id": 999999}))
+    assert response.status_code == 404
+    assert AuditEvent.objects.filter(action=Action.ACCESS_DENIED).count() == before + 1
+
+
+def test_destroy_page_shows_expired_lots_and_records_destruction(
+    discrepancy, users, second_nurse, client_for
+):
+    from tests.conftest import PASSWORD
+
+    client = client_for(N)
+    page = client.get(reverse("drugregister:destroy")).content.decode()
+    assert "KX1" in page
+    data = {
+        "concentration_mg_per_ml": "50.00",
+        "lot": "kx1",
+        "amount_mg": "500",
+        "reason": "vial cracked",
+        "witness": second_nurse.pk,
+        "witness_password": PASSWORD,
+    }
+    too_much = client.post(reverse("drugregister:destroy"), {**data, "amount_mg": "2000.01"})
+    assert "amount_mg" in too_much.context["form"].errors
+    assert client.post(reverse("drugregister:destroy"), data).status_code == 302
+    assert balance_mg(Decimal("50")) == Decimal("1500")

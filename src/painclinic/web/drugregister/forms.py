@@ -124,3 +124,71 @@ class EntryFilterForm(forms.Form):
         if start and end and end < start:
             self.add_error("date_to", "The end date is before the start date.")
         return cleaned
+
+
+class WitnessChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.display_name} ({obj.get_role_display()})"
+
+
+def _witness_field(exclude_user_id: int | None) -> forms.ModelChoiceField:
+    from painclinic.web.accounts.models import CLINICAL_ROLES, User
+
+    queryset = User.objects.filter(role__in=CLINICAL_ROLES, is_active=True).order_by(
+        "last_name", "first_name"
+    )
+    if exclude_user_id is not None:
+        queryset = queryset.exclude(pk=exclude_user_id)
+    return WitnessChoiceField(queryset=queryset, label="Witness (nurse or physician)")
+
+
+class WitnessedFormMixin(forms.Form):
+    def __init__(self, *args: Any, user_id: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["witness"] = _witness_field(user_id)
+        self.fields["witness_password"] = forms.CharField(
+            label="Witness's own password",
+            widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+            help_text="The witness types it themselves: it is their signature.",
+            strip=False,
+        )
+
+
+class WasteForm(WitnessedFormMixin):
+    concentration_mg_per_ml = _concentration_field()
+    amount_mg = forms.DecimalField(
+        label="Amount wasted (mg)",
+        max_digits=10,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+    )
+    reason = forms.CharField(max_length=300, label="Reason")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["concentration_mg_per_ml"] = _concentration_field()
+        self.order_fields(
+            ["concentration_mg_per_ml", "amount_mg", "reason", "witness", "witness_password"]
+        )
+
+
+class DestructionForm(WitnessedFormMixin):
+    concentration_mg_per_ml = _concentration_field()
+    lot = forms.CharField(max_length=40, label="Lot number")
+    amount_mg = forms.DecimalField(
+        label="Amount destroyed (mg)",
+        max_digits=10,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+    )
+    reason = forms.CharField(max_length=300, label="Reason (expired, vial broken...)")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["concentration_mg_per_ml"] = _concentration_field()
+        self.order_fields(
+            ["concentration_mg_per_ml", "lot", "amount_mg", "reason", "witness", "witness_password"]
+        )
+
+    def clean_lot(self) -> str:
+        return self.cleaned_data["lot"].strip().upper()

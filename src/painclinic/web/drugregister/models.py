@@ -12,6 +12,8 @@ Stock arithmetic (per drug and vial concentration), all in mg:
 * ``draw``        ``stock_change_mg = -amount_mg`` (drug taken out of the safe for a session)
 * ``waste``       ``stock_change_mg = 0``: the witnessed disposal of the unused part of what
   was drawn for that session (it already left the stock when it was drawn)
+* ``destruction`` ``stock_change_mg = -amount_mg``: expired or damaged vials taken out of the
+  safe for destruction, witnessed like waste
 * ``adjustment``  ``stock_change_mg = counted - computed`` when a discrepancy is resolved
 
 Balance = sum of ``stock_change_mg``.
@@ -61,6 +63,7 @@ class EntryKind(models.TextChoices):
     RECEIPT = "receipt", "Received"
     DRAW = "draw", "Drawn for a session"
     WASTE = "waste", "Wasted (witnessed)"
+    DESTRUCTION = "destruction", "Destroyed from stock (witnessed)"
     ADJUSTMENT = "adjustment", "Count adjustment"
 
 

@@ -47,6 +47,8 @@ MG = Decimal("0.01")
 # Sessions in these states take no more drug out of the safe.
 NO_DRAW_STATUSES = frozenset({"signed", "cancelled", "discharged"})
 NO_WASTE_STATUSES = frozenset({"signed"})
+# Entries that move stock of a particular lot (adjustments are per concentration).
+LOT_KINDS = (EntryKind.RECEIPT, EntryKind.DRAW, EntryKind.DESTRUCTION)
 
 
 class DrugRegisterError(ValueError):
@@ -171,7 +173,7 @@ def lot_balance_mg(
         drug=drug,
         concentration_mg_per_ml=concentration_mg_per_ml,
         lot=lot,
-        kind__in=[EntryKind.RECEIPT, EntryKind.DRAW],
+        kind__in=LOT_KINDS,
     )
     return _sum(entries)
 
@@ -552,6 +554,117 @@ def do_record_waste(
                 "amount_mg": str(amount),
                 "witness": signer.get_username(),
                 "reason": reason,
+            },
+        )
+    return entry
+
+
+@dataclass(frozen=True)
+class LotStock:
+    lot: str
+    concentration_mg_per_ml: Decimal
+    expiry_date: dt.date | None
+    balance_mg: Decimal
+
+    @property
+    def expired(self) -> bool:
+        return self.expiry_date is not None and self.expiry_date < timezone.localdate()
+
+
+def lots_in_stock(drug: str = ControlledDrug.KETAMINE) -> list[LotStock]:
+    """Lots with something left (received minus drawn minus destroyed), soonest expiry first."""
+    totals = (
+        RegisterEntry.objects.filter(drug=drug, kind__in=LOT_KINDS)
+        .values("lot", "concentration_mg_per_ml")
+        .annotate(total=Sum("stock_change_mg"))
+        .order_by()
+    )
+    expiries = {
+        (row["lot"], row["concentration_mg_per_ml"]): row["expiry_date"]
+        for row in RegisterEntry.objects.filter(drug=drug, kind=EntryKind.RECEIPT).values(
+            "lot", "concentration_mg_per_ml", "expiry_date"
+        )
+    }
+    stock = [
+        LotStock(
+            lot=row["lot"],
+            concentration_mg_per_ml=row["concentration_mg_per_ml"],
+            expiry_date=expiries.get((row["lot"], row["concentration_mg_per_ml"])),
+            balance_mg=Decimal(row["total"] or 0),
+        )
+        for row in totals
+        if (row["total"] or 0) > 0
+    ]
+    return sorted(stock, key=lambda s: (s.expiry_date or dt.date.max, s.lot))
+
+
+def do_record_destruction(
+    request: HttpRequest,
+    *,
+    concentration_mg_per_ml: Any,
+    lot: str,
+    amount_mg: Any,
+    witness: Any,
+    witness_password: str,
+    reason: str,
+) -> RegisterEntry:
+    """Take expired or damaged stock of one lot out of the safe for destruction, witnessed by a
+    second clinical user who re-enters their password. Refused beyond what the lot holds."""
+    user = acting_user(request)
+    _require_role(user, RECORDERS, "record the destruction of controlled drugs")
+    drug = ControlledDrug.KETAMINE
+    concentration = _concentration(concentration_mg_per_ml, drug)
+    amount = _positive_mg(amount_mg)
+    lot = str(lot or "").strip().upper()
+    if not lot:
+        raise DrugRegisterError("lot", "The lot number is required.")
+    reason = str(reason or "").strip()
+    if not reason:
+        raise DrugRegisterError("reason", "Say why the stock is destroyed (expired, broken...).")
+    signer = verify_witness(request, witness, witness_password, what=EntryKind.DESTRUCTION)
+    with transaction.atomic():
+        if not RegisterEntry.objects.filter(
+            kind=EntryKind.RECEIPT, drug=drug, lot=lot, concentration_mg_per_ml=concentration
+        ).exists():
+            raise DrugRegisterError(
+                "lot",
+                f"No vials of lot {lot} at {format_dose(float(concentration), 'mg/mL')} "
+                "were received into the register.",
+            )
+        on_hand = balance_mg(concentration, drug)
+        in_lot = lot_balance_mg(lot, concentration, drug)
+        if amount > min(on_hand, in_lot):
+            raise DrugRegisterError(
+                "amount_mg",
+                f"{_mg(amount)} is more than the register holds ({_mg(in_lot)} in lot {lot}, "
+                f"{_mg(on_hand)} at {format_dose(float(concentration), 'mg/mL')}).",
+            )
+        entry = RegisterEntry.objects.create(
+            kind=EntryKind.DESTRUCTION,
+            drug=drug,
+            concentration_mg_per_ml=concentration,
+            amount_mg=amount,
+            stock_change_mg=-amount,
+            lot=lot,
+            witness=signer,
+            reason=reason,
+            recorded_by=user,
+            recorded_at=timezone.now(),
+        )
+        audit(
+            request,
+            category=CATEGORY,
+            action=Action.CREATE,
+            obj=entry,
+            detail={
+                "kind": entry.kind,
+                "drug": drug,
+                "concentration_mg_per_ml": str(concentration),
+                "amount_mg": str(amount),
+                "lot": lot,
+                "witness": signer.get_username(),
+                "reason": reason,
+                "balance_after_mg": str(on_hand - amount),
             },
         )
     return entry

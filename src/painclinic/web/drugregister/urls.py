@@ -10,4 +10,6 @@ urlpatterns = [
     path("discrepancies/", views.discrepancies, name="discrepancies"),
     path("discrepancies/<int:discrepancy_id>/", views.resolve, name="resolve"),
     path("entries/", views.entries, name="entries"),
+    path("destroy/", views.destroy, name="destroy"),
+    path("sessions/<int:session_id>/waste/", views.waste, name="waste"),
 ]

@@ -10,8 +10,15 @@ from django.views.decorators.http import require_http_methods
 
 from painclinic.web.accounts.models import Role
 from painclinic.web.accounts.permissions import acting_user, allow_roles
-from painclinic.web.audit.services import Action, audit
-from painclinic.web.drugregister.forms import CountForm, EntryFilterForm, ReceiptForm, ResolveForm
+from painclinic.web.audit.services import Action, Outcome, audit
+from painclinic.web.drugregister.forms import (
+    CountForm,
+    DestructionForm,
+    EntryFilterForm,
+    ReceiptForm,
+    ResolveForm,
+    WasteForm,
+)
 from painclinic.web.drugregister.models import Discrepancy, RegisterEntry, StockCount
 from painclinic.web.drugregister.services import (
     CATEGORY,
@@ -20,11 +27,15 @@ from painclinic.web.drugregister.services import (
     DrugRegisterError,
     balances,
     do_record_count,
+    do_record_destruction,
     do_record_receipt,
+    do_record_waste,
     do_resolve_discrepancy,
     entries_filter,
+    lots_in_stock,
     open_discrepancies,
 )
+from painclinic.web.patients.access import may_see_patient
 
 P, N, A = Role.PHYSICIAN, Role.NURSE, Role.CLINIC_ADMIN
 READERS = (P, N, A)
@@ -51,6 +62,7 @@ def home(request: HttpRequest) -> HttpResponse:
     role = acting_user(request).role
     context = {
         "balances": balances(),
+        "lots": lots_in_stock(),
         "recent": recent,
         "open_count": open_discrepancies().count(),
         "can_record": role in RECORDERS,
@@ -179,3 +191,86 @@ def entries(request: HttpRequest) -> HttpResponse:
         "drugregister/entries.html",
         {"form": form, "page": page, "query": query.urlencode()},
     )
+
+
+def _session_for(request: HttpRequest, session_id: int) -> Any:
+    from painclinic.web.infusions.models import InfusionSession
+
+    session = (
+        InfusionSession.objects.select_related("patient", "plan", "booking", "booking__chair")
+        .filter(pk=session_id)
+        .first()
+    )
+    if session is None or not may_see_patient(request.user, session.patient):
+        audit(
+            request,
+            category=CATEGORY,
+            action=Action.ACCESS_DENIED,
+            outcome=Outcome.DENIED,
+            detail={"object_type": "infusionsession", "object_id": str(session_id)},
+        )
+        raise Http404("No such session")
+    audit(request, category=CATEGORY, action=Action.VIEW, patient=session.patient, obj=session)
+    return session
+
+
+@allow_roles(N)
+@require_http_methods(["GET", "POST"])
+def waste(request: HttpRequest, session_id: int) -> HttpResponse:
+    """Witnessed waste of what was drawn for one infusion session."""
+    session = _session_for(request, session_id)
+    user = acting_user(request)
+    form = WasteForm(request.POST or None, user_id=user.pk)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            do_record_waste(
+                request,
+                session,
+                concentration_mg_per_ml=data["concentration_mg_per_ml"],
+                amount_mg=data["amount_mg"],
+                witness=data["witness"],
+                witness_password=data["witness_password"],
+                reason=data["reason"],
+            )
+        except DrugRegisterError as error:
+            _put_error(form, error)
+        else:
+            messages.success(request, "Waste recorded and witnessed.")
+            return redirect("drugregister:waste", session_id=session.pk)
+    from painclinic.web.patients.services import latest_weight
+
+    context = {
+        "session": session,
+        "patient": session.patient,
+        "weight": latest_weight(session.patient),
+        "form": form,
+        "entries": list(_entries().filter(session=session).order_by("recorded_at", "id")),
+    }
+    return render(request, "drugregister/waste.html", context)
+
+
+@allow_roles(N)
+@require_http_methods(["GET", "POST"])
+def destroy(request: HttpRequest) -> HttpResponse:
+    """Witnessed destruction of expired or damaged stock."""
+    user = acting_user(request)
+    form = DestructionForm(request.POST or None, user_id=user.pk, initial=request.GET or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            entry = do_record_destruction(
+                request,
+                concentration_mg_per_ml=data["concentration_mg_per_ml"],
+                lot=data["lot"],
+                amount_mg=data["amount_mg"],
+                witness=data["witness"],
+                witness_password=data["witness_password"],
+                reason=data["reason"],
+            )
+        except DrugRegisterError as error:
+            _put_error(form, error)
+        else:
+            messages.success(request, f"Destruction of lot {entry.lot} recorded and witnessed.")
+            return redirect("drugregister:home")
+    return render(request, "drugregister/destroy.html", {"form": form, "lots": lots_in_stock()})
