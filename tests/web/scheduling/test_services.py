@@ -344,3 +344,63 @@ def test_demo_loader_makes_four_weekday_chairs_idempotently():
     assert chairs.count() == 4
     for chair in chairs:
         assert sorted(chair.opening_hours.values_list("weekday", flat=True)) == [0, 1, 2, 3, 4]
+
+
+def test_series_skip_clinic_closures_and_bookings_on_them_are_refused(users, desk, plan, chair):
+    from painclinic.web.scheduling.services import do_add_closure, do_reopen
+
+    admin = _as(users[Role.CLINIC_ADMIN])
+    monday = next_weekday(MON)
+    closure = do_add_closure(admin, day=monday + dt.timedelta(days=2), reason="Staff training")
+    with pytest.raises(SchedulingError) as error:
+        do_add_closure(admin, day=closure.date, reason="twice")
+    assert problems(error)[0][0] == "date"
+    bookings = book(desk, plan, chair, monday)
+    days = [to_local(b.starts_at).date() for b in bookings]
+    assert closure.date not in days
+    assert days == [monday + dt.timedelta(days=n) for n in (0, 1, 3, 4, 7)]
+    # Moving a booking onto the closed day is refused; after reopening it is fine.
+    with pytest.raises(SchedulingError) as error:
+        do_reschedule_booking(
+            desk,
+            bookings[0].pk,
+            expected_version=1,
+            chair_id=chair.pk,
+            day=closure.date,
+            start_time=T("13:00"),
+        )
+    assert "Staff training" in problems(error)[0][1]
+    do_reopen(admin, closure.pk)
+    do_reschedule_booking(
+        desk,
+        bookings[0].pk,
+        expected_version=1,
+        chair_id=chair.pk,
+        day=closure.date,
+        start_time=T("13:00"),
+    )
+
+
+def test_a_series_cannot_start_on_a_closure(users, desk, plan, chair):
+    from painclinic.web.scheduling.services import do_add_closure
+
+    monday = next_weekday(MON)
+    do_add_closure(_as(users[Role.CLINIC_ADMIN]), day=monday, reason="Family Day")
+    with pytest.raises(SchedulingError) as error:
+        book(desk, plan, chair, monday)
+    assert "clinic is closed" in problems(error)[0][1].lower()
+
+
+@pytest.mark.parametrize(
+    ("year", "expected"),
+    [
+        (2026, {"2026-02-16", "2026-04-03", "2026-05-18", "2026-09-07", "2026-10-12"}),
+        (2027, {"2027-02-15", "2027-03-26", "2027-05-24", "2027-09-06", "2027-10-11"}),
+    ],
+)
+def test_ontario_holidays(year, expected):
+    from painclinic.web.scheduling.demo import load_holidays, ontario_holidays
+
+    days = {d.isoformat() for d in ontario_holidays(year)}
+    assert expected <= days and len(days) == 9
+    assert load_holidays([year]) == 9 and load_holidays([year]) == 0

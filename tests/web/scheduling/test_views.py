@@ -252,3 +252,20 @@ def test_open_chart_button_only_when_the_infusions_url_exists(world, client_for)
         assert "Open chart" not in page
     else:
         assert "Open chart" in page
+
+
+def test_admin_closes_the_clinic_and_the_board_says_so(world, client_for):
+    client = client_for(A)
+    day = world["day"]
+    response = client.post(
+        reverse("scheduling:chairs"),
+        {"action": "close", "date": day.isoformat(), "reason": "Water main repair"},
+    )
+    assert response.status_code == 302
+    page = client.get(reverse("scheduling:chairs")).content.decode()
+    assert "Water main repair" in page
+    assert f"#{world['booking'].pk}" in page  # the booking now on a closed day is listed
+    board = client_for(N).get(reverse("scheduling:board"), {"date": day.isoformat()})
+    assert "The clinic is closed today: Water main repair" in board.content.decode()
+    bad = client.post(reverse("scheduling:chairs"), {"action": "close", "date": "", "reason": ""})
+    assert set(bad.context["closure_form"].errors) == {"date", "reason"}

@@ -136,3 +136,14 @@ class ChairForm(forms.Form):
 
 class BoardDateForm(forms.Form):
     date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class ClosureForm(forms.Form):
+    date = forms.DateField(label="Closed on", widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(max_length=120, label="Reason (e.g. Family Day)")
+
+    def clean_date(self) -> dt.date:
+        value: dt.date = self.cleaned_data["date"]
+        if value < local_today():
+            raise forms.ValidationError("The date is in the past.")
+        return value

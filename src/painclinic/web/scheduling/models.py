@@ -81,3 +81,27 @@ class Booking(models.Model):
 
     def __str__(self) -> str:
         return f"{self.chair} {self.starts_at:%Y-%m-%d %H:%M} patient {self.patient_id}"
+
+
+class ClinicClosure(models.Model):
+    """A whole day the clinic is closed (statutory holiday, staff training). Series skip it and
+    no booking may land on it. Reopening switches the row off; rows are never deleted."""
+
+    date = models.DateField(help_text="clinic local date")
+    reason = models.CharField(max_length=120)
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["date"], condition=models.Q(active=True), name="one_active_closure_a_day"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"closed {self.date:%Y-%m-%d}: {self.reason}"

@@ -25,7 +25,13 @@ from painclinic.web.accounts.permissions import acting_user
 from painclinic.web.audit.services import Action, Outcome, audit
 from painclinic.web.patients.models import Patient
 from painclinic.web.scheduling.clinictime import LocalTimeError, to_local, to_utc
-from painclinic.web.scheduling.models import Booking, BookingStatus, Chair, OpeningHours
+from painclinic.web.scheduling.models import (
+    Booking,
+    BookingStatus,
+    Chair,
+    ClinicClosure,
+    OpeningHours,
+)
 from painclinic.web.treatments.models import PlannedSession, PlanStatus, TreatmentPlan
 
 # Not (yet) in painclinic.web.audit.models.Category; the column is free text.
@@ -102,8 +108,20 @@ def with_active_hours(queryset: QuerySet[Chair]) -> QuerySet[Chair]:
 # --- series dates -----------------------------------------------------------------------------
 
 
+def closures_between(first: dt.date, last: dt.date) -> dict[dt.date, str]:
+    """Active clinic closures in [first, last], date -> reason."""
+    return dict(
+        ClinicClosure.objects.filter(active=True, date__gte=first, date__lte=last).values_list(
+            "date", "reason"
+        )
+    )
+
+
 def series_dates(
-    day_offsets: Sequence[int], first_date: dt.date, open_days: Iterable[int]
+    day_offsets: Sequence[int],
+    first_date: dt.date,
+    open_days: Iterable[int],
+    closed_dates: Iterable[dt.date] = (),
 ) -> list[dt.date]:
     """Translate plan day offsets into clinic dates.
 
@@ -112,14 +130,21 @@ def series_dates(
     moves by the same delay, so the planned gaps between sessions are kept (never shortened).
     A 5-session plan with offsets 0-4 starting on a Thursday therefore lands on Thu, Fri, Mon,
     Tue, Wed: five consecutive clinic weekdays. Weekly offsets (0, 7, 14) stay on one weekday.
-    ``first_date`` itself must be an open day.
+    ``first_date`` itself must be an open day. Clinic closures (``closed_dates``, e.g. statutory
+    holidays) count as closed days.
     """
     weekdays = set(open_days)
+    closed = set(closed_dates)
+
+    def is_open(day: dt.date) -> bool:
+        return day.weekday() in weekdays and day not in closed
+
     if not weekdays:
         raise SchedulingError([Problem("chair", "This chair has no opening hours.")])
-    if first_date.weekday() not in weekdays:
+    if not is_open(first_date):
+        why = "the clinic" if first_date in closed else "the chair"
         raise SchedulingError(
-            [Problem("date", f"The chair is closed on {first_date:%A %Y-%m-%d}.")]
+            [Problem("date", f"{why.capitalize()} is closed on {first_date:%A %Y-%m-%d}.")]
         )
     dates: list[dt.date] = []
     shift = 0
@@ -129,7 +154,7 @@ def series_dates(
         if dates and day <= dates[-1]:
             day = dates[-1] + dt.timedelta(days=1)
         start = day
-        while day.weekday() not in weekdays:
+        while not is_open(day):
             day += dt.timedelta(days=1)
             if (day - start).days > MAX_SHIFT_DAYS:  # pragma: no cover - guarded above
                 raise SchedulingError([Problem("date", "No open day found.")])
@@ -205,6 +230,11 @@ def check_slot(
     label = f"{slot.local_start:%a %Y-%m-%d %H:%M}–{slot.local_end:%H:%M}"
     if not chair.active:
         problems.append(Problem("chair", f"{chair.name} is out of service."))
+    closure = ClinicClosure.objects.filter(active=True, date=slot.day).first()
+    if closure is not None:
+        problems.append(
+            Problem("date", f"The clinic is closed on {slot.day:%A %Y-%m-%d} ({closure.reason}).")
+        )
     if slot.starts_at < (now or timezone.now()):
         problems.append(Problem("date", f"{label} is in the past."))
     periods = hours_on(chair, slot.day)
@@ -284,7 +314,9 @@ def propose_series(
     if problem is not None:
         raise SchedulingError([problem])
     sessions = list(plan.sessions.order_by("number"))
-    dates = series_dates([s.day_offset for s in sessions], first_date, open_weekdays(chair))
+    horizon = first_date + dt.timedelta(days=max(s.day_offset for s in sessions) + 60)
+    closed = closures_between(first_date, horizon)
+    dates = series_dates([s.day_offset for s in sessions], first_date, open_weekdays(chair), closed)
     slots = [
         make_slot(d, start_time, s.duration_min, s) for d, s in zip(dates, sessions, strict=True)
     ]
@@ -612,6 +644,11 @@ def do_set_chair_active(request: HttpRequest, chair_id: int, *, active: bool) ->
 def bookings_outside_hours(chairs: Iterable[Chair], after: dt.datetime) -> list[Booking]:
     """Future booked sessions that no longer fit their chair (closed, out of service, hours)."""
     by_id = {c.pk: c for c in chairs}
+    closed = set(
+        ClinicClosure.objects.filter(active=True, date__gte=after.date()).values_list(
+            "date", flat=True
+        )
+    )
     out = []
     for booking in (
         Booking.objects.filter(status=BookingStatus.BOOKED, starts_at__gte=after)
@@ -623,10 +660,53 @@ def bookings_outside_hours(chairs: Iterable[Chair], after: dt.datetime) -> list[
             continue
         start = to_local(booking.starts_at)
         end = to_local(booking.ends_at)
-        fits = chair.active and any(
-            o <= start.time() and end.date() == start.date() and end.time() <= c
-            for o, c in hours_on(chair, start.date())
+        fits = (
+            start.date() not in closed
+            and chair.active
+            and any(
+                o <= start.time() and end.date() == start.date() and end.time() <= c
+                for o, c in hours_on(chair, start.date())
+            )
         )
         if not fits:
             out.append(booking)
     return out
+
+
+def do_add_closure(request: HttpRequest, *, day: dt.date, reason: str) -> ClinicClosure:
+    """Close the clinic for a day. Existing bookings stay and are listed for the front desk."""
+    user = acting_user(request)
+    _require(user, CHAIR_ADMINS, "manage clinic closures")
+    reason = (reason or "").strip()
+    if not reason:
+        raise SchedulingError([Problem("reason", "Say why the clinic is closed.")])
+    with transaction.atomic():
+        if ClinicClosure.objects.filter(active=True, date=day).exists():
+            raise SchedulingError([Problem("date", f"{day:%Y-%m-%d} is already closed.")])
+        closure = ClinicClosure.objects.create(date=day, reason=reason, created_by=user)
+        audit(
+            request,
+            category=CATEGORY,
+            action=Action.CREATE,
+            obj=closure,
+            detail={"closed": day.isoformat(), "reason": reason},
+        )
+    return closure
+
+
+def do_reopen(request: HttpRequest, closure_id: int) -> ClinicClosure:
+    user = acting_user(request)
+    _require(user, CHAIR_ADMINS, "manage clinic closures")
+    with transaction.atomic():
+        closure = ClinicClosure.objects.select_for_update().get(pk=closure_id)
+        if closure.active:
+            closure.active = False
+            closure.save(update_fields=["active"])
+            audit(
+                request,
+                category=CATEGORY,
+                action=Action.UPDATE,
+                obj=closure,
+                detail={"reopened": closure.date.isoformat()},
+            )
+    return closure

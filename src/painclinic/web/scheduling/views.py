@@ -17,8 +17,14 @@ from painclinic.web.patients.models import Patient
 from painclinic.web.patients.services import latest_weight
 from painclinic.web.scheduling.board import build_board, planned_rates
 from painclinic.web.scheduling.clinictime import local_today, to_local
-from painclinic.web.scheduling.forms import CancelForm, ChairForm, RescheduleForm, SeriesForm
-from painclinic.web.scheduling.models import Booking, BookingStatus, Chair
+from painclinic.web.scheduling.forms import (
+    CancelForm,
+    ChairForm,
+    ClosureForm,
+    RescheduleForm,
+    SeriesForm,
+)
+from painclinic.web.scheduling.models import Booking, BookingStatus, Chair, ClinicClosure
 from painclinic.web.scheduling.services import (
     BOOKERS,
     CATEGORY,
@@ -28,8 +34,10 @@ from painclinic.web.scheduling.services import (
     BookingEditConflict,
     SchedulingError,
     bookings_outside_hours,
+    do_add_closure,
     do_book_series,
     do_cancel_booking,
+    do_reopen,
     do_reschedule_booking,
     do_save_chair,
     do_set_chair_active,
@@ -80,6 +88,7 @@ def board(request: HttpRequest) -> HttpResponse:
         messages.error(request, f"{raw!r} is not a date (YYYY-MM-DD); showing today.")
         day = today
     result = build_board(day)
+    closure = ClinicClosure.objects.filter(active=True, date=day).first()
     audit(
         request,
         category=CATEGORY,
@@ -88,6 +97,7 @@ def board(request: HttpRequest) -> HttpResponse:
     )
     context = {
         "board": result,
+        "closure": closure,
         "day": day,
         "today": today,
         "previous": day - dt.timedelta(days=1),
@@ -112,8 +122,26 @@ def _chair_initial(chair: Chair) -> dict[str, Any]:
 @allow_roles(A)
 @require_http_methods(["GET", "POST"])
 def chairs(request: HttpRequest) -> HttpResponse:
-    form = ChairForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    closure_form = ClosureForm(request.POST if action == "close" else None)
+    if action == "reopen":
+        do_reopen(request, int(request.POST.get("closure_id", "0") or 0))
+        messages.success(request, "The clinic is open again on that day.")
+        return redirect("scheduling:chairs")
+    if action == "close" and closure_form.is_valid():
+        try:
+            do_add_closure(
+                request,
+                day=closure_form.cleaned_data["date"],
+                reason=closure_form.cleaned_data["reason"],
+            )
+        except SchedulingError as error:
+            _put_problems(closure_form, error)
+        else:
+            messages.success(request, "Closure added.")
+            return redirect("scheduling:chairs")
+    form = ChairForm(request.POST if request.method == "POST" and not action else None)
+    if request.method == "POST" and not action and form.is_valid():
         try:
             chair = do_save_chair(
                 request,
@@ -139,7 +167,14 @@ def chairs(request: HttpRequest) -> HttpResponse:
         for c in all_chairs
     ]
     stranded = bookings_outside_hours(all_chairs, dt.datetime.now(dt.UTC))
-    context = {"form": form, "rows": rows, "stranded": stranded}
+    closures = ClinicClosure.objects.filter(active=True, date__gte=local_today())[:40]
+    context = {
+        "form": form,
+        "rows": rows,
+        "stranded": stranded,
+        "closure_form": closure_form,
+        "closures": closures,
+    }
     return render(request, "scheduling/chairs.html", context)
 
 
