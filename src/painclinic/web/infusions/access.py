@@ -40,6 +40,7 @@ def get_session_for(
         InfusionSession.objects.select_related(
             "patient", "plan", "plan__weight", "planned_session", "booking", "booking__chair"
         )
+        .defer("plan__plan_data")  # the calculator's full evidence: not needed on a chart
         .filter(pk=session_id)
         .first()
     )

@@ -11,6 +11,8 @@ from xml.sax.saxutils import escape
 
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
 
 from painclinic.pharmacology import simulate
 from painclinic.pharmacology.thresholds import BANDS
@@ -348,31 +350,24 @@ def nice_step(raw: float) -> float:
 def build_chart(session: InfusionSession, now: dt.datetime | None = None) -> Chart:
     now = now or timezone.now()
     segments = list(RateSegment.objects.filter(session=session).order_by("started_at", "id"))
-    observations = list(
-        Observation.objects.filter(session=session)
-        .select_related("recorded_by")
-        .order_by("observed_at", "id")
+    observations = list(Observation.objects.filter(session=session).order_by("observed_at", "id"))
+    # An alert hangs off an observation whose action was not "continue": none, no query.
+    alerts = (
+        list(
+            Alert.objects.filter(session=session)
+            .select_related("acknowledged_by", "observation")
+            .order_by("raised_at", "id")
+        )
+        if any(o.action != "continue" for o in observations)
+        else []
     )
-    alerts = list(
-        Alert.objects.filter(session=session)
-        .select_related("acknowledged_by", "observation")
-        .order_by("raised_at", "id")
-    )
-    adverse = list(
-        AdverseEvent.objects.filter(session=session)
-        .select_related("recorded_by")
-        .order_by("occurred_at")
-    )
+    adverse = list(AdverseEvent.objects.filter(session=session).order_by("occurred_at"))
     preparations = list(
         BagPreparation.objects.filter(session=session)
-        .select_related("prepared_by", "double_check", "double_check__checked_by")
+        .select_related("double_check")
         .order_by("prepared_at", "id")
     )
-    events = list(
-        SessionEvent.objects.filter(session=session)
-        .select_related("recorded_by")
-        .order_by("-version")[:30]
-    )
+    events = list(SessionEvent.objects.filter(session=session).order_by("-version")[:30])
     started_at = segments[0].started_at if segments else None
     running = next((s for s in segments if s.ended_at is None), None)
     stopped = session.status in (
@@ -405,6 +400,66 @@ def build_chart(session: InfusionSession, now: dt.datetime | None = None) -> Cha
         elapsed_min=(until - started_at).total_seconds() / 60 if started_at else 0.0,
         steps=steps,
     )
+
+
+def _hm(at: dt.datetime) -> str:
+    return timezone.localtime(at).strftime("%H:%M")
+
+
+def _blank(value: object) -> object:
+    return "" if value is None else value
+
+
+def observation_rows(observations: list[Observation], names: dict[int, str]) -> SafeString:
+    """The observations table body, built once in Python (a chart holds dozens of rows)."""
+    return format_html_join(
+        "",
+        '<tr class="{}"><td>{}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{}%</td><td>{}</td>'
+        "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                "" if o.action == "continue" else "obs-alert",
+                _hm(o.observed_at),
+                o.systolic_bp_mmhg,
+                o.diastolic_bp_mmhg,
+                o.heart_rate_bpm,
+                o.respiratory_rate_per_min,
+                o.spo2_percent,
+                _blank(o.rass),
+                _blank(o.moaas),
+                _blank(o.cadss6),
+                _blank(o.pain_nrs),
+                ", ".join(s.replace("_", " ") for s in o.symptoms or []),
+                o.action.replace("_", " "),
+                names.get(o.recorded_by_id, ""),
+            )
+            for o in observations
+        ),
+    )
+
+
+def event_items(events: list[SessionEvent], names: dict[int, str]) -> SafeString:
+    return format_html_join(
+        "",
+        '<li><span class="muted">{}</span> {} <span class="muted">· {}</span></li>',
+        ((_hm(e.occurred_at), e.summary, names.get(e.recorded_by_id, "")) for e in events),
+    )
+
+
+def user_names(chart: Chart) -> dict[int, str]:
+    """Display names of everyone on the chart, in one query."""
+    from painclinic.web.accounts.models import User
+
+    ids = {o.recorded_by_id for o in chart.observations} | {e.recorded_by_id for e in chart.events}
+    ids |= {s.started_by_id for s in chart.segments}
+    ids |= {p.prepared_by_id for p in chart.preparations}
+    ids |= {
+        p.double_check.checked_by_id
+        for p in chart.preparations
+        if getattr(p, "double_check", None) is not None
+    }
+    users = User.objects.filter(pk__in=ids).only("first_name", "last_name", "username")
+    return {u.pk: u.display_name for u in users}
 
 
 def summary_text(chart: Chart) -> str:

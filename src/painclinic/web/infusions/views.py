@@ -21,7 +21,10 @@ from painclinic.web.infusions.chart import (
     banner_for,
     build_chart,
     concentration_svg_for,
+    event_items,
+    observation_rows,
     summary_text,
+    user_names,
 )
 from painclinic.web.infusions.forms import (
     AcknowledgeForm,
@@ -169,9 +172,13 @@ def session_chart(request: HttpRequest, session_id: int) -> HttpResponse:
     session = get_session_for(request, session_id)
     chart = build_chart(session)
     role = acting_user(request).role
+    names = user_names(chart)
     context = {
         "session": session,
         "chart": chart,
+        "names": names,
+        "observation_rows": observation_rows(chart.observations, names),
+        "event_items": event_items(chart.events, names),
         "banner": chart.banner,
         "next_action": _next_action(session, chart),
         "is_nurse": role == Role.NURSE,
