@@ -404,3 +404,11 @@ def test_ontario_holidays(year, expected):
     days = {d.isoformat() for d in ontario_holidays(year)}
     assert expected <= days and len(days) == 9
     assert load_holidays([year]) == 9 and load_holidays([year]) == 0
+
+
+def test_a_session_longer_than_a_day_is_refused(users, desk, patient):
+    night = make_chair("Always", days=range(7), opens="00:00", closes="23:59")
+    plan = make_plan(patient, users[Role.PHYSICIAN], sessions=1, duration_min=25 * 60)
+    with pytest.raises(SchedulingError) as error:
+        book(desk, plan, night, next_weekday(MON))
+    assert any("24 hours" in message for _, message in problems(error))

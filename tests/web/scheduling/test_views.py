@@ -269,3 +269,10 @@ def test_admin_closes_the_clinic_and_the_board_says_so(world, client_for):
     assert "The clinic is closed today: Water main repair" in board.content.decode()
     bad = client.post(reverse("scheduling:chairs"), {"action": "close", "date": "", "reason": ""})
     assert set(bad.context["closure_form"].errors) == {"date", "reason"}
+
+
+def test_front_desk_sees_the_board_without_chart_buttons(world, client_for):
+    make_session(world["booking"])
+    page = client_for(F).get(reverse("scheduling:board"), {"date": world["day"].isoformat()})
+    assert "Lovelace" in page.content.decode()
+    assert "Open chart" not in page.content.decode()

@@ -18,7 +18,12 @@ from django.urls import NoReverseMatch, reverse
 from painclinic.pharmacology import format_dose
 from painclinic.web.scheduling.clinictime import local_day_bounds, to_local, to_utc
 from painclinic.web.scheduling.models import Booking, BookingStatus, Chair
-from painclinic.web.scheduling.services import OCCUPYING, hours_on, with_active_hours
+from painclinic.web.scheduling.services import (
+    MAX_BOOKING,
+    OCCUPYING,
+    hours_on,
+    with_active_hours,
+)
 from painclinic.web.treatments.models import PlannedSession
 
 SLOT_MIN = 15
@@ -135,7 +140,12 @@ def build_board(day: dt.date) -> Board:
         .values("n")
     )
     bookings = list(
-        Booking.objects.filter(status__in=OCCUPYING, starts_at__lt=end_utc, ends_at__gt=start_utc)
+        Booking.objects.filter(
+            status__in=OCCUPYING,
+            starts_at__lt=end_utc,
+            starts_at__gt=start_utc - MAX_BOOKING,
+            ends_at__gt=start_utc,
+        )
         .select_related("patient", "chair", "plan", "planned_session", "infusion_session")
         .annotate(session_total=Subquery(totals, output_field=IntegerField()))
         .order_by("starts_at")

@@ -41,6 +41,9 @@ BOOKERS = frozenset({Role.FRONT_DESK})
 CHAIR_ADMINS = frozenset({Role.CLINIC_ADMIN})
 # Bookings that occupy a chair and a patient.
 OCCUPYING = (BookingStatus.BOOKED, BookingStatus.COMPLETED)
+# No booking is longer than this, so an overlap search can bound ``starts_at`` on both sides
+# and use the (chair, starts_at) / starts_at indexes instead of scanning all past bookings.
+MAX_BOOKING = dt.timedelta(hours=24)
 # How far a session may be pushed past closed days before the proposal gives up.
 MAX_SHIFT_DAYS = 21
 # Infusion states in which the booking can no longer be moved or cancelled from the desk.
@@ -179,6 +182,13 @@ def _occupying() -> QuerySet[Booking]:
     return Booking.objects.filter(status__in=OCCUPYING).select_related("patient", "chair")
 
 
+def overlapping_bookings(starts_at: dt.datetime, ends_at: dt.datetime) -> QuerySet[Booking]:
+    """Occupying bookings overlapping [starts_at, ends_at); touching end-to-start is not."""
+    return _occupying().filter(
+        starts_at__lt=ends_at, starts_at__gt=starts_at - MAX_BOOKING, ends_at__gt=starts_at
+    )
+
+
 @dataclass
 class Slot:
     """One proposed booking (a series is a list of these)."""
@@ -253,7 +263,10 @@ def check_slot(
                 f"{label} is outside {chair.name}'s opening hours on {slot.day:%A} ({hours}).",
             )
         )
-    overlapping = _occupying().filter(starts_at__lt=slot.ends_at, ends_at__gt=slot.starts_at)
+    if slot.ends_at - slot.starts_at > MAX_BOOKING:
+        problems.append(Problem("start_time", "A booking cannot be longer than 24 hours."))
+        return problems
+    overlapping = overlapping_bookings(slot.starts_at, slot.ends_at)
     excluded = list(exclude)
     if excluded:
         overlapping = overlapping.exclude(pk__in=excluded)
