@@ -168,6 +168,8 @@ def test_entries_filters(discrepancy, client_for):
     )
     bad = client.get(reverse("drugregister:entries"), {"date_from": today, "date_to": "2020-01-01"})
     assert "date_to" in bad.context["form"].errors
+    far = client.get(reverse("drugregister:entries"), {"date_to": "9999-12-31"})
+    assert far.status_code == 200 and "date_to" in far.context["form"].errors
 
 
 def test_unknown_discrepancy_is_404(client_for):

@@ -88,6 +88,9 @@ def test_board_shows_cards_with_session_drug_rate_and_status(world, client_for, 
 def test_board_handles_a_bad_date_and_a_closed_day(world, client_for):
     client = client_for(N)
     assert client.get(reverse("scheduling:board"), {"date": "2026-13-45"}).status_code == 200
+    for far in ("9999-12-31", "0001-01-01"):
+        response = client.get(reverse("scheduling:board"), {"date": far})
+        assert response.status_code == 200 and response.context["day"] != far
     saturday = world["day"] - dt.timedelta(days=2)
     response = client.get(reverse("scheduling:board"), {"date": saturday.isoformat()})
     assert "No chair is open" in response.content.decode()

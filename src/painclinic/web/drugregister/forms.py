@@ -118,6 +118,18 @@ class EntryFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["concentration"] = _concentration_field(required=False)
 
+    def _reasonable(self, name: str) -> dt.date | None:
+        value: dt.date | None = self.cleaned_data.get(name)
+        if value is not None and not dt.date(2000, 1, 1) <= value <= dt.date(2200, 1, 1):
+            raise forms.ValidationError("Give a date between 2000 and 2200.")
+        return value
+
+    def clean_date_from(self) -> dt.date | None:
+        return self._reasonable("date_from")
+
+    def clean_date_to(self) -> dt.date | None:
+        return self._reasonable("date_to")
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         start, end = cleaned.get("date_from"), cleaned.get("date_to")

@@ -52,6 +52,7 @@ P, N, F, A = Role.PHYSICIAN, Role.NURSE, Role.FRONT_DESK, Role.CLINIC_ADMIN
 BOARD_ROLES = (P, N, F, A)
 BOOKING_READERS = (P, N, F)
 CHART_OPENERS = frozenset({P, N})
+BOARD_RANGE_DAYS = 3660
 
 
 def _deny(request: HttpRequest, object_type: str, object_id: object) -> Http404:
@@ -86,6 +87,9 @@ def board(request: HttpRequest) -> HttpResponse:
         day = dt.date.fromisoformat(raw) if raw else today
     except ValueError:
         messages.error(request, f"{raw!r} is not a date (YYYY-MM-DD); showing today.")
+        day = today
+    if abs((day - today).days) > BOARD_RANGE_DAYS:
+        messages.error(request, "That date is too far from today; showing today.")
         day = today
     result = build_board(day)
     closure = ClinicClosure.objects.filter(active=True, date=day).first()
