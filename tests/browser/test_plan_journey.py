@@ -127,6 +127,11 @@ def test_soft_limit_plan_is_cosigned_by_a_second_physician(page, journey):
     body = page.inner_text("body")
     assert "DEMO-LID-SESSION" in body and "Grace Lindqvist" in body
     screenshot(page, "treatment-consent")
+    page.emulate_media(media="print")
+    assert not page.locator("header.topbar").is_visible()
+    assert page.locator("text=Estimated total").is_visible()
+    screenshot(page, "treatment-consent-print")
+    page.emulate_media(media="screen")
 
     page.goto(f"{base}/treatments/patient/{patient_id}/")
     page.click("text=New treatment plan")

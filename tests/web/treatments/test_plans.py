@@ -45,7 +45,7 @@ def create(patient, user, protocol_id, *, reason="", sessions=None, weight_id=No
 
 
 def plan_events():
-    return AuditEvent.objects.filter(category=TREATMENT_CATEGORY)
+    return AuditEvent.objects.filter(category=TREATMENT_CATEGORY, object_type="treatmentplan")
 
 
 # --- doses --------------------------------------------------------------------------------------
@@ -394,3 +394,15 @@ def test_continuous_titration_reaching_40_mg_per_h_is_a_soft_limit(ready, users)
     assert [s["rate_mg_per_h"] for s in steps[:4]] == [10, 20, 30, 40]
     assert sum(s["duration_min"] for s in steps) == 120 * 60
     assert plan.sessions.get().total_mg == 10 + 20 + 30 + 40 * 117
+
+
+def test_a_stored_script_in_the_reason_renders_escaped(ready, users, client_for):
+    payload = "<script>alert('x')</script>"
+    plan = create(ready, users[Role.PHYSICIAN], "lid-5mgkg-60min", reason=payload)
+    html = (
+        client_for(Role.NURSE)
+        .get(reverse("treatments:plan", kwargs={"plan_id": plan.pk}))
+        .content.decode()
+    )
+    assert payload not in html
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html

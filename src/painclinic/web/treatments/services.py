@@ -38,9 +38,9 @@ from painclinic.web.treatments.models import (
     TreatmentPlan,
 )
 
-# Until the audit app has its own categories for these (requested from the integrator).
-TREATMENT_CATEGORY = str(getattr(Category, "TREATMENT", "treatment"))
-FEES_CATEGORY = str(getattr(Category, "BILLING", "billing"))
+# Treatment consents and plans; the fee schedule.
+TREATMENT_CATEGORY = Category.TREATMENT
+FEES_CATEGORY = Category.BILLING
 
 CONSENT_TEXT_PATH = Path(__file__).with_name("consent_text.json")
 
@@ -127,7 +127,7 @@ def get_consent_for(request: HttpRequest, consent_id: int) -> TreatmentConsent:
         raise _deny(request, "treatmentconsent", consent_id)
     audit(
         request,
-        category=Category.CONSENT,
+        category=TREATMENT_CATEGORY,
         action=Action.VIEW,
         patient=consent.patient,
         obj=consent,
@@ -409,7 +409,7 @@ def do_record_treatment_consent(
         )
         audit(
             request,
-            category=Category.CONSENT,
+            category=TREATMENT_CATEGORY,
             action=Action.CREATE,
             patient=patient,
             obj=consent,
@@ -463,7 +463,7 @@ def do_withdraw_treatment_consent(
         )
         audit(
             request,
-            category=Category.CONSENT,
+            category=TREATMENT_CATEGORY,
             action=Action.CREATE,
             patient=locked.patient,
             obj=withdrawal,
