@@ -87,8 +87,12 @@ def _seed() -> dict[str, str]:
         request,
         {"concentration_mg_per_ml": "50", "full_vials": 9, "vial_volume_ml": Decimal("10")},
     )
+    from painclinic.web.scheduling.demo import load_holidays
+
+    load_holidays([day.year, day.year + 1])
     booking = sessions[1].booking
     return {
+        "session": str(sessions[1].pk),
         "day": day.isoformat(),
         "booking": str(booking.pk),
         "patient": str(booking.patient_id),
@@ -151,6 +155,8 @@ def main() -> None:
             ("register-home", "/drug-register/", False),
             ("register-count", "/drug-register/count/", False),
             ("register-receive", "/drug-register/receive/", False),
+            ("register-waste", f"/drug-register/sessions/{ids['session']}/waste/", False),
+            ("register-destroy", "/drug-register/destroy/", False),
         ],
         "frontdesk": [
             ("sched-patient", f"/scheduling/patients/{ids['patient']}/", False),
