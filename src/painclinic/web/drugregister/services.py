@@ -26,7 +26,7 @@ from django.utils import timezone
 from painclinic.pharmacology import format_dose, load_drug_library
 from painclinic.web.accounts.models import CLINICAL_ROLES, Role, User
 from painclinic.web.accounts.permissions import acting_user
-from painclinic.web.audit.services import Action, Outcome, audit
+from painclinic.web.audit.services import Action, Category, Outcome, audit
 from painclinic.web.drugregister.models import (
     ControlledDrug,
     Discrepancy,
@@ -36,8 +36,7 @@ from painclinic.web.drugregister.models import (
     StockCount,
 )
 
-# Not (yet) in painclinic.web.audit.models.Category; the column is free text.
-CATEGORY = "drug_register"
+CATEGORY = Category.DRUG_REGISTER
 
 RECORDERS = frozenset({Role.NURSE})
 RESOLVERS = frozenset({Role.PHYSICIAN, Role.CLINIC_ADMIN})

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from painclinic.web.accounts.models import Role
 from painclinic.web.accounts.permissions import acting_user
-from painclinic.web.audit.services import Action, Outcome, audit
+from painclinic.web.audit.services import Action, Category, Outcome, audit
 from painclinic.web.patients.models import Patient
 from painclinic.web.scheduling.clinictime import LocalTimeError, to_local, to_utc
 from painclinic.web.scheduling.models import (
@@ -34,8 +34,7 @@ from painclinic.web.scheduling.models import (
 )
 from painclinic.web.treatments.models import PlannedSession, PlanStatus, TreatmentPlan
 
-# Not (yet) in painclinic.web.audit.models.Category; the column is free text.
-CATEGORY = "scheduling"
+CATEGORY = Category.SCHEDULING
 
 BOOKERS = frozenset({Role.FRONT_DESK})
 CHAIR_ADMINS = frozenset({Role.CLINIC_ADMIN})
