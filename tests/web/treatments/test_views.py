@@ -433,3 +433,43 @@ def test_estimate_matches_independent_decimal_arithmetic(session_cents, consult_
     assert estimate.hst_cents == int(hst)
     assert estimate.total_cents == int(subtotal + hst)
     assert all(isinstance(line.amount_cents, int) for line in estimate.lines)
+
+
+def test_pages_need_the_same_queries_whatever_the_number_of_plans(ready, users, client_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count(url):
+        with CaptureQueriesContext(connection) as queries:
+            assert client_for(Role.PHYSICIAN).get(url).status_code == 200
+        return len(queries)
+
+    def add_plan():
+        preview = preview_plan(ready, "ket-crps-outpatient")
+        return do_create_plan(
+            request_as(users[Role.PHYSICIAN]),
+            ready,
+            protocol_id="ket-crps-outpatient",
+            sessions=10,
+            soft_limit_reason="",
+            expected_weight_id=preview.weight.weight.pk,
+        )
+
+    first = add_plan()
+    patient_url = reverse("treatments:patient", kwargs={"patient_id": ready.pk})
+    plan_url = reverse("treatments:plan", kwargs={"plan_id": first.pk})
+    few_patient, few_plan = count(patient_url), count(plan_url)
+    for _ in range(4):
+        add_plan()
+    assert count(patient_url) == few_patient
+    assert count(plan_url) == few_plan
+
+
+def test_patient_page_says_what_is_missing_before_a_plan(patient, client_for):
+    html = (
+        client_for(Role.PHYSICIAN)
+        .get(reverse("treatments:patient", kwargs={"patient_id": patient.pk}))
+        .content.decode()
+    )
+    assert "No physician has decided the patient&#x27;s eligibility for ketamine" in html
+    assert "within the clinic's 30-day limit" in html

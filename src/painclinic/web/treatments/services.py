@@ -516,7 +516,12 @@ def eligibility_check(patient: Patient, drug: str) -> EligibilityCheck:
             f"({decision.decided_at:%Y-%m-%d}).",
             snapshot,
         )
-    return EligibilityCheck(True, f"Eligible ({decision.final_status})", snapshot)
+    how = "recommendation accepted" if decision.physician_decision == "accept" else "overridden"
+    return EligibilityCheck(
+        True,
+        f"{decision.get_final_status_display()} ({how} on {decision.decided_at:%Y-%m-%d})",
+        snapshot,
+    )
 
 
 # --- plans --------------------------------------------------------------------------------------

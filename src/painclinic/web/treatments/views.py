@@ -43,6 +43,7 @@ from painclinic.web.treatments.services import (
     do_deactivate_fee_item,
     do_record_treatment_consent,
     do_withdraw_treatment_consent,
+    eligibility_check,
     estimate_cost,
     fees_in_effect,
     get_consent_for,
@@ -175,8 +176,10 @@ def patient(request: HttpRequest, patient_id: int) -> HttpResponse:
     for plan in plans:
         plan.protocol_title = titles.get(plan.protocol_id, plan.protocol_id)  # type: ignore[attr-defined]
         plan.session_count = len(plan.plan_data.get("sessions", []))  # type: ignore[attr-defined]
+    readiness = [(drug, eligibility_check(record, drug)) for drug in ("ketamine", "lidocaine")]
     context = {
         **_patient_banner(record),
+        "readiness": readiness,
         "consents": consents,
         "plans": plans,
         "can_prescribe": role == Role.PHYSICIAN,
