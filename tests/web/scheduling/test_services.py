@@ -412,3 +412,16 @@ def test_a_session_longer_than_a_day_is_refused(users, desk, patient):
     with pytest.raises(SchedulingError) as error:
         book(desk, plan, night, next_weekday(MON))
     assert any("24 hours" in message for _, message in problems(error))
+
+
+def test_a_cancelled_session_can_be_booked_again_alone(desk, plan, chair):
+    bookings = book(desk, plan, chair, next_weekday(MON))
+    third = bookings[2]
+    do_cancel_booking(desk, third.pk, expected_version=1, reason="patient unwell that day")
+    later = next_weekday(THU, to_local(bookings[-1].starts_at).date())
+    [again] = book(desk, plan, chair, later, "13:00")
+    assert again.planned_session == third.planned_session
+    assert to_local(again.starts_at).date() == later
+    with pytest.raises(SchedulingError) as error:
+        book(desk, plan, chair, later, "08:00")
+    assert "Every session" in problems(error)[0][1]

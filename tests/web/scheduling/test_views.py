@@ -279,3 +279,16 @@ def test_front_desk_sees_the_board_without_chart_buttons(world, client_for):
     page = client_for(F).get(reverse("scheduling:board"), {"date": world["day"].isoformat()})
     assert "Lovelace" in page.content.decode()
     assert "Open chart" not in page.content.decode()
+
+
+def test_patient_page_offers_the_remaining_sessions(world, client_for):
+    page = client_for(F).get(
+        reverse("scheduling:patient", kwargs={"patient_id": world["patient"].pk})
+    )
+    assert "Book the 4 remaining sessions" in page.content.decode()
+    assert (
+        client_for(N)
+        .get(reverse("scheduling:patient", kwargs={"patient_id": world["patient"].pk}))
+        .status_code
+        == 200
+    )

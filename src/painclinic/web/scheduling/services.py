@@ -301,19 +301,26 @@ def plan_problem(plan: TreatmentPlan) -> Problem | None:
         )
     if not plan.sessions.exists():
         return Problem(None, "This plan has no sessions.")
-    already = (
-        Booking.objects.filter(plan=plan, status__in=OCCUPYING)
-        .select_related("patient", "chair")
-        .first()
-    )
-    if already is not None:
+    if not unbooked_sessions(plan):
+        already = (
+            Booking.objects.filter(plan=plan, status__in=OCCUPYING)
+            .select_related("patient", "chair")
+            .order_by("starts_at")
+            .first()
+        )
         return Problem(
             None,
-            f"This plan is already booked ({describe(already)}); reschedule single sessions "
-            "from their booking page.",
+            "Every session of this plan is already booked; reschedule single sessions from "
+            "their booking page.",
             already,
         )
     return None
+
+
+def unbooked_sessions(plan: TreatmentPlan) -> list[PlannedSession]:
+    """Sessions of ``plan`` with no booked or completed booking (all of them for a new plan;
+    after a cancellation, the ones left to book)."""
+    return list(plan.sessions.exclude(bookings__status__in=OCCUPYING).order_by("number").distinct())
 
 
 def propose_series(
@@ -321,12 +328,16 @@ def propose_series(
 ) -> list[Slot]:
     """The series for ``plan`` in ``chair`` from ``first_date`` at ``start_time``, each slot
     carrying its problems (conflicts, hours, past); raises SchedulingError when the plan
-    itself cannot be booked or the first date is closed."""
+    itself cannot be booked or the first date is closed. Only the sessions not yet booked are
+    proposed (a cancelled session can be booked again this way), the first of them on
+    ``first_date`` and the others at their planned gaps from it."""
     problem = plan_problem(plan)
     if problem is not None:
         raise SchedulingError([problem])
-    sessions = list(plan.sessions.order_by("number"))
-    horizon = first_date + dt.timedelta(days=max(s.day_offset for s in sessions) + 60)
+    sessions = unbooked_sessions(plan)
+    horizon = first_date + dt.timedelta(
+        days=max(s.day_offset for s in sessions) - sessions[0].day_offset + 60
+    )
     closed = closures_between(first_date, horizon)
     dates = series_dates([s.day_offset for s in sessions], first_date, open_weekdays(chair), closed)
     slots = [

@@ -229,12 +229,21 @@ def patient(request: HttpRequest, patient_id: int) -> HttpResponse:
             "sessions"
         )
     )
-    booked_plans = {b.plan_id for b in bookings if b.plan_id and b.status in OCCUPYING}
+    booked_numbers: dict[int, set[int]] = {}
+    for b in bookings:
+        if b.plan_id and b.planned_session and b.status in OCCUPYING:
+            booked_numbers.setdefault(b.plan_id, set()).add(b.planned_session.number)
+    to_book = {
+        plan.pk: sum(
+            1 for s in plan.sessions.all() if s.number not in booked_numbers.get(plan.pk, set())
+        )
+        for plan in plans
+    }
     context = {
         **_patient_context(record),
         "bookings": bookings,
         "plans": plans,
-        "booked_plans": booked_plans,
+        "to_book": to_book,
         "can_book": acting_user(request).role in BOOKERS,
         "now": dt.datetime.now(dt.UTC),
     }
