@@ -192,6 +192,9 @@ def test_double_check_page_is_blind(session, nurse, nurse2, users):
         assert match and "value=" not in match.group(0), match
     inputs = re.findall(r'<input[^>]*type="hidden"[^>]*>', body)
     assert all("expected_version" in i or "csrfmiddlewaretoken" in i for i in inputs)
+    # Nor does the chart show nurse 1's entry while the check is pending.
+    chart = logged_in_client(nurse2).get(url("infusions:session", session)).content.decode()
+    assert "0.3125" not in chart and "KX123" not in chart
 
 
 def test_same_nurse_double_check_page_says_so(session, nurse, nurse2):
@@ -343,3 +346,24 @@ def test_bag_concentration_is_not_free_text(session, nurse, nurse2, client_for):
     assert response.status_code == 200
     assert "bag_concentration_mg_per_ml" in str(response.context["form"].errors)
     assert BagPreparation.objects.count() == count
+
+
+def test_checklist_shows_the_latest_eligibility_decision(session, physician, client_for):
+    models = pytest.importorskip("painclinic.web.assessments.models")
+    url_ = url("infusions:checklist", session)
+    assert "No eligibility decision for ketamine" in client_for(N).get(url_).content.decode()
+    models.EligibilityDecision.objects.create(
+        patient=session.patient,
+        drug="ketamine",
+        condition="crps_1",
+        facts={},
+        engine_result={},
+        engine_status="eligible_with_cautions",
+        physician_decision="accept",
+        final_status="eligible_with_cautions",
+        decided_by=physician,
+        decided_at=timezone.now(),
+    )
+    body = client_for(N).get(url_).content.decode()
+    assert "Latest eligibility decision for ketamine" in body
+    assert "Eligible with cautions" in body

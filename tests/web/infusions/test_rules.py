@@ -307,6 +307,14 @@ def test_mismatch_blocks_the_start(session, nurse, nurse2, overrides, label):
     assert segment.rate_ml_per_h == Decimal("25")
 
 
+def test_the_same_rate_written_per_kg_matches(session, nurse, nurse2):
+    s = run_to(session, "checklist", nurse, nurse2)
+    services.do_prepare_bag(make_request(nurse), s.pk, s.version, dose_entry())
+    s = fresh(s)
+    per_kg = dose_entry(dose_value=Decimal("0.3125"), dose_unit="mg/kg/h")  # x 80 kg = 25 mg/h
+    assert services.do_double_check(make_request(nurse2), s.pk, s.version, per_kg).matches
+
+
 def test_matching_double_check_allows_the_start(session, nurse, nurse2):
     s = run_to(session, "prepared", nurse, nurse2)
     assert s.status == SessionStatus.PREPARED

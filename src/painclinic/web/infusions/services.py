@@ -454,12 +454,9 @@ def _compare(
             fmt(conc2, "mg/mL"),
             fmt(planned_conc, "mg/mL"),
         )
-    same_dose = data["dose_unit"] == prep.dose_unit and Decimal(data["dose_value"]) == Decimal(
-        prep.dose_value
-    )
+    # The same dose may be written in mg/h or mg/kg/h: what is compared is the rate it gives.
     if (
-        not same_dose
-        or abs(rate_mg_per_h - prep.rate_mg_per_h) > Decimal("0.0001")
+        abs(rate_mg_per_h - prep.rate_mg_per_h) > Decimal("0.0001")
         or abs(rate_mg_per_h - planned_rate) > tolerance
     ):
         differ(

@@ -216,7 +216,7 @@ def _latest_eligibility(session: InfusionSession) -> Any:
     if not callable(function):
         return None
     try:
-        return function(session.patient)
+        return function(session.patient, session.plan.drug)
     except (TypeError, ValueError, LookupError):
         return None
 
