@@ -68,11 +68,18 @@ def demo(
     from painclinic.web.demo import load_demo
 
     summary = load_demo(password=password, patient_count=patients)
+    from painclinic.web.demo_treatment import load_treatment_demo
+
+    treatment = load_treatment_demo()
     typer.echo("")
     typer.echo("Demo logins (open http://127.0.0.1:8000/):")
     for username, role in summary.users:
         typer.echo(f"  {username:<12} {role:<14} password: {password}")
     typer.echo(f"Patients in the registry: {summary.patient_total}")
+    typer.echo(
+        f"Demo treatment: {treatment.plans} new active ketamine plans with booked series; "
+        "see the chair board."
+    )
     typer.echo(
         "clinicadmin must set up two-factor sign-in at the first sign-in: scan the QR code it "
         "shows with an authenticator app (or type the key)."

@@ -1,0 +1,176 @@
+"""Demo treatment activity: chairs, fees, and a few patients carried through the real services
+(assessment, eligibility decision, consent, checked plan, booked series) so that today's chair
+board has infusions on it. Everything goes through the same ``do_*`` services and audit trail as
+the pages do; run after ``load_demo``. Safe to run again (patients that already have a plan are
+skipped)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.test import RequestFactory
+from django.utils import timezone
+
+from painclinic.web.accounts.models import User
+from painclinic.web.assessments.services import (
+    DrugDecision,
+    build_facts,
+    do_record_assessment,
+    do_record_eligibility,
+    evaluate,
+)
+from painclinic.web.patients.models import Patient, SexAtBirth, WeightMeasurement
+from painclinic.web.scheduling.demo import load_chairs
+from painclinic.web.scheduling.models import Chair
+from painclinic.web.scheduling.services import SchedulingError, do_book_series
+from painclinic.web.treatments.demo import load_fee_schedule
+from painclinic.web.treatments.models import PlanStatus, TreatmentPlan
+from painclinic.web.treatments.services import do_create_plan, do_record_treatment_consent
+
+DEMO_PROTOCOL = "ket-crps-outpatient"
+DEMO_SESSIONS = 5
+
+
+@dataclass(frozen=True)
+class TreatmentDemoSummary:
+    plans: int
+    bookings_today: int
+
+
+def _request(user: User):  # type: ignore[no-untyped-def]
+    request = RequestFactory().post("/demo/", REMOTE_ADDR="127.0.0.1")
+    request.user = user
+    return request
+
+
+def _budapest_met() -> dict:
+    """Budapest (clinical) answers that meet the criteria: one symptom in every category and
+    one sign in two, taking the item names from the instrument's own template."""
+    from painclinic import clinical
+
+    answers = json.loads(json.dumps(clinical.template("budapest").skeleton))
+    answers["variant"] = "clinical"
+    answers["disproportionate_pain"] = True
+    for category in answers["symptoms"].values():
+        category[next(iter(category))] = True
+    for name in list(answers["signs"])[:2]:
+        category = answers["signs"][name]
+        category[next(iter(category))] = True
+    answers["better_explained_by_other_diagnosis"] = False
+    return answers
+
+
+def _entered_facts() -> dict:
+    return {
+        "condition": "crps_1",
+        "comorbidities": [],
+        "current_medications": [],
+        "vitals": {
+            "systolic_bp_mmhg": 124,
+            "diastolic_bp_mmhg": 78,
+            "heart_rate_bpm": 72,
+            "respiratory_rate_per_min": 14,
+            "spo2_percent": 98,
+        },
+        "pregnancy": "not_pregnant",
+        "substance_use": {
+            "active_substance_use_disorder": False,
+            "history_substance_use_disorder": False,
+        },
+        "psychiatric": {"poorly_controlled_psychosis": False, "self_harm_risk": False},
+        "ecg": None,
+        "labs": {"liver_tests_on_file": True},
+        "other_local_anaesthetic_within_4h": False,
+        "prior_treatments": [],
+    }
+
+
+def _next_open_weekday(today: dt.date) -> dt.date:
+    day = today
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return day
+
+
+def _book_first_free_slot(request, plan: TreatmentPlan, chairs: list[Chair], first_day: dt.date):  # type: ignore[no-untyped-def]
+    """Book the series in the first chair and start time that the scheduler accepts."""
+    for start in (dt.time(8, 30), dt.time(12, 30)):
+        for chair in chairs:
+            try:
+                do_book_series(
+                    request, plan.pk, chair_id=chair.pk, first_date=first_day, start_time=start
+                )
+            except SchedulingError:
+                continue
+            return True
+    return False
+
+
+def load_treatment_demo(patient_count: int = 3) -> TreatmentDemoSummary:
+    load_fee_schedule()
+    load_chairs()
+    physician = User.objects.get(username="physician")
+    nurse = User.objects.get(username="nurse")
+    frontdesk = User.objects.get(username="frontdesk")
+    chairs = list(Chair.objects.filter(active=True).order_by("name"))
+    candidates = (
+        Patient.objects.filter(portal_user__isnull=True, plans__isnull=True)
+        .exclude(
+            sex_at_birth=SexAtBirth.FEMALE,
+            date_of_birth__gt=timezone.localdate() - dt.timedelta(days=50 * 365),
+        )
+        .order_by("id")[:patient_count]
+    )
+    first_day = _next_open_weekday(timezone.localdate())
+    made = 0
+    for index, patient in enumerate(candidates):
+        weight = WeightMeasurement.objects.create(
+            patient=patient,
+            weight_kg=Decimal("60.0") + 8 * index,
+            height_cm=Decimal("168"),
+            measured_on=timezone.localdate(),
+            recorded_by=nurse,
+            recorded_at=timezone.now(),
+        )
+        as_physician = _request(physician)
+        do_record_assessment(as_physician, patient, "budapest", _budapest_met())
+        do_record_assessment(as_physician, patient, "nrs", {"score": 7 - index % 2})
+        entered = _entered_facts()
+        facts, _ = build_facts(patient, entered)
+        shown = evaluate(facts).to_dict()["ketamine"]["status"]
+        do_record_eligibility(
+            as_physician,
+            patient,
+            entered,
+            [DrugDecision("ketamine", "accept", shown, "", shown)],
+        )
+        do_record_treatment_consent(
+            as_physician,
+            patient,
+            {
+                "protocol_id": DEMO_PROTOCOL,
+                "sessions": DEMO_SESSIONS,
+                "patient_signed_name": f"{patient.legal_given_name} {patient.legal_family_name}",
+                "signature_method": "paper",
+                "signature_confirmed": True,
+                "witness": nurse,
+                "signed_at": timezone.now(),
+            },
+        )
+        plan = do_create_plan(
+            as_physician,
+            patient,
+            protocol_id=DEMO_PROTOCOL,
+            sessions=DEMO_SESSIONS,
+            soft_limit_reason="",
+            expected_weight_id=weight.pk,
+        )
+        if plan.status != PlanStatus.ACTIVE:
+            continue
+        if _book_first_free_slot(_request(frontdesk), plan, chairs, first_day):
+            made += 1
+    today_bookings = TreatmentPlan.objects.filter(bookings__starts_at__date=first_day).count()
+    return TreatmentDemoSummary(plans=made, bookings_today=today_bookings)

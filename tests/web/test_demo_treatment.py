@@ -1,0 +1,28 @@
+"""The demo's treatment activity goes through the real services and fills the chair board."""
+
+from __future__ import annotations
+
+from painclinic.web.assessments.models import EligibilityDecision
+from painclinic.web.audit.chain import verify_chain
+from painclinic.web.demo import load_demo
+from painclinic.web.demo_treatment import load_treatment_demo
+from painclinic.web.scheduling.models import Booking
+from painclinic.web.treatments.models import PlanStatus, TreatmentPlan
+
+
+def test_demo_builds_active_plans_with_booked_series_and_is_rerunnable(db):
+    load_demo(password="demo-password-1234", patient_count=10)
+    summary = load_treatment_demo(patient_count=3)
+    assert summary.plans == 3
+    plans = TreatmentPlan.objects.filter(status=PlanStatus.ACTIVE)
+    assert plans.count() == 3
+    for plan in plans:
+        assert plan.sessions.count() == 5
+        assert Booking.objects.filter(plan=plan).count() == 5
+        assert EligibilityDecision.objects.filter(patient=plan.patient, drug="ketamine").exists()
+    again = load_treatment_demo(patient_count=3)
+    assert again.plans == 3  # three more patients, in the chairs and times still free
+    assert TreatmentPlan.objects.count() == 6
+    starts = list(Booking.objects.values_list("chair_id", "starts_at"))
+    assert len(starts) == len(set(starts)) == 30
+    assert verify_chain().ok
