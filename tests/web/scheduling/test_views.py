@@ -292,3 +292,24 @@ def test_patient_page_offers_the_remaining_sessions(world, client_for):
         .status_code
         == 200
     )
+
+
+def test_names_on_the_board_and_booking_page_are_escaped(world, client_for, users):
+    evil = make_patient("<script>alert(1)</script>", "O'Brien<b>")
+    plan = make_plan(evil, users[P], sessions=1)
+    booking = make_booking(evil, make_chair("Chair X"), users[F], world["day"], "13:00", plan=plan)
+    client = client_for(N)
+    for response in (
+        client.get(reverse("scheduling:board"), {"date": world["day"].isoformat()}),
+        client.get(reverse("scheduling:booking", kwargs={"booking_id": booking.pk})),
+    ):
+        page = response.content.decode()
+        assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+        assert "<b>" not in page
+
+
+def test_todays_board_reloads_itself_and_other_days_do_not(world, client_for):
+    client = client_for(N)
+    assert 'http-equiv="refresh"' in client.get(reverse("scheduling:board")).content.decode()
+    other = client.get(reverse("scheduling:board"), {"date": world["day"].isoformat()})
+    assert 'http-equiv="refresh"' not in other.content.decode()
