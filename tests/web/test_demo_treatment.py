@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from painclinic.web.assessments.models import EligibilityDecision
 from painclinic.web.audit.chain import verify_chain
 from painclinic.web.demo import load_demo
@@ -10,7 +12,9 @@ from painclinic.web.scheduling.models import Booking
 from painclinic.web.treatments.models import PlanStatus, TreatmentPlan
 
 
-def test_demo_builds_active_plans_with_booked_series_and_is_rerunnable(db):
+def test_demo_builds_active_plans_with_booked_series_and_is_rerunnable(db, time_machine):
+    # A Wednesday morning in Toronto: the series start today.
+    time_machine.move_to(dt.datetime(2026, 11, 25, 11, 0, tzinfo=dt.UTC))
     load_demo(password="demo-password-1234", patient_count=10)
     summary = load_treatment_demo(patient_count=3)
     assert summary.plans == 3
@@ -26,3 +30,13 @@ def test_demo_builds_active_plans_with_booked_series_and_is_rerunnable(db):
     starts = list(Booking.objects.values_list("chair_id", "starts_at"))
     assert len(starts) == len(set(starts)) == 30
     assert verify_chain().ok
+
+
+def test_demo_run_late_in_the_day_books_from_the_next_weekday(db, time_machine):
+    # Friday 18:00 in Toronto: nothing can start today, so the series start on Monday.
+    time_machine.move_to(dt.datetime(2026, 11, 27, 23, 0, tzinfo=dt.UTC))
+    load_demo(password="demo-password-1234", patient_count=6)
+    assert load_treatment_demo(patient_count=2).plans == 2
+    first = Booking.objects.order_by("starts_at").first()
+    assert first is not None
+    assert first.starts_at.astimezone(dt.UTC).date() == dt.date(2026, 11, 30)

@@ -24,7 +24,7 @@ from painclinic.web.assessments.services import (
 )
 from painclinic.web.patients.models import Patient, SexAtBirth, WeightMeasurement
 from painclinic.web.scheduling.demo import load_chairs
-from painclinic.web.scheduling.models import Chair
+from painclinic.web.scheduling.models import Booking, Chair
 from painclinic.web.scheduling.services import SchedulingError, do_book_series
 from painclinic.web.treatments.demo import load_fee_schedule
 from painclinic.web.treatments.models import PlanStatus, TreatmentPlan
@@ -96,16 +96,20 @@ def _next_open_weekday(today: dt.date) -> dt.date:
 
 
 def _book_first_free_slot(request, plan: TreatmentPlan, chairs: list[Chair], first_day: dt.date):  # type: ignore[no-untyped-def]
-    """Book the series in the first chair and start time that the scheduler accepts."""
-    for start in (dt.time(8, 30), dt.time(12, 30)):
-        for chair in chairs:
-            try:
-                do_book_series(
-                    request, plan.pk, chair_id=chair.pk, first_date=first_day, start_time=start
-                )
-            except SchedulingError:
-                continue
-            return True
+    """Book the series at the first day, chair and start time the scheduler accepts (a start
+    already in the past, or a taken chair, is refused by the scheduler itself)."""
+    day = first_day
+    for _ in range(3):
+        for start in (dt.time(8, 30), dt.time(12, 30)):
+            for chair in chairs:
+                try:
+                    do_book_series(
+                        request, plan.pk, chair_id=chair.pk, first_date=day, start_time=start
+                    )
+                except SchedulingError:
+                    continue
+                return True
+        day = _next_open_weekday(day + dt.timedelta(days=1))
     return False
 
 
@@ -172,5 +176,5 @@ def load_treatment_demo(patient_count: int = 3) -> TreatmentDemoSummary:
             continue
         if _book_first_free_slot(_request(frontdesk), plan, chairs, first_day):
             made += 1
-    today_bookings = TreatmentPlan.objects.filter(bookings__starts_at__date=first_day).count()
+    today_bookings = Booking.objects.filter(starts_at__date=first_day).count()
     return TreatmentDemoSummary(plans=made, bookings_today=today_bookings)
