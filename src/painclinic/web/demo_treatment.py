@@ -23,7 +23,7 @@ from painclinic.web.assessments.services import (
     evaluate,
 )
 from painclinic.web.patients.models import Patient, SexAtBirth, WeightMeasurement
-from painclinic.web.scheduling.demo import load_chairs
+from painclinic.web.scheduling.demo import load_chairs, load_holidays
 from painclinic.web.scheduling.models import Booking, Chair
 from painclinic.web.scheduling.services import SchedulingError, do_book_series
 from painclinic.web.treatments.demo import load_fee_schedule
@@ -116,6 +116,8 @@ def _book_first_free_slot(request, plan: TreatmentPlan, chairs: list[Chair], fir
 def load_treatment_demo(patient_count: int = 3) -> TreatmentDemoSummary:
     load_fee_schedule()
     load_chairs()
+    this_year = timezone.localdate().year
+    load_holidays([this_year, this_year + 1])
     physician = User.objects.get(username="physician")
     nurse = User.objects.get(username="nurse")
     frontdesk = User.objects.get(username="frontdesk")
