@@ -40,6 +40,16 @@ for drug in ("ketamine", "lidocaine"):
         physician_decision="accept", final_status="eligible", decided_by=physician,
         decided_at=timezone.now())
 print("PATIENT", patient.pk)
+small = Patient.objects.filter(portal_user__isnull=True, sex_at_birth="female").exclude(
+    pk=patient.pk).order_by("id").first()
+WeightMeasurement.objects.create(patient=small, weight_kg=Decimal("45.0"),
+    height_cm=Decimal("170"), measured_on=timezone.localdate(), recorded_by=nurse,
+    recorded_at=timezone.now())
+EligibilityDecision.objects.create(patient=small, drug="lidocaine", condition="phn", facts={},
+    engine_result={"drug": "lidocaine", "status": "eligible"}, engine_status="eligible",
+    physician_decision="accept", final_status="eligible", decided_by=physician,
+    decided_at=timezone.now())
+print("SMALL", small.pk)
 """
 
 
@@ -50,7 +60,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def journey(tmp_path_factory) -> Iterator[tuple[str, int]]:
+def journey(tmp_path_factory) -> Iterator[tuple[str, int, int]]:
     data_dir = tmp_path_factory.mktemp("painclinic-plan-journey")
     env = {
         **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
@@ -75,6 +85,7 @@ def journey(tmp_path_factory) -> Iterator[tuple[str, int]]:
         timeout=120,
     )
     patient_id = int(setup.stdout.split("PATIENT")[1].split()[0])
+    small_id = int(setup.stdout.split("SMALL")[1].split()[0])
     port = _free_port()
     log = open(data_dir / "server.log", "w")  # noqa: SIM115 - closed at teardown
     process = subprocess.Popen(
@@ -91,7 +102,7 @@ def journey(tmp_path_factory) -> Iterator[tuple[str, int]]:
     else:
         process.kill()
         raise RuntimeError((data_dir / "server.log").read_text())
-    yield url, patient_id
+    yield url, patient_id, small_id
     process.terminate()
     process.wait(timeout=20)
     log.close()
@@ -121,7 +132,7 @@ def record_consent(page, base: str, patient_id: int, protocol_id: str, sessions:
 
 
 def test_soft_limit_plan_is_cosigned_by_a_second_physician(page, journey):
-    base, patient_id = journey
+    base, patient_id, _ = journey
     sign_in(page, base, "physician")
     record_consent(page, base, patient_id, "lid-5mgkg-60min", "1")
     body = page.inner_text("body")
@@ -176,7 +187,7 @@ def test_soft_limit_plan_is_cosigned_by_a_second_physician(page, journey):
 
 
 def test_billing_keeps_the_fee_schedule(page, journey):
-    base, _ = journey
+    base, _, _ = journey
     sign_in(page, base, "billing")
     page.goto(f"{base}/treatments/fees/")
     assert "DEMO-KET-SESSION" in page.inner_text("table.fees")
@@ -194,7 +205,7 @@ def test_billing_keeps_the_fee_schedule(page, journey):
 
 
 def test_crps_series_within_limits_shows_concentration_and_relief(page, journey):
-    base, patient_id = journey
+    base, patient_id, _ = journey
     sign_in(page, base, "physician")
     record_consent(page, base, patient_id, "ket-crps-outpatient", "10")
     page.goto(f"{base}/treatments/patient/{patient_id}/plans/new/")
@@ -207,3 +218,17 @@ def test_crps_series_within_limits_shows_concentration_and_relief(page, journey)
     assert "25 mL/h" in body and "Predicted CRPS pain relief" in body
     assert page.locator("img.chart").count() == 2
     screenshot(page, "treatment-plan-crps")
+
+
+def test_a_hard_limit_is_refused_with_the_limit_and_its_source(page, journey):
+    """45 kg, 170 cm woman: lidocaine 1.5 mg/kg of ideal body weight (65 kg) as a 10-min dose
+    is 2.17 mg/kg of her actual weight, above the 1.5 mg/kg hard limit."""
+    base, _, small = journey
+    sign_in(page, base, "physician")
+    record_consent(page, base, small, "lid-1.5mgkg-ibw", "1")
+    page.goto(f"{base}/treatments/patient/{small}/plans/new/?protocol_id=lid-1.5mgkg-ibw")
+    page.wait_for_selector("text=HARD limit: refused")
+    hard = page.inner_text("table.limits.hard")
+    assert "bolus per kg" in hard and "2.17 mg/kg" in hard and "Foo 2021" in hard
+    assert page.locator("button:has-text('Save plan')").count() == 0
+    screenshot(page, "treatment-plan-hard-limit")

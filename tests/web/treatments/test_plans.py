@@ -406,3 +406,22 @@ def test_a_stored_script_in_the_reason_renders_escaped(ready, users, client_for)
     )
     assert payload not in html
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
+
+
+def test_an_ideal_body_weight_plan_shows_per_kg_rates_on_the_ideal_weight(ready, users, client_for):
+    physician = users[Role.PHYSICIAN]
+    sign_consent(ready, "lid-1.5mgkg-ibw", 1, physician, users[Role.NURSE])
+    plan = create(ready, physician, "lid-1.5mgkg-ibw", reason="Perioperative-style regimen")
+    # 170 cm woman: IBW = 170 - 105 = 65 kg; 1.5 mg/kg x 65 kg = 97.5 mg over 10 min and
+    # 1.5 mg/kg/h x 65 kg = 97.5 mg/h (4 mg/mL bag: 24.375 -> 24.4 mL/h).
+    assert float(plan.dosing_weight_kg) == 65.0
+    first, second = plan.sessions.get().steps
+    assert first["dose_value"] == pytest.approx(97.5) and first["dose_unit"] == "mg"
+    assert second["rate_ml_per_h"] == pytest.approx(24.4)
+    html = (
+        client_for(Role.NURSE)
+        .get(reverse("treatments:plan", kwargs={"plan_id": plan.pk}))
+        .content.decode()
+    )
+    assert "(ideal body weight)" in html and "97.5 mg" in html
+    assert "1.5 mg/kg/h" in html  # 97.6 mg/h delivered / 65 kg, three significant digits

@@ -737,6 +737,9 @@ def session_rows(plan_dict: dict[str, Any]) -> list[dict[str, Any]]:
                     "concentration_mg_per_ml": calc["concentration_mg_per_ml"],
                     "total_mg": step["total_mg"],
                     "ordered_rate_mg_per_h": step["rate_mg_per_h"],
+                    # The order as sent to the calculator (IBW doses already in mg or mg/h).
+                    "dose_value": step["order"]["dose"]["value"],
+                    "dose_unit": step["order"]["dose"]["unit"],
                     "dose_weight_kg": calc["dose_weight_kg"],
                     "limit_status": step["status"],
                 }

@@ -75,8 +75,9 @@ CHART_CACHE_SECONDS = 24 * 3600
 # --- presentation helpers -----------------------------------------------------------------------
 
 
-def _display_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Steps for the dose table; consecutive parts of one long step (4-h orders) are merged."""
+def _display_steps(steps: list[dict[str, Any]], dosing_weight_kg: float) -> list[dict[str, Any]]:
+    """Steps for the dose table; consecutive parts of one long step (4-h orders) are merged.
+    The per-kg rate is on the plan's dosing weight (ideal body weight for an IBW protocol)."""
     merged: list[dict[str, Any]] = []
     for step in steps:
         base = step["label"].split(" (part ")[0]
@@ -93,14 +94,15 @@ def _display_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 last["limit_status"], step.get("limit_status", "within"), key=_status_rank
             )
             continue
-        weight = step.get("dose_weight_kg") or 0
         merged.append(
             {
                 **step,
                 "base": base,
                 "label": base,
                 "parts": 1,
-                "rate_mg_per_kg_per_h": step["rate_mg_per_h"] / weight if weight else None,
+                "rate_mg_per_kg_per_h": step["rate_mg_per_h"] / dosing_weight_kg
+                if dosing_weight_kg
+                else None,
                 "limit_status": step.get("limit_status", "within"),
             }
         )
@@ -299,7 +301,7 @@ def _preview_context(preview: PlanPreview, covariates: dict[str, Any] | None) ->
         plan_dict = preview.plan.to_dict()
         rows = session_rows(plan_dict)
         for row in rows:
-            row["display_steps"] = _display_steps(row["steps"])
+            row["display_steps"] = _display_steps(row["steps"], preview.plan.dosing_weight_kg)
         context["rows"] = rows
         context["first"] = rows[0] if rows else None
         if not preview.refused:
@@ -378,7 +380,7 @@ def _plan_context(request: HttpRequest, plan: TreatmentPlan) -> dict[str, Any]:
             "duration_min": s.duration_min,
             "total_mg": float(s.total_mg),
             "steps": s.steps,
-            "display_steps": _display_steps(s.steps),
+            "display_steps": _display_steps(s.steps, float(plan.dosing_weight_kg)),
         }
         for s in plan.sessions.all()
     ]

@@ -13,10 +13,13 @@ register = template.Library()
 
 @register.filter
 def dose(value: Any, unit: str) -> str:
-    """``format_dose`` with two decimals at most (pump rates are exact to 0.1 mL/h)."""
+    """``format_dose``: amounts and rates to two decimals at most (pump rates are exact to
+    0.1 mL/h); per-kg doses to three significant digits."""
     if value is None or value == "":
         return "—"
-    return format_dose(float(value), unit, decimals=2 if unit != "mg/kg/h" else 3)
+    if unit in ("mg/kg/h", "mg/kg"):
+        return format_dose(float(value), unit)  # three significant digits
+    return format_dose(float(value), unit, decimals=2)
 
 
 @register.filter
