@@ -283,9 +283,10 @@ def concentration_svg(
             f'<rect x="{left}" y="{y1:.1f}" width="{plot_w}" height="{max(y2 - y1, 1):.1f}" '
             f'fill="{colours.get(band.kind, "#eee")}" opacity="0.75"/>'
         )
+        # Top-left inside the band: clear of the curves, which start low and rise later.
         labels.append(
-            f'<text x="{left + plot_w - 6}" y="{max(y2 - 6, top_pad + 14):.1f}" '
-            f'text-anchor="end" fill="#333">{escape(band.label)}</text>'
+            f'<text x="{left + 8}" y="{max(y1 + 17, top_pad + 14):.1f}" '
+            f'fill="#333">{escape(band.label)}</text>'
         )
     value = 0.0
     while value <= y_max + 1e-9:
