@@ -228,6 +228,11 @@ DEFAULT_FROM_EMAIL = env_str("PAINCLINIC_FROM_EMAIL", "painclinic@localhost")
 
 # Clinical data-entry policy.
 WEIGHT_CHANGE_CONFIRM_PERCENT = env_int("PAINCLINIC_WEIGHT_CHANGE_CONFIRM_PERCENT", 10, minimum=1)
+# A plan's doses need a weight measured at most this many clinic days ago.
+PLAN_WEIGHT_MAX_AGE_DAYS = env_int("PAINCLINIC_PLAN_WEIGHT_MAX_AGE_DAYS", 30, minimum=1)
+# Ontario HST; whether physician-supervised infusions are exempt needs the clinic's CRA ruling.
+TREATMENT_HST_PERCENT = env_int("PAINCLINIC_HST_PERCENT", 13, minimum=0)
+TREATMENT_INFUSIONS_HST_EXEMPT = env_bool("PAINCLINIC_INFUSIONS_HST_EXEMPT", False)
 
 if PAINCLINIC_ENV == "test":
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
