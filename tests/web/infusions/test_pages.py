@@ -367,3 +367,16 @@ def test_checklist_shows_the_latest_eligibility_decision(session, physician, cli
     body = client_for(N).get(url_).content.decode()
     assert "Latest eligibility decision for ketamine" in body
     assert "Eligible with cautions" in body
+
+
+def test_after_the_stop_the_chart_links_to_the_witnessed_waste(session, nurse, nurse2, client_for):
+    pytest.importorskip("painclinic.web.drugregister.services")
+    s = run_to(session, "running", nurse, nurse2)
+    start = s.segments.first().started_at
+    chart = url("infusions:session", s)
+    assert "Waste the remainder" not in client_for(N).get(chart).content.decode()
+    services.do_stop(make_request(nurse), s.pk, s.version, start + dt.timedelta(minutes=60))
+    body = client_for(N).get(chart).content.decode()
+    assert "Waste the remainder" in body
+    assert "left 75 mg" in body  # 100 mg drawn, 25 mg/h for 1 h delivered
+    assert reverse("drugregister:waste", kwargs={"session_id": s.pk}) in body

@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -188,8 +189,31 @@ def session_chart(request: HttpRequest, session_id: int) -> HttpResponse:
         "delivered": fmt(chart.delivered_mg, "mg"),
         "planned": fmt(chart.planned_mg, "mg"),
         "overdue": [d for d in chart.schedule if d.state == "overdue"],
+        **_waste_context(session, chart),
     }
     return render(request, "infusions/chart.html", context)
+
+
+def _waste_context(session: InfusionSession, chart: Any) -> dict[str, Any]:
+    """After the stop: what is left of the drug drawn for the bag, and the drug register's
+    witnessed-waste page for it (controlled drugs only)."""
+    if session.status not in (SessionStatus.STOPPED, SessionStatus.DISCHARGED):
+        return {}
+    prep = next(
+        (p for p in reversed(chart.preparations) if p.status == PreparationStatus.VERIFIED), None
+    )
+    if prep is None or not prep.register_draw_recorded:
+        return {}
+    try:
+        url = reverse("drugregister:waste", kwargs={"session_id": session.pk})
+    except NoReverseMatch:
+        return {}
+    left = max(prep.drawn_mg - chart.delivered_mg, 0)
+    return {
+        "waste_url": url,
+        "drawn": fmt(prep.drawn_mg, "mg"),
+        "left": fmt(left, "mg"),
+    }
 
 
 @allow_roles(CLINICIANS)
