@@ -703,7 +703,8 @@ def do_resume(
             dose_unit=last.dose_unit,
             concentration=last.concentration_mg_per_ml,
             reason="resume",
-            limit_reason=last.limit_reason,
+            # The same dose as before the pause, already accepted (with its reason, if any).
+            limit_reason=last.limit_reason or "resumed at the dose running before the pause",
         )
         _change(
             request,
