@@ -617,12 +617,14 @@ class LimitBreach:
 
 
 def limit_breaches(plan_dict: dict[str, Any], status: str) -> list[LimitBreach]:
-    """The drug-library limits crossed at ``status`` level, once per (quantity, limit, step
-    label), with the value, the limit and its source."""
+    """The drug-library limits crossed at ``status`` level, once per (quantity, limit): the
+    worst value, where it first happens, how many steps cross it, and the limit's source.
+
+    A long continuous plan is cut into many 4-hour orders; listing every order separately
+    buries the few limits that matter under near-identical rows."""
     from painclinic.pharmacology import format_dose
 
-    seen: set[tuple[str, str, str]] = set()
-    out = []
+    worst: dict[tuple[str, str], tuple[float, dict[str, Any], dict[str, Any], str, int]] = {}
     for session in plan_dict["sessions"]:
         for step in session["steps"]:
             for check in step["calculation"].get("limit_checks", []):
@@ -633,21 +635,30 @@ def limit_breaches(plan_dict: dict[str, Any], status: str) -> list[LimitBreach]:
                     if check["limit_value"] is not None
                     else "standard concentrations only"
                 )
-                key = (check["name"], limit, step["label"])
-                if key in seen:
+                key = (check["name"], limit)
+                value = float(check["value"]) if check["value"] is not None else 0.0
+                upper = check["bound"] != "lower"
+                if key not in worst:
+                    worst[key] = (value, check, session, step["label"], 1)
                     continue
-                seen.add(key)
-                out.append(
-                    LimitBreach(
-                        session=session["number"],
-                        step=step["label"],
-                        quantity=QUANTITY_LABELS.get(check["name"], check["name"]),
-                        value=format_dose(check["value"], check["unit"]),
-                        limit=f"{check['bound']} {check['level']} limit {limit}",
-                        level=check["level"],
-                        source=check["source"],
-                    )
-                )
+                best, best_check, first_session, first_step, count = worst[key]
+                if (value > best) if upper else (value < best):
+                    best, best_check = value, check
+                worst[key] = (best, best_check, first_session, first_step, count + 1)
+    out = []
+    for (_, limit), (_, check, session, step_label, count) in worst.items():
+        where = f"session {session['number']} {step_label}"
+        out.append(
+            LimitBreach(
+                session=session["number"],
+                step=where if count == 1 else f"{where} and {count - 1} more",
+                quantity=QUANTITY_LABELS.get(check["name"], check["name"]),
+                value=format_dose(check["value"], check["unit"]),
+                limit=f"{check['bound']} {check['level']} limit {limit}",
+                level=check["level"],
+                source=check["source"],
+            )
+        )
     return out
 
 
