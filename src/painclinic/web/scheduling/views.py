@@ -51,7 +51,9 @@ from painclinic.web.treatments.models import PlanStatus, TreatmentPlan
 P, N, F, A = Role.PHYSICIAN, Role.NURSE, Role.FRONT_DESK, Role.CLINIC_ADMIN
 BOARD_ROLES = (P, N, F, A)
 BOOKING_READERS = (P, N, F)
-CHART_OPENERS = frozenset({P, N})
+# Physicians read a chart; only nurses open one (infusions:open is nurse-only).
+CHART_READERS = frozenset({P, N})
+CHART_OPENERS = frozenset({N})
 BOARD_RANGE_DAYS = 3660
 
 
@@ -107,6 +109,7 @@ def board(request: HttpRequest) -> HttpResponse:
         "previous": day - dt.timedelta(days=1),
         "next": day + dt.timedelta(days=1),
         "can_open_chart": acting_user(request).role in CHART_OPENERS,
+        "can_view_chart": acting_user(request).role in CHART_READERS,
         "can_book": acting_user(request).role in BOOKERS,
     }
     return render(request, "scheduling/board.html", context)
