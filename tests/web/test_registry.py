@@ -253,6 +253,10 @@ def test_concurrent_edits_end_in_a_visible_conflict(client_for, patient):
     assert b"phone" in response.content
     patient.refresh_from_db()
     assert patient.phone == "(416) 555-1111" and patient.email == ""
+    # The refused save is on record (written after the abandoned transaction).
+    refused = AuditEvent.objects.filter(patient=patient, outcome="conflict").get()
+    assert refused.actor.role == Role.NURSE
+    assert refused.detail == {"expected_version": 1, "current_version": 2}
 
 
 def test_a_failure_mid_save_leaves_nothing_behind(client_for, patient):

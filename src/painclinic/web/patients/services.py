@@ -81,52 +81,62 @@ def do_register_patient(request: HttpRequest, data: dict[str, Any]) -> Patient:
 def do_update_patient(
     request: HttpRequest, patient_id: int, expected_version: int, data: dict[str, Any]
 ) -> Patient:
-    """Save an edit unless the record moved on since ``expected_version`` (then EditConflict)."""
+    """Save an edit unless the record moved on since ``expected_version`` (then EditConflict).
+
+    The conflict's audit event is written after the edit's transaction has been abandoned, so
+    that the refusal itself stays on record."""
     with transaction.atomic():
         patient = Patient.objects.select_for_update().get(pk=patient_id)
         before = demographics_snapshot(patient)
-        if patient.version != expected_version:
-            last = patient.revisions.filter(version__gte=expected_version).order_by("version")
-            their_fields = sorted({f for rev in last for f in rev.changed_fields})
-            audit(
-                request,
-                category=Category.DEMOGRAPHICS,
-                action=Action.UPDATE,
-                patient=patient,
-                obj=patient,
-                outcome=Outcome.CONFLICT,
-                detail={"expected_version": expected_version, "current_version": patient.version},
-            )
-            raise EditConflict(patient, {f: before[f] for f in their_fields})
-        for name in DEMOGRAPHIC_FIELDS:
-            if name in data:
-                setattr(patient, name, _field_value(name, data[name]))
-        after = demographics_snapshot(patient)
-        changed = [name for name in DEMOGRAPHIC_FIELDS if before[name] != after[name]]
-        if not changed:
-            return patient
-        PatientRevision.objects.create(
-            patient=patient,
-            version=patient.version,
-            snapshot=before,
-            changed_fields=changed,
-            changed_by=acting_user(request),
-            changed_at=timezone.now(),
-        )
-        patient.version = F("version") + 1
-        patient.save()
-        patient.refresh_from_db()
-        audit(
-            request,
-            category=Category.DEMOGRAPHICS,
-            action=Action.UPDATE,
-            patient=patient,
-            obj=patient,
-            detail={
-                "before": {f: before[f] for f in changed},
-                "after": {f: after[f] for f in changed},
-            },
-        )
+        if patient.version == expected_version:
+            return _apply_update(request, patient, before, data)
+        newer = patient.revisions.filter(version__gte=expected_version)
+        their_fields = sorted({f for rev in newer for f in rev.changed_fields})
+        conflict = EditConflict(patient, {f: before[f] for f in their_fields})
+    audit(
+        request,
+        category=Category.DEMOGRAPHICS,
+        action=Action.UPDATE,
+        patient=patient,
+        obj=patient,
+        outcome=Outcome.CONFLICT,
+        detail={"expected_version": expected_version, "current_version": patient.version},
+    )
+    raise conflict
+
+
+def _apply_update(
+    request: HttpRequest, patient: Patient, before: dict[str, Any], data: dict[str, Any]
+) -> Patient:
+    for name in DEMOGRAPHIC_FIELDS:
+        if name in data:
+            setattr(patient, name, _field_value(name, data[name]))
+    after = demographics_snapshot(patient)
+    changed = [name for name in DEMOGRAPHIC_FIELDS if before[name] != after[name]]
+    if not changed:
+        return patient
+    PatientRevision.objects.create(
+        patient=patient,
+        version=patient.version,
+        snapshot=before,
+        changed_fields=changed,
+        changed_by=acting_user(request),
+        changed_at=timezone.now(),
+    )
+    patient.version = F("version") + 1
+    patient.save()
+    patient.refresh_from_db()
+    audit(
+        request,
+        category=Category.DEMOGRAPHICS,
+        action=Action.UPDATE,
+        patient=patient,
+        obj=patient,
+        detail={
+            "before": {f: before[f] for f in changed},
+            "after": {f: after[f] for f in changed},
+        },
+    )
     return patient
 
 
