@@ -30,6 +30,7 @@ def main() -> None:
     os.environ.update(env)
     os.environ["DJANGO_SETTINGS_MODULE"] = "painclinic.web.settings"
     import django
+    import django.utils.timezone
 
     django.setup()
     from django_otp.oath import totp
@@ -41,6 +42,14 @@ def main() -> None:
     admin = User.objects.get(username="clinicadmin")
     device, _ = TOTPDevice.objects.get_or_create(user=admin, name="screens", confirmed=True)
     patient = Patient.objects.exclude(portal_user__isnull=False).first()
+    from painclinic.web.scheduling.models import Booking
+
+    first_booking = Booking.objects.order_by("starts_at").first()
+    board_day = (
+        first_booking.starts_at.astimezone(django.utils.timezone.get_current_timezone()).date()
+        if first_booking
+        else django.utils.timezone.localdate()
+    )
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -56,9 +65,13 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     shots = {
-        "nurse": [("patient-search", f"/patients/?q={patient.legal_family_name}"),
-                  ("patient-detail", f"/patients/{patient.pk}/"),
-                  ("weight-form", f"/patients/{patient.pk}/weights/new/")],
+        "nurse": [
+            ("patient-search", f"/patients/?q={patient.legal_family_name}"),
+            ("patient-detail", f"/patients/{patient.pk}/"),
+            ("weight-form", f"/patients/{patient.pk}/weights/new/"),
+            ("chair-board", f"/scheduling/board/?date={board_day}"),
+            ("drug-register", "/drug-register/"),
+        ],
         "frontdesk": [("patient-edit", f"/patients/{patient.pk}/edit/")],
         "clinicadmin": [("audit-report", "/audit/"), ("staff", "/accounts/staff/")],
         "patient": [("portal-home", "/portal/"), ("portal-access-log", "/portal/access-log/")],
