@@ -19,12 +19,13 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pagebench import fresh_postgres, run_child
 
 HERE = Path(__file__).resolve().parent
 PATIENTS = int(os.environ.get("BENCH_PATIENTS", "10000"))
@@ -496,31 +497,11 @@ def _child(database_url: str | None, data_dir: str) -> dict:
 
 
 def _run_child(database_url: str | None) -> dict | None:
-    with tempfile.TemporaryDirectory() as data_dir:
-        code = (
-            f"import json,sys; sys.path.insert(0, {str(HERE)!r}); import bench_treatment; "
-            f"print(json.dumps(bench_treatment._child({database_url!r}, {data_dir!r})))"
-        )
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-        if proc.returncode != 0:
-            print(proc.stderr[-3000:], file=sys.stderr)
-            return None
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_child("bench_treatment", database_url)
 
 
 def _prepare_postgres() -> str | None:
-    try:
-        import psycopg
-
-        base = PG_URL.rsplit("/", 1)[0]
-        name = PG_URL.rsplit("/", 1)[1]
-        with psycopg.connect(f"{base}/postgres", autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return PG_URL
-    except Exception as error:
-        print(f"PostgreSQL not available for the bench: {error}")
-        return None
+    return fresh_postgres(PG_URL)
 
 
 def main() -> None:
