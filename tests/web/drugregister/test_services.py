@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from painclinic.web.accounts.models import Role
+from painclinic.web.appendonly import AppendOnlyError
 from painclinic.web.audit.models import AuditEvent, Outcome
 from painclinic.web.drugregister.models import (
-    AppendOnlyError,
     Discrepancy,
     EntryKind,
     RegisterEntry,

@@ -6,7 +6,6 @@ collects the inputs, calls the core, stores what it answered and audits it.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +26,7 @@ from painclinic.web.assessments.models import (
     PhysicianDecision,
 )
 from painclinic.web.audit.services import Action, Category, Outcome, audit
+from painclinic.web.clinicdate import age_in_years, clinic_today
 from painclinic.web.patients.models import Patient, WeightMeasurement
 from painclinic.web.patients.services import latest_weight
 
@@ -93,15 +93,6 @@ def current_assessments(patient: Patient) -> QuerySet[Assessment]:
 
 def latest_assessment(patient: Patient, instruments: tuple[str, ...]) -> Assessment | None:
     return current_assessments(patient).filter(instrument__in=instruments).first()
-
-
-def clinic_today() -> dt.date:
-    return timezone.localdate()
-
-
-def age_in_years(date_of_birth: dt.date, on: dt.date) -> int:
-    before_birthday = (on.month, on.day) < (date_of_birth.month, date_of_birth.day)
-    return on.year - date_of_birth.year - int(before_birthday)
 
 
 # --- assessments ----------------------------------------------------------------------------

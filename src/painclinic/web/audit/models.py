@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
 from django.conf import settings
 from django.db import models
 
+from painclinic.web.appendonly import AppendOnlyError, AppendOnlyModel
 
-class AppendOnlyError(Exception):
-    """Raised when code tries to change or delete an audit event."""
-
-
-class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
-    def update(self, **kwargs: Any) -> int:
-        raise AppendOnlyError("audit events are append-only: update() is not allowed")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError("audit events are append-only: delete() is not allowed")
+__all__ = ["Action", "AppendOnlyError", "AuditEvent", "Category", "Outcome"]
 
 
 class Action(models.TextChoices):
@@ -58,7 +48,7 @@ class Category(models.TextChoices):
     DRUG_REGISTER = "drug_register", "controlled-drug register"
 
 
-class AuditEvent(models.Model):
+class AuditEvent(AppendOnlyModel):
     # ``sequence`` is assigned by the chain writer, gap-free, so a deleted row is also detectable.
     sequence = models.PositiveBigIntegerField(unique=True)
     occurred_at = models.DateTimeField(db_index=True)
@@ -80,8 +70,6 @@ class AuditEvent(models.Model):
     previous_hash = models.CharField(max_length=64)
     event_hash = models.CharField(max_length=64, unique=True)
 
-    objects: ClassVar[AuditEventQuerySet] = AuditEventQuerySet.as_manager()  # type: ignore[assignment]
-
     class Meta:
         ordering = ["-sequence"]
         indexes = [
@@ -91,11 +79,3 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.actor_username} {self.action} {self.category}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            raise AppendOnlyError("audit events are append-only: an existing event cannot be saved")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError("audit events are append-only: delete() is not allowed")

@@ -22,37 +22,11 @@ Balance = sum of ``stock_change_mg``.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
 
-
-class AppendOnlyError(Exception):
-    """Raised when code tries to change or delete a register row."""
-
-
-class AppendOnlyQuerySet(models.QuerySet):
-    def update(self, **kwargs: Any) -> int:
-        raise AppendOnlyError("the drug register is append-only: update() is not allowed")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError("the drug register is append-only: delete() is not allowed")
-
-
-class AppendOnlyModel(models.Model):
-    objects: ClassVar[AppendOnlyQuerySet] = AppendOnlyQuerySet.as_manager()  # type: ignore[assignment]
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None and not self._state.adding:
-            raise AppendOnlyError("the drug register is append-only: a row cannot be changed")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError("the drug register is append-only: delete() is not allowed")
+from painclinic.web.appendonly import AppendOnlyModel
 
 
 class ControlledDrug(models.TextChoices):

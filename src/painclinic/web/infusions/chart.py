@@ -16,6 +16,7 @@ from django.utils.safestring import SafeString
 
 from painclinic.pharmacology import simulate
 from painclinic.pharmacology.thresholds import BANDS
+from painclinic.web.clinicdate import age_in_years
 from painclinic.web.infusions import policy
 from painclinic.web.infusions.models import (
     AdverseEvent,
@@ -28,7 +29,6 @@ from painclinic.web.infusions.models import (
     SessionStatus,
 )
 from painclinic.web.infusions.rules import (
-    age_years,
     cadence_for,
     delivered_mg,
     dosing_weight_kg,
@@ -97,7 +97,7 @@ def banner_for(session: InfusionSession, count: int | None = None) -> Banner:
     plan_weight = session.plan.weight
     return Banner(
         patient=patient,
-        age=age_years(patient.date_of_birth, timezone.localdate()),
+        age=age_in_years(patient.date_of_birth, timezone.localdate()),
         drug=session.plan.drug,
         protocol=protocol.title if protocol else session.plan.protocol_id,
         session_number=session.planned_session.number,
@@ -168,7 +168,7 @@ def _regimen(
     patient = session.patient
     info: dict[str, Any] = {
         "weight_kg": float(dosing_weight_kg(session)),
-        "age_years": age_years(patient.date_of_birth, timezone.localdate()),
+        "age_years": age_in_years(patient.date_of_birth, timezone.localdate()),
     }
     if patient.sex_at_birth in ("female", "male"):
         info["sex"] = patient.sex_at_birth

@@ -33,6 +33,7 @@ from painclinic.pharmacology import (
     load_drug_library,
 )
 from painclinic.pharmacology.druglibrary import DrugEntry
+from painclinic.web.clinicdate import age_in_years
 from painclinic.web.infusions import policy
 from painclinic.web.infusions.models import InfusionSession, PregnancyTest, RateSegment
 
@@ -108,10 +109,6 @@ def dosing_weight_kg(session: InfusionSession) -> Decimal:
     return Decimal(session.plan.dosing_weight_kg)
 
 
-def age_years(born: dt.date, on: dt.date) -> int:
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-
-
 def fmt(value: Any, unit: str) -> str:
     return format_dose(float(value), unit)
 
@@ -156,14 +153,16 @@ def vitals_problems(data: Mapping[str, Any]) -> dict[str, str]:
 def pregnancy_test_required(session: InfusionSession, on: dt.date) -> bool:
     patient = session.patient
     low, high = policy.pregnancy_test_ages()
-    return patient.sex_at_birth == "female" and low <= age_years(patient.date_of_birth, on) <= high
+    return (
+        patient.sex_at_birth == "female" and low <= age_in_years(patient.date_of_birth, on) <= high
+    )
 
 
 def rescreen(session: InfusionSession, data: Mapping[str, Any], on: dt.date) -> dict[str, Any]:
     """Re-run the eligibility rules that today's facts can decide (vitals, pregnancy, weight,
     age) for the plan's drug; other facts are left neutral so only these can fire."""
     facts = facts_template()
-    facts["age_years"] = age_years(session.patient.date_of_birth, on)
+    facts["age_years"] = age_in_years(session.patient.date_of_birth, on)
     if data.get("weight_kg") is not None:
         facts["weight_kg"] = float(data["weight_kg"])
     for name in VITAL_RANGES:

@@ -8,8 +8,8 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.utils import timezone
 
+from painclinic.web.clinicdate import clinic_today
 from painclinic.web.patients.healthcard import (
     health_number_problem,
     normalise_health_number,
@@ -49,10 +49,6 @@ DEMOGRAPHIC_FIELDS = [
     "referring_physician",
     "family_physician",
 ]
-
-
-def clinic_today() -> dt.date:
-    return timezone.localdate()
 
 
 def validate_date_of_birth(value: dt.date) -> dt.date:

@@ -25,6 +25,7 @@ from painclinic import clinical
 from painclinic.web.accounts.models import Role, User
 from painclinic.web.accounts.permissions import acting_user
 from painclinic.web.audit.services import Action, Category, Outcome, audit
+from painclinic.web.clinicdate import age_in_years, clinic_today
 from painclinic.web.patients.access import may_see_patient
 from painclinic.web.patients.models import Patient, WeightMeasurement
 from painclinic.web.patients.services import latest_weight
@@ -43,10 +44,6 @@ TREATMENT_CATEGORY = Category.TREATMENT
 FEES_CATEGORY = Category.BILLING
 
 CONSENT_TEXT_PATH = Path(__file__).with_name("consent_text.json")
-
-
-def clinic_today() -> dt.date:
-    return timezone.localdate()
 
 
 def weight_max_age_days() -> int:
@@ -574,12 +571,6 @@ def plan_patient_covariates(patient: Patient, weight: WeightMeasurement) -> dict
     return covariates
 
 
-def _age_years(patient: Patient) -> int:
-    today = clinic_today()
-    born = patient.date_of_birth
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-
-
 def pk_covariates(plan: TreatmentPlan) -> dict[str, Any]:
     """Covariates for the concentration simulation (weight, height, age, sex)."""
     stored = dict(plan.plan_data.get("patient", {}))
@@ -588,7 +579,7 @@ def pk_covariates(plan: TreatmentPlan) -> dict[str, Any]:
         out["height_cm"] = stored["height_cm"]
     if stored.get("sex"):
         out["sex"] = stored["sex"]
-    out["age_years"] = _age_years(plan.patient)
+    out["age_years"] = age_in_years(plan.patient.date_of_birth, clinic_today())
     return out
 
 
