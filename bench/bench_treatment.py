@@ -35,6 +35,8 @@ CHAIRS = 8
 SESSIONS_PER_DAY = 16
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "300"))
 BATCH = 5000
+PROFILE_DIR = os.environ.get("BENCH_PROFILE_DIR", "")
+DATABASES = os.environ.get("BENCH_DATABASES", "sqlite,postgresql").split(",")
 PG_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/painclinic_bench2"
 )
@@ -51,6 +53,7 @@ def _child(database_url: str | None, data_dir: str) -> dict:
     os.environ["PAINCLINIC_ENV"] = "test"
     os.environ["PAINCLINIC_DATA_DIR"] = data_dir
     os.environ["DJANGO_SETTINGS_MODULE"] = "painclinic.web.settings"
+    database_label = "postgresql" if database_url else "sqlite"
     if database_url:
         os.environ["DATABASE_URL"] = database_url
     else:
@@ -476,6 +479,21 @@ def _child(database_url: str | None, data_dir: str) -> dict:
             timings.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, (url, response.status_code)
         timings.sort()
+        if PROFILE_DIR:  # BENCH_PROFILE_DIR: a cProfile of the same requests, for pstats
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for i in range(REQUESTS):
+                client.get(url_for(i))
+            profiler.disable()
+            slug = "".join(c if c.isalnum() else "_" for c in name)
+            profiler.dump_stats(str(Path(PROFILE_DIR) / f"{database_label}-{slug}.pstats"))
+            with CaptureQueriesContext(connection) as captured:
+                client.get(url_for(0))
+            (Path(PROFILE_DIR) / f"{database_label}-{slug}.sql").write_text(
+                "\n".join(f"{q['time']} {q['sql']}" for q in captured.captured_queries)
+            )
         results[name] = {
             "p50_ms": statistics.median(timings),
             "p95_ms": timings[int(0.95 * len(timings)) - 1],
@@ -515,8 +533,8 @@ def main() -> None:
         "target": "p95 within 5x the floor's p95; queries constant with the data",
         "databases": {},
     }
-    runs: dict[str, str | None] = {"sqlite": None}
-    pg = _prepare_postgres()
+    runs: dict[str, str | None] = {"sqlite": None} if "sqlite" in DATABASES else {}
+    pg = _prepare_postgres() if "postgresql" in DATABASES else None
     if pg:
         runs["postgresql"] = pg
     header = (

@@ -1,13 +1,39 @@
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.http import HttpRequest
+from django.urls import reverse
 
-from painclinic.web.accounts.models import Role
+from painclinic.web.accounts.models import STAFF_ROLES, Role
+
+P, N, F, B, A = Role.PHYSICIAN, Role.NURSE, Role.FRONT_DESK, Role.BILLING, Role.CLINIC_ADMIN
+
+# The top bar: (label, URL name, roles that see it). The views enforce access on their own;
+# this only keeps people from being offered pages they cannot open.
+NAVIGATION: tuple[tuple[str, str, frozenset[str]], ...] = (
+    ("Patients", "patients:search", STAFF_ROLES),
+    ("Register", "patients:register", frozenset({P, N, F})),
+    ("Chair board", "scheduling:board", STAFF_ROLES - {B}),
+    ("Drug register", "drugregister:home", frozenset({P, N, A})),
+    ("Serious events", "infusions:serious_events", frozenset({P, N, A})),
+    ("Fees", "treatments:fees", frozenset({B, A})),
+    ("Chairs", "scheduling:chairs", frozenset({A})),
+    ("Audit report", "audit:report", frozenset({A})),
+    ("Staff", "accounts:staff_list", frozenset({A})),
+    ("My record", "portal:home", frozenset({Role.PATIENT})),
+    ("Who viewed my record", "portal:access_log", frozenset({Role.PATIENT})),
+)
+
+
+@functools.cache
+def navigation_for(role: str) -> tuple[tuple[str, str], ...]:
+    """(label, URL) of the top-bar links ``role`` sees, reversed once per process."""
+    return tuple((label, reverse(name)) for label, name, roles in NAVIGATION if role in roles)
 
 
 def role_context(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     role = getattr(user, "role", "") if user is not None and user.is_authenticated else ""
-    return {"Role": Role, "user_role": role}
+    return {"Role": Role, "user_role": role, "navigation": navigation_for(role) if role else ()}

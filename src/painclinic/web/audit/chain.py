@@ -11,9 +11,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from painclinic.web.audit.models import AuditEvent
@@ -47,24 +48,70 @@ def compute_hash(event: AuditEvent) -> str:
     return hashlib.sha256(_canonical(fields)).hexdigest()
 
 
+_INSERTED_FIELDS = (
+    "sequence",
+    "occurred_at",
+    "actor",
+    "actor_username",
+    "actor_role",
+    "patient",
+    "category",
+    "action",
+    "object_type",
+    "object_id",
+    "outcome",
+    "client_ip",
+    "detail",
+    "previous_hash",
+    "event_hash",
+)
+
+
+def _statements() -> tuple[str, str, list[Any]]:
+    """The head read and the insert, from the model's own table and column names (no input)."""
+    meta = AuditEvent._meta
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    columns = [cast(Field, meta.get_field(name)) for name in _INSERTED_FIELDS]
+    head = f"SELECT {quote('sequence')}, {quote('event_hash')} FROM {table} "  # noqa: S608
+    head += f"ORDER BY {quote('sequence')} DESC LIMIT 1"
+    names = ", ".join(quote(str(field.column)) for field in columns)
+    marks = ", ".join(["%s"] * len(columns))
+    insert = f"INSERT INTO {table} ({names}) VALUES ({marks}) "  # noqa: S608
+    insert += f"RETURNING {quote(str(meta.pk.column if meta.pk else 'id'))}"
+    return head, insert, columns
+
+
 def append_event(**fields: Any) -> AuditEvent:
-    """Append one event to the chain, inside the caller's transaction (or a new one)."""
-    with transaction.atomic():
+    """Append one event to the chain, inside the caller's transaction (or a new one).
+
+    Every page view writes one of these, so the head read and the insert are two plain
+    statements rather than two compiled ORM queries; the values go through each model field's
+    own ``get_db_prep_save``, exactly as ``Model.save()`` would send them.
+    """
+    head_sql, insert_sql, columns = _statements()
+    with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_KEY])
-        head = AuditEvent.objects.order_by("-sequence").only("sequence", "event_hash").first()
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_KEY])
+        cursor.execute(head_sql)
+        head = cursor.fetchone()
         event = AuditEvent(
-            sequence=(head.sequence + 1) if head else 1,
-            previous_hash=head.event_hash if head else GENESIS_HASH,
+            sequence=(head[0] + 1) if head else 1,
+            previous_hash=head[1] if head else GENESIS_HASH,
             occurred_at=timezone.now(),
             **fields,
         )
         # JSON round-trip so the hash covers exactly what the database will return.
         event.detail = json.loads(_canonical(event.detail or {}))
         event.event_hash = compute_hash(event)
-        event.save()
-        return event
+        values = [
+            field.get_db_prep_save(getattr(event, field.attname), connection) for field in columns
+        ]
+        cursor.execute(insert_sql, values)
+        event.pk = cursor.fetchone()[0]
+        event._state.adding = False
+        event._state.db = connection.alias
+    return event
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from painclinic.web.infusions.chart import (
     concentration_svg_for,
     event_items,
     observation_rows,
+    schedule_items,
     summary_text,
     user_names,
 )
@@ -180,6 +181,7 @@ def session_chart(request: HttpRequest, session_id: int) -> HttpResponse:
         "names": names,
         "observation_rows": observation_rows(chart.observations, names),
         "event_items": event_items(chart.events, names),
+        "schedule_items": schedule_items(chart.schedule),
         "banner": chart.banner,
         "next_action": _next_action(session, chart),
         "is_nurse": role == Role.NURSE,

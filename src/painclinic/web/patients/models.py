@@ -111,8 +111,14 @@ class Patient(models.Model):
 
     @property
     def full_name(self) -> str:
-        preferred = f" ({self.preferred_name})" if self.preferred_name else ""
-        return f"{self.legal_family_name}, {self.legal_given_name}{preferred}"
+        return self.format_full_name(
+            self.legal_family_name, self.legal_given_name, self.preferred_name
+        )
+
+    @staticmethod
+    def format_full_name(family: str, given: str, preferred: str) -> str:
+        """Family, Given (Preferred): how every list and banner names a patient."""
+        return f"{family}, {given}" + (f" ({preferred})" if preferred else "")
 
     @property
     def health_card_display(self) -> str:

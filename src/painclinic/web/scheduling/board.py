@@ -8,25 +8,45 @@ session count of each plan as a subquery.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
 
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.urls import NoReverseMatch, reverse
+from django.utils.safestring import SafeString, mark_safe
 
 from painclinic.pharmacology import format_dose
+from painclinic.web.infusions.models import SessionStatus
+from painclinic.web.patients.models import Patient
 from painclinic.web.scheduling.clinictime import local_day_bounds, to_local, to_utc
-from painclinic.web.scheduling.models import Booking, BookingStatus, Chair
+from painclinic.web.scheduling.models import Booking, BookingStatus, Chair, OpeningHours
 from painclinic.web.scheduling.services import (
     MAX_BOOKING,
     OCCUPYING,
-    hours_on,
-    with_active_hours,
 )
-from painclinic.web.treatments.models import PlannedSession
+from painclinic.web.treatments.models import Drug, PlannedSession
 
 SLOT_MIN = 15
+BOARD_COLUMNS = (
+    "id",
+    "patient_id",
+    "chair_id",
+    "planned_session_id",
+    "starts_at",
+    "ends_at",
+    "status",
+    "patient__legal_given_name",
+    "patient__legal_family_name",
+    "patient__preferred_name",
+    "plan__drug",
+    "planned_session__number",
+    "planned_session__steps",
+    "infusion_session__id",
+    "infusion_session__status",
+)
 DEFAULT_OPEN = dt.time(8, 0)
 DEFAULT_CLOSE = dt.time(17, 0)
 
@@ -48,19 +68,38 @@ def planned_rates(steps: Any) -> str:
     return " → ".join(format_dose(r, "mg/h").removesuffix(" mg/h") for r in rates) + " mg/h"
 
 
-def _url(name: str, **kwargs: Any) -> str | None:
-    """A URL that may not exist yet (the infusions app provides it): None instead of an error."""
+_SENTINEL_ID = 987_654_321
+
+
+@functools.cache
+def _url_template(name: str, kwarg: str) -> str | None:
+    """``name``'s URL with ``{}`` where the id goes (one ``reverse`` per process, not one per
+    card), or None if the URL does not exist."""
     try:
-        return reverse(name, kwargs=kwargs)
+        return reverse(name, kwargs={kwarg: _SENTINEL_ID}).replace(str(_SENTINEL_ID), "{}")
     except NoReverseMatch:
         return None
 
 
-@dataclass
+def _url(name: str, kwarg: str, object_id: int) -> str | None:
+    template = _url_template(name, kwarg)
+    return template.format(object_id) if template is not None else None
+
+
+@dataclass(frozen=True)
 class Card:
-    booking: Booking
+    """One booking on the board, from one row of the board query (no model instances)."""
+
+    booking_id: int
+    patient_id: int
+    patient_name: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
     rowspan: int
+    session_number: int | None
     session_total: int | None
+    drug: str
+    rate: str
     status: str
     status_label: str
     session_url: str | None
@@ -68,26 +107,11 @@ class Card:
 
     @property
     def local_start(self) -> dt.datetime:
-        return to_local(self.booking.starts_at)
+        return to_local(self.starts_at)
 
     @property
     def local_end(self) -> dt.datetime:
-        return to_local(self.booking.ends_at)
-
-    @property
-    def session_number(self) -> int | None:
-        planned = self.booking.planned_session
-        return planned.number if planned else None
-
-    @property
-    def drug(self) -> str:
-        plan = self.booking.plan
-        return plan.get_drug_display() if plan else ""
-
-    @property
-    def rate(self) -> str:
-        planned = self.booking.planned_session
-        return planned_rates(planned.steps) if planned else ""
+        return to_local(self.ends_at)
 
 
 @dataclass
@@ -113,21 +137,16 @@ class Board:
 
     @property
     def patient_ids(self) -> list[int]:
-        return sorted({c.booking.patient_id for c in self.cards})
+        return sorted({c.patient_id for c in self.cards})
 
 
-def _session_status(booking: Booking) -> tuple[str, str, Any]:
-    from django.core.exceptions import ObjectDoesNotExist
-
-    try:
-        session = booking.infusion_session  # type: ignore[attr-defined]
-    except ObjectDoesNotExist:
-        session = None
-    if session is None:
-        if booking.status == BookingStatus.COMPLETED:
-            return "completed", "Completed", None
-        return "booked", "Booked", None
-    return str(session.status), session.get_status_display(), session
+def _session_status(row: dict[str, Any]) -> tuple[str, str]:
+    status = row["infusion_session__status"]
+    if row["infusion_session__id"] is None:
+        if row["status"] == BookingStatus.COMPLETED:
+            return "completed", "Completed"
+        return "booked", "Booked"
+    return str(status), SessionStatus(status).label
 
 
 def build_board(day: dt.date) -> Board:
@@ -146,17 +165,23 @@ def build_board(day: dt.date) -> Board:
             starts_at__gt=start_utc - MAX_BOOKING,
             ends_at__gt=start_utc,
         )
-        .select_related("patient", "chair", "plan", "planned_session", "infusion_session")
         .annotate(session_total=Subquery(totals, output_field=IntegerField()))
         .order_by("starts_at")
+        # Plain rows of only what a card shows: the board is read every two minutes at
+        # every chairside, and model instances for five joined tables were most of its cost.
+        .values(*BOARD_COLUMNS, "session_total")
     )
-    booked_chairs = {b.chair_id for b in bookings}
-    chairs = list(
-        with_active_hours(Chair.objects.filter(Q(active=True) | Q(pk__in=booked_chairs))).order_by(
-            "name"
-        )
-    )
-    periods = {c.pk: hours_on(c, day) if c.active else [] for c in chairs}
+    booked_chairs = {b["chair_id"] for b in bookings}
+    chairs = list(Chair.objects.filter(Q(active=True) | Q(pk__in=booked_chairs)).order_by("name"))
+    periods: dict[int, list[tuple[dt.time, dt.time]]] = {c.pk: [] for c in chairs}
+    active_chairs = [c.pk for c in chairs if c.active]
+    # That weekday's open periods of the active chairs, as plain rows in one query.
+    for chair_id, opens_at, closes_at in (
+        OpeningHours.objects.filter(active=True, weekday=day.weekday(), chair_id__in=active_chairs)
+        .order_by("opens")
+        .values_list("chair_id", "opens", "closes")
+    ):
+        periods[chair_id].append((opens_at, closes_at))
     opens = [o for p in periods.values() for o, _ in p]
     closes = [c for p in periods.values() for _, c in p]
     if not opens and not bookings:
@@ -166,8 +191,8 @@ def build_board(day: dt.date) -> Board:
     grid_start = to_utc(day, first_local) if _exists(day, first_local) else start_utc
     grid_end = to_utc(day, last_local) if _exists(day, last_local) else end_utc
     if bookings:
-        grid_start = min(grid_start, max(start_utc, bookings[0].starts_at))
-        grid_end = max(grid_end, min(end_utc, max(b.ends_at for b in bookings)))
+        grid_start = min(grid_start, max(start_utc, bookings[0]["starts_at"]))
+        grid_end = max(grid_end, min(end_utc, max(b["ends_at"] for b in bookings)))
     step = dt.timedelta(minutes=SLOT_MIN)
     # Align to the quarter hour (in UTC, which for Toronto is also the local quarter hour).
     grid_start = grid_start.replace(
@@ -178,57 +203,120 @@ def build_board(day: dt.date) -> Board:
     while t < grid_end:
         instants.append(t)
         t += step
-    rows = [
-        Row(
-            label=to_local(t).strftime("%H:%M"),
-            on_the_hour=to_local(t).minute == 0,
-        )
-        for t in instants
-    ]
+    local_instants = [to_local(t) for t in instants]
+    rows = [Row(label=t.strftime("%H:%M"), on_the_hour=t.minute == 0) for t in local_instants]
     cards: list[Card] = []
-    session_url_ok = True
-    open_url_ok = True
+    drug_labels = dict(Drug.choices)
     for chair in chairs:
         column: list[Cell | None] = [None] * len(instants)
         taken_until = 0
-        for booking in (b for b in bookings if b.chair_id == chair.pk):
-            first = max(0, math.floor((booking.starts_at - grid_start) / step))
-            last = min(len(instants), math.ceil((booking.ends_at - grid_start) / step))
+        for row in (b for b in bookings if b["chair_id"] == chair.pk):
+            starts_at, ends_at = row["starts_at"], row["ends_at"]
+            first = max(0, math.floor((starts_at - grid_start) / step))
+            last = min(len(instants), math.ceil((ends_at - grid_start) / step))
             first = max(first, taken_until)
             if first >= len(instants):
                 continue
             last = max(last, first + 1)
-            status, label, session = _session_status(booking)
-            session_url = open_url = None
-            if session is not None and session_url_ok:
-                session_url = _url("infusions:session", session_id=session.pk)
-                session_url_ok = session_url is not None
-            elif session is None and open_url_ok:
-                open_url = _url("infusions:open", booking_id=booking.pk)
-                open_url_ok = open_url is not None
+            status, label = _session_status(row)
+            session_id = row["infusion_session__id"]
             card = Card(
-                booking=booking,
+                booking_id=row["id"],
+                patient_id=row["patient_id"],
+                patient_name=Patient.format_full_name(
+                    row["patient__legal_family_name"],
+                    row["patient__legal_given_name"],
+                    row["patient__preferred_name"],
+                ),
+                starts_at=starts_at,
+                ends_at=ends_at,
                 rowspan=last - first,
-                session_total=getattr(booking, "session_total", None),
+                session_number=row["planned_session__number"],
+                session_total=row["session_total"],
+                drug=drug_labels.get(row["plan__drug"], "") if row["plan__drug"] else "",
+                rate=planned_rates(row["planned_session__steps"])
+                if row["planned_session_id"]
+                else "",
                 status=status,
                 status_label=label,
-                session_url=session_url,
-                open_url=open_url,
+                session_url=_url("infusions:session", "session_id", session_id)
+                if session_id is not None
+                else None,
+                open_url=_url("infusions:open", "booking_id", row["id"])
+                if session_id is None
+                else None,
             )
             cards.append(card)
             column[first] = Cell("card", card, last - first)
             for i in range(first + 1, last):
                 column[i] = Cell("covered")
             taken_until = last
-        for i, t in enumerate(instants):
+        for i, local in enumerate(local_instants):
             cell = column[i]
             if cell is None:
-                local = to_local(t)
                 is_open = any(o <= local.time() < c for o, c in periods[chair.pk])
                 cell = Cell("free" if is_open else "closed")
             if cell.kind != "covered":
                 rows[i].cells.append(cell)
     return Board(day=day, chairs=chairs, rows=rows, cards=cards)
+
+
+def _card_html(card: Card, *, can_view_chart: bool, can_open_chart: bool, csrf_token: str) -> str:
+    booking_url = _url("scheduling:booking", "booking_id", card.booking_id)
+    parts = [
+        f'<td rowspan="{card.rowspan}" class="slot card-cell st-{escape(card.status)}">'
+        f'<div class="bcard"><div class="b-time">{card.local_start:%H:%M}–{card.local_end:%H:%M}'
+        f'</div><div class="b-name"><a href="{booking_url}">'
+        f"{escape(card.patient_name)}</a></div>"
+    ]
+    if card.session_number:
+        parts.append(
+            f'<div class="b-session">Session {card.session_number} of {card.session_total}</div>'
+        )
+    if card.drug:
+        parts.append(f'<div class="b-drug">{escape(card.drug)} · {escape(card.rate)}</div>')
+    parts.append(f'<div class="b-status">{escape(card.status_label)}</div>')
+    if card.session_url and can_view_chart:
+        parts.append(f'<a class="button b-action" href="{escape(card.session_url)}">Open chart</a>')
+    elif card.open_url and can_open_chart:
+        parts.append(
+            f'<form method="post" action="{escape(card.open_url)}">'
+            f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(csrf_token)}">'
+            '<button class="primary b-action" type="submit">Open chart</button></form>'
+        )
+    parts.append("</div></td>")
+    return "".join(parts)
+
+
+def grid_html(
+    board: Board, *, can_view_chart: bool, can_open_chart: bool, csrf_token: str
+) -> SafeString:
+    """The board's table body, built once in Python: a busy day is a few hundred cells, and
+    rendering them one template node at a time was most of the page's time."""
+    out: list[str] = []
+    for row in board.rows:
+        label = escape(row.label)
+        out.append(
+            f'<tr class="hour"><th class="time-col" scope="row">{label}</th>'
+            if row.on_the_hour
+            else f'<tr class=""><th class="time-col" scope="row">'
+            f'<span class="quarter">{label}</span></th>'
+        )
+        for cell in row.cells:
+            if cell.kind == "card" and cell.card is not None:
+                out.append(
+                    _card_html(
+                        cell.card,
+                        can_view_chart=can_view_chart,
+                        can_open_chart=can_open_chart,
+                        csrf_token=csrf_token,
+                    )
+                )
+            else:
+                out.append(f'<td class="slot {escape(cell.kind)}"></td>')
+        out.append("</tr>")
+    # Every text value above went through escape(); numbers and times are ours.
+    return mark_safe("".join(out))  # noqa: S308
 
 
 def _exists(day: dt.date, wall: dt.time) -> bool:

@@ -6,6 +6,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -15,7 +16,7 @@ from painclinic.web.audit.services import Action, Outcome, audit
 from painclinic.web.patients.access import get_patient_for, may_see_patient
 from painclinic.web.patients.models import Patient
 from painclinic.web.patients.services import latest_weight
-from painclinic.web.scheduling.board import build_board, planned_rates
+from painclinic.web.scheduling.board import build_board, grid_html, planned_rates
 from painclinic.web.scheduling.clinictime import local_today, to_local
 from painclinic.web.scheduling.forms import (
     CancelForm,
@@ -94,6 +95,7 @@ def board(request: HttpRequest) -> HttpResponse:
         messages.error(request, "That date is too far from today; showing today.")
         day = today
     result = build_board(day)
+    role = acting_user(request).role
     closure = ClinicClosure.objects.filter(active=True, date=day).first()
     audit(
         request,
@@ -108,9 +110,13 @@ def board(request: HttpRequest) -> HttpResponse:
         "today": today,
         "previous": day - dt.timedelta(days=1),
         "next": day + dt.timedelta(days=1),
-        "can_open_chart": acting_user(request).role in CHART_OPENERS,
-        "can_view_chart": acting_user(request).role in CHART_READERS,
-        "can_book": acting_user(request).role in BOOKERS,
+        "grid_rows": grid_html(
+            result,
+            can_view_chart=role in CHART_READERS,
+            can_open_chart=role in CHART_OPENERS,
+            csrf_token=get_token(request),
+        ),
+        "can_book": role in BOOKERS,
     }
     return render(request, "scheduling/board.html", context)
 
