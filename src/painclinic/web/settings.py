@@ -115,15 +115,16 @@ TEMPLATES = [
 DATABASE_URL = env_optional("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # Server-side binding with a prepare threshold: psycopg prepares a statement after
-        # five runs on a connection, so PostgreSQL plans the chart's seven-table read once
-        # per connection rather than on every view (planning was 2 ms, execution 0.1 ms).
-        # Turn off behind a transaction-pooling PgBouncer without prepared-statement support.
-        if env_bool("PAINCLINIC_PG_PREPARED_STATEMENTS", True):
-            DATABASES["default"].setdefault("OPTIONS", {}).update(
-                server_side_binding=True, prepare_threshold=5
-            )
+    # Server-side binding with a prepare threshold: psycopg prepares a statement after five
+    # runs on a connection, so PostgreSQL plans the chart's seven-table read once per
+    # connection rather than on every view (planning was 2 ms, execution 0.1 ms). Turn off
+    # behind a transaction-pooling PgBouncer without prepared-statement support.
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+        "PAINCLINIC_PG_PREPARED_STATEMENTS", True
+    ):
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            server_side_binding=True, prepare_threshold=5
+        )
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

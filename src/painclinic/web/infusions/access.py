@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Model
+from django.db.models import Count, IntegerField, Model, OuterRef, Subquery
 from django.http import Http404, HttpRequest
 
 from painclinic.web.audit.models import Category
 from painclinic.web.audit.services import Action, Outcome, audit
 from painclinic.web.infusions.models import InfusionSession
 from painclinic.web.patients.access import may_see_patient
+from painclinic.web.treatments.models import PlannedSession
 
 # Until the integrator adds Category.INFUSION to audit/models.py, the same value is used here
 # (the column is a plain string; the report shows it as is).
@@ -86,6 +87,16 @@ def get_session_for(
             "patient", "plan", "plan__weight", "planned_session", "booking", "booking__chair"
         )
         .only(*SESSION_COLUMNS)
+        .annotate(
+            plan_session_count=Subquery(
+                PlannedSession.objects.filter(plan=OuterRef("plan"))
+                .order_by()
+                .values("plan")
+                .annotate(n=Count("id"))
+                .values("n"),
+                output_field=IntegerField(),
+            )
+        )
         .filter(pk=session_id)
         .order_by()
         .first()

@@ -88,7 +88,9 @@ class Chart:
 
 
 def session_count(session: InfusionSession) -> int:
-    return session.plan.sessions.count()
+    """How many sessions the plan has (``get_session_for`` reads it with the session)."""
+    known = getattr(session, "plan_session_count", None)
+    return int(known) if known is not None else session.plan.sessions.count()
 
 
 def banner_for(session: InfusionSession, count: int | None = None) -> Banner:
