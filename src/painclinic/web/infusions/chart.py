@@ -353,7 +353,10 @@ def nice_step(raw: float) -> float:
 def build_chart(session: InfusionSession, now: dt.datetime | None = None) -> Chart:
     now = now or timezone.now()
     segments = list(RateSegment.objects.filter(session=session).order_by("started_at", "id"))
-    observations = list(Observation.objects.filter(session=session).order_by("observed_at", "id"))
+    # ``decision`` (the rules engine's full evaluation, kept for the record) is not shown.
+    observations = list(
+        Observation.objects.filter(session=session).defer("decision").order_by("observed_at", "id")
+    )
     # An alert hangs off an observation whose action was not "continue": none, no query.
     alerts = (
         list(
