@@ -34,6 +34,7 @@ from painclinic.web.scheduling.services import (
     BookingEditConflict,
     SchedulingError,
     bookings_outside_hours,
+    cancelled_on,
     do_add_closure,
     do_book_series,
     do_cancel_booking,
@@ -94,15 +95,20 @@ def board(request: HttpRequest) -> HttpResponse:
         messages.error(request, "That date is too far from today; showing today.")
         day = today
     result = build_board(day)
+    cancelled = cancelled_on(day)
     closure = ClinicClosure.objects.filter(active=True, date=day).first()
     audit(
         request,
         category=CATEGORY,
         action=Action.VIEW,
-        detail={"board": day.isoformat(), "patient_ids": result.patient_ids},
+        detail={
+            "board": day.isoformat(),
+            "patient_ids": sorted({*result.patient_ids, *(b.patient_id for b in cancelled)}),
+        },
     )
     context = {
         "board": result,
+        "cancelled": cancelled,
         "closure": closure,
         "day": day,
         "today": today,
@@ -414,8 +420,11 @@ def booking(request: HttpRequest, booking_id: int) -> HttpResponse:
         "later": later,
         "can_change": can_change
         and current.status == BookingStatus.BOOKED
-        and (session is None or session.status not in STARTED_SESSION_STATUSES),
+        and (session is None or session.status == "cancelled"),
         "started": session is not None and session.status in STARTED_SESSION_STATUSES,
+        "chart_open": session is not None
+        and session.status not in STARTED_SESSION_STATUSES
+        and session.status != "cancelled",
         "reschedule_form": reschedule_form,
         "cancel_form": cancel_form,
         "conflict": conflict,
