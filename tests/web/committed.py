@@ -62,10 +62,20 @@ def _audit_triggers_restored(django_db_setup: None, django_db_blocker: Any) -> I
 @pytest.fixture
 def committed_db(transactional_db: None, _audit_triggers_restored: None) -> Iterator[None]:
     can_run, why = races_can_run()
-    if not can_run:
-        pytest.skip(why)
     _put_triggers_back()
-    yield
-    connection.close()
-    _assert_test_database()
-    _execute(DROP[connection.vendor])
+    try:
+        if not can_run:
+            pytest.skip(why)
+        yield
+    finally:
+        # Whatever happened, lift the triggers for the flush that follows (rows written by
+        # fixtures set up before this one included).
+        connection.close()
+        _assert_test_database()
+        _execute(DROP[connection.vendor])
+
+
+def skip_unless_races_can_run() -> pytest.MarkDecorator:
+    """For a module's ``pytestmark``: skip (with the reason) before any fixture writes rows."""
+    can_run, why = races_can_run()
+    return pytest.mark.skipif(not can_run, reason=why)

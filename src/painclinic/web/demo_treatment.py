@@ -132,7 +132,7 @@ def load_treatment_demo(patient_count: int = 3) -> TreatmentDemoSummary:
     nurse = User.objects.get(username="nurse")
     frontdesk = User.objects.get(username="frontdesk")
     chairs = list(Chair.objects.filter(active=True).order_by("name"))
-    candidates = (
+    candidates = list(
         Patient.objects.filter(portal_user__isnull=True, plans__isnull=True)
         .exclude(
             sex_at_birth=SexAtBirth.FEMALE,
@@ -142,7 +142,6 @@ def load_treatment_demo(patient_count: int = 3) -> TreatmentDemoSummary:
     )
     first_day = _next_open_weekday(timezone.localdate())
     made = 0
-    candidates = list(candidates)
     for index, patient in enumerate(candidates):
         # The first and the last patient have cardiac risk factors and no ECG on file. The
         # first one's ECG is then obtained (the item resolved with a note, through the service);

@@ -17,10 +17,18 @@ from django.utils import timezone
 
 from painclinic.web.infusions import services
 from painclinic.web.infusions.models import RateSegment, SessionEvent, SessionStatus
-from tests.web.committed import _audit_triggers_restored, committed_db
+from tests.web.committed import (
+    _audit_triggers_restored,
+    committed_db,
+    skip_unless_races_can_run,
+)
 from tests.web.infusions.conftest import fresh, make_request, run_to
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("committed_db")]
+pytestmark = [
+    skip_unless_races_can_run(),
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("committed_db"),
+]
 __all__ = ["_audit_triggers_restored", "committed_db"]
 
 

@@ -22,10 +22,14 @@ from painclinic.web.accounts.models import Role
 from painclinic.web.scheduling import services
 from painclinic.web.scheduling.models import Booking, BookingStatus
 from tests.conftest import make_patient, make_user
-from tests.web.committed import _audit_triggers_restored, committed_db
+from tests.web.committed import (
+    _audit_triggers_restored,
+    committed_db,
+    skip_unless_races_can_run,
+)
 from tests.web.scheduling.factories import make_chair, make_plan
 
-pytestmark = pytest.mark.usefixtures("committed_db")
+pytestmark = [skip_unless_races_can_run(), pytest.mark.usefixtures("committed_db")]
 __all__ = ["_audit_triggers_restored", "committed_db"]
 
 
