@@ -75,7 +75,8 @@ def _seed() -> dict:
     except ImportError:
         pass
     session = do_open_session(request, booking.pk)
-    return {"session_id": session.pk}
+    witness = User.objects.get(username="nurse2")
+    return {"session_id": session.pk, "witness_id": witness.pk}
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +111,7 @@ def journey_server(tmp_path_factory) -> Iterator[tuple[str, int]]:
         text=True,
         timeout=300,
     )
-    session_id = json.loads(seeded.stdout.strip().splitlines()[-1])["session_id"]
+    seed = json.loads(seeded.stdout.strip().splitlines()[-1])
     port = _free_port()
     log = open(data_dir / "server.log", "w")  # noqa: SIM115 - closed at teardown
     process = subprocess.Popen(
@@ -127,7 +128,7 @@ def journey_server(tmp_path_factory) -> Iterator[tuple[str, int]]:
     else:
         process.kill()
         raise RuntimeError((data_dir / "server.log").read_text())
-    yield url, session_id
+    yield url, seed
     process.terminate()
     process.wait(timeout=20)
     log.close()
@@ -177,8 +178,8 @@ def observe(page, chart: str, at: dt.datetime, sbp: int = 128, dbp: int = 78) ->
 
 
 def test_nurse_runs_an_infusion_day(page, journey_server):
-    base, session_id = journey_server
-    chart = f"{base}/infusions/{session_id}/"
+    base, seed = journey_server
+    chart = f"{base}/infusions/{seed['session_id']}/"
     now = dt.datetime.now(dt.UTC)
 
     # 1. Checklist.
@@ -292,9 +293,25 @@ def test_nurse_runs_an_infusion_day(page, journey_server):
     submit(page)
     assert "Discharged with Daniel Okonkwo" in page.inner_text(".messages")
     screenshot(page, "infusion-10-discharged")
+    # 7. The ketamine left over (two bags drawn, one failed its double check) is wasted with a
+    # witness before the note can be signed.
+    waste = page.inner_text("section[aria-label='Controlled-drug waste']")
+    assert "Drawn 200 mg" in waste and "to waste" in waste
     page.click(".inf-actions >> text=Write and sign the note")
     text = page.input_value("#id_text")
     assert "Delivered" in text and "Alert pause" in text
+    page.click("button[name=sign]")
+    page.wait_for_load_state()
+    assert "not wasted" in page.inner_text(".errors")
+    page.goto(chart)
+    page.select_option("#id_witness", str(seed["witness_id"]))
+    page.fill("#id_witness_password", DEMO_PASSWORD)
+    page.click("section[aria-label='Controlled-drug waste'] button[type=submit]")
+    page.wait_for_load_state()
+    assert "witnessed by" in page.inner_text(".messages")
+    assert "nothing left to waste" in page.inner_text("section[aria-label='Controlled-drug waste']")
+    screenshot(page, "infusion-10b-wasted")
+    page.click(".inf-actions >> text=Write and sign the note")
     page.click("button[name=sign]")
     page.wait_for_load_state()
     assert "Signed by" in page.inner_text(".inf-signed")

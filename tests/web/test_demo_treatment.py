@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from painclinic.web.assessments.models import EligibilityDecision
+from painclinic.web.assessments.models import ChecklistItem, EligibilityDecision
 from painclinic.web.audit.chain import verify_chain
 from painclinic.web.demo import load_demo
 from painclinic.web.demo_treatment import load_treatment_demo
@@ -24,6 +24,15 @@ def test_demo_builds_active_plans_with_booked_series_and_is_rerunnable(db, time_
         assert plan.sessions.count() == 5
         assert Booking.objects.filter(plan=plan).count() == 5
         assert EligibilityDecision.objects.filter(patient=plan.patient, drug="ketamine").exists()
+    # The engine's missing information (no ECG with cardiac risk factors) became checklist
+    # items; the first patient's was resolved with a note, the last one's is left open so that
+    # the block of a first infusion can be seen.
+    items = ChecklistItem.objects.filter(rule_id="KET-MISS-001").order_by("patient_id")
+    assert items.count() == 2
+    resolved, still_open = items
+    assert resolved.resolved_at is not None and "ECG" in resolved.resolution_note
+    assert resolved.resolved_by.username == "physician"
+    assert still_open.resolved_at is None
     again = load_treatment_demo(patient_count=3)
     assert again.plans == 3  # three more patients, in the chairs and times still free
     assert TreatmentPlan.objects.count() == 6

@@ -20,7 +20,9 @@ from painclinic.web.assessments.services import (
     build_facts,
     do_record_assessment,
     do_record_eligibility,
+    do_resolve_checklist_item,
     evaluate,
+    open_checklist_items,
 )
 from painclinic.web.patients.models import Patient, SexAtBirth, WeightMeasurement
 from painclinic.web.scheduling.demo import load_chairs, load_holidays
@@ -63,10 +65,18 @@ def _budapest_met() -> dict:
     return answers
 
 
-def _entered_facts() -> dict:
+ECG_NOTE = (
+    "12-lead ECG from the family physician's office (scanned to the chart): sinus rhythm "
+    "72/min, normal PR, QRS and QTc; no ischaemic changes."
+)
+
+
+def _entered_facts(cardiac_risk: bool = False) -> dict:
+    """The eligibility form's facts. With ``cardiac_risk`` and no ECG on file the engine names
+    the ECG as missing information (KET-MISS-001): a checklist item for the first infusion."""
     return {
         "condition": "crps_1",
-        "comorbidities": [],
+        "comorbidities": ["cardiac_risk_factors"] if cardiac_risk else [],
         "current_medications": [],
         "vitals": {
             "systolic_bp_mmhg": 124,
@@ -122,7 +132,7 @@ def load_treatment_demo(patient_count: int = 3) -> TreatmentDemoSummary:
     nurse = User.objects.get(username="nurse")
     frontdesk = User.objects.get(username="frontdesk")
     chairs = list(Chair.objects.filter(active=True).order_by("name"))
-    candidates = (
+    candidates = list(
         Patient.objects.filter(portal_user__isnull=True, plans__isnull=True)
         .exclude(
             sex_at_birth=SexAtBirth.FEMALE,
@@ -133,6 +143,11 @@ def load_treatment_demo(patient_count: int = 3) -> TreatmentDemoSummary:
     first_day = _next_open_weekday(timezone.localdate())
     made = 0
     for index, patient in enumerate(candidates):
+        # The first and the last patient have cardiac risk factors and no ECG on file. The
+        # first one's ECG is then obtained (the item resolved with a note, through the service);
+        # the last one's is not, so that patient's first infusion shows the block.
+        cardiac_risk = index in (0, len(candidates) - 1)
+        keep_open = index == len(candidates) - 1 and len(candidates) > 1
         weight = WeightMeasurement.objects.create(
             patient=patient,
             weight_kg=Decimal("60.0") + 8 * index,
@@ -144,7 +159,7 @@ def load_treatment_demo(patient_count: int = 3) -> TreatmentDemoSummary:
         as_physician = _request(physician)
         do_record_assessment(as_physician, patient, "budapest", _budapest_met())
         do_record_assessment(as_physician, patient, "nrs", {"score": 7 - index % 2})
-        entered = _entered_facts()
+        entered = _entered_facts(cardiac_risk)
         facts, _ = build_facts(patient, entered)
         shown = evaluate(facts).to_dict()["ketamine"]["status"]
         do_record_eligibility(
@@ -153,6 +168,9 @@ def load_treatment_demo(patient_count: int = 3) -> TreatmentDemoSummary:
             entered,
             [DrugDecision("ketamine", "accept", shown, "", shown)],
         )
+        if not keep_open:
+            for item in open_checklist_items(patient):
+                do_resolve_checklist_item(as_physician, item, ECG_NOTE, item.version)
         do_record_treatment_consent(
             as_physician,
             patient,

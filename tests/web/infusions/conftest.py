@@ -17,7 +17,7 @@ from painclinic.web.infusions.models import InfusionSession
 from painclinic.web.patients.models import Patient, WeightMeasurement
 from painclinic.web.scheduling.models import Booking, Chair
 from painclinic.web.treatments.models import PlannedSession, PlanStatus, TreatmentPlan
-from tests.conftest import make_user
+from tests.conftest import PASSWORD, make_user
 
 KETAMINE_PROTOCOL = "ket-crps-outpatient"
 
@@ -193,6 +193,14 @@ def run_to(session: InfusionSession, stage: str, nurse: User, nurse2: User, **kw
     start_at = kw.get("start_at") or timezone.now() - dt.timedelta(hours=1)
     services.do_start(make_request(nurse), s.pk, s.version, start_at)
     return fresh(session)
+
+
+def waste_remainder(session: InfusionSession, nurse: User, witness: User) -> Any:
+    """The chart's waste step for a stopped ketamine session: the remainder, witnessed."""
+    s = fresh(session)
+    return services.do_waste_remainder(
+        make_request(nurse), s.pk, s.version, {"witness": witness.pk, "witness_password": PASSWORD}
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,7 @@ from painclinic.web.accounts.models import Role
 from painclinic.web.audit.models import Action, AuditEvent
 from painclinic.web.infusions import services
 from painclinic.web.infusions.models import (
+    AdverseEvent,
     Alert,
     BagPreparation,
     InfusionSession,
@@ -60,14 +61,21 @@ URL_MATRIX: dict[str, set[Role]] = {
     "infusions:discharge": {N},
     "infusions:note": {P, N},
     "infusions:amend": {P, N},
+    "infusions:waste": {N},
+    "infusions:cancel": {P, N},
+    "infusions:serious_events_to_report": {P, A},
+    "infusions:mark_reported": {P, A},
 }
 
 
 def url(name: str, session: InfusionSession, alert_id: int = 0) -> str:
     if name == "infusions:open":
         return reverse(name, kwargs={"booking_id": session.booking_id})
-    if name == "infusions:serious_events":
+    if name in ("infusions:serious_events", "infusions:serious_events_to_report"):
         return reverse(name)
+    if name == "infusions:mark_reported":
+        event = AdverseEvent.objects.filter(session=session).first()
+        return reverse(name, kwargs={"event_id": event.pk if event else 0})
     if name == "infusions:acknowledge":
         return reverse(name, kwargs={"session_id": session.pk, "alert_id": alert_id})
     return reverse(name, kwargs={"session_id": session.pk})
@@ -88,6 +96,19 @@ def _alert(session, nurse, nurse2) -> Alert:
             "respiratory_rate_per_min": 14,
             "spo2_percent": 97,
             "rass": 0,
+        },
+    )
+    s = fresh(s)
+    services.do_record_adverse_event(
+        make_request(nurse),
+        s.pk,
+        s.version,
+        {
+            "occurred_at": start + dt.timedelta(minutes=16),
+            "event_type": "hypertension",
+            "severity": "severe",
+            "action_taken": "Rate reduced",
+            "outcome": "resolving",
         },
     )
     return Alert.objects.get(session=s)
@@ -369,14 +390,21 @@ def test_checklist_shows_the_latest_eligibility_decision(session, physician, cli
     assert "Eligible with cautions" in body
 
 
-def test_after_the_stop_the_chart_links_to_the_witnessed_waste(session, nurse, nurse2, client_for):
-    pytest.importorskip("painclinic.web.drugregister.services")
+def test_after_the_stop_the_chart_shows_the_waste_step(session, nurse, nurse2, client_for):
     s = run_to(session, "running", nurse, nurse2)
     start = s.segments.first().started_at
     chart = url("infusions:session", s)
-    assert "Waste the remainder" not in client_for(N).get(chart).content.decode()
+    assert "to waste" not in client_for(N).get(chart).content.decode()
     services.do_stop(make_request(nurse), s.pk, s.version, start + dt.timedelta(minutes=60))
     body = client_for(N).get(chart).content.decode()
-    assert "Waste the remainder" in body
-    assert "left 75 mg" in body  # 100 mg drawn, 25 mg/h for 1 h delivered
-    assert reverse("drugregister:waste", kwargs={"session_id": s.pk}) in body
+    # 100 mg drawn, 25 mg/h for 1 h delivered: computed, never typed.
+    assert "Drawn <strong>100 mg</strong>" in body
+    assert "delivered <strong>25 mg</strong>" in body
+    assert "75 mg</strong> to waste" in body
+    assert 'name="witness_password"' in body
+    assert reverse("infusions:waste", kwargs={"session_id": s.pk}) in body
+    assert "cannot be signed until the remainder is wasted" in body
+    # A physician sees the balance but records no waste (only a nurse does).
+    physician_body = client_for(P).get(chart).content.decode()
+    assert "75 mg</strong> to waste" in physician_body
+    assert 'name="witness_password"' not in physician_body

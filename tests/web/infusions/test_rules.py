@@ -41,6 +41,7 @@ from tests.web.infusions.conftest import (
     make_plan,
     make_request,
     run_to,
+    waste_remainder,
 )
 
 pytestmark = pytest.mark.django_db
@@ -590,6 +591,7 @@ def test_unacknowledged_alert_blocks_stop_discharge_and_signing(session, nurse, 
         late.pk,
         {"response": "no_change", "action_taken": "RR 14 on recheck", "at": None},
     )
+    waste_remainder(s, nurse, nurse2)
     s = fresh(s)
     services.do_save_note(make_request(physician), s.pk, s.version, "note", sign=True)
     assert fresh(s).status == SessionStatus.SIGNED
@@ -760,6 +762,7 @@ def test_discharge_at_the_threshold_with_an_escort(session, nurse, nurse2):
 def test_signed_note_is_locked_but_can_be_amended(session, nurse, nurse2, physician, client_for):
     s, _ = _stopped(session, nurse, nurse2)
     services.do_save_note(make_request(nurse), s.pk, s.version, "Draft one", sign=False)
+    waste_remainder(s, nurse, nurse2)
     s = fresh(s)
     services.do_save_note(make_request(physician), s.pk, s.version, "Final text", sign=True)
     s = fresh(s)

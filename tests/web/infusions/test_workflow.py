@@ -20,6 +20,7 @@ from tests.web.infusions.conftest import (
     fresh,
     make_request,
     run_to,
+    waste_remainder,
 )
 
 pytestmark = pytest.mark.django_db
@@ -106,6 +107,8 @@ def test_full_day(session, nurse, nurse2, physician):
             "escort_phone": "1",
         },
     )
+    entry = waste_remainder(s, nurse, nurse2)
+    assert entry.amount_mg == (Decimal(100) - expected).quantize(Decimal("0.01"))
     s = fresh(s)
     text = summary_text(build_chart(s))
     assert "Delivered" in text

@@ -18,6 +18,7 @@ NAVIGATION: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("Chair board", "scheduling:board", STAFF_ROLES - {B}),
     ("Drug register", "drugregister:home", frozenset({P, N, A})),
     ("Serious events", "infusions:serious_events", frozenset({P, N, A})),
+    ("SAE reports due", "infusions:serious_events_to_report", frozenset({P, A})),
     ("Fees", "treatments:fees", frozenset({B, A})),
     ("Chairs", "scheduling:chairs", frozenset({A})),
     ("Audit report", "audit:report", frozenset({A})),

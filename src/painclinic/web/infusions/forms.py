@@ -21,6 +21,7 @@ from painclinic.web.infusions.models import (
     AESeverity,
     AEType,
     AlertResponse,
+    CancelReason,
     InfusionSession,
     PregnancyTest,
 )
@@ -452,3 +453,63 @@ class NoteForm(VersionedForm):
 class AmendmentForm(VersionedForm):
     text = forms.CharField(label="Correction", widget=forms.Textarea(attrs={"rows": 4}))
     reason = forms.CharField(label="Reason for the amendment", max_length=300)
+
+
+def _witness_fields(form: forms.Form, user_id: int) -> None:
+    """The witness and their password, exactly as on the drug register's waste page."""
+    from painclinic.web.drugregister.forms import WitnessedFormMixin
+
+    template = WitnessedFormMixin(user_id=user_id)
+    form.fields["witness"] = template.fields["witness"]
+    form.fields["witness_password"] = template.fields["witness_password"]
+
+
+class WasteRemainderForm(VersionedForm):
+    """The witness signs the waste of the computed remainder (no amount is typed)."""
+
+    def __init__(self, *args: Any, user_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _witness_fields(self, user_id)
+
+
+class CancelSessionForm(VersionedForm):
+    reason = forms.ChoiceField(
+        label="Why is the session cancelled?",
+        choices=CancelReason.choices,
+        widget=forms.RadioSelect,
+    )
+    detail = forms.CharField(
+        label="Details (required for Other)",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=500,
+        required=False,
+    )
+
+    def __init__(self, *args: Any, user_id: int, needs_witness: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.needs_witness = needs_witness
+        if needs_witness:
+            _witness_fields(self, user_id)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if (
+            cleaned.get("reason") == CancelReason.OTHER
+            and not (cleaned.get("detail") or "").strip()
+        ):
+            self.add_error("detail", "Say why the session is cancelled.")
+        return cleaned
+
+
+class ReportedForm(forms.Form):
+    reference = forms.CharField(
+        label="Report reference",
+        max_length=200,
+        help_text="The CPSO/OHP report number, or to whom and how the report was sent.",
+    )
+
+    def clean_reference(self) -> str:
+        value = self.cleaned_data["reference"].strip()
+        if not value:
+            raise forms.ValidationError("Give the report number or to whom it was sent.")
+        return value

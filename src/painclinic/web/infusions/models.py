@@ -327,6 +327,15 @@ class AdverseEvent(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     recorded_at = models.DateTimeField()
+    # Set once by do_mark_adverse_event_reported and never changed: a correction is a new,
+    # audited note (an amendment of the session note), not an overwrite.
+    reported_at = models.DateTimeField(null=True, blank=True)
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    report_reference = models.CharField(
+        max_length=200, blank=True, help_text="CPSO/OHP report number, or to whom it was sent"
+    )
 
     class Meta:
         ordering = ["session", "occurred_at", "id"]
@@ -334,6 +343,47 @@ class AdverseEvent(models.Model):
 
     def __str__(self) -> str:
         return f"adverse event {self.pk} ({self.event_type}) of session {self.session_id}"
+
+
+class CancelReason(models.TextChoices):
+    PATIENT_UNWELL = "patient_unwell", "Patient unwell"
+    FAILED_SCREEN = "failed_screen", "Failed the pre-infusion screen"
+    NO_ESCORT = "no_escort", "No escort home"
+    DID_NOT_ATTEND = "did_not_attend", "Patient did not attend"
+    OTHER = "other", "Other (say what)"
+
+
+class SessionCancellation(models.Model):
+    """Why and by whom a session that never started was cancelled (written once)."""
+
+    session = models.OneToOneField(
+        InfusionSession, on_delete=models.PROTECT, related_name="cancellation"
+    )
+    reason = models.CharField(max_length=20, choices=CancelReason.choices)
+    detail = models.TextField(blank=True)
+    status_before = models.CharField(max_length=20, choices=SessionStatus.choices)
+    # The drug register's witnessed waste of what had been drawn for the bag (if any).
+    waste_entry = models.OneToOneField(
+        "drugregister.RegisterEntry",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    cancelled_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"cancellation of session {self.session_id} ({self.reason})"
+
+    @property
+    def reason_text(self) -> str:
+        label = str(self.get_reason_display())
+        if self.reason == CancelReason.OTHER:
+            return self.detail
+        return f"{label}: {self.detail}" if self.detail else label
 
 
 class Discharge(models.Model):

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Max
 from django.http import HttpRequest
@@ -21,9 +22,10 @@ from django.utils import timezone
 from painclinic.clinical import Action as MonitoringAction
 from painclinic.clinical import evaluate_observation
 from painclinic.clinical import score as score_instrument
+from painclinic.web.accounts.models import Role
 from painclinic.web.accounts.permissions import acting_user
 from painclinic.web.audit.services import Action, Outcome, audit
-from painclinic.web.infusions import policy
+from painclinic.web.infusions import policy, readiness
 from painclinic.web.infusions.access import INFUSION_CATEGORY
 from painclinic.web.infusions.models import (
     AdverseEvent,
@@ -31,6 +33,7 @@ from painclinic.web.infusions.models import (
     Alert,
     AlertResponse,
     BagPreparation,
+    CancelReason,
     Discharge,
     DoubleCheck,
     InfusionSession,
@@ -39,6 +42,7 @@ from painclinic.web.infusions.models import (
     PreInfusionChecklist,
     PreparationStatus,
     RateSegment,
+    SessionCancellation,
     SessionEvent,
     SessionNote,
     SessionStatus,
@@ -58,6 +62,7 @@ from painclinic.web.infusions.rules import (
     time_problem,
     vitals_problems,
 )
+from painclinic.web.infusions.waste import waste_due
 
 __all__ = ["Refused", "SessionConflict"]
 
@@ -190,6 +195,13 @@ def _require_no_open_alerts(session: InfusionSession, doing: str) -> None:
         )
 
 
+def _require_first_infusion_ready(session: InfusionSession, doing: str) -> None:
+    """Open missing-information items block the patient's first infusion of the drug."""
+    items = readiness.open_items(session)
+    if items and readiness.is_first_infusion(session):
+        raise Refused(readiness.blocking_message(items, doing))
+
+
 def last_event_at(session: InfusionSession) -> dt.datetime | None:
     value = SessionEvent.objects.filter(session=session, kind__in=TIMED_KINDS).aggregate(
         last=Max("occurred_at")
@@ -305,6 +317,7 @@ def do_complete_checklist(
     with transaction.atomic():
         session = _lock(request, session_id, expected_version)
         _require_status(session, (SessionStatus.SCHEDULED,), "complete the checklist")
+        _require_first_infusion_ready(session, "complete the checklist")
         now = timezone.now()
         problems, screen = checklist_problems(session, data, now)
         if problems:
@@ -633,6 +646,7 @@ def do_start(
     with transaction.atomic():
         session = _lock(request, session_id, expected_version)
         _require_status(session, (SessionStatus.PREPARED,), "start")
+        _require_first_infusion_ready(session, "start")
         prep = verified_preparation(session)
         if prep is None:
             raise Refused("The bag has not passed an independent double check.")
@@ -1116,6 +1130,7 @@ def do_save_note(
                 session, (SessionStatus.STOPPED, SessionStatus.DISCHARGED), "sign the note"
             )
             _require_no_open_alerts(session, "sign the note")
+            _require_nothing_left_to_waste(session)
         if not text.strip():
             raise Refused("The note is empty.", "text")
         now = timezone.now()
@@ -1174,3 +1189,280 @@ def do_amend_note(
             },
         )
     return amendment
+
+
+# --- 8b. witnessed waste of the remainder (controlled drugs) --------------------------------
+
+WASTE_STATUSES = (SessionStatus.STOPPED, SessionStatus.DISCHARGED)
+CANCELLABLE_STATUSES = (
+    SessionStatus.SCHEDULED,
+    SessionStatus.CHECKLIST_DONE,
+    SessionStatus.PREPARED,
+)
+SESSION_CANCELLERS = frozenset({Role.NURSE, Role.PHYSICIAN})
+AE_REPORTERS = frozenset({Role.PHYSICIAN, Role.CLINIC_ADMIN})
+
+
+def _require_nothing_left_to_waste(session: InfusionSession) -> None:
+    due = waste_due(session)
+    if due is not None and due.outstanding:
+        raise Refused(
+            f"Cannot sign the note: {due.remainder} of {session.plan.drug} drawn for this "
+            f"session is not wasted (drawn {due.drawn}, delivered {due.delivered}, wasted "
+            f"{due.wasted}). Record the witnessed waste on the chart first."
+        )
+
+
+def _register_refusal(error: ValueError) -> Refused:
+    """A drug-register refusal (DrugRegisterError) as an infusion-day refusal on the same field."""
+    field = getattr(error, "field", None)
+    return Refused(f"Drug register: {getattr(error, 'message', error)}", field)
+
+
+def _verify_witness(request: HttpRequest, data: dict[str, Any]) -> None:
+    """Check the witness's signature before the transaction, so that a wrong password is
+    audited (and counts towards the witness lock-out) even though the change is refused.
+    ``do_record_waste`` checks it again inside the transaction."""
+    from painclinic.web.drugregister.models import EntryKind
+    from painclinic.web.drugregister.services import DrugRegisterError, verify_witness
+
+    try:
+        verify_witness(
+            request, data.get("witness"), data.get("witness_password") or "", what=EntryKind.WASTE
+        )
+    except DrugRegisterError as error:
+        raise _register_refusal(error) from error
+
+
+def _record_waste(
+    request: HttpRequest,
+    session: InfusionSession,
+    amount_mg: Decimal,
+    concentration: Decimal,
+    data: dict[str, Any],
+    reason: str,
+) -> Any:
+    from painclinic.web.drugregister.services import DrugRegisterError, do_record_waste
+
+    try:
+        return do_record_waste(
+            request,
+            session,
+            concentration_mg_per_ml=concentration,
+            amount_mg=amount_mg,
+            witness=data.get("witness"),
+            witness_password=data.get("witness_password") or "",
+            reason=reason,
+        )
+    except DrugRegisterError as error:
+        raise _register_refusal(error) from error
+
+
+def do_waste_remainder(
+    request: HttpRequest, session_id: int, expected_version: int, data: dict[str, Any]
+) -> Any:
+    """Waste what is left of the drug drawn for a stopped session, witnessed (second person,
+    password re-entry), through the drug register, with the session event in one transaction.
+
+    The amount is computed (drawn - delivered - already wasted), never typed."""
+    if acting_user(request).role != Role.NURSE:
+        raise PermissionDenied("only a nurse records controlled-drug waste")
+    _verify_witness(request, data)
+    with transaction.atomic():
+        session = _lock(request, session_id, expected_version)
+        _require_status(session, WASTE_STATUSES, "waste the remainder")
+        due = waste_due(session)
+        if due is None or not due.outstanding:
+            raise Refused("Nothing is left to waste for this session.")
+        if due.concentration is None:
+            raise Refused(
+                "The drug was drawn at more than one vial concentration: record the waste of "
+                "each in the drug register's waste page for this session."
+            )
+        entry = _record_waste(
+            request,
+            session,
+            due.remainder_mg,
+            due.concentration,
+            data,
+            f"Remainder after the infusion: drawn {due.drawn}, delivered {due.delivered}"
+            + (f", already wasted {due.wasted}" if due.wasted_mg else ""),
+        )
+        _change(
+            request,
+            session,
+            "waste",
+            f"Remainder {due.remainder} wasted (drawn {due.drawn}, delivered {due.delivered}), "
+            f"witnessed by {entry.witness.display_name}",
+            obj=entry,
+            action=Action.CREATE,
+            detail={
+                "register_entry_id": entry.pk,
+                "drawn_mg": str(due.drawn_mg),
+                "delivered_mg": str(due.delivered_mg.quantize(Decimal("0.001"))),
+                "wasted_before_mg": str(due.wasted_mg),
+                "amount_mg": str(due.remainder_mg),
+                "witness_id": entry.witness_id,
+            },
+        )
+    return entry
+
+
+# --- 11. cancellation of a session that has not started --------------------------------------
+
+
+def cancel_reason_text(reason: str, detail: str) -> str:
+    label = str(CancelReason(reason).label)
+    if reason == CancelReason.OTHER:
+        return detail
+    return f"{label}: {detail}" if detail else label
+
+
+def do_cancel_session(
+    request: HttpRequest, session_id: int, expected_version: int, data: dict[str, Any]
+) -> SessionCancellation:
+    """Cancel a session that has not started, with a reason; its booking is cancelled with the
+    same reason through the scheduling service (the chair is freed). Drug already drawn from
+    the register for the bag is wasted, witnessed, in the same transaction: a cancelled
+    session never leaves controlled drug unaccounted for. A running or paused infusion is
+    stopped, not cancelled."""
+    from painclinic.web.scheduling.services import SchedulingError, cancel_booking_of_session
+
+    user = acting_user(request)
+    if user.role not in SESSION_CANCELLERS:
+        raise PermissionDenied("only a nurse or a physician cancels an infusion session")
+    reason = str(data.get("reason") or "")
+    if reason not in CancelReason.values:
+        raise Refused("Choose the reason for cancelling.", "reason")
+    detail = str(data.get("detail") or "").strip()
+    if reason == CancelReason.OTHER and not detail:
+        raise Refused("Say why the session is cancelled.", "detail")
+    wants_witness = bool(data.get("witness"))
+    if wants_witness:
+        _verify_witness(request, data)
+    with transaction.atomic():
+        session = _lock(request, session_id, expected_version)
+        if session.status in (SessionStatus.RUNNING, SessionStatus.PAUSED):
+            raise Refused(
+                "The infusion has started: it cannot be cancelled. Stop it instead (Stop on the "
+                "chart) and record why."
+            )
+        _require_status(session, CANCELLABLE_STATUSES, "cancel the session")
+        text = cancel_reason_text(reason, detail)
+        entry = None
+        due = waste_due(session, delivered=Decimal(0))
+        if due is not None and due.outstanding:
+            if user.role != Role.NURSE:
+                raise Refused(
+                    f"{due.remainder} of {session.plan.drug} was drawn for this bag: a nurse "
+                    "cancels the session and records its witnessed waste in the same step."
+                )
+            if not wants_witness:
+                raise Refused(
+                    f"{due.remainder} of {session.plan.drug} was drawn for this bag and must be "
+                    "wasted with a witness as part of the cancellation: choose the witness, "
+                    "who enters their own password.",
+                    "witness",
+                )
+            if due.concentration is None:
+                raise Refused(
+                    "The drug was drawn at more than one vial concentration: record the waste "
+                    "of each in the drug register's waste page first."
+                )
+            entry = _record_waste(
+                request,
+                session,
+                due.remainder_mg,
+                due.concentration,
+                data,
+                f"Session cancelled before the start ({text}): all of the drawn drug wasted",
+            )
+        try:
+            cancel_booking_of_session(request, session.booking_id, reason=text)
+        except SchedulingError as error:
+            raise Refused(f"Booking: {error}") from error
+        cancellation = SessionCancellation.objects.create(
+            session=session,
+            reason=reason,
+            detail=detail,
+            status_before=session.status,
+            waste_entry=entry,
+            cancelled_by=user,
+            cancelled_at=timezone.now(),
+        )
+        _change(
+            request,
+            session,
+            "cancel",
+            f"Session cancelled: {text}"
+            + (f"; {due.remainder} wasted, witnessed" if entry is not None and due else ""),
+            status=SessionStatus.CANCELLED,
+            obj=cancellation,
+            action=Action.UPDATE,
+            detail={
+                "reason": reason,
+                "reason_detail": detail,
+                "booking_id": session.booking_id,
+                "waste_entry_id": entry.pk if entry is not None else None,
+            },
+        )
+    return cancellation
+
+
+# --- 7b. serious adverse events: the 24-hour report -----------------------------------------
+
+
+def do_mark_adverse_event_reported(
+    request: HttpRequest, event_id: int, reference: str
+) -> AdverseEvent:
+    """Record once that a serious adverse event was reported (CPSO out-of-hospital premises
+    programme), with the report number or to whom it was sent. It cannot be unset or changed:
+    a correction is an amendment of the session note, which keeps this mark as it was."""
+    user = acting_user(request)
+    if user.role not in AE_REPORTERS:
+        raise PermissionDenied("only a physician or clinic admin marks a report as sent")
+    reference = (reference or "").strip()
+    if not reference:
+        raise Refused(
+            "Give the report number (or to whom and how the report was sent).", "reference"
+        )
+    with transaction.atomic():
+        event = (
+            AdverseEvent.objects.select_for_update(of=("self",))
+            .select_related("session__patient", "reported_by")
+            .filter(pk=event_id)
+            .first()
+        )
+        if event is None:
+            raise Refused("No such adverse event.")
+        if not event.serious:
+            raise Refused("Only a serious adverse event has a 24-hour report.")
+        if event.reported_at is not None:
+            reporter = event.reported_by.display_name if event.reported_by else "someone"
+            raise Refused(
+                f"Already marked reported on {timezone.localtime(event.reported_at):%Y-%m-%d %H:%M}"
+                f" by {reporter} (reference {event.report_reference}). It cannot be changed: add "
+                "a correction as an amendment of the session note."
+            )
+        now = timezone.now()
+        AdverseEvent.objects.filter(pk=event.pk, reported_at__isnull=True).update(
+            reported_at=now, reported_by=user, report_reference=reference
+        )
+        event.refresh_from_db()
+        late = event.report_due_at is not None and now > event.report_due_at
+        audit(
+            request,
+            category=INFUSION_CATEGORY,
+            action=Action.UPDATE,
+            patient=event.session.patient,
+            obj=event,
+            detail={
+                "event": "sae_reported",
+                "session_id": event.session_id,
+                "before": {"reported": False},
+                "after": {"reported_at": now.isoformat(), "report_reference": reference},
+                "report_due_at": event.report_due_at.isoformat() if event.report_due_at else None,
+                "late": late,
+            },
+        )
+    return event

@@ -6,6 +6,12 @@ app_name = "infusions"
 urlpatterns = [
     path("open/<int:booking_id>/", views.open_session, name="open"),
     path("serious-events/", views.serious_events, name="serious_events"),
+    path(
+        "serious-events/to-report/",
+        views.serious_events_to_report,
+        name="serious_events_to_report",
+    ),
+    path("adverse-events/<int:event_id>/report/", views.mark_reported, name="mark_reported"),
     path("<int:session_id>/", views.session_chart, name="session"),
     path(
         "<int:session_id>/concentration.svg",
@@ -30,4 +36,6 @@ urlpatterns = [
     path("<int:session_id>/discharge/", views.discharge, name="discharge"),
     path("<int:session_id>/note/", views.note, name="note"),
     path("<int:session_id>/note/amend/", views.amend, name="amend"),
+    path("<int:session_id>/waste/", views.waste_remainder, name="waste"),
+    path("<int:session_id>/cancel/", views.cancel, name="cancel"),
 ]

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from painclinic.web.accounts.models import Role
 from painclinic.web.accounts.permissions import acting_user, allow_roles
 from painclinic.web.audit.services import Action, audit
-from painclinic.web.infusions import services
-from painclinic.web.infusions.access import INFUSION_CATEGORY, get_child_for, get_session_for
+from painclinic.web.infusions import readiness, services
+from painclinic.web.infusions.access import (
+    INFUSION_CATEGORY,
+    deny,
+    get_child_for,
+    get_session_for,
+)
 from painclinic.web.infusions.chart import (
     banner_for,
     build_chart,
@@ -32,6 +37,7 @@ from painclinic.web.infusions.forms import (
     AcknowledgeForm,
     AdverseEventForm,
     AmendmentForm,
+    CancelSessionForm,
     ChecklistForm,
     DischargeForm,
     DoubleCheckForm,
@@ -40,10 +46,12 @@ from painclinic.web.infusions.forms import (
     PauseForm,
     PrepareForm,
     RateChangeForm,
+    ReportedForm,
     ResumeForm,
     StartForm,
     StopForm,
     VersionedForm,
+    WasteRemainderForm,
 )
 from painclinic.web.infusions.models import (
     AdverseEvent,
@@ -57,10 +65,13 @@ from painclinic.web.infusions.models import (
 )
 from painclinic.web.infusions.rules import Refused, drug_entry, first_step, fmt
 from painclinic.web.infusions.services import SessionConflict
+from painclinic.web.infusions.waste import WasteDue, waste_due
+from painclinic.web.patients.access import may_see_patient
 
 NURSE = (Role.NURSE,)
 CLINICIANS = (Role.PHYSICIAN, Role.NURSE)
 SERIOUS_EVENT_READERS = (Role.PHYSICIAN, Role.NURSE, Role.CLINIC_ADMIN)
+SERIOUS_EVENT_REPORTERS = (Role.PHYSICIAN, Role.CLINIC_ADMIN)
 
 
 def _chart_redirect(session: InfusionSession) -> HttpResponse:
@@ -175,6 +186,7 @@ def session_chart(request: HttpRequest, session_id: int) -> HttpResponse:
     chart = build_chart(session)
     role = acting_user(request).role
     names = user_names(chart)
+    context_now = timezone.now()
     context = {
         "session": session,
         "chart": chart,
@@ -185,37 +197,63 @@ def session_chart(request: HttpRequest, session_id: int) -> HttpResponse:
         "banner": chart.banner,
         "next_action": _next_action(session, chart),
         "is_nurse": role == Role.NURSE,
-        "now": timezone.now(),
+        "now": context_now,
         "drug_entry": drug_entry(session.plan.drug),
         "first_step": first_step(session) if chart.steps else None,
         "delivered": fmt(chart.delivered_mg, "mg"),
         "planned": fmt(chart.planned_mg, "mg"),
         "overdue": [d for d in chart.schedule if d.state == "overdue"],
-        **_waste_context(session, chart),
+        "readiness": readiness.Readiness(session)
+        if session.status in services.CANCELLABLE_STATUSES
+        else None,
+        "can_cancel": session.status in services.CANCELLABLE_STATUSES
+        and role in services.SESSION_CANCELLERS,
+        "cancellation": _cancellation(session),
+        "ae_rows": [(e, _report_state(e, context_now)) for e in chart.adverse_events],
+        "can_report": role in SERIOUS_EVENT_REPORTERS,
+        **_waste_context(session, chart, acting_user(request).pk),
     }
     return render(request, "infusions/chart.html", context)
 
 
-def _waste_context(session: InfusionSession, chart: Any) -> dict[str, Any]:
-    """After the stop: what is left of the drug drawn for the bag, and the drug register's
-    witnessed-waste page for it (controlled drugs only)."""
-    if session.status not in (SessionStatus.STOPPED, SessionStatus.DISCHARGED):
-        return {}
-    prep = next(
-        (p for p in reversed(chart.preparations) if p.status == PreparationStatus.VERIFIED), None
+def _cancellation(session: InfusionSession) -> Any:
+    if session.status != SessionStatus.CANCELLED:
+        return None
+    from painclinic.web.infusions.models import SessionCancellation
+
+    return (
+        SessionCancellation.objects.select_related("cancelled_by", "waste_entry__witness")
+        .filter(session=session)
+        .first()
     )
-    if prep is None or not prep.register_draw_recorded:
+
+
+def _waste_context(session: InfusionSession, chart: Any, user_id: int) -> dict[str, Any]:
+    """After the stop, for a controlled drug: drawn, delivered and the remainder to waste
+    (computed), with the witness's form while something is left."""
+    if session.status not in (
+        SessionStatus.STOPPED,
+        SessionStatus.DISCHARGED,
+        SessionStatus.SIGNED,
+    ):
         return {}
-    try:
-        url = reverse("drugregister:waste", kwargs={"session_id": session.pk})
-    except NoReverseMatch:
+    due = waste_due(session, delivered=chart.delivered_mg)
+    if due is None:
         return {}
-    left = max(prep.drawn_mg - chart.delivered_mg, 0)
-    return {
-        "waste_url": url,
-        "drawn": fmt(prep.drawn_mg, "mg"),
-        "left": fmt(left, "mg"),
-    }
+    form = None
+    if due.outstanding and session.status != SessionStatus.SIGNED:
+        form = WasteRemainderForm(session=session, user_id=user_id)
+    return {"waste": due, "waste_form": form}
+
+
+def _report_state(event: AdverseEvent, now: Any) -> str:
+    if not event.serious:
+        return ""
+    if event.reported_at is not None:
+        return "reported"
+    if event.report_due_at is not None and now > event.report_due_at:
+        return "overdue"
+    return "due"
 
 
 @allow_roles(CLINICIANS)
@@ -260,7 +298,10 @@ def checklist(request: HttpRequest, session_id: int) -> HttpResponse:
         title="Pre-infusion checklist",
         template="infusions/checklist.html",
         success="Checklist passed. Next: prepare the bag.",
-        extra={"eligibility": _latest_eligibility(session)},
+        extra={
+            "eligibility": _latest_eligibility(session),
+            "readiness": readiness.Readiness(session),
+        },
         submit="Checklist passed",
     )
 
@@ -331,9 +372,11 @@ def _timed(
     title: str,
     success: Callable[[Any], str] | str,
     submit: str,
-    extra: dict[str, Any] | None = None,
+    extra: dict[str, Any] | Callable[[InfusionSession], dict[str, Any]] | None = None,
 ) -> HttpResponse:
     session = get_session_for(request, session_id, detail={"purpose": title})
+    if callable(extra):
+        extra = extra(session)
     form = form_class(
         request.POST or None, session=session, not_before=services.last_event_at(session)
     )
@@ -369,6 +412,7 @@ def start(request: HttpRequest, session_id: int) -> HttpResponse:
         "Start the infusion",
         lambda seg: "Infusion started. " + _pump(seg),
         "Start",
+        extra=lambda s: {"readiness": readiness.Readiness(s)},
     )
 
 
@@ -516,7 +560,7 @@ def adverse_event(request: HttpRequest, session_id: int) -> HttpResponse:
 def serious_events(request: HttpRequest) -> HttpResponse:
     events = list(
         AdverseEvent.objects.filter(serious=True)
-        .select_related("session__patient", "recorded_by")
+        .select_related("session__patient", "recorded_by", "reported_by")
         .order_by("report_due_at")[:200]
     )
     audit(
@@ -532,6 +576,7 @@ def serious_events(request: HttpRequest) -> HttpResponse:
             "events": events,
             "now": timezone.now(),
             "can_open": acting_user(request).role in CLINICIANS,
+            "can_report": acting_user(request).role in SERIOUS_EVENT_REPORTERS,
         },
     )
 
@@ -638,13 +683,150 @@ def amend(request: HttpRequest, session_id: int) -> HttpResponse:
     )
 
 
+# --- waste of the remainder, cancellation ---------------------------------------------------
+
+
+@allow_roles(NURSE)
+@require_http_methods(["GET", "POST"])
+def waste_remainder(request: HttpRequest, session_id: int) -> HttpResponse:
+    """The chart's waste step: the witness signs the waste of the computed remainder."""
+    session = get_session_for(request, session_id, detail={"purpose": "waste"})
+    form = WasteRemainderForm(
+        request.POST or None, session=session, user_id=acting_user(request).pk
+    )
+    due = waste_due(session) if session.status in services.WASTE_STATUSES else None
+    return _form_page(
+        request,
+        session,
+        form,
+        lambda d: services.do_waste_remainder(request, session.pk, _version(d), d),
+        title="Waste the remainder (witnessed)",
+        template="infusions/waste.html",
+        success=lambda entry: (
+            f"{fmt(entry.amount_mg, 'mg')} wasted, witnessed by {entry.witness.display_name}."
+        ),
+        extra={"waste": due},
+        submit="Record the witnessed waste",
+    )
+
+
+def _needs_witness(session: InfusionSession) -> WasteDue | None:
+    due = waste_due(session, delivered=Decimal(0))
+    return due if due is not None and due.outstanding else None
+
+
+@allow_roles(CLINICIANS)
+@require_http_methods(["GET", "POST"])
+def cancel(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = get_session_for(request, session_id, detail={"purpose": "cancel"})
+    due = _needs_witness(session)
+    form = CancelSessionForm(
+        request.POST or None,
+        session=session,
+        user_id=acting_user(request).pk,
+        needs_witness=due is not None,
+    )
+    return _form_page(
+        request,
+        session,
+        form,
+        lambda d: services.do_cancel_session(request, session.pk, _version(d), d),
+        title="Cancel the session",
+        template="infusions/cancel.html",
+        success="Session cancelled; the booking is cancelled and the chair is free.",
+        extra={
+            "waste": due,
+            "cancellable": session.status in services.CANCELLABLE_STATUSES,
+        },
+        submit="Cancel the session",
+    )
+
+
+# --- serious adverse events: the 24-hour report ---------------------------------------------
+
+
+@allow_roles(SERIOUS_EVENT_REPORTERS)
+def serious_events_to_report(request: HttpRequest) -> HttpResponse:
+    """Serious adverse events not yet marked reported: overdue first, then by deadline."""
+    now = timezone.now()
+    events = list(
+        AdverseEvent.objects.filter(serious=True, reported_at__isnull=True)
+        .select_related("session__patient", "recorded_by")
+        .order_by("report_due_at", "id")[:200]
+    )
+    # Deadlines ascending already put the overdue ones (past deadlines) first.
+    audit(
+        request,
+        category=INFUSION_CATEGORY,
+        action=Action.VIEW,
+        detail={"report": "serious_events_to_report", "adverse_event_ids": [e.pk for e in events]},
+    )
+    rows = [(e, _report_state(e, now)) for e in events]
+    return render(
+        request,
+        "infusions/serious_events_to_report.html",
+        {"rows": rows, "overdue": sum(1 for _, state in rows if state == "overdue")},
+    )
+
+
+@allow_roles(SERIOUS_EVENT_REPORTERS)
+@require_http_methods(["GET", "POST"])
+def mark_reported(request: HttpRequest, event_id: int) -> HttpResponse:
+    event = (
+        AdverseEvent.objects.select_related("session__patient", "recorded_by", "reported_by")
+        .filter(pk=event_id)
+        .first()
+    )
+    if event is None or not may_see_patient(request.user, event.session.patient):
+        raise deny(request, "adverseevent", event_id)
+    audit(
+        request,
+        category=INFUSION_CATEGORY,
+        action=Action.VIEW,
+        patient=event.session.patient,
+        obj=event,
+        detail={"purpose": "mark reported"},
+    )
+    form = ReportedForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.do_mark_adverse_event_reported(
+                request, event.pk, form.cleaned_data["reference"]
+            )
+        except Refused as error:
+            audit(
+                request,
+                category=INFUSION_CATEGORY,
+                action=Action.UPDATE,
+                patient=event.session.patient,
+                obj=event,
+                outcome="denied",
+                detail={"event": "sae_reported", "refused": error.message},
+            )
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+            status = 409 if event.reported_at is not None else 200
+        else:
+            messages.success(request, "Marked reported.")
+            return redirect("infusions:serious_events_to_report")
+    context = {
+        "event": event,
+        "state": _report_state(event, timezone.now()),
+        "form": form,
+        "can_open": acting_user(request).role in CLINICIANS,
+    }
+    return render(request, "infusions/mark_reported.html", context, status=status)
+
+
 __all__ = [
     "acknowledge",
     "adverse_event",
     "amend",
+    "cancel",
     "checklist",
     "discharge",
     "double_check",
+    "mark_reported",
     "note",
     "observe",
     "open_session",
@@ -653,7 +835,9 @@ __all__ = [
     "rate_change",
     "resume",
     "serious_events",
+    "serious_events_to_report",
     "session_chart",
     "start",
     "stop",
+    "waste_remainder",
 ]

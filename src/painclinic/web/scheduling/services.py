@@ -47,6 +47,9 @@ MAX_BOOKING = dt.timedelta(hours=24)
 MAX_SHIFT_DAYS = 21
 # Infusion states in which the booking can no longer be moved or cancelled from the desk.
 STARTED_SESSION_STATUSES = frozenset({"running", "paused", "stopped", "discharged", "signed"})
+# An opened chart that has not started is cancelled from the chart by a nurse or physician
+# (infusions.services.do_cancel_session), which also cancels the booking through here.
+SESSION_CANCELLERS = frozenset({Role.NURSE, Role.PHYSICIAN})
 
 
 @dataclass
@@ -417,9 +420,22 @@ def _lock_booking(request: HttpRequest, booking_id: int, expected_version: int) 
         raise SchedulingError(
             [Problem(None, f"This booking is {booking.get_status_display().lower()}.")]
         )
-    if infusion_status(booking) in STARTED_SESSION_STATUSES:
+    status = infusion_status(booking)
+    if status in STARTED_SESSION_STATUSES:
         raise SchedulingError(
             [Problem(None, "The infusion has started: the booking can no longer change.")]
+        )
+    if status is not None and status != "cancelled":
+        # The nurse has opened the chart (a bag may already be drawn): cancelling here would
+        # leave the session and any drawn controlled drug behind on a cancelled booking.
+        raise SchedulingError(
+            [
+                Problem(
+                    None,
+                    "The infusion chart is open for this booking: a nurse or physician cancels "
+                    "the session from the chart (the booking is cancelled with it).",
+                )
+            ]
         )
     return booking
 
@@ -483,6 +499,42 @@ def do_cancel_booking(
     except BookingEditConflict as error:
         _audit_conflict(request, error, expected_version)
         raise
+    return booking
+
+
+def cancel_booking_of_session(request: HttpRequest, booking_id: int, *, reason: str) -> Booking:
+    """Cancel the booking of an infusion session cancelled from its chart, with the session's
+    reason. Called by ``infusions.services.do_cancel_session`` inside its transaction (which
+    holds the session's lock and checked its version); audited like a desk cancellation."""
+    user = acting_user(request)
+    _require(user, SESSION_CANCELLERS, "cancel an infusion session's booking")
+    reason = (reason or "").strip()
+    if not reason:
+        raise SchedulingError([Problem("reason", "Give the reason for cancelling.")])
+    with transaction.atomic():
+        booking = (
+            Booking.objects.select_for_update(of=("self",))
+            .select_related("patient", "chair")
+            .get(pk=booking_id)
+        )
+        if booking.status != BookingStatus.BOOKED:
+            raise SchedulingError(
+                [Problem(None, f"This booking is {booking.get_status_display().lower()}.")]
+            )
+        _cancel(booking, reason)
+        audit(
+            request,
+            category=CATEGORY,
+            action=Action.UPDATE,
+            patient=booking.patient,
+            obj=booking,
+            detail={
+                "status": "cancelled",
+                "reason": reason,
+                "version": booking.version,
+                "via": "infusion session cancelled",
+            },
+        )
     return booking
 
 
@@ -567,6 +619,33 @@ def _reschedule(
             },
         )
     return new
+
+
+def cancelled_on(day: dt.date) -> list[Booking]:
+    """The day's cancelled bookings (desk cancellations, moves and infusion sessions cancelled
+    from the chart), for the list under the chair board. One query."""
+    from painclinic.web.scheduling.clinictime import local_day_bounds
+
+    start, end = local_day_bounds(day)
+    return list(
+        Booking.objects.filter(
+            status=BookingStatus.CANCELLED, starts_at__gte=start, starts_at__lt=end
+        )
+        .exclude(cancel_reason="rescheduled")
+        .select_related("patient", "chair", "infusion_session")
+        .only(
+            "starts_at",
+            "cancel_reason",
+            "patient",
+            "chair",
+            "patient__legal_given_name",
+            "patient__legal_family_name",
+            "patient__preferred_name",
+            "chair__name",
+            "infusion_session__status",
+        )
+        .order_by("starts_at", "chair__name")
+    )
 
 
 # --- chairs -----------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from painclinic.web.scheduling.services import (
     BookingEditConflict,
     SchedulingError,
     bookings_outside_hours,
+    cancelled_on,
     do_add_closure,
     do_book_series,
     do_cancel_booking,
@@ -96,15 +97,20 @@ def board(request: HttpRequest) -> HttpResponse:
         day = today
     result = build_board(day)
     role = acting_user(request).role
+    cancelled = cancelled_on(day)
     closure = ClinicClosure.objects.filter(active=True, date=day).first()
     audit(
         request,
         category=CATEGORY,
         action=Action.VIEW,
-        detail={"board": day.isoformat(), "patient_ids": result.patient_ids},
+        detail={
+            "board": day.isoformat(),
+            "patient_ids": sorted({*result.patient_ids, *(b.patient_id for b in cancelled)}),
+        },
     )
     context = {
         "board": result,
+        "cancelled": cancelled,
         "closure": closure,
         "day": day,
         "today": today,
@@ -117,6 +123,7 @@ def board(request: HttpRequest) -> HttpResponse:
             csrf_token=get_token(request),
         ),
         "can_book": role in BOOKERS,
+        "can_view_chart": role in CHART_READERS,
     }
     return render(request, "scheduling/board.html", context)
 
@@ -420,8 +427,11 @@ def booking(request: HttpRequest, booking_id: int) -> HttpResponse:
         "later": later,
         "can_change": can_change
         and current.status == BookingStatus.BOOKED
-        and (session is None or session.status not in STARTED_SESSION_STATUSES),
+        and (session is None or session.status == "cancelled"),
         "started": session is not None and session.status in STARTED_SESSION_STATUSES,
+        "chart_open": session is not None
+        and session.status not in STARTED_SESSION_STATUSES
+        and session.status != "cancelled",
         "reschedule_form": reschedule_form,
         "cancel_form": cancel_form,
         "conflict": conflict,
