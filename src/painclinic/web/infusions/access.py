@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, IntegerField, Model, OuterRef, Subquery
+from django.db.models import Model
 from django.http import Http404, HttpRequest
 
 from painclinic.web.audit.models import Category
 from painclinic.web.audit.services import Action, Outcome, audit
 from painclinic.web.infusions.models import InfusionSession
 from painclinic.web.patients.access import may_see_patient
+from painclinic.web.rowreads import joined_row
 from painclinic.web.treatments.models import PlannedSession
 
 # Until the integrator adds Category.INFUSION to audit/models.py, the same value is used here
@@ -18,49 +19,47 @@ from painclinic.web.treatments.models import PlannedSession
 INFUSION_CATEGORY: str = getattr(Category, "INFUSION", "infusion")
 
 
-# What the chart pages and the infusion services read of a session and the rows it joins: the
-# chart is the most-read page of the clinic, and a patient row alone has 28 columns. A column
-# left out here still loads (one more query) when some code path reads it.
-SESSION_COLUMNS = (
-    *(f.name for f in InfusionSession._meta.concrete_fields),
-    "patient__legal_given_name",
-    "patient__legal_family_name",
-    "patient__preferred_name",
-    "patient__date_of_birth",
-    "patient__sex_at_birth",
-    "patient__portal_user",
-    "plan__patient",
-    "plan__drug",
-    "plan__protocol_id",
-    "plan__protocol_version",
-    "plan__weight",
-    "plan__dosing_weight_kg",
-    "plan__limit_status",
-    "plan__soft_limit_reason",
-    "plan__status",
-    "plan__version",
-    "plan__weight__patient",
-    "plan__weight__weight_kg",
-    "plan__weight__height_cm",
-    "plan__weight__measured_on",
-    "planned_session__plan",
-    "planned_session__number",
-    "planned_session__day_offset",
-    "planned_session__duration_min",
-    "planned_session__total_mg",
-    "planned_session__steps",
-    "booking__patient",
-    "booking__chair",
-    "booking__plan",
-    "booking__planned_session",
-    "booking__starts_at",
-    "booking__ends_at",
-    "booking__status",
-    "booking__version",
-    "booking__chair__name",
-    "booking__chair__location",
-    "booking__chair__active",
-)
+# What the chart pages and the infusion services read of a session and the rows it joins, in
+# one query (web/rowreads.py: joined_row): the chart is the most-read page of the clinic, and a
+# patient row alone has 28 columns. A field left out here still loads (one more query) when
+# some code path reads it. An empty tuple means every field.
+SESSION_READ: dict[str, tuple[str, ...]] = {
+    "": (),
+    "patient": (
+        "legal_given_name",
+        "legal_family_name",
+        "preferred_name",
+        "date_of_birth",
+        "sex_at_birth",
+        "portal_user",
+    ),
+    "plan": (
+        "patient",
+        "drug",
+        "protocol_id",
+        "protocol_version",
+        "weight",
+        "dosing_weight_kg",
+        "limit_status",
+        "soft_limit_reason",
+        "status",
+        "version",
+    ),
+    "plan__weight": ("patient", "weight_kg", "height_cm", "measured_on"),
+    "planned_session": ("plan", "number", "day_offset", "duration_min", "total_mg", "steps"),
+    "booking": (
+        "patient",
+        "chair",
+        "plan",
+        "planned_session",
+        "starts_at",
+        "ends_at",
+        "status",
+        "cancel_reason",
+        "version",
+    ),
+    "booking__chair": ("name", "location", "active"),
+}
 
 
 def deny(request: HttpRequest, object_type: str, object_id: object) -> Http404:
@@ -82,24 +81,11 @@ def get_session_for(
     detail: dict[str, Any] | None = None,
 ) -> InfusionSession:
     """The session with its patient, plan and booking, or 404 (audited) if not visible."""
-    session = (
-        InfusionSession.objects.select_related(
-            "patient", "plan", "plan__weight", "planned_session", "booking", "booking__chair"
-        )
-        .only(*SESSION_COLUMNS)
-        .annotate(
-            plan_session_count=Subquery(
-                PlannedSession.objects.filter(plan=OuterRef("plan"))
-                .order_by()
-                .values("plan")
-                .annotate(n=Count("id"))
-                .values("n"),
-                output_field=IntegerField(),
-            )
-        )
-        .filter(pk=session_id)
-        .order_by()
-        .first()
+    session = joined_row(
+        InfusionSession,
+        session_id,
+        SESSION_READ,
+        counts={"plan_session_count": (PlannedSession, "plan", "plan")},
     )
     if session is None or not may_see_patient(request.user, session.patient):
         raise deny(request, "infusionsession", session_id)

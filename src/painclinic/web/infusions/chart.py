@@ -22,6 +22,7 @@ from painclinic.web.infusions.models import (
     AdverseEvent,
     Alert,
     BagPreparation,
+    DoubleCheck,
     InfusionSession,
     Observation,
     RateSegment,
@@ -37,6 +38,7 @@ from painclinic.web.infusions.rules import (
     plan_steps,
     protocol_for,
 )
+from painclinic.web.rowreads import rows_in, rows_where
 
 
 @dataclass
@@ -350,12 +352,23 @@ def nice_step(raw: float) -> float:
     return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
 
 
+def _attach_double_checks(preparations: list[BagPreparation]) -> None:
+    """Each preparation's double check (or none), cached on it as select_related would."""
+    if not preparations:
+        return
+    checks = {d.preparation_id: d for d in rows_in(DoubleCheck, "preparation", preparations)}
+    relation = BagPreparation._meta.get_field("double_check")
+    for preparation in preparations:
+        relation.set_cached_value(preparation, checks.get(preparation.pk))  # type: ignore[union-attr]
+
+
 def build_chart(session: InfusionSession, now: dt.datetime | None = None) -> Chart:
     now = now or timezone.now()
-    segments = list(RateSegment.objects.filter(session=session).order_by("started_at", "id"))
+    # The chart's own rows, each read without a compiled queryset (web/rowreads.py).
+    segments = rows_where(RateSegment, "session", session, order_by=("started_at", "id"))
     # ``decision`` (the rules engine's full evaluation, kept for the record) is not shown.
-    observations = list(
-        Observation.objects.filter(session=session).defer("decision").order_by("observed_at", "id")
+    observations = rows_where(
+        Observation, "session", session, order_by=("observed_at", "id"), omit=("decision",)
     )
     # An alert hangs off an observation whose action was not "continue": none, no query.
     alerts = (
@@ -367,13 +380,10 @@ def build_chart(session: InfusionSession, now: dt.datetime | None = None) -> Cha
         if any(o.action != "continue" for o in observations)
         else []
     )
-    adverse = list(AdverseEvent.objects.filter(session=session).order_by("occurred_at"))
-    preparations = list(
-        BagPreparation.objects.filter(session=session)
-        .select_related("double_check")
-        .order_by("prepared_at", "id")
-    )
-    events = list(SessionEvent.objects.filter(session=session).order_by("-version")[:30])
+    adverse = rows_where(AdverseEvent, "session", session, order_by=("occurred_at", "id"))
+    preparations = rows_where(BagPreparation, "session", session, order_by=("prepared_at", "id"))
+    _attach_double_checks(preparations)
+    events = rows_where(SessionEvent, "session", session, order_by=("-version",), limit=30)
     started_at = segments[0].started_at if segments else None
     running = next((s for s in segments if s.ended_at is None), None)
     stopped = session.status in (
@@ -474,7 +484,7 @@ def user_names(chart: Chart) -> dict[int, str]:
         for p in chart.preparations
         if getattr(p, "double_check", None) is not None
     }
-    users = User.objects.filter(pk__in=ids).only("first_name", "last_name", "username")
+    users = rows_in(User, "id", ids, only=("first_name", "last_name", "username"))
     return {u.pk: u.display_name for u in users}
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Sum
 from django.utils import timezone
 
 from painclinic.web.drugregister.models import ControlledDrug, EntryKind, RegisterEntry
 from painclinic.web.infusions.models import InfusionSession, RateSegment
 from painclinic.web.infusions.rules import delivered_mg, fmt
+from painclinic.web.rowreads import rows_where
 
 MG = Decimal("0.01")
 
@@ -68,21 +68,20 @@ def waste_due(session: InfusionSession, *, delivered: Decimal | None = None) -> 
     nothing was drawn through the register."""
     if not is_controlled(session):
         return None
-    rows = (
-        RegisterEntry.objects.filter(session=session, kind__in=(EntryKind.DRAW, EntryKind.WASTE))
-        .values("kind", "concentration_mg_per_ml")
-        .annotate(total=Sum("amount_mg"))
-        .order_by()
+    # A session has a handful of register entries: read them (no compiled aggregate, the
+    # chart shows this on every view) and add the exact decimals here.
+    entries = rows_where(
+        RegisterEntry, "session", session, only=("kind", "concentration_mg_per_ml", "amount_mg")
     )
     drawn = Decimal(0)
     wasted = Decimal(0)
     concentrations: set[Decimal] = set()
-    for row in rows:
-        if row["kind"] == EntryKind.DRAW:
-            drawn += Decimal(row["total"] or 0)
-            concentrations.add(row["concentration_mg_per_ml"])
-        else:
-            wasted += Decimal(row["total"] or 0)
+    for entry in entries:
+        if entry.kind == EntryKind.DRAW:
+            drawn += entry.amount_mg
+            concentrations.add(entry.concentration_mg_per_ml)
+        elif entry.kind == EntryKind.WASTE:
+            wasted += entry.amount_mg
     if drawn == 0:
         return None
     if delivered is None:
