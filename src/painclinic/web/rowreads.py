@@ -108,6 +108,9 @@ class _Part:
     fields: tuple[Field, ...]  # in the model's concrete-field order, primary key included
     link: ForeignKey | None  # the foreign key on the parent part that leads here
     parent: int | None  # index of the parent part
+    converters: tuple[tuple[tuple[Any, ...], Any], ...]  # per field: (converters, column)
+    attnames: tuple[str, ...]
+    pk_index: int
 
 
 @dataclass(frozen=True)
@@ -117,12 +120,17 @@ class _JoinedSelect:
     counts: tuple[str, ...]
 
 
+_OPERATORS = frozenset({"=", "!=", "<", "<=", ">", ">=", "in"})
+
+
 @functools.cache
 def _joined_select(
     root: type[Model],
     vendor: str,
     paths: tuple[tuple[str, tuple[str, ...]], ...],
     counts: tuple[tuple[str, type[Model], str, str], ...],
+    where: tuple[tuple[str, str, int], ...],
+    order_by: tuple[str, ...],
 ) -> _JoinedSelect:
     quote = connection.ops.quote_name
     parts: list[_Part] = []
@@ -151,8 +159,23 @@ def _joined_select(
                 f"{parts[parent].alias}.{quote(str(link.column))}"
             )
         by_path[path] = len(parts)
+        converters = []
+        for f in fields:
+            col = f.get_col(alias)
+            found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+            converters.append((tuple(found), col))
         parts.append(
-            _Part(path, model, alias, fields, link if isinstance(link, Field) else None, parent)
+            _Part(
+                path,
+                model,
+                alias,
+                fields,
+                link if isinstance(link, Field) else None,
+                parent,
+                tuple(converters),
+                tuple(f.attname for f in fields),
+                [f.primary_key for f in fields].index(True),
+            )
         )
     columns = [f"{p.alias}.{quote(str(f.column))}" for p in parts for f in p.fields]
     for _name, child, child_field, root_field in counts:
@@ -160,49 +183,78 @@ def _joined_select(
             f"(SELECT COUNT(*) FROM {quote(child._meta.db_table)} c WHERE "  # noqa: S608
             f"c.{quote(_column(child, child_field))} = t0.{quote(_column(root, root_field))})"
         )
-    sql = (
-        f"SELECT {', '.join(columns)} FROM {quote(root._meta.db_table)} t0 "  # noqa: S608
-        + " ".join(joins)
-        + f" WHERE t0.{quote(_column(root, root._meta.pk.name if root._meta.pk else 'id'))} = %s"
+    conditions = []
+    for name, operator, many in where:
+        if operator not in _OPERATORS:
+            raise ValueError(f"unsupported operator {operator!r}")
+        column = f"t0.{quote(_column(root, name))}"
+        if operator == "in":
+            conditions.append(f"{column} IN ({', '.join(['%s'] * many)})")
+        else:
+            conditions.append(f"{column} {operator} %s")
+    order = ", ".join(
+        f"t0.{quote(_column(root, n.removeprefix('-')))}{' DESC' if n.startswith('-') else ''}"
+        for n in order_by
     )
+    sql = f"SELECT {', '.join(columns)} FROM {quote(root._meta.db_table)} t0 "  # noqa: S608
+    sql += " ".join(joins)
+    if conditions:
+        sql += " WHERE " + " AND ".join(conditions)
+    if order:
+        sql += f" ORDER BY {order}"
     return _JoinedSelect(sql, tuple(parts), tuple(name for name, *_ in counts))
 
 
-def _converted(field: Field, alias: str, value: Any) -> Any:
-    column = field.get_col(alias)
-    for converter in connection.ops.get_db_converters(column) + column.get_db_converters(
-        connection
-    ):
-        value = converter(value, column, connection)
-    return value
+def _converted(part: _Part, values: Sequence[Any]) -> list[Any]:
+    out = []
+    for value, (converters, column) in zip(values, part.converters, strict=True):
+        for converter in converters:
+            value = converter(value, column, connection)
+        out.append(value)
+    return out
 
 
-def joined_row[M: Model](
+def joined_rows[M: Model](
     root: type[M],
-    pk: Any,
     paths: dict[str, tuple[str, ...]],
     *,
+    where: Sequence[tuple[str, str, Any]],
+    order_by: Sequence[str] = (),
     counts: dict[str, tuple[type[Model], str, str]] | None = None,
-) -> M | None:
-    """One ``root`` row by primary key with the rows its foreign keys lead to, in one query.
+) -> list[M]:
+    """``root`` rows with the rows their foreign keys lead to, in one query.
 
     ``paths`` maps "" (the root) and each foreign-key path ("plan", "plan__weight") to the
     fields to load (empty: all); the related instances are cached on their parents as
-    ``select_related`` would cache them, and fields left out are deferred. ``counts`` adds
-    ``name: (child model, child's foreign key, root field)`` as a count of child rows, set as
-    an attribute of the root instance.
+    ``select_related`` would cache them, and fields left out are deferred. ``where`` is a list
+    of ``(root field, operator, value)`` (operators ``= != < <= > >= in``), all of which must
+    hold; values go through the field's ``get_db_prep_value``. ``order_by`` names root fields
+    (``-`` for descending). ``counts`` adds ``name: (child model, child's foreign key, root
+    field)`` as a count of child rows, set as an attribute of each root instance.
     """
+    shape: list[tuple[str, str, int]] = []
+    params: list[Any] = []
+    for name, operator, value in where:
+        field = root._meta.get_field(name)
+        assert isinstance(field, Field)
+        values = list(value) if operator == "in" else [value]
+        shape.append((name, operator, len(values)))
+        params.extend(field.get_db_prep_value(v, connection) for v in values)
     plan = _joined_select(
         root,
         connection.vendor,
         tuple((path, tuple(sorted(names))) for path, names in paths.items()),
         tuple((name, *spec) for name, spec in (counts or {}).items()),
+        tuple(shape),
+        tuple(order_by),
     )
     with connection.cursor() as cursor:
-        cursor.execute(plan.sql, [pk])
-        row = cursor.fetchone()
-    if row is None:
-        return None
+        cursor.execute(plan.sql, params)
+        rows = cursor.fetchall()
+    return [_hydrate(plan, row) for row in rows]  # type: ignore[misc]
+
+
+def _hydrate(plan: _JoinedSelect, row: Sequence[Any]) -> Model:
     instances: list[Model | None] = []
     position = 0
     for part in plan.parts:
@@ -212,18 +264,28 @@ def joined_row[M: Model](
         if part.parent is not None and parent is None:
             instances.append(None)  # below a missing row: missing too
             continue
-        if values[[f.primary_key for f in part.fields].index(True)] is None:
+        if values[part.pk_index] is None:
             instance = None
         else:
-            instance = part.model.from_db(
-                connection.alias,
-                [f.attname for f in part.fields],
-                [_converted(f, part.alias, v) for f, v in zip(part.fields, values, strict=True)],
-            )
+            instance = part.model.from_db(connection.alias, part.attnames, _converted(part, values))
         if part.link is not None and parent is not None:
             part.link.set_cached_value(parent, instance)
         instances.append(instance)
     found = instances[0]
+    assert found is not None
     for name, value in zip(plan.counts, row[position:], strict=True):
         setattr(found, name, int(value))
-    return found  # type: ignore[return-value]
+    return found
+
+
+def joined_row[M: Model](
+    root: type[M],
+    pk: Any,
+    paths: dict[str, tuple[str, ...]],
+    *,
+    counts: dict[str, tuple[type[Model], str, str]] | None = None,
+) -> M | None:
+    """One ``root`` row by primary key, as ``joined_rows`` reads them; None if there is none."""
+    pk_name = root._meta.pk.name if root._meta.pk else "id"
+    found = joined_rows(root, paths, where=[(pk_name, "=", pk)], counts=counts)
+    return found[0] if found else None

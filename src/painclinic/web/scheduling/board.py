@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.urls import NoReverseMatch, reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from painclinic.pharmacology import format_dose
-from painclinic.web.infusions.models import SessionStatus
+from painclinic.web.infusions.models import InfusionSession, SessionStatus
 from painclinic.web.patients.models import Patient
+from painclinic.web.rowreads import joined_rows, rows_in
 from painclinic.web.scheduling.clinictime import local_day_bounds, to_local, to_utc
 from painclinic.web.scheduling.models import Booking, BookingStatus, Chair, OpeningHours
 from painclinic.web.scheduling.services import (
@@ -30,23 +30,12 @@ from painclinic.web.scheduling.services import (
 from painclinic.web.treatments.models import Drug, PlannedSession
 
 SLOT_MIN = 15
-BOARD_COLUMNS = (
-    "id",
-    "patient_id",
-    "chair_id",
-    "planned_session_id",
-    "starts_at",
-    "ends_at",
-    "status",
-    "patient__legal_given_name",
-    "patient__legal_family_name",
-    "patient__preferred_name",
-    "plan__drug",
-    "planned_session__number",
-    "planned_session__steps",
-    "infusion_session__id",
-    "infusion_session__status",
-)
+BOARD_READ: dict[str, tuple[str, ...]] = {
+    "": ("patient", "chair", "plan", "planned_session", "starts_at", "ends_at", "status"),
+    "patient": ("legal_given_name", "legal_family_name", "preferred_name"),
+    "plan": ("drug",),
+    "planned_session": ("number", "steps"),
+}
 DEFAULT_OPEN = dt.time(8, 0)
 DEFAULT_CLOSE = dt.time(17, 0)
 
@@ -149,39 +138,68 @@ def _session_status(row: dict[str, Any]) -> tuple[str, str]:
     return str(status), SessionStatus(status).label
 
 
+def _board_row(booking: Booking, session: InfusionSession | None) -> dict[str, Any]:
+    plan, planned = booking.plan, booking.planned_session
+    return {
+        "id": booking.pk,
+        "patient_id": booking.patient_id,
+        "chair_id": booking.chair_id,
+        "planned_session_id": booking.planned_session_id,
+        "starts_at": booking.starts_at,
+        "ends_at": booking.ends_at,
+        "status": booking.status,
+        "patient__legal_given_name": booking.patient.legal_given_name,
+        "patient__legal_family_name": booking.patient.legal_family_name,
+        "patient__preferred_name": booking.patient.preferred_name,
+        "plan__drug": plan.drug if plan else None,
+        "planned_session__number": planned.number if planned else None,
+        "planned_session__steps": planned.steps if planned else None,
+        "infusion_session__id": session.pk if session else None,
+        "infusion_session__status": session.status if session else None,
+        "session_total": getattr(booking, "session_total", None) if plan else None,
+    }
+
+
 def build_board(day: dt.date) -> Board:
     start_utc, end_utc = local_day_bounds(day)
-    totals = (
-        PlannedSession.objects.filter(plan=OuterRef("plan"))
-        .order_by()
-        .values("plan")
-        .annotate(n=Count("id"))
-        .values("n")
+    # Only what a card shows, in one joined read and one read of the infusion sessions, with
+    # no compiled queryset (web/rowreads.py): the board is read every two minutes at every
+    # chairside.
+    found = joined_rows(
+        Booking,
+        BOARD_READ,
+        where=[
+            ("status", "in", sorted(OCCUPYING)),
+            ("starts_at", "<", end_utc),
+            ("starts_at", ">", start_utc - MAX_BOOKING),
+            ("ends_at", ">", start_utc),
+        ],
+        order_by=("starts_at", "id"),
+        counts={"session_total": (PlannedSession, "plan", "plan")},
     )
-    bookings = list(
-        Booking.objects.filter(
-            status__in=OCCUPYING,
-            starts_at__lt=end_utc,
-            starts_at__gt=start_utc - MAX_BOOKING,
-            ends_at__gt=start_utc,
-        )
-        .annotate(session_total=Subquery(totals, output_field=IntegerField()))
-        .order_by("starts_at")
-        # Plain rows of only what a card shows: the board is read every two minutes at
-        # every chairside, and model instances for five joined tables were most of its cost.
-        .values(*BOARD_COLUMNS, "session_total")
-    )
+    sessions = {
+        s.booking_id: s
+        for s in rows_in(InfusionSession, "booking", found, only=("booking", "status"))
+    }
+    bookings = [_board_row(b, sessions.get(b.pk)) for b in found]
     booked_chairs = {b["chair_id"] for b in bookings}
-    chairs = list(Chair.objects.filter(Q(active=True) | Q(pk__in=booked_chairs)).order_by("name"))
+    # A clinic has a handful of chairs: read them all, keep the active and the booked ones.
+    chairs = [
+        c
+        for c in joined_rows(Chair, {"": ()}, where=[], order_by=("name", "id"))
+        if c.active or c.pk in booked_chairs
+    ]
     periods: dict[int, list[tuple[dt.time, dt.time]]] = {c.pk: [] for c in chairs}
-    active_chairs = [c.pk for c in chairs if c.active]
-    # That weekday's open periods of the active chairs, as plain rows in one query.
-    for chair_id, opens_at, closes_at in (
-        OpeningHours.objects.filter(active=True, weekday=day.weekday(), chair_id__in=active_chairs)
-        .order_by("opens")
-        .values_list("chair_id", "opens", "closes")
+    active = {c.pk for c in chairs if c.active}
+    # That weekday's open periods of the active chairs (an inactive chair is closed).
+    for hours in joined_rows(
+        OpeningHours,
+        {"": ("chair", "opens", "closes")},
+        where=[("active", "=", True), ("weekday", "=", day.weekday())],
+        order_by=("opens",),
     ):
-        periods[chair_id].append((opens_at, closes_at))
+        if hours.chair_id in active:
+            periods[hours.chair_id].append((hours.opens, hours.closes))
     opens = [o for p in periods.values() for o, _ in p]
     closes = [c for p in periods.values() for _, c in p]
     if not opens and not bookings:

@@ -623,29 +623,37 @@ def _reschedule(
 
 def cancelled_on(day: dt.date) -> list[Booking]:
     """The day's cancelled bookings (desk cancellations, moves and infusion sessions cancelled
-    from the chart), for the list under the chair board. One query."""
+    from the chart), for the list under the chair board: two plain reads (web/rowreads.py),
+    the board being read every two minutes at every chairside."""
+    from painclinic.web.infusions.models import InfusionSession
+    from painclinic.web.rowreads import joined_rows, rows_in
     from painclinic.web.scheduling.clinictime import local_day_bounds
 
     start, end = local_day_bounds(day)
-    return list(
-        Booking.objects.filter(
-            status=BookingStatus.CANCELLED, starts_at__gte=start, starts_at__lt=end
-        )
-        .exclude(cancel_reason="rescheduled")
-        .select_related("patient", "chair", "infusion_session")
-        .only(
-            "starts_at",
-            "cancel_reason",
-            "patient",
-            "chair",
-            "patient__legal_given_name",
-            "patient__legal_family_name",
-            "patient__preferred_name",
-            "chair__name",
-            "infusion_session__status",
-        )
-        .order_by("starts_at", "chair__name")
+    found = joined_rows(
+        Booking,
+        {
+            "": ("patient", "chair", "starts_at", "cancel_reason", "status"),
+            "patient": ("legal_given_name", "legal_family_name", "preferred_name"),
+            "chair": ("name",),
+        },
+        where=[
+            ("status", "=", BookingStatus.CANCELLED),
+            ("starts_at", ">=", start),
+            ("starts_at", "<", end),
+            ("cancel_reason", "!=", "rescheduled"),
+        ],
     )
+    if not found:
+        return []
+    sessions = {
+        s.booking_id: s
+        for s in rows_in(InfusionSession, "booking", found, only=("booking", "status"))
+    }
+    relation = Booking._meta.get_field("infusion_session")
+    for booking in found:
+        relation.set_cached_value(booking, sessions.get(booking.pk))  # type: ignore[union-attr]
+    return sorted(found, key=lambda b: (b.starts_at, b.chair.name))
 
 
 # --- chairs -----------------------------------------------------------------------------------
