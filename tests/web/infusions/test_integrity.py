@@ -179,3 +179,20 @@ def test_same_nurse_double_check_over_http_is_refused_and_audited(
     event = AuditEvent.objects.order_by("-sequence").first()
     assert event.outcome == "denied" and "different nurse" in event.detail["refused"]
     assert fresh(s).status == "checklist_done"
+
+
+@pytest.mark.django_db
+def test_a_due_time_the_infusion_ended_without_is_missed_not_overdue(session, nurse, nurse2):
+    s = run_to(session, "running", nurse, nurse2)
+    start = s.segments.first().started_at
+    obs = [Observation(pk=1, observed_at=start + dt.timedelta(minutes=1))]
+    stopped = start + dt.timedelta(minutes=40)
+    later = start + dt.timedelta(hours=3)
+    schedule = observation_schedule(s, start, obs, later, stopped)
+    # +0 was taken; +15 and +30 were due before the stop and never taken; nothing after the stop.
+    assert [(d.minute, d.state) for d in schedule] == [
+        (0, "done"),
+        (15, "missed"),
+        (30, "missed"),
+    ]
+    assert not [d for d in schedule if d.state == "overdue"]

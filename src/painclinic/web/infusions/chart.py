@@ -45,7 +45,7 @@ from painclinic.web.rowreads import rows_in, rows_where
 class DueObservation:
     due_at: dt.datetime
     minute: int
-    state: str  # done | due | overdue | upcoming
+    state: str  # done | due | overdue | upcoming | missed (none taken before the stop)
     observation: Observation | None = None
 
 
@@ -156,7 +156,9 @@ def observation_schedule(
             continue
         if end_at is not None and due_at > end_at:
             continue  # the infusion ended before this was due
-        if now > due_at + grace:
+        if end_at is not None and due_at <= end_at:
+            state = "missed"  # the infusion ended without it: it can no longer be taken
+        elif now > due_at + grace:
             state = "overdue"
         elif now >= due_at - early:
             state = "due"
@@ -506,6 +508,13 @@ def summary_text(chart: Chart) -> str:
     lines.append(
         f"Delivered {fmt(chart.delivered_mg, 'mg')} (planned {fmt(chart.planned_mg, 'mg')})."
     )
+    missed = [d for d in chart.schedule if d.state == "missed"]
+    if missed:
+        lines.append(
+            f"Missed observations: {len(missed)} ("
+            + ", ".join(f"+{d.minute} min" for d in missed)
+            + ")."
+        )
     rates = [
         f"{fmt(s.rate_mg_per_h, 'mg/h')} ({s.start_reason.replace('_', ' ')})"
         for s in chart.segments

@@ -203,6 +203,7 @@ def session_chart(request: HttpRequest, session_id: int) -> HttpResponse:
         "delivered": fmt(chart.delivered_mg, "mg"),
         "planned": fmt(chart.planned_mg, "mg"),
         "overdue": [d for d in chart.schedule if d.state == "overdue"],
+        "missed": [d for d in chart.schedule if d.state == "missed"],
         "readiness": readiness.Readiness(session)
         if session.status in services.CANCELLABLE_STATUSES
         else None,
