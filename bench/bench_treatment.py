@@ -467,6 +467,9 @@ def _child(database_url: str | None, data_dir: str) -> dict:
         pages["chair board (busy day)"] = lambda i: f"{board}?date={busy_day.isoformat()}"
     except NoReverseMatch:
         pass
+    if "chair board (busy day)" in pages:  # the page measured is the busy day, in full
+        shown = client.get(pages["chair board (busy day)"](0)).content.decode()
+        assert shown.count('class="bcard"') == SESSIONS_PER_DAY, "the busy day is not on the board"
     results: dict[str, dict] = {}
     for name, url_for in pages.items():
         for i in range(20):  # warm-up
