@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Field, ForeignKey, Model
 
 
@@ -123,7 +123,6 @@ class _JoinedSelect:
 _OPERATORS = frozenset({"=", "!=", "<", "<=", ">", ">=", "in"})
 
 
-@functools.cache
 def _joined_select(
     root: type[Model],
     vendor: str,
@@ -240,14 +239,22 @@ def joined_rows[M: Model](
         values = list(value) if operator == "in" else [value]
         shape.append((name, operator, len(values)))
         params.extend(field.get_db_prep_value(v, connection) for v in values)
-    plan = _joined_select(
+    # Built once per shape and per connection: the converters are bound to this thread's
+    # connection, so the cache lives on the connection object rather than in the module.
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    cache: dict[tuple[Any, ...], _JoinedSelect] = wrapper.__dict__.setdefault(
+        "_painclinic_joined_selects", {}
+    )
+    key = (
         root,
-        connection.vendor,
         tuple((path, tuple(sorted(names))) for path, names in paths.items()),
         tuple((name, *spec) for name, spec in (counts or {}).items()),
         tuple(shape),
         tuple(order_by),
     )
+    plan = cache.get(key)
+    if plan is None:
+        plan = cache[key] = _joined_select(root, connection.vendor, *key[1:])
     with connection.cursor() as cursor:
         cursor.execute(plan.sql, params)
         rows = cursor.fetchall()
