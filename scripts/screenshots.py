@@ -51,6 +51,12 @@ def main() -> None:
         else django.utils.timezone.localdate()
     )
 
+    # The demo patient whose first infusion is blocked by an open missing-information item.
+    from painclinic.web.assessments.models import ChecklistItem
+
+    open_item = ChecklistItem.objects.filter(resolved_at__isnull=True).first()
+    blocked_name = open_item.patient.full_name if open_item else None
+
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -98,6 +104,17 @@ def main() -> None:
                     page.goto(base + path)
                     page.screenshot(path=str(out / f"{name}.png"), full_page=True)
                     print(out / f"{name}.png")
+                if username == "nurse" and blocked_name:
+                    # Open that patient's chart from the board, as a nurse would at the chair.
+                    page.goto(f"{base}/scheduling/board/?date={board_day}")
+                    card = page.locator("td.card-cell", has_text=blocked_name)
+                    card.get_by_role("button", name="Open chart").click()
+                    page.wait_for_url("**/infusions/*/")
+                    chart_url = page.url
+                    for name, path in (("infusion-chart-blocked", ""), ("checklist", "checklist/")):
+                        page.goto(chart_url + path)
+                        page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+                        print(out / f"{name}.png")
                 context.close()
             browser.close()
     finally:

@@ -115,6 +115,9 @@ def test_the_chart_and_checklist_page_show_the_block_with_links_to_resolve(
     nurse_client = client_for(Role.NURSE)
     chart = nurse_client.get(f"/infusions/{session.pk}/").content.decode()
     assert "First infusion of ketamine blocked" in chart and link in chart
+    # The chart's main action is resolving, not a checklist that would be refused.
+    assert f'class="button primary inf-next" href="{link}"' in chart
+    assert "Complete the pre-infusion checklist" not in chart
     page = nurse_client.get(f"/infusions/{session.pk}/checklist/").content.decode()
     assert item.text in page and link in page
     now = timezone.localtime().replace(second=0, microsecond=0)
