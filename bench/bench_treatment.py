@@ -18,14 +18,13 @@ import json
 import os
 import platform
 import random
-import statistics
 import sys
 import time
 from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pagebench import fresh_postgres, run_child
+from pagebench import fresh_postgres, run_child, time_pages
 
 HERE = Path(__file__).resolve().parent
 PATIENTS = int(os.environ.get("BENCH_PATIENTS", "10000"))
@@ -470,18 +469,8 @@ def _child(database_url: str | None, data_dir: str) -> dict:
     if "chair board (busy day)" in pages:  # the page measured is the busy day, in full
         shown = client.get(pages["chair board (busy day)"](0)).content.decode()
         assert shown.count('class="bcard"') == SESSIONS_PER_DAY, "the busy day is not on the board"
-    results: dict[str, dict] = {}
+    results: dict[str, dict] = time_pages(client, pages, REQUESTS)
     for name, url_for in pages.items():
-        for i in range(20):  # warm-up
-            client.get(url_for(i))
-        timings = []
-        for i in range(REQUESTS):
-            url = url_for(i)
-            started = time.perf_counter()
-            response = client.get(url)
-            timings.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200, (url, response.status_code)
-        timings.sort()
         if PROFILE_DIR:  # BENCH_PROFILE_DIR: a cProfile of the same requests, for pstats
             import cProfile
 
@@ -497,11 +486,7 @@ def _child(database_url: str | None, data_dir: str) -> dict:
             (Path(PROFILE_DIR) / f"{database_label}-{slug}.sql").write_text(
                 "\n".join(f"{q['time']} {q['sql']}" for q in captured.captured_queries)
             )
-        results[name] = {
-            "p50_ms": statistics.median(timings),
-            "p95_ms": timings[int(0.95 * len(timings)) - 1],
-            "queries": count_queries(url_for(0)),
-        }
+        results[name]["queries"] = count_queries(url_for(0))
     results["session (probe, running)"]["queries_small_db"] = queries_small
     results["session (probe, running)"]["queries_large_db"] = queries_large
     return {

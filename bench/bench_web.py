@@ -12,13 +12,11 @@ import json
 import os
 import platform
 import random
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pagebench import fresh_postgres, run_child
+from pagebench import fresh_postgres, run_child, time_pages
 
 HERE = Path(__file__).resolve().parent
 PATIENTS = 10_000
@@ -86,25 +84,11 @@ def _child(database_url: str | None, data_dir: str) -> dict:
         "patient search": lambda i: f"/patients/?q={family_names[i % len(family_names)]}",
         "patient detail": lambda i: f"/patients/{ids[(i * 37) % len(ids)]}/",
     }
-    results = {}
+    results: dict[str, dict] = time_pages(client, pages, REQUESTS)
     for name, url_for in pages.items():
-        for i in range(20):  # warm-up
-            client.get(url_for(i))
-        timings = []
-        for i in range(REQUESTS):
-            url = url_for(i)
-            start = time.perf_counter()
-            response = client.get(url)
-            timings.append((time.perf_counter() - start) * 1000)
-            assert response.status_code == 200, (url, response.status_code)
         with CaptureQueriesContext(connection) as queries:
             client.get(url_for(0))
-        timings.sort()
-        results[name] = {
-            "p50_ms": statistics.median(timings),
-            "p95_ms": timings[int(0.95 * len(timings)) - 1],
-            "queries": len(queries),
-        }
+        results[name]["queries"] = len(queries)
     return results
 
 
