@@ -151,7 +151,8 @@ def test_pages_cancel_form_chart_banner_and_board(session, nurse, nurse2, client
     s = run_to(session, "prepared", nurse, nurse2)
     client = client_for(Role.NURSE)
     chart_url = reverse("infusions:session", kwargs={"session_id": s.pk})
-    assert "Cancel the session" in client.get(chart_url).content.decode()
+    before = client.get(chart_url).content.decode()
+    assert "Cancel the session" in before and "Predicted concentration" in before
     cancel_url = reverse("infusions:cancel", kwargs={"session_id": s.pk})
     page = client.get(cancel_url).content.decode()
     assert "100 mg of ketamine was drawn" in page and 'name="witness_password"' in page
@@ -172,6 +173,7 @@ def test_pages_cancel_form_chart_banner_and_board(session, nurse, nurse2, client
     chart = client.get(chart_url).content.decode()
     assert "Session cancelled" in chart and "Patient did not attend" in chart
     assert "Cancel the session" not in chart
+    assert "Predicted concentration" not in chart  # nothing was or will be infused
     day = timezone.localtime(s.booking.starts_at).date().isoformat()
     board = client.get(reverse("scheduling:board") + f"?date={day}").content.decode()
     assert "Cancelled · chair freed" in board and "infusion session cancelled" in board
