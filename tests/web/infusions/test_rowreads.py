@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -18,7 +19,7 @@ from painclinic.web.infusions.models import (
     RateSegment,
     SessionEvent,
 )
-from painclinic.web.rowreads import joined_row, rows_in, rows_where
+from painclinic.web.rowreads import joined_row, joined_rows, rows_in, rows_where
 from painclinic.web.treatments.models import PlannedSession
 
 from .conftest import make_request, run_to
@@ -108,3 +109,15 @@ def test_rows_where_and_rows_in_match_the_orm(session, nurse, nurse2):
     users = rows_in(type(nurse), "id", [nurse.pk, nurse2.pk], only=("username",))
     assert sorted(u.username for u in users) == sorted([nurse.username, nurse2.username])
     assert rows_in(type(nurse), "id", []) == []
+
+
+def test_values_are_parameters_and_only_known_operators_are_accepted(session, nurse):
+    # Safety checklist #27: input never becomes SQL. A quote-laden value matches nothing.
+    user_model = type(nurse)
+    hostile = f"{nurse.username}' OR '1'='1"
+    assert rows_where(user_model, "username", hostile) == []
+    assert [u.pk for u in rows_where(user_model, "username", nurse.username)] == [nurse.pk]
+    with pytest.raises(ValueError, match="unsupported operator"):
+        joined_rows(InfusionSession, {"": ()}, where=[("status", "; DROP TABLE x --", "a")])
+    with pytest.raises(FieldDoesNotExist):
+        rows_where(user_model, "username; DROP TABLE x", "a")  # not a field of the model

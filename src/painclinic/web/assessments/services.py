@@ -30,10 +30,8 @@ from painclinic.web.clinicdate import age_in_years, clinic_today
 from painclinic.web.patients.models import Patient, WeightMeasurement
 from painclinic.web.patients.services import latest_weight
 
-# Audit categories: "assessment" and "eligibility" are proposed to the integrator; until they
-# exist the closest existing category is used and ``detail["area"]`` names the real one.
-ASSESSMENT_CATEGORY: str = str(getattr(Category, "ASSESSMENT", Category.DEMOGRAPHICS))
-ELIGIBILITY_CATEGORY: str = str(getattr(Category, "ELIGIBILITY", Category.DEMOGRAPHICS))
+ASSESSMENT_CATEGORY: str = Category.ASSESSMENT
+ELIGIBILITY_CATEGORY: str = Category.ELIGIBILITY
 
 DRUGS = ("ketamine", "lidocaine")
 CLINICIANS = frozenset({Role.PHYSICIAN, Role.NURSE})

@@ -14,9 +14,7 @@ from painclinic.web.patients.access import may_see_patient
 from painclinic.web.rowreads import joined_row
 from painclinic.web.treatments.models import PlannedSession
 
-# Until the integrator adds Category.INFUSION to audit/models.py, the same value is used here
-# (the column is a plain string; the report shows it as is).
-INFUSION_CATEGORY: str = getattr(Category, "INFUSION", "infusion")
+INFUSION_CATEGORY: str = Category.INFUSION
 
 
 # What the chart pages and the infusion services read of a session and the rows it joins, in

@@ -8,8 +8,6 @@ version with a ``SessionEvent`` and writes the audit event.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +23,8 @@ from painclinic.clinical import score as score_instrument
 from painclinic.web.accounts.models import Role
 from painclinic.web.accounts.permissions import acting_user
 from painclinic.web.audit.services import Action, Outcome, audit
+from painclinic.web.drugregister.models import ControlledDrug
+from painclinic.web.drugregister.services import DrugRegisterError, do_record_draw
 from painclinic.web.infusions import policy, readiness
 from painclinic.web.infusions.access import INFUSION_CATEGORY
 from painclinic.web.infusions.models import (
@@ -222,25 +222,6 @@ REGISTER_FIELDS = {
 }
 
 
-def _controlled_drugs() -> set[str]:
-    """Drugs kept in the controlled-drug register (ketamine, a Schedule I substance)."""
-    try:
-        module = importlib.import_module("painclinic.web.drugregister.models")
-    except ImportError:
-        return set()
-    choices = getattr(module, "ControlledDrug", None)
-    return set(getattr(choices, "values", ())) if choices is not None else set()
-
-
-def _register_function(name: str) -> Callable[..., Any] | None:
-    try:
-        module = importlib.import_module("painclinic.web.drugregister.services")
-    except ImportError:
-        return None
-    function = getattr(module, name, None)
-    return function if callable(function) else None
-
-
 # --- 1. open --------------------------------------------------------------------------------
 
 
@@ -406,18 +387,17 @@ def do_prepare_bag(
             prepared_by=acting_user(request),
             prepared_at=timezone.now(),
         )
-        record_draw = _register_function("do_record_draw")
-        if record_draw is not None and session.plan.drug in _controlled_drugs():
+        if session.plan.drug in ControlledDrug.values:
             try:
-                record_draw(
+                do_record_draw(
                     request,
                     session,
                     concentration_mg_per_ml=prep.vial_concentration_mg_per_ml,
                     amount_mg=prep.drawn_mg,
                     lot=prep.vial_lot,
                 )
-            except ValueError as error:  # DrugRegisterError names the register's field
-                register_field = REGISTER_FIELDS.get(getattr(error, "field", ""))
+            except DrugRegisterError as error:
+                register_field = REGISTER_FIELDS.get(error.field or "")
                 raise Refused(f"Drug register: {error}", register_field) from error
             prep.register_draw_recorded = True
             prep.save(update_fields=["register_draw_recorded"])

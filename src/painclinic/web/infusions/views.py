@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -15,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from painclinic.web.accounts.models import Role
 from painclinic.web.accounts.permissions import acting_user, allow_roles
+from painclinic.web.assessments.services import latest_eligibility_decision
 from painclinic.web.audit.services import Action, audit
 from painclinic.web.infusions import readiness, services
 from painclinic.web.infusions.access import (
@@ -272,20 +272,6 @@ def concentration_chart(request: HttpRequest, session_id: int) -> HttpResponse:
 # --- checklist ------------------------------------------------------------------------------
 
 
-def _latest_eligibility(session: InfusionSession) -> Any:
-    try:
-        module = importlib.import_module("painclinic.web.assessments.services")
-    except ImportError:
-        return None
-    function = getattr(module, "latest_eligibility_decision", None)
-    if not callable(function):
-        return None
-    try:
-        return function(session.patient, session.plan.drug)
-    except (TypeError, ValueError, LookupError):
-        return None
-
-
 @allow_roles(NURSE)
 @require_http_methods(["GET", "POST"])
 def checklist(request: HttpRequest, session_id: int) -> HttpResponse:
@@ -300,7 +286,7 @@ def checklist(request: HttpRequest, session_id: int) -> HttpResponse:
         template="infusions/checklist.html",
         success="Checklist passed. Next: prepare the bag.",
         extra={
-            "eligibility": _latest_eligibility(session),
+            "eligibility": latest_eligibility_decision(session.patient, session.plan.drug),
             "readiness": readiness.Readiness(session),
         },
         submit="Checklist passed",

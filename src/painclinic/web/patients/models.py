@@ -111,14 +111,8 @@ class Patient(models.Model):
 
     @property
     def full_name(self) -> str:
-        return self.format_full_name(
-            self.legal_family_name, self.legal_given_name, self.preferred_name
-        )
-
-    @staticmethod
-    def format_full_name(family: str, given: str, preferred: str) -> str:
-        """Family, Given (Preferred): how every list and banner names a patient."""
-        return f"{family}, {given}" + (f" ({preferred})" if preferred else "")
+        preferred = f" ({self.preferred_name})" if self.preferred_name else ""
+        return f"{self.legal_family_name}, {self.legal_given_name}{preferred}"
 
     @property
     def health_card_display(self) -> str:

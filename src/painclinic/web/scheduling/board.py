@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from painclinic.pharmacology import format_dose
 from painclinic.web.infusions.models import InfusionSession, SessionStatus
-from painclinic.web.patients.models import Patient
 from painclinic.web.rowreads import joined_rows, rows_in
 from painclinic.web.scheduling.clinictime import local_day_bounds, to_local, to_utc
 from painclinic.web.scheduling.models import Booking, BookingStatus, Chair, OpeningHours
@@ -27,7 +26,7 @@ from painclinic.web.scheduling.services import (
     MAX_BOOKING,
     OCCUPYING,
 )
-from painclinic.web.treatments.models import Drug, PlannedSession
+from painclinic.web.treatments.models import PlannedSession
 
 SLOT_MIN = 15
 BOARD_READ: dict[str, tuple[str, ...]] = {
@@ -61,23 +60,18 @@ _SENTINEL_ID = 987_654_321
 
 
 @functools.cache
-def _url_template(name: str, kwarg: str) -> str | None:
-    """``name``'s URL with ``{}`` where the id goes (one ``reverse`` per process, not one per
-    card), or None if the URL does not exist."""
-    try:
-        return reverse(name, kwargs={kwarg: _SENTINEL_ID}).replace(str(_SENTINEL_ID), "{}")
-    except NoReverseMatch:
-        return None
+def _url_template(name: str, kwarg: str) -> str:
+    """``name``'s URL with ``{}`` where the id goes: one ``reverse`` per process, not per card."""
+    return reverse(name, kwargs={kwarg: _SENTINEL_ID}).replace(str(_SENTINEL_ID), "{}")
 
 
-def _url(name: str, kwarg: str, object_id: int) -> str | None:
-    template = _url_template(name, kwarg)
-    return template.format(object_id) if template is not None else None
+def _url(name: str, kwarg: str, object_id: int) -> str:
+    return _url_template(name, kwarg).format(object_id)
 
 
 @dataclass(frozen=True)
 class Card:
-    """One booking on the board, from one row of the board query (no model instances)."""
+    """One booking on the board, with what its card shows."""
 
     booking_id: int
     patient_id: int
@@ -129,35 +123,12 @@ class Board:
         return sorted({c.patient_id for c in self.cards})
 
 
-def _session_status(row: dict[str, Any]) -> tuple[str, str]:
-    status = row["infusion_session__status"]
-    if row["infusion_session__id"] is None:
-        if row["status"] == BookingStatus.COMPLETED:
+def _session_status(booking: Booking, session: InfusionSession | None) -> tuple[str, str]:
+    if session is None:
+        if booking.status == BookingStatus.COMPLETED:
             return "completed", "Completed"
         return "booked", "Booked"
-    return str(status), SessionStatus(status).label
-
-
-def _board_row(booking: Booking, session: InfusionSession | None) -> dict[str, Any]:
-    plan, planned = booking.plan, booking.planned_session
-    return {
-        "id": booking.pk,
-        "patient_id": booking.patient_id,
-        "chair_id": booking.chair_id,
-        "planned_session_id": booking.planned_session_id,
-        "starts_at": booking.starts_at,
-        "ends_at": booking.ends_at,
-        "status": booking.status,
-        "patient__legal_given_name": booking.patient.legal_given_name,
-        "patient__legal_family_name": booking.patient.legal_family_name,
-        "patient__preferred_name": booking.patient.preferred_name,
-        "plan__drug": plan.drug if plan else None,
-        "planned_session__number": planned.number if planned else None,
-        "planned_session__steps": planned.steps if planned else None,
-        "infusion_session__id": session.pk if session else None,
-        "infusion_session__status": session.status if session else None,
-        "session_total": getattr(booking, "session_total", None) if plan else None,
-    }
+    return str(session.status), SessionStatus(session.status).label
 
 
 def build_board(day: dt.date) -> Board:
@@ -181,8 +152,8 @@ def build_board(day: dt.date) -> Board:
         s.booking_id: s
         for s in rows_in(InfusionSession, "booking", found, only=("booking", "status"))
     }
-    bookings = [_board_row(b, sessions.get(b.pk)) for b in found]
-    booked_chairs = {b["chair_id"] for b in bookings}
+    bookings = found
+    booked_chairs = {b.chair_id for b in bookings}
     # A clinic has a handful of chairs: read them all, keep the active and the booked ones.
     chairs = [
         c
@@ -209,8 +180,8 @@ def build_board(day: dt.date) -> Board:
     grid_start = to_utc(day, first_local) if _exists(day, first_local) else start_utc
     grid_end = to_utc(day, last_local) if _exists(day, last_local) else end_utc
     if bookings:
-        grid_start = min(grid_start, max(start_utc, bookings[0]["starts_at"]))
-        grid_end = max(grid_end, min(end_utc, max(b["ends_at"] for b in bookings)))
+        grid_start = min(grid_start, max(start_utc, bookings[0].starts_at))
+        grid_end = max(grid_end, min(end_utc, max(b.ends_at for b in bookings)))
     step = dt.timedelta(minutes=SLOT_MIN)
     # Align to the quarter hour (in UTC, which for Toronto is also the local quarter hour).
     grid_start = grid_start.replace(
@@ -224,44 +195,37 @@ def build_board(day: dt.date) -> Board:
     local_instants = [to_local(t) for t in instants]
     rows = [Row(label=t.strftime("%H:%M"), on_the_hour=t.minute == 0) for t in local_instants]
     cards: list[Card] = []
-    drug_labels = dict(Drug.choices)
     for chair in chairs:
         column: list[Cell | None] = [None] * len(instants)
         taken_until = 0
-        for row in (b for b in bookings if b["chair_id"] == chair.pk):
-            starts_at, ends_at = row["starts_at"], row["ends_at"]
-            first = max(0, math.floor((starts_at - grid_start) / step))
-            last = min(len(instants), math.ceil((ends_at - grid_start) / step))
+        for booking in (b for b in bookings if b.chair_id == chair.pk):
+            first = max(0, math.floor((booking.starts_at - grid_start) / step))
+            last = min(len(instants), math.ceil((booking.ends_at - grid_start) / step))
             first = max(first, taken_until)
             if first >= len(instants):
                 continue
             last = max(last, first + 1)
-            status, label = _session_status(row)
-            session_id = row["infusion_session__id"]
+            session = sessions.get(booking.pk)
+            status, label = _session_status(booking, session)
+            plan, planned = booking.plan, booking.planned_session
             card = Card(
-                booking_id=row["id"],
-                patient_id=row["patient_id"],
-                patient_name=Patient.format_full_name(
-                    row["patient__legal_family_name"],
-                    row["patient__legal_given_name"],
-                    row["patient__preferred_name"],
-                ),
-                starts_at=starts_at,
-                ends_at=ends_at,
+                booking_id=booking.pk,
+                patient_id=booking.patient_id,
+                patient_name=booking.patient.full_name,
+                starts_at=booking.starts_at,
+                ends_at=booking.ends_at,
                 rowspan=last - first,
-                session_number=row["planned_session__number"],
-                session_total=row["session_total"],
-                drug=drug_labels.get(row["plan__drug"], "") if row["plan__drug"] else "",
-                rate=planned_rates(row["planned_session__steps"])
-                if row["planned_session_id"]
-                else "",
+                session_number=planned.number if planned else None,
+                session_total=getattr(booking, "session_total", None) if plan else None,
+                drug=plan.get_drug_display() if plan else "",
+                rate=planned_rates(planned.steps) if planned else "",
                 status=status,
                 status_label=label,
-                session_url=_url("infusions:session", "session_id", session_id)
-                if session_id is not None
+                session_url=_url("infusions:session", "session_id", session.pk)
+                if session is not None
                 else None,
-                open_url=_url("infusions:open", "booking_id", row["id"])
-                if session_id is None
+                open_url=_url("infusions:open", "booking_id", booking.pk)
+                if session is None
                 else None,
             )
             cards.append(card)

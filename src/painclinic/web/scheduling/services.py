@@ -23,8 +23,10 @@ from django.utils import timezone
 from painclinic.web.accounts.models import Role
 from painclinic.web.accounts.permissions import acting_user
 from painclinic.web.audit.services import Action, Category, Outcome, audit
+from painclinic.web.infusions.models import InfusionSession
 from painclinic.web.patients.models import Patient
-from painclinic.web.scheduling.clinictime import LocalTimeError, to_local, to_utc
+from painclinic.web.rowreads import joined_rows, rows_in
+from painclinic.web.scheduling.clinictime import LocalTimeError, local_day_bounds, to_local, to_utc
 from painclinic.web.scheduling.models import (
     Booking,
     BookingStatus,
@@ -625,10 +627,6 @@ def cancelled_on(day: dt.date) -> list[Booking]:
     """The day's cancelled bookings (desk cancellations, moves and infusion sessions cancelled
     from the chart), for the list under the chair board: two plain reads (web/rowreads.py),
     the board being read every two minutes at every chairside."""
-    from painclinic.web.infusions.models import InfusionSession
-    from painclinic.web.rowreads import joined_rows, rows_in
-    from painclinic.web.scheduling.clinictime import local_day_bounds
-
     start, end = local_day_bounds(day)
     found = joined_rows(
         Booking,
