@@ -69,7 +69,7 @@ def _child(database_url: str | None, data_dir: str) -> dict:
 
     from painclinic.clinical import plan as clinical_plan
     from painclinic.web.accounts.models import Role, User
-    from painclinic.web.demo import build_patient, valid_health_number
+    from painclinic.web.demo.registry import build_patient, valid_health_number
     from painclinic.web.infusions import services
     from painclinic.web.infusions.models import (
         InfusionSession,
@@ -185,25 +185,22 @@ def _child(database_url: str | None, data_dir: str) -> dict:
         },
     )
     probe.refresh_from_db()
-    # Ketamine is drawn from the controlled-drug register: receive stock when it exists.
-    try:
-        from painclinic.web.drugregister.services import do_record_receipt
+    # Ketamine is drawn from the controlled-drug register: receive stock.
+    from painclinic.web.drugregister.services import do_record_receipt
 
-        do_record_receipt(
-            req(nurse),
-            {
-                "drug": "ketamine",
-                "concentration_mg_per_ml": Decimal("10"),
-                "vial_volume_ml": Decimal("10"),
-                "vial_count": 10,
-                "lot": "BENCH",
-                "expiry_date": timezone.localdate() + dt.timedelta(days=100),
-                "supplier": "bench",
-                "reference": "bench",
-            },
-        )
-    except ImportError:
-        pass
+    do_record_receipt(
+        req(nurse),
+        {
+            "drug": "ketamine",
+            "concentration_mg_per_ml": Decimal("10"),
+            "vial_volume_ml": Decimal("10"),
+            "vial_count": 10,
+            "lot": "BENCH",
+            "expiry_date": timezone.localdate() + dt.timedelta(days=100),
+            "supplier": "bench",
+            "reference": "bench",
+        },
+    )
     entry = {
         "drug": "ketamine",
         "vial_concentration_mg_per_ml": Decimal("10"),

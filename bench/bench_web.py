@@ -43,7 +43,7 @@ def _child(database_url: str | None, data_dir: str) -> dict:
     from django.utils import timezone
 
     from painclinic.web.accounts.models import Role, User
-    from painclinic.web.demo import build_patient, valid_health_number
+    from painclinic.web.demo.registry import build_patient, valid_health_number
     from painclinic.web.patients.models import ExternalPhysician, Patient, WeightMeasurement
 
     call_command("migrate", verbosity=0)

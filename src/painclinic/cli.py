@@ -42,7 +42,7 @@ def serve(
     _setup_django()
     from django.core.management import call_command
 
-    from painclinic.web.durability import durability_problems
+    from painclinic.web.lib.durability import durability_problems
 
     problems = durability_problems()
     if problems:
@@ -65,10 +65,10 @@ def demo(
     from django.core.management import call_command
 
     call_command("migrate", "--no-input", verbosity=0)
-    from painclinic.web.demo import load_demo
+    from painclinic.web.demo.registry import load_demo
 
     summary = load_demo(password=password, patient_count=patients)
-    from painclinic.web.demo_treatment import load_treatment_demo
+    from painclinic.web.demo.treatment import load_treatment_demo
 
     treatment = load_treatment_demo()
     typer.echo("")

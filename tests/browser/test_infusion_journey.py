@@ -56,24 +56,21 @@ def _seed() -> dict:
     booking = make_booking(plan, nurse)
     request = RequestFactory().post("/")
     request.user = nurse
-    try:
-        from painclinic.web.drugregister.services import do_record_receipt
+    from painclinic.web.drugregister.services import do_record_receipt
 
-        do_record_receipt(
-            request,
-            {
-                "drug": "ketamine",
-                "concentration_mg_per_ml": Decimal("10"),
-                "vial_volume_ml": Decimal("10"),
-                "vial_count": 20,
-                "lot": "KJ-2026",
-                "expiry_date": timezone.localdate() + dt.timedelta(days=300),
-                "supplier": "Journey supplier",
-                "reference": "PO-J1",
-            },
-        )
-    except ImportError:
-        pass
+    do_record_receipt(
+        request,
+        {
+            "drug": "ketamine",
+            "concentration_mg_per_ml": Decimal("10"),
+            "vial_volume_ml": Decimal("10"),
+            "vial_count": 20,
+            "lot": "KJ-2026",
+            "expiry_date": timezone.localdate() + dt.timedelta(days=300),
+            "supplier": "Journey supplier",
+            "reference": "PO-J1",
+        },
+    )
     session = do_open_session(request, booking.pk)
     witness = User.objects.get(username="nurse2")
     return {"session_id": session.pk, "witness_id": witness.pk}

@@ -26,7 +26,7 @@ from decimal import Decimal
 from painclinic.web.accounts.models import User
 from painclinic.web.assessments.models import EligibilityDecision
 from painclinic.web.patients.models import Patient, WeightMeasurement
-from painclinic.web.treatments.demo import load_fee_schedule
+from painclinic.web.demo.treatments import load_fee_schedule
 load_fee_schedule()
 physician = User.objects.get(username="physician")
 nurse = User.objects.get(username="nurse")

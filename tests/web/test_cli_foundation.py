@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from painclinic.cli import app
 from painclinic.web.accounts.models import Role, User
-from painclinic.web.demo import load_demo
+from painclinic.web.demo.registry import load_demo
 from painclinic.web.patients.healthcard import health_number_problem
 from painclinic.web.patients.models import Patient
 

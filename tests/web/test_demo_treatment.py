@@ -6,8 +6,8 @@ import datetime as dt
 
 from painclinic.web.assessments.models import ChecklistItem, EligibilityDecision
 from painclinic.web.audit.chain import verify_chain
-from painclinic.web.demo import load_demo
-from painclinic.web.demo_treatment import load_treatment_demo
+from painclinic.web.demo.registry import load_demo
+from painclinic.web.demo.treatment import load_treatment_demo
 from painclinic.web.scheduling.models import Booking
 from painclinic.web.treatments.models import PlanStatus, TreatmentPlan
 

@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from painclinic.web.accounts.models import Role
-from painclinic.web.demo import load_demo
-from painclinic.web.demo_treatment import load_treatment_demo
+from painclinic.web.demo.registry import load_demo
+from painclinic.web.demo.treatment import load_treatment_demo
 from painclinic.web.treatments.models import TreatmentPlan
 
 UNITS = r"(?:mg/kg/h|mg/kg|mg/h|mg/mL|mL/h|mL|mg|mcg/kg/min|mcg|ng/mL)"

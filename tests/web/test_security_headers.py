@@ -74,7 +74,7 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
 
 
 def test_the_database_is_durable_at_start_up(db):
-    from painclinic.web.durability import durability_problems
+    from painclinic.web.lib.durability import durability_problems
 
     assert durability_problems() == []
 
@@ -82,7 +82,7 @@ def test_the_database_is_durable_at_start_up(db):
 def test_an_unsafe_sqlite_setting_is_reported(db):
     from django.db import connection
 
-    from painclinic.web.durability import durability_problems
+    from painclinic.web.lib.durability import durability_problems
 
     if connection.vendor != "sqlite":
         with connection.cursor() as cursor:

@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.utils.csp import CSP
 
-from painclinic.web.env import (
+from painclinic.web.lib.env import (
     SettingError,
     env_bool,
     env_choice,

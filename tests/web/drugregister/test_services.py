@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from painclinic.web.accounts.models import Role
-from painclinic.web.appendonly import AppendOnlyError
 from painclinic.web.audit.models import AuditEvent, Outcome
 from painclinic.web.drugregister.models import (
     Discrepancy,
@@ -34,6 +33,7 @@ from painclinic.web.drugregister.services import (
     lots_in_stock,
     vial_concentrations,
 )
+from painclinic.web.lib.appendonly import AppendOnlyError
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -205,11 +205,9 @@ def waste_remainder(session: InfusionSession, nurse: User, witness: User) -> Any
 
 @pytest.fixture(autouse=True)
 def register_stock(db, users):
-    """Vials of lot KX123 (10 mg/mL) in the controlled-drug register, when the register exists."""
-    try:
-        from painclinic.web.drugregister.services import do_record_receipt
-    except ImportError:
-        return
+    """Vials of lot KX123 (10 mg/mL) in the controlled-drug register."""
+    from painclinic.web.drugregister.services import do_record_receipt
+
     do_record_receipt(
         make_request(users[Role.NURSE]),
         {

@@ -1,4 +1,4 @@
-"""The chart's hand-built reads (web/rowreads.py) return what the ORM returns."""
+"""The chart's hand-built reads (web/lib/rowreads.py) return what the ORM returns."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from painclinic.web.infusions.models import (
     RateSegment,
     SessionEvent,
 )
-from painclinic.web.rowreads import joined_row, joined_rows, rows_in, rows_where
+from painclinic.web.lib.rowreads import joined_row, joined_rows, rows_in, rows_where
 from painclinic.web.treatments.models import PlannedSession
 
 from .conftest import make_request, run_to

@@ -325,7 +325,6 @@ def test_matching_double_check_allows_the_start(session, nurse, nurse2):
 
 
 def test_the_draw_is_recorded_in_the_drug_register(session, nurse, nurse2):
-    pytest.importorskip("painclinic.web.drugregister.services")
     from painclinic.web.drugregister.models import RegisterEntry
 
     run_to(session, "prepared", nurse, nurse2)
@@ -336,7 +335,6 @@ def test_the_draw_is_recorded_in_the_drug_register(session, nurse, nurse2):
 
 
 def test_a_draw_the_register_refuses_names_the_field(session, nurse, nurse2):
-    pytest.importorskip("painclinic.web.drugregister.services")
     s = run_to(session, "checklist", nurse, nurse2)
     with pytest.raises(Refused) as info:
         services.do_prepare_bag(make_request(nurse), s.pk, s.version, dose_entry(vial_lot="NOPE"))

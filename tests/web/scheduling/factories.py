@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from painclinic.web.accounts.models import User
 from painclinic.web.infusions.models import InfusionSession
+from painclinic.web.lib.clinictime import to_utc
 from painclinic.web.patients.models import Patient, WeightMeasurement
-from painclinic.web.scheduling.clinictime import to_utc
 from painclinic.web.scheduling.models import Booking, Chair, OpeningHours
 from painclinic.web.treatments.models import PlannedSession, PlanStatus, TreatmentPlan
 

@@ -16,6 +16,7 @@ def _seed() -> dict[str, str]:
     from django.utils import timezone
 
     from painclinic.web.accounts.models import User
+    from painclinic.web.demo.scheduling import load_chairs
     from painclinic.web.drugregister.services import (
         do_record_count,
         do_record_draw,
@@ -24,7 +25,6 @@ def _seed() -> dict[str, str]:
     )
     from painclinic.web.infusions.models import InfusionSession
     from painclinic.web.patients.models import Patient
-    from painclinic.web.scheduling.demo import load_chairs
     from tests.web.scheduling.factories import make_booking, make_plan, make_session
 
     chairs = load_chairs()
@@ -87,7 +87,7 @@ def _seed() -> dict[str, str]:
         request,
         {"concentration_mg_per_ml": "50", "full_vials": 9, "vial_volume_ml": Decimal("10")},
     )
-    from painclinic.web.scheduling.demo import load_holidays
+    from painclinic.web.demo.scheduling import load_holidays
 
     load_holidays([day.year, day.year + 1])
     booking = sessions[1].booking

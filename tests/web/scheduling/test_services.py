@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from painclinic.web.accounts.models import Role
 from painclinic.web.audit.models import AuditEvent, Outcome
-from painclinic.web.scheduling.clinictime import LocalTimeError, to_local, to_utc
-from painclinic.web.scheduling.demo import load_chairs
+from painclinic.web.demo.scheduling import load_chairs
+from painclinic.web.lib.clinictime import LocalTimeError, to_local, to_utc
 from painclinic.web.scheduling.models import Booking, BookingStatus, Chair
 from painclinic.web.scheduling.services import (
     BookingEditConflict,
@@ -399,7 +399,7 @@ def test_a_series_cannot_start_on_a_closure(users, desk, plan, chair):
     ],
 )
 def test_ontario_holidays(year, expected):
-    from painclinic.web.scheduling.demo import load_holidays, ontario_holidays
+    from painclinic.web.demo.scheduling import load_holidays, ontario_holidays
 
     days = {d.isoformat() for d in ontario_holidays(year)}
     assert expected <= days and len(days) == 9

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from painclinic.web.accounts.models import Role
 from painclinic.web.audit.models import Action, AuditEvent, Outcome
-from painclinic.web.scheduling.clinictime import to_local
+from painclinic.web.lib.clinictime import to_local
 from painclinic.web.scheduling.models import Booking, BookingStatus, Chair
 from tests.conftest import make_patient
 from tests.web.scheduling.factories import (

@@ -11,8 +11,8 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from painclinic.web.accounts.models import Role, User
+from painclinic.web.demo.treatments import load_fee_schedule
 from painclinic.web.patients.models import Patient, WeightMeasurement
-from painclinic.web.treatments.demo import load_fee_schedule
 from painclinic.web.treatments.models import (
     SignatureMethod,
     TreatmentConsent,

@@ -339,7 +339,7 @@ def test_fees_are_deactivated_not_deleted(client_for, fees):
 
 
 def test_demo_fee_schedule_is_idempotent_and_labelled(db):
-    from painclinic.web.treatments.demo import load_fee_schedule
+    from painclinic.web.demo.treatments import load_fee_schedule
 
     assert load_fee_schedule() == 4
     assert load_fee_schedule() == 0

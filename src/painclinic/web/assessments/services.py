@@ -26,7 +26,7 @@ from painclinic.web.assessments.models import (
     PhysicianDecision,
 )
 from painclinic.web.audit.services import Action, Category, Outcome, audit
-from painclinic.web.clinicdate import age_in_years, clinic_today
+from painclinic.web.lib.clinicdate import age_in_years, clinic_today
 from painclinic.web.patients.models import Patient, WeightMeasurement
 from painclinic.web.patients.services import latest_weight
 

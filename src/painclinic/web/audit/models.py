@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from painclinic.web.appendonly import AppendOnlyError, AppendOnlyModel
+from painclinic.web.lib.appendonly import AppendOnlyError, AppendOnlyModel
 
 __all__ = ["Action", "AppendOnlyError", "AuditEvent", "Category", "Outcome"]
 

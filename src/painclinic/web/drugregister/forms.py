@@ -10,7 +10,7 @@ from django import forms
 
 from painclinic.web.drugregister.models import EntryKind
 from painclinic.web.drugregister.services import concentration_choices
-from painclinic.web.scheduling.clinictime import local_today
+from painclinic.web.lib.clinictime import local_today
 
 
 def _concentration_field(required: bool = True) -> forms.TypedChoiceField:

@@ -26,7 +26,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 
-from painclinic.web.appendonly import AppendOnlyModel
+from painclinic.web.lib.appendonly import AppendOnlyModel
 
 
 class ControlledDrug(models.TextChoices):

@@ -807,7 +807,7 @@ def entries_filter(
     kind: str = "",
 ) -> Any:
     """Register entries matching the filters (dates are clinic-local, inclusive)."""
-    from painclinic.web.scheduling.clinictime import local_day_bounds
+    from painclinic.web.lib.clinictime import local_day_bounds
 
     queryset = RegisterEntry.objects.select_related("recorded_by", "witness", "patient")
     condition = Q()

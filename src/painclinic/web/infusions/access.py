@@ -10,15 +10,15 @@ from django.http import Http404, HttpRequest
 from painclinic.web.audit.models import Category
 from painclinic.web.audit.services import Action, Outcome, audit
 from painclinic.web.infusions.models import InfusionSession
+from painclinic.web.lib.rowreads import joined_row
 from painclinic.web.patients.access import may_see_patient
-from painclinic.web.rowreads import joined_row
 from painclinic.web.treatments.models import PlannedSession
 
 INFUSION_CATEGORY: str = Category.INFUSION
 
 
 # What the chart pages and the infusion services read of a session and the rows it joins, in
-# one query (web/rowreads.py: joined_row): the chart is the most-read page of the clinic, and a
+# one query (web/lib/rowreads.py: joined_row): the chart is the most-read page of the clinic, and a
 # patient row alone has 28 columns. A field left out here still loads (one more query) when
 # some code path reads it. An empty tuple means every field.
 SESSION_READ: dict[str, tuple[str, ...]] = {

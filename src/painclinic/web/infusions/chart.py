@@ -16,7 +16,6 @@ from django.utils.safestring import SafeString, mark_safe
 
 from painclinic.pharmacology import simulate
 from painclinic.pharmacology.thresholds import BANDS
-from painclinic.web.clinicdate import age_in_years
 from painclinic.web.infusions import policy
 from painclinic.web.infusions.models import (
     AdverseEvent,
@@ -38,7 +37,8 @@ from painclinic.web.infusions.rules import (
     plan_steps,
     protocol_for,
 )
-from painclinic.web.rowreads import rows_in, rows_where
+from painclinic.web.lib.clinicdate import age_in_years
+from painclinic.web.lib.rowreads import rows_in, rows_where
 
 
 @dataclass
@@ -366,7 +366,7 @@ def _attach_double_checks(preparations: list[BagPreparation]) -> None:
 
 def build_chart(session: InfusionSession, now: dt.datetime | None = None) -> Chart:
     now = now or timezone.now()
-    # The chart's own rows, each read without a compiled queryset (web/rowreads.py).
+    # The chart's own rows, each read without a compiled queryset (web/lib/rowreads.py).
     segments = rows_where(RateSegment, "session", session, order_by=("started_at", "id"))
     # ``decision`` (the rules engine's full evaluation, kept for the record) is not shown.
     observations = rows_where(

@@ -33,9 +33,9 @@ from painclinic.pharmacology import (
     load_drug_library,
 )
 from painclinic.pharmacology.druglibrary import DrugEntry
-from painclinic.web.clinicdate import age_in_years
 from painclinic.web.infusions import policy
 from painclinic.web.infusions.models import InfusionSession, PregnancyTest, RateSegment
+from painclinic.web.lib.clinicdate import age_in_years
 
 # Plausible ranges for vital signs typed at the chairside (a typo guard, not clinical limits:
 # values inside them may still fire monitoring rules). A blood pressure of 0 is refused.

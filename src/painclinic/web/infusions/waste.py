@@ -15,7 +15,7 @@ from django.utils import timezone
 from painclinic.web.drugregister.models import ControlledDrug, EntryKind, RegisterEntry
 from painclinic.web.infusions.models import InfusionSession, RateSegment
 from painclinic.web.infusions.rules import delivered_mg, fmt
-from painclinic.web.rowreads import rows_where
+from painclinic.web.lib.rowreads import rows_where
 
 MG = Decimal("0.01")
 

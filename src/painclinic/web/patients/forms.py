@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
-from painclinic.web.clinicdate import clinic_today
+from painclinic.web.lib.clinicdate import clinic_today
 from painclinic.web.patients.healthcard import (
     health_number_problem,
     normalise_health_number,

@@ -19,8 +19,8 @@ from django.utils.safestring import SafeString, mark_safe
 
 from painclinic.pharmacology import format_dose
 from painclinic.web.infusions.models import InfusionSession, SessionStatus
-from painclinic.web.rowreads import joined_rows, rows_in
-from painclinic.web.scheduling.clinictime import local_day_bounds, to_local, to_utc
+from painclinic.web.lib.clinictime import local_day_bounds, to_local, to_utc
+from painclinic.web.lib.rowreads import joined_rows, rows_in
 from painclinic.web.scheduling.models import Booking, BookingStatus, Chair, OpeningHours
 from painclinic.web.scheduling.services import (
     MAX_BOOKING,
@@ -134,7 +134,7 @@ def _session_status(booking: Booking, session: InfusionSession | None) -> tuple[
 def build_board(day: dt.date) -> Board:
     start_utc, end_utc = local_day_bounds(day)
     # Only what a card shows, in one joined read and one read of the infusion sessions, with
-    # no compiled queryset (web/rowreads.py): the board is read every two minutes at every
+    # no compiled queryset (web/lib/rowreads.py): the board is read every two minutes at every
     # chairside.
     found = joined_rows(
         Booking,
@@ -302,7 +302,7 @@ def grid_html(
 
 
 def _exists(day: dt.date, wall: dt.time) -> bool:
-    from painclinic.web.scheduling.clinictime import LocalTimeError
+    from painclinic.web.lib.clinictime import LocalTimeError
 
     try:
         to_utc(day, wall)

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from painclinic.web.scheduling.clinictime import local_today
+from painclinic.web.lib.clinictime import local_today
 from painclinic.web.scheduling.models import Chair
 from painclinic.web.scheduling.services import WEEKDAYS
 

@@ -24,9 +24,9 @@ from painclinic.web.accounts.models import Role
 from painclinic.web.accounts.permissions import acting_user
 from painclinic.web.audit.services import Action, Category, Outcome, audit
 from painclinic.web.infusions.models import InfusionSession
+from painclinic.web.lib.clinictime import LocalTimeError, local_day_bounds, to_local, to_utc
+from painclinic.web.lib.rowreads import joined_rows, rows_in
 from painclinic.web.patients.models import Patient
-from painclinic.web.rowreads import joined_rows, rows_in
-from painclinic.web.scheduling.clinictime import LocalTimeError, local_day_bounds, to_local, to_utc
 from painclinic.web.scheduling.models import (
     Booking,
     BookingStatus,
@@ -625,7 +625,7 @@ def _reschedule(
 
 def cancelled_on(day: dt.date) -> list[Booking]:
     """The day's cancelled bookings (desk cancellations, moves and infusion sessions cancelled
-    from the chart), for the list under the chair board: two plain reads (web/rowreads.py),
+    from the chart), for the list under the chair board: two plain reads (web/lib/rowreads.py),
     the board being read every two minutes at every chairside."""
     start, end = local_day_bounds(day)
     found = joined_rows(

@@ -13,11 +13,11 @@ from django.views.decorators.http import require_http_methods
 from painclinic.web.accounts.models import Role
 from painclinic.web.accounts.permissions import acting_user, allow_roles
 from painclinic.web.audit.services import Action, Outcome, audit
+from painclinic.web.lib.clinictime import local_today, to_local
 from painclinic.web.patients.access import get_patient_for, may_see_patient
 from painclinic.web.patients.models import Patient
 from painclinic.web.patients.services import latest_weight
 from painclinic.web.scheduling.board import build_board, grid_html, planned_rates
-from painclinic.web.scheduling.clinictime import local_today, to_local
 from painclinic.web.scheduling.forms import (
     CancelForm,
     ChairForm,

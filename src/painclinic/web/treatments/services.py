@@ -24,8 +24,9 @@ from django.utils import timezone
 from painclinic import clinical
 from painclinic.web.accounts.models import Role, User
 from painclinic.web.accounts.permissions import acting_user
+from painclinic.web.assessments.services import latest_eligibility_decision
 from painclinic.web.audit.services import Action, Category, Outcome, audit
-from painclinic.web.clinicdate import age_in_years, clinic_today
+from painclinic.web.lib.clinicdate import age_in_years, clinic_today
 from painclinic.web.patients.access import may_see_patient
 from painclinic.web.patients.models import Patient, WeightMeasurement
 from painclinic.web.patients.services import latest_weight
@@ -489,10 +490,6 @@ class EligibilityCheck:
 
 def eligibility_check(patient: Patient, drug: str) -> EligibilityCheck:
     """A physician's accepted or overridden eligibility decision that is not ``not_eligible``."""
-    try:
-        from painclinic.web.assessments.services import latest_eligibility_decision
-    except ImportError:  # the assessments area has not shipped its service
-        return EligibilityCheck(False, "Eligibility decisions are not available yet.")
     decision = latest_eligibility_decision(patient, drug)
     if decision is None:
         return EligibilityCheck(

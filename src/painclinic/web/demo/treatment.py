@@ -24,11 +24,11 @@ from painclinic.web.assessments.services import (
     evaluate,
     open_checklist_items,
 )
+from painclinic.web.demo.scheduling import load_chairs, load_holidays
+from painclinic.web.demo.treatments import load_fee_schedule
 from painclinic.web.patients.models import Patient, SexAtBirth, WeightMeasurement
-from painclinic.web.scheduling.demo import load_chairs, load_holidays
 from painclinic.web.scheduling.models import Booking, Chair
 from painclinic.web.scheduling.services import SchedulingError, do_book_series
-from painclinic.web.treatments.demo import load_fee_schedule
 from painclinic.web.treatments.models import PlanStatus, TreatmentPlan
 from painclinic.web.treatments.services import do_create_plan, do_record_treatment_consent
 

@@ -1,0 +1,1 @@
+"""Fictitious demo data for ``make run``, loaded through the services with a command-line actor."""
