@@ -275,10 +275,9 @@ def test_calculator_refusal_becomes_clinical_input_error() -> None:
 
 
 def test_bag_concentrations_are_standard_in_the_drug_library() -> None:
-    pharmacology = pytest.importorskip("painclinic.pharmacology")
-    if not hasattr(pharmacology, "load_drug_library"):
-        pytest.skip("painclinic.pharmacology.load_drug_library not available yet")
-    drugs = pharmacology.load_drug_library()
+    from painclinic.pharmacology import load_drug_library
+
+    drugs = load_drug_library()
     for protocol in LIBRARY.protocols.values():
         standard = drugs.drug(protocol.drug).standard_concentrations_mg_per_ml
         assert protocol.concentration_mg_per_ml in standard, protocol.id
