@@ -118,3 +118,38 @@ def client_for(users):
         return logged_in_client(users[role], **kwargs)
 
     return build
+
+
+# --- Hypothesis: one profile for every property test --------------------------------------------
+
+
+def _load_hypothesis_profile() -> None:
+    """Property tests run under the ``painclinic`` profile (loaded here, before test modules).
+
+    - ``deadline=None``: examples that write to the database take as long as the disk and the
+      machine's load say; a per-example deadline would only make the suite flaky.
+    - ``derandomize=True`` when the environment variable ``CI`` is ``"true"``: on CI the
+      examples are a fixed function of each test, so a red build is reproducible and a green
+      one is not luck (derandomizing also turns off the example database).
+    - the ``function_scoped_fixture`` health check is suppressed: database-backed property
+      tests run every example inside the test's one transaction, against function-scoped
+      fixtures (users, a session) on purpose; each such test accounts for what earlier
+      examples wrote.
+
+    A test that needs more or fewer examples says ``@settings(max_examples=...)`` and inherits
+    the rest from this profile.
+    """
+    import os
+
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile(
+        "painclinic",
+        deadline=None,
+        derandomize=os.environ.get("CI") == "true",
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+    settings.load_profile("painclinic")
+
+
+_load_hypothesis_profile()

@@ -404,7 +404,7 @@ def test_every_rule_and_interaction_cites_a_source() -> None:
 STATUS_RANK = {"eligible": 0, "eligible_with_cautions": 1, "not_eligible": 2}
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(st.sets(st.sampled_from(COMORBIDITIES)), st.sampled_from(COMORBIDITIES))
 def test_adding_a_comorbidity_never_improves_status(present: set[str], extra: str) -> None:
     facts = clean()

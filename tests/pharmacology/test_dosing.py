@@ -246,7 +246,7 @@ doses = st.floats(min_value=0.01, max_value=2, allow_nan=False)
 precisions = st.sampled_from([0.01, 0.1, 1.0])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(weights, doses, precisions)
 def test_pump_rate_is_dose_times_weight_over_concentration(
     weight: float, dose: float, precision: float
@@ -269,7 +269,7 @@ def test_pump_rate_is_dose_times_weight_over_concentration(
             assert ISMP_PATTERN.match(text), text
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(weights, st.floats(min_value=1, max_value=100, allow_nan=False))
 def test_unit_conversions_round_trip(weight: float, mcg_per_kg_per_min: float) -> None:
     mg_per_h = ordered_rate_mg_per_h(mcg_per_kg_per_min, "mcg/kg/min", weight, 1.0)
@@ -282,7 +282,7 @@ def test_unit_conversions_round_trip(weight: float, mcg_per_kg_per_min: float) -
     assert_allclose(ordered_rate_mg_per_h(mg_per_h * 2.5, "mg", weight, 2.5), mg_per_h, rtol=1e-12)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.floats(min_value=1e-6, max_value=10, allow_nan=False), precisions)
 def test_a_positive_dose_never_becomes_a_zero_pump_rate(
     dose_mg_per_h: float, precision: float

@@ -86,7 +86,7 @@ def scaled(d: dict[str, Any], k: float) -> dict[str, Any]:
     return out
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(models, doses, st.floats(0.1, 10))
 def test_dose_proportionality(model: dict[str, Any], ds: list[dict[str, Any]], k: float) -> None:
     base = run(model, ds)
@@ -98,7 +98,7 @@ def test_dose_proportionality(model: dict[str, Any], ds: list[dict[str, Any]], k
     )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(models, doses, doses)
 def test_superposition(
     model: dict[str, Any], a: list[dict[str, Any]], b: list[dict[str, Any]]
@@ -109,7 +109,7 @@ def test_superposition(
     assert np.all(both >= 0)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(models, doses)
 def test_time_invariance(model: dict[str, Any], ds: list[dict[str, Any]]) -> None:
     shift = 3.0  # 30 grid steps

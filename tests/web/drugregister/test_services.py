@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from painclinic.web.accounts.models import Role
@@ -372,9 +372,7 @@ operations = st.lists(
 )
 
 
-@settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=15)
 @given(ops=operations)
 def test_balance_equals_an_independent_sum_of_what_was_accepted(users, request_as, session, ops):
     nurse = request_as(users[Role.NURSE])

@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from hypothesis import HealthCheck, given
+from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
@@ -404,9 +404,7 @@ def test_bad_plan_choice_names_the_field_and_saves_nothing(ready, client_for, da
 
 
 @pytest.mark.django_db
-@hypothesis_settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@hypothesis_settings(max_examples=40)
 @given(
     session_cents=st.integers(min_value=1, max_value=5_000_000),
     consult_cents=st.integers(min_value=1, max_value=5_000_000),
