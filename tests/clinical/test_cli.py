@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from painclinic import cli_clinical
+from painclinic.cli import clinical as cli_clinical
 from painclinic.clinical.eligibility import facts_template
 from painclinic.clinical.instruments import INSTRUMENTS, template
 

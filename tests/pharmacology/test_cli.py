@@ -12,7 +12,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from painclinic import cli_pharmacology
+from painclinic.cli import pharmacology as cli_pharmacology
 
 REGIMEN: dict[str, Any] = {
     "drug": "ketamine",

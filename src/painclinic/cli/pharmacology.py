@@ -1,21 +1,23 @@
 """`painclinic pk ...` and `painclinic dose ...`: the pharmacology core on the command line.
 
-Bad input (unreadable or malformed JSON, unknown drug/model/route, negative or missing
-amounts, a weight-based model without weight, an infusion without a duration, neuraxial
-routes) prints a message naming the field to stderr and exits with status 2.
-``dose calculate`` exits with status 1 when a hard limit refuses the order.
+Bad input (unreadable, non-UTF-8 or malformed JSON, a number that is not finite or out of
+range, unknown drug/model/route, negative or missing amounts, a weight-based model without
+weight, an infusion without a duration, neuraxial routes) prints one line naming the file or
+the field to stderr and exits with status 2. ``dose calculate`` exits with status 1 when a hard
+limit refuses the order.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import pathlib
-import sys
-from typing import Annotated, Any, NoReturn
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
+
+from painclinic.cli._io import EXIT_REFUSED, emit_json, fail, read_json, reported, source_name
 
 pk_app = typer.Typer(help="Pharmacokinetic simulation (exact, closed form).", no_args_is_help=True)
 dose_app = typer.Typer(
@@ -23,20 +25,15 @@ dose_app = typer.Typer(
 )
 
 
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=2)
+def _emit(data: Any) -> None:
+    emit_json(data, indent=1, ascii_only=True)
 
 
-def _read_json(path: str, what: str) -> Any:
+def _write_plot(draw: Callable[[Any, pathlib.Path], Any], result: Any, path: pathlib.Path) -> None:
     try:
-        text = sys.stdin.read() if path == "-" else pathlib.Path(path).read_text(encoding="utf-8")
+        draw(result, path)
     except OSError as exc:
-        _fail(f"{what}: cannot read {path}: {exc.strerror or exc}")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        _fail(f"{what}: malformed JSON in {path}: {exc}")
+        fail(f"--plot: cannot write {path}: {exc.strerror or exc}")
 
 
 @pk_app.command("simulate")
@@ -49,14 +46,12 @@ def pk_simulate(
     from painclinic.pharmacology import PharmacologyInputError, simulate
 
     if format not in ("json", "csv"):
-        _fail(f"--format: must be json or csv, got {format!r}")
-    data = _read_json(regimen, "regimen")
-    try:
+        fail(f"--format: must be json or csv, got {format!r}")
+    data = read_json(regimen, "regimen")
+    with reported(f"regimen in {source_name(regimen)}", PharmacologyInputError):
         result = simulate(data)
-    except PharmacologyInputError as exc:
-        _fail(str(exc))
     if format == "json":
-        typer.echo(json.dumps(result.to_dict(), indent=1))
+        _emit(result.to_dict())
     else:
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
@@ -73,10 +68,7 @@ def pk_simulate(
     if plot is not None:
         from painclinic.pharmacology.plotting import plot_simulation
 
-        try:
-            plot_simulation(result, plot)
-        except OSError as exc:
-            _fail(f"--plot: cannot write {plot}: {exc.strerror or exc}")
+        _write_plot(plot_simulation, result, plot)
 
 
 @pk_app.command("population")
@@ -93,19 +85,14 @@ def pk_population(
     """Simulate N virtual patients; print percentile bands and threshold risk as JSON."""
     from painclinic.pharmacology import PharmacologyInputError, simulate_population
 
-    data = _read_json(regimen, "regimen")
-    try:
+    data = read_json(regimen, "regimen")
+    with reported(f"regimen in {source_name(regimen)}", PharmacologyInputError):
         result = simulate_population(data, n=n, seed=seed, threshold_mg_per_l=threshold_mg_per_l)
-    except PharmacologyInputError as exc:
-        _fail(str(exc))
-    typer.echo(json.dumps(result.to_dict(), indent=1))
+    _emit(result.to_dict())
     if plot is not None:
         from painclinic.pharmacology.plotting import plot_population
 
-        try:
-            plot_population(result, plot)
-        except OSError as exc:
-            _fail(f"--plot: cannot write {plot}: {exc.strerror or exc}")
+        _write_plot(plot_population, result, plot)
 
 
 @pk_app.command("models")
@@ -116,30 +103,27 @@ def pk_models(
     from painclinic.pharmacology.models import DEFAULT_MODEL, MODELS
 
     if format == "json":
-        typer.echo(
-            json.dumps(
-                [
-                    {
-                        "name": s.name,
-                        "drug": s.drug,
-                        "title": s.title,
-                        "citation": s.citation,
-                        "population": s.population,
-                        "age_range_years": s.age_range_years,
-                        "weight_range_kg": s.weight_range_kg,
-                        "units": s.units,
-                        "iiv": s.iiv_source,
-                        "notes": s.notes,
-                        "default": DEFAULT_MODEL[s.drug] == s.name,
-                    }
-                    for s in MODELS.values()
-                ],
-                indent=1,
-            )
+        _emit(
+            [
+                {
+                    "name": s.name,
+                    "drug": s.drug,
+                    "title": s.title,
+                    "citation": s.citation,
+                    "population": s.population,
+                    "age_range_years": s.age_range_years,
+                    "weight_range_kg": s.weight_range_kg,
+                    "units": s.units,
+                    "iiv": s.iiv_source,
+                    "notes": s.notes,
+                    "default": DEFAULT_MODEL[s.drug] == s.name,
+                }
+                for s in MODELS.values()
+            ]
         )
         return
     if format != "text":
-        _fail(f"--format: must be text or json, got {format!r}")
+        fail(f"--format: must be text or json, got {format!r}")
 
     def rng(r: tuple[float | None, float | None], unit: str) -> str:
         if r == (None, None):
@@ -176,14 +160,12 @@ def dose_calculate(
     from painclinic.pharmacology import PharmacologyInputError, calculate_infusion
 
     if format not in ("json", "text"):
-        _fail(f"--format: must be json or text, got {format!r}")
-    data = _read_json(order, "order")
-    try:
+        fail(f"--format: must be json or text, got {format!r}")
+    data = read_json(order, "order")
+    with reported(f"order in {source_name(order)}", PharmacologyInputError):
         calc = calculate_infusion(data)
-    except PharmacologyInputError as exc:
-        _fail(str(exc))
     if format == "json":
-        typer.echo(json.dumps(calc.to_dict(), indent=1))
+        _emit(calc.to_dict())
     else:
         for key, value in calc.display.items():
             typer.echo(f"{key:>15}: {value}")
@@ -191,7 +173,7 @@ def dose_calculate(
         for w in calc.warnings:
             typer.echo(f"warning: {w}")
     if calc.refused:
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=EXIT_REFUSED)
 
 
 def register(app: typer.Typer) -> None:

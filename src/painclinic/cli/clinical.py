@@ -1,18 +1,20 @@
 """`painclinic assess | eligibility | monitor | outcome | protocol ...`: JSON in, JSON out.
 
-Bad input exits with status 2 and a message naming the offending item.
+Bad input (unreadable, non-UTF-8 or malformed JSON, a number that is not finite or out of
+range, a wrong JSON type, an item the rules reject) exits with status 2 and one line naming the
+file or the offending item. ``protocol plan`` exits with status 1 when the dosing calculator is
+unavailable.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import typer
 
+from painclinic.cli._io import emit_json, read_json, refuse, reported, source_name
 from painclinic.clinical import ClinicalInputError
 from painclinic.clinical.protocols import DosingCalculatorUnavailable
 
@@ -24,35 +26,18 @@ POLICY_DIR_HELP = "directory with clinic copies of the policy JSON files"
 POLICY_DIR = typer.Option(None, "--policy-dir", help=POLICY_DIR_HELP)
 
 
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=2)
-
-
-def _read_json(path: str, what: str) -> Any:
+def _run(fn: Callable[[], Any], what: str = "input") -> None:
+    """Call the core, print its answer as JSON; bad input exits 2, a missing calculator 1."""
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        _fail(f"{what}: cannot read {path}: {exc.strerror or exc}")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        _fail(f"{what}: {path} is not valid JSON (line {exc.lineno}, column {exc.colno})")
-
-
-def _emit(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
-def _run(fn: Callable[[], Any]) -> None:
-    try:
-        result = fn()
-    except ClinicalInputError as exc:
-        _fail(str(exc))
+        with reported(what, ClinicalInputError):
+            result = fn()
     except DosingCalculatorUnavailable as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from exc
-    _emit(result)
+        refuse(str(exc))
+    emit_json(result)
+
+
+def _named(what: str, path: str | None) -> str:
+    return what if path is None else f"{what} in {source_name(path)}"
 
 
 def assess(
@@ -74,9 +59,9 @@ def assess(
             return inst.template().to_dict()
         if answers is None:
             raise ClinicalInputError("ANSWERS", "give an answers JSON file, or --template")
-        return inst.score(_read_json(answers, "ANSWERS")).to_dict()
+        return inst.score(read_json(answers, "ANSWERS")).to_dict()
 
-    _run(run)
+    _run(run, _named("ANSWERS", answers))
 
 
 def eligibility(
@@ -92,9 +77,9 @@ def eligibility(
             return facts_template()
         if facts is None:
             raise ClinicalInputError("FACTS", "give a facts JSON file, or --template")
-        return assess_eligibility(_read_json(facts, "FACTS"), policy_dir=policy_dir).to_dict()
+        return assess_eligibility(read_json(facts, "FACTS"), policy_dir=policy_dir).to_dict()
 
-    _run(run)
+    _run(run, _named("FACTS", facts))
 
 
 def monitor(
@@ -110,10 +95,10 @@ def monitor(
         infusion: dict[str, Any] = {"drug": drug}
         if rate_mg_per_h is not None:
             infusion["rate_mg_per_h"] = rate_mg_per_h
-        obs = _read_json(observation, "OBSERVATION")
+        obs = read_json(observation, "OBSERVATION")
         return evaluate_observation(obs, infusion, policy_dir=policy_dir).to_dict()
 
-    _run(run)
+    _run(run, _named("OBSERVATION", observation))
 
 
 def outcome(
@@ -129,7 +114,7 @@ def outcome(
     )
 
     def run() -> Any:
-        data = _read_json(history, "HISTORY")
+        data = read_json(history, "HISTORY")
         policy = load_responder_policy(policy_dir)
         trials = parse_history(data)
         per_trial = [
@@ -145,7 +130,7 @@ def outcome(
         ]
         return {"trials": per_trial, "recommendation": recommend(data, policy).to_dict()}
 
-    _run(run)
+    _run(run, _named("HISTORY", history))
 
 
 @protocol_app.command("list")

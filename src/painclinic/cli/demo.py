@@ -1,0 +1,46 @@
+"""`painclinic demo`: demo users, fictitious patients and booked treatment series."""
+
+from __future__ import annotations
+
+import typer
+
+from painclinic.cli._django import setup_django
+
+DEFAULT_DEMO_PASSWORD = "painclinic-demo-2026"  # noqa: S105 - printed demo credential, documented
+
+
+def demo(
+    password: str = typer.Option(
+        DEFAULT_DEMO_PASSWORD, help="password for every demo user (12 characters or more)"
+    ),
+    patients: int = typer.Option(40, min=0, help="number of fictitious patients to create"),
+) -> None:
+    """Migrate if needed and load demo users (one per role) and fictitious patients. Idempotent."""
+    setup_django()
+    from django.core.management import call_command
+
+    call_command("migrate", "--no-input", verbosity=0)
+    from painclinic.web.demo.registry import load_demo
+
+    summary = load_demo(password=password, patient_count=patients)
+    from painclinic.web.demo.treatment import load_treatment_demo
+
+    treatment = load_treatment_demo()
+    typer.echo("")
+    typer.echo("Demo logins (open http://127.0.0.1:8000/):")
+    for username, role in summary.users:
+        typer.echo(f"  {username:<12} {role:<14} password: {password}")
+    typer.echo(f"Patients in the registry: {summary.patient_total}")
+    typer.echo(
+        f"Demo treatment: {treatment.plans} new active ketamine plans with booked series; "
+        "see the chair board."
+    )
+    typer.echo(
+        "clinicadmin must set up two-factor sign-in at the first sign-in: scan the QR code it "
+        "shows with an authenticator app (or type the key)."
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``demo`` to the main application."""
+    app.command()(demo)
