@@ -62,7 +62,7 @@ def _child(database_url: str | None, data_dir: str) -> dict:
     django.setup()
     from django.core.management import call_command
     from django.db import connection, transaction
-    from django.test import Client, RequestFactory
+    from django.test import Client
     from django.test.utils import CaptureQueriesContext
     from django.urls import NoReverseMatch, reverse
     from django.utils import timezone
@@ -77,6 +77,7 @@ def _child(database_url: str | None, data_dir: str) -> dict:
         RateSegment,
         SessionStatus,
     )
+    from painclinic.web.lib.service import Actor, Channel
     from painclinic.web.patients.models import ExternalPhysician, Patient, WeightMeasurement
     from painclinic.web.scheduling.models import Booking, Chair
     from painclinic.web.treatments.models import PlannedSession, TreatmentPlan
@@ -159,10 +160,8 @@ def _child(database_url: str | None, data_dir: str) -> dict:
         booked_at=now,
     )
 
-    def req(user: User):  # a RequestFactory request with a signed-in user
-        request = RequestFactory().post("/")
-        request.user = user
-        return request
+    def req(user: User) -> Actor:  # a direct service call, as the command line makes it
+        return Actor.for_user(user, Channel.CLI, "bench")
 
     probe = services.do_open_session(req(nurse), probe_booking.pk)
     services.do_complete_checklist(

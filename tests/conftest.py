@@ -12,6 +12,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from painclinic.web.accounts.models import Role, User
+from painclinic.web.lib.service import Actor, Channel
 from painclinic.web.patients.models import (
     Consent,
     ConsentDecision,
@@ -30,6 +31,7 @@ ROLE_USERNAMES = {
     Role.BILLING: "bill_bergeron",
     Role.CLINIC_ADMIN: "admin_haddad",
     Role.PATIENT: "pt_whitfield",
+    Role.SYSTEM: "system_jobs",
 }
 
 
@@ -42,6 +44,11 @@ def make_user(role: Role, username: str | None = None) -> User:
         last_name="Tester",
     )
     return user
+
+
+def actor_as(user: User, origin: str = "tests") -> Actor:
+    """A direct service call for ``user``, as a command or a worker would make it."""
+    return Actor.for_user(user, Channel.CLI, origin)
 
 
 def make_patient(given: str = "Ada", family: str = "Lovelace", **extra) -> Patient:

@@ -34,7 +34,6 @@ def _seed() -> dict:
     django.setup()
     from decimal import Decimal
 
-    from django.test import RequestFactory
     from django.utils import timezone
 
     from painclinic.web.accounts.models import User
@@ -48,10 +47,7 @@ def _seed() -> dict:
     nurse2 = User.objects.get(username="nurse2")
     physician = User.objects.get(username="physician")
 
-    def request(user):  # type: ignore[no-untyped-def]
-        r = RequestFactory().post("/")
-        r.user = user
-        return r
+    from tests.conftest import actor_as as request
 
     do_record_receipt(
         request(nurse),

@@ -41,12 +41,11 @@ def _seed() -> dict:
     django.setup()
     from decimal import Decimal
 
-    from django.test import RequestFactory
     from django.utils import timezone
 
     from painclinic.web.accounts.models import User
     from painclinic.web.infusions.services import do_open_session
-    from tests.conftest import make_patient
+    from tests.conftest import actor_as, make_patient
     from tests.web.infusions.conftest import make_booking, make_plan
 
     nurse = User.objects.get(username="nurse")
@@ -54,8 +53,7 @@ def _seed() -> dict:
     patient = make_patient("Margaret", "Okonkwo-Journey", date_of_birth=dt.date(1968, 2, 9))
     plan = make_plan(patient, physician, weight_kg=Decimal("80.0"))
     booking = make_booking(plan, nurse)
-    request = RequestFactory().post("/")
-    request.user = nurse
+    request = actor_as(nurse)
     from painclinic.web.drugregister.services import do_record_receipt
 
     do_record_receipt(

@@ -27,7 +27,8 @@ from painclinic.web.accounts.models import User
 from painclinic.web.assessments.models import EligibilityDecision
 from painclinic.web.patients.models import Patient, WeightMeasurement
 from painclinic.web.demo.treatments import load_fee_schedule
-load_fee_schedule()
+from tests.conftest import actor_as
+load_fee_schedule(actor_as(User.objects.get(username="clinicadmin")))
 physician = User.objects.get(username="physician")
 nurse = User.objects.get(username="nurse")
 patient = Patient.objects.filter(portal_user__isnull=True).order_by("id").first()

@@ -5,18 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import RequestFactory
 
 from painclinic import clinical
 from painclinic.web.accounts.models import Role
+from tests.conftest import actor_as
 
 
 @pytest.fixture
 def request_as(users):
     def build(role: Role = Role.PHYSICIAN):
-        request = RequestFactory().post("/assessments/")
-        request.user = users[role]
-        return request
+        return actor_as(users[role])
 
     return build
 

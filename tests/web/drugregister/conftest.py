@@ -3,22 +3,16 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.test import RequestFactory
 from django.utils import timezone
 
 from painclinic.web.accounts.models import Role
-from tests.conftest import make_user
+from tests.conftest import actor_as, make_user
 from tests.web.scheduling.factories import make_booking, make_chair, make_plan, make_session
 
 
 @pytest.fixture
 def request_as():
-    def build(user):
-        request = RequestFactory().post("/drug-register/")
-        request.user = user
-        return request
-
-    return build
+    return actor_as
 
 
 @pytest.fixture

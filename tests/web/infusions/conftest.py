@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.test import RequestFactory
 from django.utils import timezone
 
 from painclinic.clinical import plan as clinical_plan
@@ -17,15 +16,14 @@ from painclinic.web.infusions.models import InfusionSession
 from painclinic.web.patients.models import Patient, WeightMeasurement
 from painclinic.web.scheduling.models import Booking, Chair
 from painclinic.web.treatments.models import PlannedSession, PlanStatus, TreatmentPlan
-from tests.conftest import PASSWORD, make_user
+from tests.conftest import PASSWORD, actor_as, make_user
 
 KETAMINE_PROTOCOL = "ket-crps-outpatient"
 
 
 def make_request(user: User, path: str = "/infusions/test/") -> Any:
-    request = RequestFactory().post(path)
-    request.user = user
-    return request
+    """A direct service call for ``user`` (the name predates actors)."""
+    return actor_as(user, path)
 
 
 def make_plan(

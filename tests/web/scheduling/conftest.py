@@ -1,20 +1,15 @@
 from __future__ import annotations
 
 import pytest
-from django.test import RequestFactory
 
 from painclinic.web.accounts.models import Role
+from tests.conftest import actor_as
 from tests.web.scheduling.factories import make_chair, make_plan
 
 
 @pytest.fixture
 def request_as():
-    def build(user):
-        request = RequestFactory().post("/scheduling/")
-        request.user = user
-        return request
-
-    return build
+    return actor_as
 
 
 @pytest.fixture

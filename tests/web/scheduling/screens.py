@@ -12,7 +12,6 @@ def _seed() -> dict[str, str]:
     import datetime as dt
     from decimal import Decimal
 
-    from django.test import RequestFactory
     from django.utils import timezone
 
     from painclinic.web.accounts.models import User
@@ -24,6 +23,7 @@ def _seed() -> dict[str, str]:
         do_record_waste,
     )
     from painclinic.web.infusions.models import InfusionSession
+    from painclinic.web.lib.service import Actor, Channel
     from painclinic.web.patients.models import Patient
     from tests.web.scheduling.factories import make_booking, make_plan, make_session
 
@@ -54,8 +54,7 @@ def _seed() -> dict[str, str]:
             sessions.append(session)
     unbooked = make_plan(patients[7], physician, sessions=5, duration_min=240)
 
-    request = RequestFactory().post("/")
-    request.user = nurse
+    request = Actor.for_user(nurse, Channel.CLI, "screens")
     expiry = day + dt.timedelta(days=400)
     for conc, volume, vials, lot in [("10", "5", 20, "KT10-2291"), ("50", "10", 10, "KT50-1187")]:
         do_record_receipt(

@@ -16,12 +16,11 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from django.test import RequestFactory
 
 from painclinic.web.accounts.models import Role
 from painclinic.web.scheduling import services
 from painclinic.web.scheduling.models import Booking, BookingStatus
-from tests.conftest import make_patient, make_user
+from tests.conftest import actor_as, make_patient, make_user
 from tests.web.committed import (
     _audit_triggers_restored,
     committed_db,
@@ -84,10 +83,12 @@ def test_two_clerks_booking_the_same_chair_at_once_one_wins(monkeypatch):
 
     def booking_for(plan: Any) -> Any:
         def call() -> Any:
-            request = RequestFactory().post("/scheduling/")
-            request.user = clerk
             return services.do_book_series(
-                request, plan.pk, chair_id=chair.pk, first_date=monday, start_time=dt.time(9)
+                actor_as(clerk),
+                plan.pk,
+                chair_id=chair.pk,
+                first_date=monday,
+                start_time=dt.time(9),
             )
 
         return call

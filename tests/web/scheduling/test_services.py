@@ -24,7 +24,7 @@ from painclinic.web.scheduling.services import (
     series_dates,
 )
 from painclinic.web.treatments.models import PlanStatus
-from tests.conftest import make_patient
+from tests.conftest import actor_as, make_patient
 from tests.web.scheduling.factories import (
     make_booking,
     make_chair,
@@ -189,11 +189,7 @@ def test_inactive_chair_and_past_dates_are_refused(users, desk, plan, chair):
 
 
 def _as(user):
-    from django.test import RequestFactory
-
-    request = RequestFactory().post("/")
-    request.user = user
-    return request
+    return actor_as(user)
 
 
 @pytest.mark.parametrize("role", [Role.NURSE, Role.PHYSICIAN, Role.BILLING, Role.CLINIC_ADMIN])

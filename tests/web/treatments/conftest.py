@@ -7,7 +7,6 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.test import RequestFactory
 from django.utils import timezone
 
 from painclinic.web.accounts.models import Role, User
@@ -18,13 +17,11 @@ from painclinic.web.treatments.models import (
     TreatmentConsent,
 )
 from painclinic.web.treatments.services import do_record_treatment_consent
-from tests.conftest import make_user
+from tests.conftest import actor_as, make_user
 
 
 def request_as(user: User, path: str = "/treatments/"):
-    request = RequestFactory().post(path, REMOTE_ADDR="127.0.0.1")
-    request.user = user
-    return request
+    return actor_as(user, path)
 
 
 def decide_eligibility(
@@ -76,7 +73,7 @@ def sign_consent(patient: Patient, protocol_id: str, sessions: int, by: User, wi
 
 @pytest.fixture
 def fees(db):
-    load_fee_schedule()
+    load_fee_schedule(actor_as(make_user(Role.CLINIC_ADMIN, "fees-admin")))
 
 
 @pytest.fixture

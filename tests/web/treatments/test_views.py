@@ -23,7 +23,7 @@ from painclinic.web.treatments.services import (
     get_plan_for,
     preview_plan,
 )
-from tests.conftest import make_patient
+from tests.conftest import actor_as, make_patient
 from tests.web.treatments.conftest import request_as, sign_consent
 
 P, N, F, B, A, T = (
@@ -104,15 +104,13 @@ def test_unknown_ids_are_404_and_audited(name, kwarg, soft_plan, client_for):
     assert denied().count() == before + 1 and event.detail["object_id"] == "987654"
 
 
-def test_a_portal_user_cannot_reach_another_patients_plan(soft_plan, users, own_patient, rf):
+def test_a_portal_user_cannot_reach_another_patients_plan(soft_plan, users, own_patient):
     """Belt and braces behind the role gate: the object check refuses it too (404 + audit)."""
     from django.http import Http404
 
-    request = rf.get("/treatments/plans/x/")
-    request.user = users[Role.PATIENT]
     before = denied().count()
     with pytest.raises(Http404):
-        get_plan_for(request, soft_plan.pk)
+        get_plan_for(actor_as(users[Role.PATIENT]), soft_plan.pk)
     assert denied().count() == before + 1
 
 
@@ -338,11 +336,12 @@ def test_fees_are_deactivated_not_deleted(client_for, fees):
     assert client.post(url).status_code == 200  # already inactive: said so, nothing changes
 
 
-def test_demo_fee_schedule_is_idempotent_and_labelled(db):
+def test_demo_fee_schedule_is_idempotent_and_labelled(users):
     from painclinic.web.demo.treatments import load_fee_schedule
 
-    assert load_fee_schedule() == 4
-    assert load_fee_schedule() == 0
+    admin = actor_as(users[Role.CLINIC_ADMIN])
+    assert load_fee_schedule(admin) == 4
+    assert load_fee_schedule(admin) == 0
     assert all("DEMO VALUE" in f.description for f in FeeItem.objects.all())
 
 

@@ -7,6 +7,10 @@ from django.contrib.auth.password_validation import validate_password
 
 from painclinic.web.accounts.models import Role, User
 
+# Roles a clinic admin can give an account: staff only (patients register through the portal;
+# the system role belongs to the one unattended-work user).
+STAFF_ROLE_CHOICES = [(r.value, r.label) for r in Role if r not in (Role.PATIENT, Role.SYSTEM)]
+
 
 class TokenForm(forms.Form):
     token = forms.CharField(
@@ -28,7 +32,7 @@ class StaffCreateForm(forms.Form):
     first_name = forms.CharField(max_length=150)
     last_name = forms.CharField(max_length=150)
     email = forms.EmailField(required=False)
-    role = forms.ChoiceField(choices=[(r.value, r.label) for r in Role if r != Role.PATIENT])
+    role = forms.ChoiceField(choices=STAFF_ROLE_CHOICES)
     registration_number = forms.CharField(
         max_length=20, required=False, label="CPSO/CNO registration number"
     )
@@ -58,5 +62,5 @@ class StaffCreateForm(forms.Form):
 
 
 class RoleChangeForm(forms.Form):
-    role = forms.ChoiceField(choices=[(r.value, r.label) for r in Role if r != Role.PATIENT])
+    role = forms.ChoiceField(choices=STAFF_ROLE_CHOICES)
     reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}))

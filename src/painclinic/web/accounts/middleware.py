@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from painclinic.web.accounts.permissions import ROLES_ATTRIBUTE
 from painclinic.web.audit.services import Action, Category, Outcome, audit
+from painclinic.web.lib.http import actor_of
 
 LAST_SEEN_KEY = "painclinic_last_seen"
 LOGIN_AT_KEY = "painclinic_login_at"
@@ -38,7 +39,7 @@ class SessionTimeoutMiddleware:
             if now - last_seen > idle_s or now - login_at > absolute_s:
                 reason = "idle" if now - last_seen > idle_s else "absolute"
                 audit(
-                    request,
+                    actor_of(request),
                     category=Category.ACCOUNT,
                     action=Action.LOGOUT,
                     detail={"reason": f"session {reason} timeout"},
@@ -108,7 +109,7 @@ class RoleGateMiddleware:
         if allowed is not None and role in allowed:
             return None
         audit(
-            request,
+            actor_of(request),
             category=Category.ACCOUNT,
             action=Action.ACCESS_DENIED,
             outcome=Outcome.DENIED,

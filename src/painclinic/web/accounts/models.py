@@ -13,6 +13,8 @@ class Role(models.TextChoices):
     BILLING = "billing", "Billing"
     CLINIC_ADMIN = "clinicadmin", "Clinic admin"
     PATIENT = "patient", "Patient"
+    # Unattended work (reminders, scheduled jobs, command-line operations): never signs in.
+    SYSTEM = "system", "System"
 
 
 STAFF_ROLES = frozenset(

@@ -21,8 +21,10 @@ from painclinic.web.accounts.models import Role, User
 from painclinic.web.accounts.permissions import allow_roles, public
 from painclinic.web.accounts.services import do_change_role, do_create_staff
 from painclinic.web.audit.services import Action, Category, Outcome, audit
+from painclinic.web.lib.http import actor_of
 
-ALL_ROLES = tuple(Role)
+# Every role a person signs in with (the system role never signs in).
+ALL_ROLES = tuple(role for role in Role if role != Role.SYSTEM)
 
 login_view = public(
     auth_views.LoginView.as_view(
@@ -94,7 +96,10 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
             device.save(update_fields=["confirmed"])
             otp_login(request, device)
             audit(
-                request, category=Category.ACCOUNT, action=Action.MFA, detail={"event": "enrolled"}
+                actor_of(request),
+                category=Category.ACCOUNT,
+                action=Action.MFA,
+                detail={"event": "enrolled"},
             )
             messages.success(request, "Two-factor sign-in is set up.")
             return redirect(_safe_next(request))
@@ -113,14 +118,14 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
             if device.verify_token(form.cleaned_data["token"]):
                 otp_login(request, device)
                 audit(
-                    request,
+                    actor_of(request),
                     category=Category.ACCOUNT,
                     action=Action.MFA,
                     detail={"event": "verified"},
                 )
                 return redirect(_safe_next(request))
         audit(
-            request,
+            actor_of(request),
             category=Category.ACCOUNT,
             action=Action.MFA,
             outcome=Outcome.FAILED,
@@ -143,7 +148,7 @@ def staff_list(request: HttpRequest) -> HttpResponse:
 def staff_create(request: HttpRequest) -> HttpResponse:
     form = StaffCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = do_create_staff(request, request.user, form.cleaned_data)  # type: ignore[arg-type]
+        user = do_create_staff(actor_of(request), form.cleaned_data)
         messages.success(request, f"Account {user.username} created.")
         return redirect("accounts:staff_list")
     return render(request, "accounts/staff_form.html", {"form": form})
@@ -160,8 +165,7 @@ def staff_role(request: HttpRequest, user_id: int) -> HttpResponse:
             form.add_error("role", "You cannot change your own role.")
         else:
             do_change_role(
-                request,
-                request.user,  # type: ignore[arg-type]
+                actor_of(request),
                 target,
                 form.cleaned_data["role"],
                 form.cleaned_data["reason"],

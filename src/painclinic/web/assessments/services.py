@@ -12,12 +12,10 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F, QuerySet
-from django.http import HttpRequest
 from django.utils import timezone
 
 from painclinic import clinical
 from painclinic.web.accounts.models import Role
-from painclinic.web.accounts.permissions import acting_user
 from painclinic.web.assessments.models import (
     Assessment,
     ChecklistItem,
@@ -27,6 +25,7 @@ from painclinic.web.assessments.models import (
 )
 from painclinic.web.audit.services import Action, Category, Outcome, audit
 from painclinic.web.lib.clinicdate import age_in_years, clinic_today
+from painclinic.web.lib.service import Actor
 from painclinic.web.patients.models import Patient, WeightMeasurement
 from painclinic.web.patients.services import latest_weight
 
@@ -38,9 +37,9 @@ CLINICIANS = frozenset({Role.PHYSICIAN, Role.NURSE})
 PHYSICIANS = frozenset({Role.PHYSICIAN})
 
 
-def _require(request: HttpRequest, roles: frozenset[Role]) -> None:
+def _require(actor: Actor, roles: frozenset[Role]) -> None:
     """The services check the role themselves too (not only the page's role gate)."""
-    if acting_user(request).role not in roles:
+    if actor.user.role not in roles:
         raise PermissionDenied("this role may not do this")
 
 
@@ -97,7 +96,7 @@ def latest_assessment(patient: Patient, instruments: tuple[str, ...]) -> Assessm
 
 
 def do_record_assessment(
-    request: HttpRequest,
+    actor: Actor,
     patient: Patient,
     instrument: str,
     answers: dict[str, Any],
@@ -111,7 +110,7 @@ def do_record_assessment(
     A correction names the assessment it ``supersedes`` (same patient and instrument, not
     already corrected) and a reason; the original stays in the history.
     """
-    _require(request, CLINICIANS)
+    _require(actor, CLINICIANS)
     result = clinical.score(instrument, answers).to_dict()
     with transaction.atomic():
         if supersedes is not None:
@@ -135,13 +134,13 @@ def do_record_assessment(
             band=result.get("band") or "",
             met=result.get("met"),
             flags=list(result.get("flags") or []),
-            completed_by=acting_user(request),
+            completed_by=actor.user,
             completed_at=timezone.now(),
             supersedes=supersedes,
             correction_reason=correction_reason.strip(),
         )
         audit(
-            request,
+            actor,
             category=ASSESSMENT_CATEGORY,
             action=Action.AMEND if supersedes else Action.CREATE,
             patient=patient,
@@ -279,7 +278,7 @@ def _check_decision(choice: DrugDecision, engine_status: str) -> str:
 
 
 def do_record_eligibility(
-    request: HttpRequest,
+    actor: Actor,
     patient: Patient,
     entered: dict[str, Any],
     choices: list[DrugDecision],
@@ -287,10 +286,10 @@ def do_record_eligibility(
     """Recompute the recommendation from the facts, store one decision per chosen drug, and
     turn each missing-information reason into a checklist item on the patient (one open item
     per rule: an item still open from an earlier decision is not repeated)."""
-    _require(request, PHYSICIANS)
+    _require(actor, PHYSICIANS)
     if not choices:
         raise DecisionError("__all__", "Decide for at least one drug.")
-    decided_by = acting_user(request)
+    decided_by = actor.user
     now = timezone.now()
     decisions = []
     with transaction.atomic():
@@ -338,7 +337,7 @@ def do_record_eligibility(
                 created.append(item.pk)
                 open_rules.add(item.rule_id)
             audit(
-                request,
+                actor,
                 category=ELIGIBILITY_CATEGORY,
                 action=Action.CREATE,
                 patient=patient,
@@ -371,10 +370,10 @@ def _rule_ids(drug_result: dict[str, Any]) -> set[str]:
 
 
 def do_resolve_checklist_item(
-    request: HttpRequest, item: ChecklistItem, note: str, expected_version: int
+    actor: Actor, item: ChecklistItem, note: str, expected_version: int
 ) -> ChecklistItem:
     """Mark one missing-information item obtained, with a note (never deleted)."""
-    _require(request, CLINICIANS)
+    _require(actor, CLINICIANS)
     if not note.strip():
         raise DecisionError("note", "Say what was obtained or why the item no longer applies.")
     conflict: ChecklistItem | None = None
@@ -384,14 +383,14 @@ def do_resolve_checklist_item(
             conflict = locked
         else:
             ChecklistItem.objects.filter(pk=locked.pk, version=expected_version).update(
-                resolved_by=acting_user(request),
+                resolved_by=actor.user,
                 resolved_at=timezone.now(),
                 resolution_note=note.strip(),
                 version=F("version") + 1,
             )
             locked.refresh_from_db()
             audit(
-                request,
+                actor,
                 category=ELIGIBILITY_CATEGORY,
                 action=Action.UPDATE,
                 patient=locked.patient,
@@ -406,7 +405,7 @@ def do_resolve_checklist_item(
     if conflict is not None:
         # Audited after the (empty) transaction so that the refusal itself is kept.
         audit(
-            request,
+            actor,
             category=ELIGIBILITY_CATEGORY,
             action=Action.UPDATE,
             patient=conflict.patient,

@@ -37,6 +37,7 @@ from painclinic.web.assessments.models import (
     EligibilityDecision,
 )
 from painclinic.web.audit.services import Action, Outcome, audit
+from painclinic.web.lib.http import actor_of
 from painclinic.web.patients.access import get_patient_for
 from painclinic.web.patients.models import Patient
 from painclinic.web.patients.services import latest_weight
@@ -55,7 +56,7 @@ REASON_GROUPS = (
 
 def _patient(request: HttpRequest, patient_id: int, area: str, **detail: Any) -> Patient:
     return get_patient_for(
-        request,
+        actor_of(request),
         patient_id,
         category=(
             services.ELIGIBILITY_CATEGORY if area == "eligibility" else services.ASSESSMENT_CATEGORY
@@ -71,7 +72,7 @@ def _object_of[ModelT: models.Model](
     found = model._default_manager.filter(pk=pk, patient=patient).first()
     if found is None:
         audit(
-            request,
+            actor_of(request),
             category=services.ASSESSMENT_CATEGORY,
             action=Action.ACCESS_DENIED,
             outcome=Outcome.DENIED,
@@ -179,7 +180,9 @@ def new_assessment(request: HttpRequest, patient_id: int, instrument: str) -> Ht
     form = InstrumentForm(request.POST or None, instrument=instrument)
     if request.method == "POST" and form.is_valid():
         try:
-            assessment = services.do_record_assessment(request, patient, instrument, form.answers())
+            assessment = services.do_record_assessment(
+                actor_of(request), patient, instrument, form.answers()
+            )
         except clinical.ClinicalInputError as error:
             form.add_error(form.error_field(error.field), error.message)
         else:
@@ -206,7 +209,7 @@ def correct_assessment(request: HttpRequest, patient_id: int, assessment_id: int
     if request.method == "POST" and form.is_valid():
         try:
             assessment = services.do_record_assessment(
-                request,
+                actor_of(request),
                 patient,
                 original.instrument,
                 form.answers(),
@@ -359,7 +362,7 @@ def eligibility(request: HttpRequest, patient_id: int) -> HttpResponse:
                 if decision_form.is_valid():
                     try:
                         services.do_record_eligibility(
-                            request, patient, entered, decision_form.choices()
+                            actor_of(request), patient, entered, decision_form.choices()
                         )
                     except services.DecisionError as error:
                         decision_form.add_error(
@@ -425,7 +428,10 @@ def resolve_item(request: HttpRequest, patient_id: int, item_id: int) -> HttpRes
     if request.method == "POST" and form.is_valid():
         try:
             services.do_resolve_checklist_item(
-                request, item, form.cleaned_data["note"], form.cleaned_data["expected_version"]
+                actor_of(request),
+                item,
+                form.cleaned_data["note"],
+                form.cleaned_data["expected_version"],
             )
         except services.ChecklistConflict as error:
             conflict = error.current

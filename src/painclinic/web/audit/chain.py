@@ -45,6 +45,10 @@ def compute_hash(event: AuditEvent) -> str:
         "detail": event.detail,
         "previous_hash": event.previous_hash,
     }
+    # Events written before channels were recorded have neither; leaving empty ones out keeps
+    # their hashes valid, and blanking a recorded channel still changes the hash.
+    if event.channel or event.origin:
+        fields |= {"channel": event.channel, "origin": event.origin}
     return hashlib.sha256(_canonical(fields)).hexdigest()
 
 
@@ -61,6 +65,8 @@ _INSERTED_FIELDS = (
     "object_id",
     "outcome",
     "client_ip",
+    "channel",
+    "origin",
     "detail",
     "previous_hash",
     "event_hash",

@@ -66,6 +66,10 @@ class AuditEvent(AppendOnlyModel):
     object_id = models.CharField(max_length=50, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.SUCCESS)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
+    # Through what the action came (web, api, cli, worker) and from where (the request path,
+    # the command line, the job's name): covered by the hash like every other field.
+    channel = models.CharField(max_length=10, blank=True)
+    origin = models.CharField(max_length=200, blank=True)
     detail = models.JSONField(default=dict, blank=True)
     previous_hash = models.CharField(max_length=64)
     event_hash = models.CharField(max_length=64, unique=True)

@@ -4,28 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db import models
-from django.http import HttpRequest
 
 from painclinic.web.audit.chain import append_event
 from painclinic.web.audit.models import Action, AuditEvent, Category, Outcome
+from painclinic.web.lib.service import Actor
 
-__all__ = ["Action", "Category", "Outcome", "audit", "client_ip"]
-
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    if request is None:
-        return None
-    if getattr(settings, "TRUST_X_FORWARDED_FOR", False):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.META.get("REMOTE_ADDR") or None
+__all__ = ["Action", "Category", "Outcome", "audit"]
 
 
 def audit(
-    request: HttpRequest | None,
+    actor: Actor,
     *,
     category: str,
     action: str,
@@ -33,25 +22,27 @@ def audit(
     obj: models.Model | None = None,
     outcome: str = Outcome.SUCCESS,
     detail: dict[str, Any] | None = None,
-    actor: Any = None,
 ) -> AuditEvent:
-    """Append an audit event for ``request``'s user (or ``actor``) about ``patient``/``obj``."""
-    user = actor if actor is not None else getattr(request, "user", None)
-    authenticated = user is not None and getattr(user, "is_authenticated", False)
+    """Append an audit event: ``actor`` did ``action`` on ``patient``/``obj``.
+
+    An anonymous actor (a failed log-in) is recorded under the username it typed, taken from
+    ``detail["username"]``.
+    """
+    if not isinstance(actor, Actor):
+        raise TypeError(f"audit() takes an Actor, got {type(actor).__name__}")
+    signed_in = actor.is_authenticated
     return append_event(
-        actor=user if authenticated else None,
-        actor_username=(
-            user.get_username()
-            if user is not None and authenticated
-            else (detail or {}).get("username", "")
-        ),
-        actor_role=getattr(user, "role", "") if authenticated else "",
+        actor=actor.user if signed_in else None,
+        actor_username=actor.username if signed_in else (detail or {}).get("username", ""),
+        actor_role=actor.role if signed_in else "",
         patient=patient,
         category=category,
         action=action,
         object_type=obj._meta.model_name if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
         outcome=outcome,
-        client_ip=client_ip(request),
+        client_ip=actor.client_ip,
+        channel=str(actor.channel),
+        origin=actor.origin,
         detail=detail or {},
     )

@@ -15,6 +15,7 @@ from painclinic.web.accounts.models import Role, User
 from painclinic.web.accounts.permissions import allow_roles
 from painclinic.web.audit.models import AuditEvent
 from painclinic.web.audit.services import Action, Category, audit
+from painclinic.web.lib.http import actor_of
 
 # User input never reaches order_by directly: only these keys are accepted.
 SORTS = {
@@ -66,7 +67,7 @@ def report(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data if form.is_bound and form.is_valid() else {}
     # Audit first: the page then counts and lists the same rows, this view included.
     audit(
-        request,
+        actor_of(request),
         category=Category.AUDIT,
         action=Action.VIEW,
         detail={"filters": {k: str(v) for k, v in data.items() if v}},
@@ -89,7 +90,7 @@ def export_csv(request: HttpRequest) -> StreamingHttpResponse:
     data = form.cleaned_data if form.is_bound and form.is_valid() else {}
     events = filtered_events(data)
     audit(
-        request,
+        actor_of(request),
         category=Category.AUDIT,
         action=Action.EXPORT,
         detail={"filters": {k: str(v) for k, v in data.items() if v}},

@@ -1,8 +1,9 @@
 """Demo treatment activity: chairs, fees, and a few patients carried through the real services
 (assessment, eligibility decision, consent, checked plan, booked series) so that today's chair
 board has infusions on it. Everything goes through the same ``do_*`` services and audit trail as
-the pages do; run after ``load_demo``. Safe to run again (patients that already have a plan are
-skipped)."""
+the pages do, acting as the demo staff through the command line (``Channel.CLI``: the audit
+trail says the demo command did it, not a browser); run after ``load_demo``. Safe to run again
+(patients that already have a plan are skipped)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.test import RequestFactory
 from django.utils import timezone
 
 from painclinic.web.accounts.models import User
@@ -26,6 +26,7 @@ from painclinic.web.assessments.services import (
 )
 from painclinic.web.demo.scheduling import load_chairs, load_holidays
 from painclinic.web.demo.treatments import load_fee_schedule
+from painclinic.web.lib.service import Actor, Channel
 from painclinic.web.patients.models import Patient, SexAtBirth, WeightMeasurement
 from painclinic.web.scheduling.models import Booking, Chair
 from painclinic.web.scheduling.services import SchedulingError, do_book_series
@@ -34,6 +35,7 @@ from painclinic.web.treatments.services import do_create_plan, do_record_treatme
 
 DEMO_PROTOCOL = "ket-crps-outpatient"
 DEMO_SESSIONS = 5
+DEMO_ORIGIN = "painclinic demo"
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,8 @@ class TreatmentDemoSummary:
     bookings_today: int
 
 
-def _request(user: User):  # type: ignore[no-untyped-def]
-    request = RequestFactory().post("/demo/", REMOTE_ADDR="127.0.0.1")
-    request.user = user
-    return request
+def _as(user: User) -> Actor:
+    return Actor.for_user(user, Channel.CLI, DEMO_ORIGIN)
 
 
 def _budapest_met() -> dict:
@@ -105,7 +105,9 @@ def _next_open_weekday(today: dt.date) -> dt.date:
     return day
 
 
-def _book_first_free_slot(request, plan: TreatmentPlan, chairs: list[Chair], first_day: dt.date):  # type: ignore[no-untyped-def]
+def _book_first_free_slot(
+    actor: Actor, plan: TreatmentPlan, chairs: list[Chair], first_day: dt.date
+) -> bool:
     """Book the series at the first day, chair and start time the scheduler accepts (a start
     already in the past, or a taken chair, is refused by the scheduler itself)."""
     day = first_day
@@ -114,7 +116,7 @@ def _book_first_free_slot(request, plan: TreatmentPlan, chairs: list[Chair], fir
             for chair in chairs:
                 try:
                     do_book_series(
-                        request, plan.pk, chair_id=chair.pk, first_date=day, start_time=start
+                        actor, plan.pk, chair_id=chair.pk, first_date=day, start_time=start
                     )
                 except SchedulingError:
                     continue
@@ -124,7 +126,7 @@ def _book_first_free_slot(request, plan: TreatmentPlan, chairs: list[Chair], fir
 
 
 def load_treatment_demo(patient_count: int = 3) -> TreatmentDemoSummary:
-    load_fee_schedule()
+    load_fee_schedule(_as(User.objects.get(username="clinicadmin")))
     load_chairs()
     this_year = timezone.localdate().year
     load_holidays([this_year, this_year + 1])
@@ -156,7 +158,7 @@ def load_treatment_demo(patient_count: int = 3) -> TreatmentDemoSummary:
             recorded_by=nurse,
             recorded_at=timezone.now(),
         )
-        as_physician = _request(physician)
+        as_physician = _as(physician)
         do_record_assessment(as_physician, patient, "budapest", _budapest_met())
         do_record_assessment(as_physician, patient, "nrs", {"score": 7 - index % 2})
         entered = _entered_facts(cardiac_risk)
@@ -194,7 +196,7 @@ def load_treatment_demo(patient_count: int = 3) -> TreatmentDemoSummary:
         )
         if plan.status != PlanStatus.ACTIVE:
             continue
-        if _book_first_free_slot(_request(frontdesk), plan, chairs, first_day):
+        if _book_first_free_slot(_as(frontdesk), plan, chairs, first_day):
             made += 1
     today_bookings = Booking.objects.filter(starts_at__date=first_day).count()
     return TreatmentDemoSummary(plans=made, bookings_today=today_bookings)

@@ -9,6 +9,7 @@ import datetime as dt
 
 from django.db import transaction
 
+from painclinic.web.lib.service import Actor
 from painclinic.web.treatments.models import Drug, FeeBasis, FeeItem
 from painclinic.web.treatments.services import do_add_fee_item
 
@@ -48,15 +49,16 @@ DEMO_FEES = [
 ]
 
 
-def load_fee_schedule() -> int:
-    """Add the demo fee items that are missing; returns how many were added."""
+def load_fee_schedule(actor: Actor) -> int:
+    """Add the demo fee items that are missing, as ``actor`` (a clinic admin); returns how many
+    were added."""
     added = 0
     with transaction.atomic():
         for code, description, cents, basis, drug in DEMO_FEES:
             if FeeItem.objects.filter(code=code).exists():
                 continue
             do_add_fee_item(
-                None,
+                actor,
                 {
                     "code": code,
                     "description": description,

@@ -20,12 +20,10 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q, Sum
-from django.http import HttpRequest
 from django.utils import timezone
 
 from painclinic.pharmacology import format_dose, load_drug_library
 from painclinic.web.accounts.models import CLINICAL_ROLES, Role, User
-from painclinic.web.accounts.permissions import acting_user
 from painclinic.web.audit.services import Action, Category, Outcome, audit
 from painclinic.web.drugregister.models import (
     ControlledDrug,
@@ -35,6 +33,7 @@ from painclinic.web.drugregister.models import (
     RegisterEntry,
     StockCount,
 )
+from painclinic.web.lib.service import Actor
 
 CATEGORY = Category.DRUG_REGISTER
 
@@ -231,10 +230,10 @@ def open_discrepancies() -> Any:
 # --- receipts ---------------------------------------------------------------------------------
 
 
-def do_record_receipt(request: HttpRequest, data: dict[str, Any]) -> RegisterEntry:
+def do_record_receipt(actor: Actor, data: dict[str, Any]) -> RegisterEntry:
     """Vials into the safe. ``data``: drug, concentration_mg_per_ml, vial_volume_ml, vial_count,
     lot, expiry_date, supplier, reference."""
-    user = acting_user(request)
+    user = actor.user
     _require_role(user, RECORDERS, "record a receipt of controlled drugs")
     drug = data.get("drug") or ControlledDrug.KETAMINE
     concentration = _concentration(data.get("concentration_mg_per_ml"), drug)
@@ -288,7 +287,7 @@ def do_record_receipt(request: HttpRequest, data: dict[str, Any]) -> RegisterEnt
             recorded_at=timezone.now(),
         )
         audit(
-            request,
+            actor,
             category=CATEGORY,
             action=Action.CREATE,
             obj=entry,
@@ -322,7 +321,7 @@ def _session_drug(session: Any) -> str:
 
 
 def do_record_draw(
-    request: HttpRequest,
+    actor: Actor,
     session: Any,
     *,
     concentration_mg_per_ml: Any,
@@ -336,7 +335,7 @@ def do_record_draw(
     or has expired (clinic-local date); the amount exceeds what the ledger holds for that lot or
     that concentration; the session is signed, discharged or cancelled. Only a nurse records it.
     """
-    user = acting_user(request)
+    user = actor.user
     _require_role(user, RECORDERS, "draw controlled drugs")
     drug = _session_drug(session)
     concentration = _concentration(concentration_mg_per_ml, drug)
@@ -398,7 +397,7 @@ def do_record_draw(
             recorded_at=timezone.now(),
         )
         audit(
-            request,
+            actor,
             category=CATEGORY,
             action=Action.CREATE,
             patient=locked.patient,
@@ -434,10 +433,10 @@ def _witness_failures(witness_id: int) -> int:
     ).count()
 
 
-def verify_witness(request: HttpRequest, witness: Any, witness_password: str, *, what: str) -> User:
+def verify_witness(actor: Actor, witness: Any, witness_password: str, *, what: str) -> User:
     """The second person for a witnessed entry: another clinical user who re-enters their own
     password. A failed signature is audited (outside the refused transaction) and refused."""
-    user = acting_user(request)
+    user = actor.user
     user_model = get_user_model()
     candidate: Any
     if isinstance(witness, user_model):
@@ -460,7 +459,7 @@ def verify_witness(request: HttpRequest, witness: Any, witness_password: str, *,
         problem = ("witness_password", "The witness's password is not correct.")
     if problem is not None:
         audit(
-            request,
+            actor,
             category=CATEGORY,
             action=Action.CREATE,
             outcome=Outcome.DENIED,
@@ -476,7 +475,7 @@ def verify_witness(request: HttpRequest, witness: Any, witness_password: str, *,
 
 
 def do_record_waste(
-    request: HttpRequest,
+    actor: Actor,
     session: Any,
     *,
     concentration_mg_per_ml: Any,
@@ -492,7 +491,7 @@ def do_record_waste(
     that concentration less what was already wasted. Waste does not change the stock balance
     (the drug left the safe when it was drawn).
     """
-    user = acting_user(request)
+    user = actor.user
     _require_role(user, RECORDERS, "record controlled-drug waste")
     drug = _session_drug(session)
     concentration = _concentration(concentration_mg_per_ml, drug)
@@ -500,7 +499,7 @@ def do_record_waste(
     reason = str(reason or "").strip()
     if not reason:
         raise DrugRegisterError("reason", "Say why the drug is wasted.")
-    signer = verify_witness(request, witness, witness_password, what=EntryKind.WASTE)
+    signer = verify_witness(actor, witness, witness_password, what=EntryKind.WASTE)
     with transaction.atomic():
         from painclinic.web.infusions.models import InfusionSession
 
@@ -540,7 +539,7 @@ def do_record_waste(
             recorded_at=timezone.now(),
         )
         audit(
-            request,
+            actor,
             category=CATEGORY,
             action=Action.CREATE,
             patient=locked.patient,
@@ -598,7 +597,7 @@ def lots_in_stock(drug: str = ControlledDrug.KETAMINE) -> list[LotStock]:
 
 
 def do_record_destruction(
-    request: HttpRequest,
+    actor: Actor,
     *,
     concentration_mg_per_ml: Any,
     lot: str,
@@ -609,7 +608,7 @@ def do_record_destruction(
 ) -> RegisterEntry:
     """Take expired or damaged stock of one lot out of the safe for destruction, witnessed by a
     second clinical user who re-enters their password. Refused beyond what the lot holds."""
-    user = acting_user(request)
+    user = actor.user
     _require_role(user, RECORDERS, "record the destruction of controlled drugs")
     drug = ControlledDrug.KETAMINE
     concentration = _concentration(concentration_mg_per_ml, drug)
@@ -620,7 +619,7 @@ def do_record_destruction(
     reason = str(reason or "").strip()
     if not reason:
         raise DrugRegisterError("reason", "Say why the stock is destroyed (expired, broken...).")
-    signer = verify_witness(request, witness, witness_password, what=EntryKind.DESTRUCTION)
+    signer = verify_witness(actor, witness, witness_password, what=EntryKind.DESTRUCTION)
     with transaction.atomic():
         if not RegisterEntry.objects.filter(
             kind=EntryKind.RECEIPT, drug=drug, lot=lot, concentration_mg_per_ml=concentration
@@ -651,7 +650,7 @@ def do_record_destruction(
             recorded_at=timezone.now(),
         )
         audit(
-            request,
+            actor,
             category=CATEGORY,
             action=Action.CREATE,
             obj=entry,
@@ -672,14 +671,14 @@ def do_record_destruction(
 # --- counts and discrepancies -----------------------------------------------------------------
 
 
-def do_record_count(request: HttpRequest, data: dict[str, Any]) -> StockCount:
+def do_record_count(actor: Actor, data: dict[str, Any]) -> StockCount:
     """A physical count of one concentration. ``data``: drug, concentration_mg_per_ml,
     full_vials, vial_volume_ml, open_vial_ml, notes. counted mg = (full_vials x vial_volume_ml
     + open_vial_ml) x concentration. A count that differs from the ledger balance opens a
     Discrepancy; a new count of a concentration with an open discrepancy is refused until a
     physician or clinic admin resolves it (otherwise the same shortfall would be adjusted twice).
     """
-    user = acting_user(request)
+    user = actor.user
     _require_role(user, RECORDERS, "record a controlled-drug count")
     drug = data.get("drug") or ControlledDrug.KETAMINE
     concentration = _concentration(data.get("concentration_mg_per_ml"), drug)
@@ -725,13 +724,13 @@ def do_record_count(request: HttpRequest, data: dict[str, Any]) -> StockCount:
             "counted_mg": str(counted),
             "computed_mg": str(computed),
         }
-        audit(request, category=CATEGORY, action=Action.CREATE, obj=count, detail=detail)
+        audit(actor, category=CATEGORY, action=Action.CREATE, obj=count, detail=detail)
         if counted != computed:
             discrepancy = Discrepancy.objects.create(
                 count=count, difference_mg=counted - computed, opened_at=now
             )
             audit(
-                request,
+                actor,
                 category=CATEGORY,
                 action=Action.CREATE,
                 obj=discrepancy,
@@ -741,10 +740,10 @@ def do_record_count(request: HttpRequest, data: dict[str, Any]) -> StockCount:
 
 
 def do_resolve_discrepancy(
-    request: HttpRequest, discrepancy_id: int, explanation: str
+    actor: Actor, discrepancy_id: int, explanation: str
 ) -> DiscrepancyResolution:
     """A physician or clinic admin explains a discrepancy; the ledger is adjusted to the count."""
-    user = acting_user(request)
+    user = actor.user
     _require_role(user, RESOLVERS, "resolve a controlled-drug discrepancy")
     explanation = str(explanation or "").strip()
     if len(explanation) < 10:
@@ -784,7 +783,7 @@ def do_resolve_discrepancy(
             resolved_at=now,
         )
         audit(
-            request,
+            actor,
             category=CATEGORY,
             action=Action.UPDATE,
             obj=discrepancy,

@@ -35,6 +35,7 @@ from painclinic.web.drugregister.services import (
     lots_in_stock,
     open_discrepancies,
 )
+from painclinic.web.lib.http import actor_of
 from painclinic.web.patients.access import may_see_patient
 
 P, N, A = Role.PHYSICIAN, Role.NURSE, Role.CLINIC_ADMIN
@@ -54,7 +55,7 @@ def _entries() -> Any:
 def home(request: HttpRequest) -> HttpResponse:
     recent = list(_entries()[:15])
     audit(
-        request,
+        actor_of(request),
         category=CATEGORY,
         action=Action.VIEW,
         detail={"page": "home", "entry_ids": [e.pk for e in recent]},
@@ -77,7 +78,7 @@ def receive(request: HttpRequest) -> HttpResponse:
     form = ReceiptForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            entry = do_record_receipt(request, form.cleaned_data)
+            entry = do_record_receipt(actor_of(request), form.cleaned_data)
         except DrugRegisterError as error:
             _put_error(form, error)
         else:
@@ -94,7 +95,7 @@ def count(request: HttpRequest) -> HttpResponse:
     form = CountForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            result = do_record_count(request, form.cleaned_data)
+            result = do_record_count(actor_of(request), form.cleaned_data)
         except DrugRegisterError as error:
             _put_error(form, error)
         else:
@@ -122,7 +123,9 @@ def discrepancies(request: HttpRequest) -> HttpResponse:
             "resolution__resolved_by",
         )[:200]
     )
-    audit(request, category=CATEGORY, action=Action.VIEW, detail={"page": "discrepancies"})
+    audit(
+        actor_of(request), category=CATEGORY, action=Action.VIEW, detail={"page": "discrepancies"}
+    )
     counts = list(StockCount.objects.select_related("counted_by", "discrepancy")[:30])
     context = {
         "rows": rows,
@@ -146,7 +149,9 @@ def resolve(request: HttpRequest, discrepancy_id: int) -> HttpResponse:
     resolved = hasattr(discrepancy, "resolution")
     if request.method == "POST" and form.is_valid() and not resolved:
         try:
-            do_resolve_discrepancy(request, discrepancy.pk, form.cleaned_data["explanation"])
+            do_resolve_discrepancy(
+                actor_of(request), discrepancy.pk, form.cleaned_data["explanation"]
+            )
         except DrugRegisterError as error:
             _put_error(form, error)
         else:
@@ -176,7 +181,7 @@ def entries(request: HttpRequest) -> HttpResponse:
         queryset = RegisterEntry.objects.none()
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     audit(
-        request,
+        actor_of(request),
         category=CATEGORY,
         action=Action.SEARCH,
         detail={
@@ -203,14 +208,20 @@ def _session_for(request: HttpRequest, session_id: int) -> Any:
     )
     if session is None or not may_see_patient(request.user, session.patient):
         audit(
-            request,
+            actor_of(request),
             category=CATEGORY,
             action=Action.ACCESS_DENIED,
             outcome=Outcome.DENIED,
             detail={"object_type": "infusionsession", "object_id": str(session_id)},
         )
         raise Http404("No such session")
-    audit(request, category=CATEGORY, action=Action.VIEW, patient=session.patient, obj=session)
+    audit(
+        actor_of(request),
+        category=CATEGORY,
+        action=Action.VIEW,
+        patient=session.patient,
+        obj=session,
+    )
     return session
 
 
@@ -225,7 +236,7 @@ def waste(request: HttpRequest, session_id: int) -> HttpResponse:
         data = form.cleaned_data
         try:
             do_record_waste(
-                request,
+                actor_of(request),
                 session,
                 concentration_mg_per_ml=data["concentration_mg_per_ml"],
                 amount_mg=data["amount_mg"],
@@ -260,7 +271,7 @@ def destroy(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             entry = do_record_destruction(
-                request,
+                actor_of(request),
                 concentration_mg_per_ml=data["concentration_mg_per_ml"],
                 lot=data["lot"],
                 amount_mg=data["amount_mg"],

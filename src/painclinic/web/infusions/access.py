@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Model
-from django.http import Http404, HttpRequest
+from django.http import Http404
 
 from painclinic.web.audit.models import Category
 from painclinic.web.audit.services import Action, Outcome, audit
 from painclinic.web.infusions.models import InfusionSession
 from painclinic.web.lib.rowreads import joined_row
+from painclinic.web.lib.service import Actor
 from painclinic.web.patients.access import may_see_patient
 from painclinic.web.treatments.models import PlannedSession
 
@@ -60,19 +61,19 @@ SESSION_READ: dict[str, tuple[str, ...]] = {
 }
 
 
-def deny(request: HttpRequest, object_type: str, object_id: object) -> Http404:
+def deny(actor: Actor, object_type: str, object_id: object) -> Http404:
     audit(
-        request,
+        actor,
         category=INFUSION_CATEGORY,
         action=Action.ACCESS_DENIED,
         outcome=Outcome.DENIED,
-        detail={"object_type": object_type, "object_id": str(object_id), "path": request.path},
+        detail={"object_type": object_type, "object_id": str(object_id), "path": actor.origin},
     )
     return Http404("No such record")
 
 
 def get_session_for(
-    request: HttpRequest,
+    actor: Actor,
     session_id: int,
     *,
     action: str = Action.VIEW,
@@ -85,10 +86,10 @@ def get_session_for(
         SESSION_READ,
         counts={"plan_session_count": (PlannedSession, "plan", "plan")},
     )
-    if session is None or not may_see_patient(request.user, session.patient):
-        raise deny(request, "infusionsession", session_id)
+    if session is None or not may_see_patient(actor.user, session.patient):
+        raise deny(actor, "infusionsession", session_id)
     audit(
-        request,
+        actor,
         category=INFUSION_CATEGORY,
         action=action,
         patient=session.patient,
@@ -99,10 +100,10 @@ def get_session_for(
 
 
 def get_child_for[T: Model](
-    request: HttpRequest, session: InfusionSession, model: type[T], object_id: int
+    actor: Actor, session: InfusionSession, model: type[T], object_id: int
 ) -> T:
     """A row of ``session`` by its own id; another session's row is a 404 (audited)."""
     row = model._default_manager.filter(pk=object_id, session=session).first()
     if row is None:
-        raise deny(request, model._meta.model_name or "row", object_id)
+        raise deny(actor, model._meta.model_name or "row", object_id)
     return row

@@ -14,14 +14,12 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Max
-from django.http import HttpRequest
 from django.utils import timezone
 
 from painclinic.clinical import Action as MonitoringAction
 from painclinic.clinical import evaluate_observation
 from painclinic.clinical import score as score_instrument
 from painclinic.web.accounts.models import Role
-from painclinic.web.accounts.permissions import acting_user
 from painclinic.web.audit.services import Action, Outcome, audit
 from painclinic.web.drugregister.models import ControlledDrug
 from painclinic.web.drugregister.services import DrugRegisterError, do_record_draw
@@ -63,6 +61,7 @@ from painclinic.web.infusions.rules import (
     vitals_problems,
 )
 from painclinic.web.infusions.waste import waste_due
+from painclinic.web.lib.service import Actor
 
 __all__ = ["Refused", "SessionConflict"]
 
@@ -70,12 +69,10 @@ TIMED_KINDS = ("start", "pause", "resume", "rate_change", "stop")
 SERIOUS_SEVERITIES = (AESeverity.SEVERE, AESeverity.LIFE_THREATENING, AESeverity.DEATH)
 
 
-def audit_refusal(
-    request: HttpRequest, session: InfusionSession, what: str, error: Refused
-) -> None:
+def audit_refusal(actor: Actor, session: InfusionSession, what: str, error: Refused) -> None:
     """Audit a refused change (after its transaction rolled back, so the row survives)."""
     audit(
-        request,
+        actor,
         category=INFUSION_CATEGORY,
         action=Action.UPDATE,
         patient=session.patient,
@@ -100,7 +97,7 @@ class SessionConflict(Exception):
 # --- plumbing -------------------------------------------------------------------------------
 
 
-def _lock(request: HttpRequest, session_id: int, expected_version: int) -> InfusionSession:
+def _lock(actor: Actor, session_id: int, expected_version: int) -> InfusionSession:
     session = (
         InfusionSession.objects.select_for_update(of=("self",))
         .select_related("patient", "plan", "plan__weight", "planned_session")
@@ -118,9 +115,9 @@ def _lock(request: HttpRequest, session_id: int, expected_version: int) -> Infus
     return session
 
 
-def audit_conflict(request: HttpRequest, error: SessionConflict) -> None:
+def audit_conflict(actor: Actor, error: SessionConflict) -> None:
     audit(
-        request,
+        actor,
         category=INFUSION_CATEGORY,
         action=Action.UPDATE,
         patient=error.session.patient,
@@ -135,7 +132,7 @@ def audit_conflict(request: HttpRequest, error: SessionConflict) -> None:
 
 
 def _change(
-    request: HttpRequest,
+    actor: Actor,
     session: InfusionSession,
     kind: str,
     summary: str,
@@ -159,10 +156,10 @@ def _change(
         summary=summary[:300],
         occurred_at=occurred_at or now,
         recorded_at=now,
-        recorded_by=acting_user(request),
+        recorded_by=actor.user,
     )
     audit(
-        request,
+        actor,
         category=INFUSION_CATEGORY,
         action=action,
         patient=session.patient,
@@ -225,7 +222,7 @@ REGISTER_FIELDS = {
 # --- 1. open --------------------------------------------------------------------------------
 
 
-def do_open_session(request: HttpRequest, booking_id: int) -> InfusionSession:
+def do_open_session(actor: Actor, booking_id: int) -> InfusionSession:
     from painclinic.web.scheduling.models import Booking, BookingStatus
     from painclinic.web.treatments.models import PlanStatus
 
@@ -259,7 +256,7 @@ def do_open_session(request: HttpRequest, booking_id: int) -> InfusionSession:
             booking=booking,
             plan=plan,
             planned_session=booking.planned_session,
-            opened_by=acting_user(request),
+            opened_by=actor.user,
             dosing_weight_kg=plan.dosing_weight_kg,
         )
         SessionEvent.objects.create(
@@ -269,10 +266,10 @@ def do_open_session(request: HttpRequest, booking_id: int) -> InfusionSession:
             summary="Session opened",
             occurred_at=timezone.now(),
             recorded_at=timezone.now(),
-            recorded_by=acting_user(request),
+            recorded_by=actor.user,
         )
         audit(
-            request,
+            actor,
             category=INFUSION_CATEGORY,
             action=Action.CREATE,
             patient=session.patient,
@@ -291,12 +288,12 @@ def do_open_session(request: HttpRequest, booking_id: int) -> InfusionSession:
 
 
 def do_complete_checklist(
-    request: HttpRequest, session_id: int, expected_version: int, data: dict[str, Any]
+    actor: Actor, session_id: int, expected_version: int, data: dict[str, Any]
 ) -> PreInfusionChecklist:
     from painclinic.web.patients.services import do_record_weight
 
     with transaction.atomic():
-        session = _lock(request, session_id, expected_version)
+        session = _lock(actor, session_id, expected_version)
         _require_status(session, (SessionStatus.SCHEDULED,), "complete the checklist")
         _require_first_infusion_ready(session, "complete the checklist")
         now = timezone.now()
@@ -322,16 +319,16 @@ def do_complete_checklist(
             plan_weight_kg=session.plan.weight.weight_kg,
             no_new_conditions_confirmed=True,
             rescreen=screen or {},
-            completed_by=acting_user(request),
+            completed_by=actor.user,
             completed_at=now,
         )
         do_record_weight(
-            request,
+            actor,
             session.patient,
             {"weight_kg": data["weight_kg"], "measured_on": timezone.localdate(now)},
         )
         _change(
-            request,
+            actor,
             session,
             "checklist",
             f"Checklist passed: BP {checklist.systolic_bp_mmhg}/{checklist.diastolic_bp_mmhg}, "
@@ -351,10 +348,10 @@ def do_complete_checklist(
 
 
 def do_prepare_bag(
-    request: HttpRequest, session_id: int, expected_version: int, data: dict[str, Any]
+    actor: Actor, session_id: int, expected_version: int, data: dict[str, Any]
 ) -> BagPreparation:
     with transaction.atomic():
-        session = _lock(request, session_id, expected_version)
+        session = _lock(actor, session_id, expected_version)
         _require_status(session, (SessionStatus.CHECKLIST_DONE,), "prepare a bag")
         if BagPreparation.objects.filter(
             session=session, status=PreparationStatus.AWAITING_CHECK
@@ -384,13 +381,13 @@ def do_prepare_bag(
             rate_ml_per_h=result.rate_ml_per_h,
             drawn_mg=data["drawn_mg"],
             vial_lot=data["vial_lot"].strip(),
-            prepared_by=acting_user(request),
+            prepared_by=actor.user,
             prepared_at=timezone.now(),
         )
         if session.plan.drug in ControlledDrug.values:
             try:
                 do_record_draw(
-                    request,
+                    actor,
                     session,
                     concentration_mg_per_ml=prep.vial_concentration_mg_per_ml,
                     amount_mg=prep.drawn_mg,
@@ -402,10 +399,10 @@ def do_prepare_bag(
             prep.register_draw_recorded = True
             prep.save(update_fields=["register_draw_recorded"])
         _change(
-            request,
+            actor,
             session,
             "prepare",
-            f"Bag prepared by {acting_user(request).display_name}: awaiting double check",
+            f"Bag prepared by {actor.user.display_name}: awaiting double check",
             obj=prep,
             action=Action.CREATE,
             detail={
@@ -474,12 +471,12 @@ def _compare(
 
 
 def do_double_check(
-    request: HttpRequest, session_id: int, expected_version: int, data: dict[str, Any]
+    actor: Actor, session_id: int, expected_version: int, data: dict[str, Any]
 ) -> DoubleCheck:
     """Nurse 2's blind entry. A mismatch is recorded (and blocks the start) — a new bag
     preparation and double check are then needed."""
     with transaction.atomic():
-        session = _lock(request, session_id, expected_version)
+        session = _lock(actor, session_id, expected_version)
         _require_status(session, (SessionStatus.CHECKLIST_DONE,), "double-check a bag")
         prep = (
             BagPreparation.objects.select_for_update()
@@ -488,7 +485,7 @@ def do_double_check(
         )
         if prep is None:
             raise Refused("No bag awaits a double check: nurse 1 prepares it first.")
-        user = acting_user(request)
+        user = actor.user
         if prep.prepared_by_id == user.pk:
             raise Refused(
                 "The independent double check must be done by a different nurse from the one "
@@ -526,7 +523,7 @@ def do_double_check(
         else:
             summary = f"Double check by {user.display_name}: matches nurse 1 and the plan"
         _change(
-            request,
+            actor,
             session,
             "double_check",
             summary,
@@ -569,7 +566,7 @@ def _elapsed_min(session: InfusionSession, at: dt.datetime) -> float:
 
 
 def _new_segment(
-    request: HttpRequest,
+    actor: Actor,
     session: InfusionSession,
     *,
     at: dt.datetime,
@@ -603,28 +600,26 @@ def _new_segment(
         start_reason=reason,
         limit_status=result.calculation.status,
         limit_reason=limit_reason,
-        started_by=acting_user(request),
+        started_by=actor.user,
     )
 
 
 def _close_segment(
-    request: HttpRequest, session: InfusionSession, at: dt.datetime, reason: str
+    actor: Actor, session: InfusionSession, at: dt.datetime, reason: str
 ) -> RateSegment:
     segment = _open_segment(session)
     if segment is None:
         raise Refused("No rate is running.")
     segment.ended_at = at
     segment.end_reason = reason
-    segment.ended_by = acting_user(request)
+    segment.ended_by = actor.user
     segment.save(update_fields=["ended_at", "end_reason", "ended_by"])
     return segment
 
 
-def do_start(
-    request: HttpRequest, session_id: int, expected_version: int, at: dt.datetime
-) -> RateSegment:
+def do_start(actor: Actor, session_id: int, expected_version: int, at: dt.datetime) -> RateSegment:
     with transaction.atomic():
-        session = _lock(request, session_id, expected_version)
+        session = _lock(actor, session_id, expected_version)
         _require_status(session, (SessionStatus.PREPARED,), "start")
         _require_first_infusion_ready(session, "start")
         prep = verified_preparation(session)
@@ -632,7 +627,7 @@ def do_start(
             raise Refused("The bag has not passed an independent double check.")
         _check_time(session, at, "start")
         segment = _new_segment(
-            request,
+            actor,
             session,
             at=at,
             dose_value=prep.dose_value,
@@ -643,7 +638,7 @@ def do_start(
             limit_reason=session.plan.soft_limit_reason or "dose as planned",
         )
         _change(
-            request,
+            actor,
             session,
             "start",
             f"Started at {fmt(segment.rate_mg_per_h, 'mg/h')} "
@@ -656,12 +651,12 @@ def do_start(
     return segment
 
 
-def _pause(request: HttpRequest, session: InfusionSession, at: dt.datetime, why: str) -> None:
+def _pause(actor: Actor, session: InfusionSession, at: dt.datetime, why: str) -> None:
     _require_status(session, (SessionStatus.RUNNING,), "pause")
     _check_time(session, at, "pause")
-    segment = _close_segment(request, session, at, "pause")
+    segment = _close_segment(actor, session, at, "pause")
     _change(
-        request,
+        actor,
         session,
         "pause",
         f"Paused{': ' + why if why else ''}",
@@ -672,25 +667,23 @@ def _pause(request: HttpRequest, session: InfusionSession, at: dt.datetime, why:
 
 
 def do_pause(
-    request: HttpRequest, session_id: int, expected_version: int, at: dt.datetime, reason: str = ""
+    actor: Actor, session_id: int, expected_version: int, at: dt.datetime, reason: str = ""
 ) -> None:
     with transaction.atomic():
-        session = _lock(request, session_id, expected_version)
-        _pause(request, session, at, reason)
+        session = _lock(actor, session_id, expected_version)
+        _pause(actor, session, at, reason)
 
 
-def do_resume(
-    request: HttpRequest, session_id: int, expected_version: int, at: dt.datetime
-) -> RateSegment:
+def do_resume(actor: Actor, session_id: int, expected_version: int, at: dt.datetime) -> RateSegment:
     with transaction.atomic():
-        session = _lock(request, session_id, expected_version)
+        session = _lock(actor, session_id, expected_version)
         _require_status(session, (SessionStatus.PAUSED,), "resume")
         _check_time(session, at, "resume")
         last = RateSegment.objects.filter(session=session).order_by("-started_at", "-id").first()
         if last is None:
             raise Refused("Nothing to resume.")
         segment = _new_segment(
-            request,
+            actor,
             session,
             at=at,
             dose_value=last.dose_value,
@@ -701,7 +694,7 @@ def do_resume(
             limit_reason=last.limit_reason or "resumed at the dose running before the pause",
         )
         _change(
-            request,
+            actor,
             session,
             "resume",
             f"Resumed at {fmt(segment.rate_mg_per_h, 'mg/h')} "
@@ -714,7 +707,7 @@ def do_resume(
 
 
 def _rate_change(
-    request: HttpRequest,
+    actor: Actor,
     session: InfusionSession,
     at: dt.datetime,
     dose_value: Decimal,
@@ -729,7 +722,7 @@ def _rate_change(
     if previous.started_at == at:
         raise Refused("The rate change must be after the current rate's start.", "at")
     segment = _new_segment(
-        request,
+        actor,
         session,
         at=at,
         dose_value=dose_value,
@@ -738,9 +731,9 @@ def _rate_change(
         reason="rate_change",
         limit_reason=limit_reason,
     )
-    _close_segment(request, session, at, "rate_change")
+    _close_segment(actor, session, at, "rate_change")
     _change(
-        request,
+        actor,
         session,
         "rate_change",
         f"Rate {fmt(previous.rate_mg_per_h, 'mg/h')} → {fmt(segment.rate_mg_per_h, 'mg/h')} "
@@ -760,7 +753,7 @@ def _rate_change(
 
 
 def do_change_rate(
-    request: HttpRequest,
+    actor: Actor,
     session_id: int,
     expected_version: int,
     at: dt.datetime,
@@ -769,19 +762,19 @@ def do_change_rate(
     limit_reason: str = "",
 ) -> RateSegment:
     with transaction.atomic():
-        session = _lock(request, session_id, expected_version)
-        return _rate_change(request, session, at, dose_value, dose_unit, limit_reason)
+        session = _lock(actor, session_id, expected_version)
+        return _rate_change(actor, session, at, dose_value, dose_unit, limit_reason)
 
 
-def _stop(request: HttpRequest, session: InfusionSession, at: dt.datetime, reason: str) -> None:
+def _stop(actor: Actor, session: InfusionSession, at: dt.datetime, reason: str) -> None:
     _require_status(session, (SessionStatus.RUNNING, SessionStatus.PAUSED), "stop")
     _check_time(session, at, "stop")
     segment = None
     if session.status == SessionStatus.RUNNING:
-        segment = _close_segment(request, session, at, "stop")
+        segment = _close_segment(actor, session, at, "stop")
     total = delivered_mg(_segments(session), at)
     _change(
-        request,
+        actor,
         session,
         "stop",
         f"Stopped; delivered {fmt(total, 'mg')}{': ' + reason if reason else ''}",
@@ -793,22 +786,22 @@ def _stop(request: HttpRequest, session: InfusionSession, at: dt.datetime, reaso
 
 
 def do_stop(
-    request: HttpRequest, session_id: int, expected_version: int, at: dt.datetime, reason: str = ""
+    actor: Actor, session_id: int, expected_version: int, at: dt.datetime, reason: str = ""
 ) -> None:
     with transaction.atomic():
-        session = _lock(request, session_id, expected_version)
+        session = _lock(actor, session_id, expected_version)
         _require_no_open_alerts(session, "stop")
-        _stop(request, session, at, reason)
+        _stop(actor, session, at, reason)
 
 
 # --- 5/6. observations and alerts -----------------------------------------------------------
 
 
 def do_record_observation(
-    request: HttpRequest, session_id: int, expected_version: int, data: dict[str, Any]
+    actor: Actor, session_id: int, expected_version: int, data: dict[str, Any]
 ) -> Observation:
     with transaction.atomic():
-        session = _lock(request, session_id, expected_version)
+        session = _lock(actor, session_id, expected_version)
         _require_status(
             session,
             (SessionStatus.RUNNING, SessionStatus.PAUSED, SessionStatus.STOPPED),
@@ -864,7 +857,7 @@ def do_record_observation(
             rate_mg_per_h=rate if running else None,
             action=decision.action.value,
             decision=decision.to_dict(),
-            recorded_by=acting_user(request),
+            recorded_by=actor.user,
             recorded_at=timezone.now(),
         )
         alert = None
@@ -884,7 +877,7 @@ def do_record_observation(
         if alert is not None:
             summary += f" — ALERT: {decision.action.value.replace('_', ' ')}"
         _change(
-            request,
+            actor,
             session,
             "observation",
             summary,
@@ -901,7 +894,7 @@ def do_record_observation(
 
 
 def do_acknowledge_alert(
-    request: HttpRequest,
+    actor: Actor,
     session_id: int,
     expected_version: int,
     alert_id: int,
@@ -910,7 +903,7 @@ def do_acknowledge_alert(
     """Acknowledge an alert with the action taken; a rate reduction, pause or stop is carried
     out in the same transaction."""
     with transaction.atomic():
-        session = _lock(request, session_id, expected_version)
+        session = _lock(actor, session_id, expected_version)
         alert = Alert.objects.select_for_update().filter(pk=alert_id, session=session).first()
         if alert is None:
             raise Refused("No such alert on this session.")
@@ -925,7 +918,7 @@ def do_acknowledge_alert(
             if current is None:
                 raise Refused("No rate is running to reduce.", "response")
             segment = _rate_change(
-                request,
+                actor,
                 session,
                 at,
                 data["dose_value"],
@@ -940,8 +933,8 @@ def do_acknowledge_alert(
                 )
             text = f"{text} (rate reduced to {fmt(segment.rate_mg_per_h, 'mg/h')})"
         elif response == AlertResponse.PAUSE:
-            _pause(request, session, at, f"alert {alert.pk}")
-        alert.acknowledged_by = acting_user(request)
+            _pause(actor, session, at, f"alert {alert.pk}")
+        alert.acknowledged_by = actor.user
         alert.acknowledged_at = timezone.now()
         alert.response = response
         alert.action_taken = text
@@ -956,7 +949,7 @@ def do_acknowledge_alert(
             ]
         )
         _change(
-            request,
+            actor,
             session,
             "alert_ack",
             f"Alert acknowledged ({alert.action.replace('_', ' ')}): {text}",
@@ -966,7 +959,7 @@ def do_acknowledge_alert(
         )
         if response == AlertResponse.STOP:
             _require_no_open_alerts(session, "stop")
-            _stop(request, session, at, f"alert {alert.pk}: {text}")
+            _stop(actor, session, at, f"alert {alert.pk}: {text}")
     return alert
 
 
@@ -983,10 +976,10 @@ def is_serious(data: dict[str, Any]) -> bool:
 
 
 def do_record_adverse_event(
-    request: HttpRequest, session_id: int, expected_version: int, data: dict[str, Any]
+    actor: Actor, session_id: int, expected_version: int, data: dict[str, Any]
 ) -> AdverseEvent:
     with transaction.atomic():
-        session = _lock(request, session_id, expected_version)
+        session = _lock(actor, session_id, expected_version)
         _require_status(
             session,
             (
@@ -1017,11 +1010,11 @@ def do_record_adverse_event(
             report_due_at=at + dt.timedelta(hours=policy.serious_event_report_hours())
             if serious
             else None,
-            recorded_by=acting_user(request),
+            recorded_by=actor.user,
             recorded_at=timezone.now(),
         )
         _change(
-            request,
+            actor,
             session,
             "adverse_event",
             f"Adverse event: {event.get_event_type_display()} ({event.get_severity_display()})"
@@ -1047,10 +1040,10 @@ def aldrete_result(answers: dict[str, int]) -> Any:
 
 
 def do_discharge(
-    request: HttpRequest, session_id: int, expected_version: int, data: dict[str, Any]
+    actor: Actor, session_id: int, expected_version: int, data: dict[str, Any]
 ) -> Discharge:
     with transaction.atomic():
-        session = _lock(request, session_id, expected_version)
+        session = _lock(actor, session_id, expected_version)
         _require_status(session, (SessionStatus.STOPPED,), "discharge")
         _require_no_open_alerts(session, "discharge")
         at = data["at"]
@@ -1074,10 +1067,10 @@ def do_discharge(
             escort_name=data["escort_name"].strip(),
             escort_phone=(data.get("escort_phone") or "").strip(),
             discharged_at=at,
-            discharged_by=acting_user(request),
+            discharged_by=actor.user,
         )
         _change(
-            request,
+            actor,
             session,
             "discharge",
             f"Discharged with {discharge.escort_name}; Aldrete {discharge.aldrete_score}/10",
@@ -1098,10 +1091,10 @@ class NoteLocked(Refused):
 
 
 def do_save_note(
-    request: HttpRequest, session_id: int, expected_version: int, text: str, *, sign: bool
+    actor: Actor, session_id: int, expected_version: int, text: str, *, sign: bool
 ) -> SessionNote:
     with transaction.atomic():
-        session = _lock(request, session_id, expected_version)
+        session = _lock(actor, session_id, expected_version)
         note = SessionNote.objects.select_for_update().filter(session=session).first()
         if note is not None and note.signed:
             raise NoteLocked("The note is signed and locked: add an amendment instead.")
@@ -1118,14 +1111,14 @@ def do_save_note(
         if note is None:
             note = SessionNote(session=session)
         note.text = text.strip()
-        note.updated_by = acting_user(request)
+        note.updated_by = actor.user
         note.updated_at = now
         if sign:
-            note.signed_by = acting_user(request)
+            note.signed_by = actor.user
             note.signed_at = now
         note.save()
         _change(
-            request,
+            actor,
             session,
             "note_sign" if sign else "note_draft",
             "Note signed" if sign else "Note draft saved",
@@ -1137,10 +1130,10 @@ def do_save_note(
 
 
 def do_amend_note(
-    request: HttpRequest, session_id: int, expected_version: int, text: str, reason: str
+    actor: Actor, session_id: int, expected_version: int, text: str, reason: str
 ) -> NoteAmendment:
     with transaction.atomic():
-        session = _lock(request, session_id, expected_version)
+        session = _lock(actor, session_id, expected_version)
         note = SessionNote.objects.select_for_update().filter(session=session).first()
         if note is None or not note.signed:
             raise Refused("Only a signed note is amended; edit the draft instead.")
@@ -1152,11 +1145,11 @@ def do_amend_note(
             note=note,
             text=text.strip(),
             reason=reason.strip(),
-            signed_by=acting_user(request),
+            signed_by=actor.user,
             signed_at=timezone.now(),
         )
         _change(
-            request,
+            actor,
             session,
             "note_amend",
             f"Note amended: {amendment.reason}",
@@ -1199,7 +1192,7 @@ def _register_refusal(error: ValueError) -> Refused:
     return Refused(f"Drug register: {getattr(error, 'message', error)}", field)
 
 
-def _verify_witness(request: HttpRequest, data: dict[str, Any]) -> None:
+def _verify_witness(actor: Actor, data: dict[str, Any]) -> None:
     """Check the witness's signature before the transaction, so that a wrong password is
     audited (and counts towards the witness lock-out) even though the change is refused.
     ``do_record_waste`` checks it again inside the transaction."""
@@ -1208,14 +1201,14 @@ def _verify_witness(request: HttpRequest, data: dict[str, Any]) -> None:
 
     try:
         verify_witness(
-            request, data.get("witness"), data.get("witness_password") or "", what=EntryKind.WASTE
+            actor, data.get("witness"), data.get("witness_password") or "", what=EntryKind.WASTE
         )
     except DrugRegisterError as error:
         raise _register_refusal(error) from error
 
 
 def _record_waste(
-    request: HttpRequest,
+    actor: Actor,
     session: InfusionSession,
     amount_mg: Decimal,
     concentration: Decimal,
@@ -1226,7 +1219,7 @@ def _record_waste(
 
     try:
         return do_record_waste(
-            request,
+            actor,
             session,
             concentration_mg_per_ml=concentration,
             amount_mg=amount_mg,
@@ -1239,17 +1232,17 @@ def _record_waste(
 
 
 def do_waste_remainder(
-    request: HttpRequest, session_id: int, expected_version: int, data: dict[str, Any]
+    actor: Actor, session_id: int, expected_version: int, data: dict[str, Any]
 ) -> Any:
     """Waste what is left of the drug drawn for a stopped session, witnessed (second person,
     password re-entry), through the drug register, with the session event in one transaction.
 
     The amount is computed (drawn - delivered - already wasted), never typed."""
-    if acting_user(request).role != Role.NURSE:
+    if actor.user.role != Role.NURSE:
         raise PermissionDenied("only a nurse records controlled-drug waste")
-    _verify_witness(request, data)
+    _verify_witness(actor, data)
     with transaction.atomic():
-        session = _lock(request, session_id, expected_version)
+        session = _lock(actor, session_id, expected_version)
         _require_status(session, WASTE_STATUSES, "waste the remainder")
         due = waste_due(session)
         if due is None or not due.outstanding:
@@ -1260,7 +1253,7 @@ def do_waste_remainder(
                 "each in the drug register's waste page for this session."
             )
         entry = _record_waste(
-            request,
+            actor,
             session,
             due.remainder_mg,
             due.concentration,
@@ -1269,7 +1262,7 @@ def do_waste_remainder(
             + (f", already wasted {due.wasted}" if due.wasted_mg else ""),
         )
         _change(
-            request,
+            actor,
             session,
             "waste",
             f"Remainder {due.remainder} wasted (drawn {due.drawn}, delivered {due.delivered}), "
@@ -1299,7 +1292,7 @@ def cancel_reason_text(reason: str, detail: str) -> str:
 
 
 def do_cancel_session(
-    request: HttpRequest, session_id: int, expected_version: int, data: dict[str, Any]
+    actor: Actor, session_id: int, expected_version: int, data: dict[str, Any]
 ) -> SessionCancellation:
     """Cancel a session that has not started, with a reason; its booking is cancelled with the
     same reason through the scheduling service (the chair is freed). Drug already drawn from
@@ -1308,7 +1301,7 @@ def do_cancel_session(
     stopped, not cancelled."""
     from painclinic.web.scheduling.services import SchedulingError, cancel_booking_of_session
 
-    user = acting_user(request)
+    user = actor.user
     if user.role not in SESSION_CANCELLERS:
         raise PermissionDenied("only a nurse or a physician cancels an infusion session")
     reason = str(data.get("reason") or "")
@@ -1319,9 +1312,9 @@ def do_cancel_session(
         raise Refused("Say why the session is cancelled.", "detail")
     wants_witness = bool(data.get("witness"))
     if wants_witness:
-        _verify_witness(request, data)
+        _verify_witness(actor, data)
     with transaction.atomic():
-        session = _lock(request, session_id, expected_version)
+        session = _lock(actor, session_id, expected_version)
         if session.status in (SessionStatus.RUNNING, SessionStatus.PAUSED):
             raise Refused(
                 "The infusion has started: it cannot be cancelled. Stop it instead (Stop on the "
@@ -1350,7 +1343,7 @@ def do_cancel_session(
                     "of each in the drug register's waste page first."
                 )
             entry = _record_waste(
-                request,
+                actor,
                 session,
                 due.remainder_mg,
                 due.concentration,
@@ -1358,7 +1351,7 @@ def do_cancel_session(
                 f"Session cancelled before the start ({text}): all of the drawn drug wasted",
             )
         try:
-            cancel_booking_of_session(request, session.booking_id, reason=text)
+            cancel_booking_of_session(actor, session.booking_id, reason=text)
         except SchedulingError as error:
             raise Refused(f"Booking: {error}") from error
         cancellation = SessionCancellation.objects.create(
@@ -1371,7 +1364,7 @@ def do_cancel_session(
             cancelled_at=timezone.now(),
         )
         _change(
-            request,
+            actor,
             session,
             "cancel",
             f"Session cancelled: {text}"
@@ -1392,13 +1385,11 @@ def do_cancel_session(
 # --- 7b. serious adverse events: the 24-hour report -----------------------------------------
 
 
-def do_mark_adverse_event_reported(
-    request: HttpRequest, event_id: int, reference: str
-) -> AdverseEvent:
+def do_mark_adverse_event_reported(actor: Actor, event_id: int, reference: str) -> AdverseEvent:
     """Record once that a serious adverse event was reported (CPSO out-of-hospital premises
     programme), with the report number or to whom it was sent. It cannot be unset or changed:
     a correction is an amendment of the session note, which keeps this mark as it was."""
-    user = acting_user(request)
+    user = actor.user
     if user.role not in AE_REPORTERS:
         raise PermissionDenied("only a physician or clinic admin marks a report as sent")
     reference = (reference or "").strip()
@@ -1431,7 +1422,7 @@ def do_mark_adverse_event_reported(
         event.refresh_from_db()
         late = event.report_due_at is not None and now > event.report_due_at
         audit(
-            request,
+            actor,
             category=INFUSION_CATEGORY,
             action=Action.UPDATE,
             patient=event.session.patient,

@@ -66,6 +66,7 @@ from painclinic.web.infusions.models import (
 from painclinic.web.infusions.rules import Refused, drug_entry, first_step, fmt
 from painclinic.web.infusions.services import SessionConflict
 from painclinic.web.infusions.waste import WasteDue, waste_due
+from painclinic.web.lib.http import actor_of
 from painclinic.web.patients.access import may_see_patient
 
 NURSE = (Role.NURSE,)
@@ -81,7 +82,7 @@ def _chart_redirect(session: InfusionSession) -> HttpResponse:
 def _conflict(
     request: HttpRequest, session: InfusionSession, error: SessionConflict
 ) -> HttpResponse:
-    services.audit_conflict(request, error)
+    services.audit_conflict(actor_of(request), error)
     context = {
         "session": session,
         "banner": banner_for(error.session),
@@ -109,7 +110,7 @@ def _form_page(
         except SessionConflict as error:
             return _conflict(request, session, error)
         except Refused as error:
-            services.audit_refusal(request, session, title, error)
+            services.audit_refusal(actor_of(request), session, title, error)
             form.refuse(error)
         else:
             text = success(result) if callable(success) else success
@@ -139,10 +140,10 @@ def _version(data: dict[str, Any]) -> int:
 @require_POST
 def open_session(request: HttpRequest, booking_id: int) -> HttpResponse:
     try:
-        session = services.do_open_session(request, booking_id)
+        session = services.do_open_session(actor_of(request), booking_id)
     except Refused as error:
         audit(
-            request,
+            actor_of(request),
             category=INFUSION_CATEGORY,
             action=Action.CREATE,
             outcome="denied",
@@ -182,7 +183,7 @@ def _next_action(session: InfusionSession, chart: Any) -> tuple[str, str] | None
 
 @allow_roles(CLINICIANS)
 def session_chart(request: HttpRequest, session_id: int) -> HttpResponse:
-    session = get_session_for(request, session_id)
+    session = get_session_for(actor_of(request), session_id)
     chart = build_chart(session)
     role = acting_user(request).role
     names = user_names(chart)
@@ -260,7 +261,9 @@ def _report_state(event: AdverseEvent, now: Any) -> str:
 @allow_roles(CLINICIANS)
 def concentration_chart(request: HttpRequest, session_id: int) -> HttpResponse:
     """The predicted-concentration SVG of the chart page (its own request, cached)."""
-    session = get_session_for(request, session_id, detail={"purpose": "concentration chart"})
+    session = get_session_for(
+        actor_of(request), session_id, detail={"purpose": "concentration chart"}
+    )
     svg = concentration_svg_for(session)
     if svg is None:
         return HttpResponse(status=204)
@@ -275,13 +278,13 @@ def concentration_chart(request: HttpRequest, session_id: int) -> HttpResponse:
 @allow_roles(NURSE)
 @require_http_methods(["GET", "POST"])
 def checklist(request: HttpRequest, session_id: int) -> HttpResponse:
-    session = get_session_for(request, session_id, detail={"purpose": "checklist"})
+    session = get_session_for(actor_of(request), session_id, detail={"purpose": "checklist"})
     form = ChecklistForm(request.POST or None, session=session)
     return _form_page(
         request,
         session,
         form,
-        lambda d: services.do_complete_checklist(request, session.pk, _version(d), d),
+        lambda d: services.do_complete_checklist(actor_of(request), session.pk, _version(d), d),
         title="Pre-infusion checklist",
         template="infusions/checklist.html",
         success="Checklist passed. Next: prepare the bag.",
@@ -299,14 +302,14 @@ def checklist(request: HttpRequest, session_id: int) -> HttpResponse:
 @allow_roles(NURSE)
 @require_http_methods(["GET", "POST"])
 def prepare(request: HttpRequest, session_id: int) -> HttpResponse:
-    session = get_session_for(request, session_id, detail={"purpose": "prepare"})
+    session = get_session_for(actor_of(request), session_id, detail={"purpose": "prepare"})
     form = PrepareForm(request.POST or None, session=session)
     entry = drug_entry(session.plan.drug)
     return _form_page(
         request,
         session,
         form,
-        lambda d: services.do_prepare_bag(request, session.pk, _version(d), d),
+        lambda d: services.do_prepare_bag(actor_of(request), session.pk, _version(d), d),
         title="Prepare the bag (nurse 1)",
         template="infusions/prepare.html",
         success="Bag prepared. A second nurse must now do the independent double check.",
@@ -323,7 +326,7 @@ def prepare(request: HttpRequest, session_id: int) -> HttpResponse:
 @allow_roles(NURSE)
 @require_http_methods(["GET", "POST"])
 def double_check(request: HttpRequest, session_id: int) -> HttpResponse:
-    session = get_session_for(request, session_id, detail={"purpose": "double_check"})
+    session = get_session_for(actor_of(request), session_id, detail={"purpose": "double_check"})
     pending = BagPreparation.objects.filter(
         session=session, status=PreparationStatus.AWAITING_CHECK
     ).first()
@@ -339,7 +342,7 @@ def double_check(request: HttpRequest, session_id: int) -> HttpResponse:
         request,
         session,
         form,
-        lambda d: services.do_double_check(request, session.pk, _version(d), d),
+        lambda d: services.do_double_check(actor_of(request), session.pk, _version(d), d),
         title="Independent double check (nurse 2)",
         template="infusions/double_check.html",
         success=success,
@@ -361,7 +364,7 @@ def _timed(
     submit: str,
     extra: dict[str, Any] | Callable[[InfusionSession], dict[str, Any]] | None = None,
 ) -> HttpResponse:
-    session = get_session_for(request, session_id, detail={"purpose": title})
+    session = get_session_for(actor_of(request), session_id, detail={"purpose": title})
     if callable(extra):
         extra = extra(session)
     form = form_class(
@@ -395,7 +398,7 @@ def start(request: HttpRequest, session_id: int) -> HttpResponse:
         request,
         session_id,
         StartForm,
-        lambda s, d: services.do_start(request, s.pk, _version(d), d["at"]),
+        lambda s, d: services.do_start(actor_of(request), s.pk, _version(d), d["at"]),
         "Start the infusion",
         lambda seg: "Infusion started. " + _pump(seg),
         "Start",
@@ -410,7 +413,9 @@ def pause(request: HttpRequest, session_id: int) -> HttpResponse:
         request,
         session_id,
         PauseForm,
-        lambda s, d: services.do_pause(request, s.pk, _version(d), d["at"], d.get("reason", "")),
+        lambda s, d: services.do_pause(
+            actor_of(request), s.pk, _version(d), d["at"], d.get("reason", "")
+        ),
         "Pause the infusion",
         "Infusion paused.",
         "Pause",
@@ -424,7 +429,7 @@ def resume(request: HttpRequest, session_id: int) -> HttpResponse:
         request,
         session_id,
         ResumeForm,
-        lambda s, d: services.do_resume(request, s.pk, _version(d), d["at"]),
+        lambda s, d: services.do_resume(actor_of(request), s.pk, _version(d), d["at"]),
         "Resume the infusion",
         lambda seg: "Infusion resumed. " + _pump(seg),
         "Resume",
@@ -439,7 +444,7 @@ def rate_change(request: HttpRequest, session_id: int) -> HttpResponse:
         session_id,
         RateChangeForm,
         lambda s, d: services.do_change_rate(
-            request,
+            actor_of(request),
             s.pk,
             _version(d),
             d["at"],
@@ -461,7 +466,9 @@ def stop(request: HttpRequest, session_id: int) -> HttpResponse:
         request,
         session_id,
         StopForm,
-        lambda s, d: services.do_stop(request, s.pk, _version(d), d["at"], d.get("reason", "")),
+        lambda s, d: services.do_stop(
+            actor_of(request), s.pk, _version(d), d["at"], d.get("reason", "")
+        ),
         "Stop the infusion",
         "Infusion stopped. Observe the patient until discharge.",
         "Stop",
@@ -474,7 +481,7 @@ def stop(request: HttpRequest, session_id: int) -> HttpResponse:
 @allow_roles(NURSE)
 @require_http_methods(["GET", "POST"])
 def observe(request: HttpRequest, session_id: int) -> HttpResponse:
-    session = get_session_for(request, session_id, detail={"purpose": "observation"})
+    session = get_session_for(actor_of(request), session_id, detail={"purpose": "observation"})
     first = RateSegment.objects.filter(session=session).order_by("started_at").first()
     form = ObservationForm(
         request.POST or None, session=session, not_before=first.started_at if first else None
@@ -492,7 +499,7 @@ def observe(request: HttpRequest, session_id: int) -> HttpResponse:
         request,
         session,
         form,
-        lambda d: services.do_record_observation(request, session.pk, _version(d), d),
+        lambda d: services.do_record_observation(actor_of(request), session.pk, _version(d), d),
         title="Record an observation",
         template="infusions/observe.html",
         success=success,
@@ -502,8 +509,8 @@ def observe(request: HttpRequest, session_id: int) -> HttpResponse:
 @allow_roles(CLINICIANS)
 @require_http_methods(["GET", "POST"])
 def acknowledge(request: HttpRequest, session_id: int, alert_id: int) -> HttpResponse:
-    session = get_session_for(request, session_id, detail={"purpose": "acknowledge"})
-    alert = get_child_for(request, session, Alert, alert_id)
+    session = get_session_for(actor_of(request), session_id, detail={"purpose": "acknowledge"})
+    alert = get_child_for(actor_of(request), session, Alert, alert_id)
     form = AcknowledgeForm(
         request.POST or None, session=session, not_before=services.last_event_at(session)
     )
@@ -512,7 +519,9 @@ def acknowledge(request: HttpRequest, session_id: int, alert_id: int) -> HttpRes
         request,
         session,
         form,
-        lambda d: services.do_acknowledge_alert(request, session.pk, _version(d), alert.pk, d),
+        lambda d: services.do_acknowledge_alert(
+            actor_of(request), session.pk, _version(d), alert.pk, d
+        ),
         title="Acknowledge the alert",
         template="infusions/acknowledge.html",
         success="Alert acknowledged.",
@@ -524,7 +533,7 @@ def acknowledge(request: HttpRequest, session_id: int, alert_id: int) -> HttpRes
 @allow_roles(CLINICIANS)
 @require_http_methods(["GET", "POST"])
 def adverse_event(request: HttpRequest, session_id: int) -> HttpResponse:
-    session = get_session_for(request, session_id, detail={"purpose": "adverse_event"})
+    session = get_session_for(actor_of(request), session_id, detail={"purpose": "adverse_event"})
     form = AdverseEventForm(request.POST or None, session=session)
 
     def success(event: Any) -> str:
@@ -537,7 +546,7 @@ def adverse_event(request: HttpRequest, session_id: int) -> HttpResponse:
         request,
         session,
         form,
-        lambda d: services.do_record_adverse_event(request, session.pk, _version(d), d),
+        lambda d: services.do_record_adverse_event(actor_of(request), session.pk, _version(d), d),
         title="Record an adverse event",
         success=success,
     )
@@ -551,7 +560,7 @@ def serious_events(request: HttpRequest) -> HttpResponse:
         .order_by("report_due_at")[:200]
     )
     audit(
-        request,
+        actor_of(request),
         category=INFUSION_CATEGORY,
         action=Action.VIEW,
         detail={"report": "serious_events", "adverse_event_ids": [e.pk for e in events]},
@@ -574,7 +583,7 @@ def serious_events(request: HttpRequest) -> HttpResponse:
 @allow_roles(NURSE)
 @require_http_methods(["GET", "POST"])
 def discharge(request: HttpRequest, session_id: int) -> HttpResponse:
-    session = get_session_for(request, session_id, detail={"purpose": "discharge"})
+    session = get_session_for(actor_of(request), session_id, detail={"purpose": "discharge"})
     checklist_row = getattr(session, "checklist", None)
     initial = (
         {"escort_name": checklist_row.escort_name, "escort_phone": checklist_row.escort_phone}
@@ -590,7 +599,7 @@ def discharge(request: HttpRequest, session_id: int) -> HttpResponse:
 
     def call(d: dict[str, Any]) -> Any:
         data = {**d, "aldrete": form.aldrete()}
-        return services.do_discharge(request, session.pk, _version(d), data)
+        return services.do_discharge(actor_of(request), session.pk, _version(d), data)
 
     return _form_page(
         request,
@@ -606,7 +615,7 @@ def discharge(request: HttpRequest, session_id: int) -> HttpResponse:
 @allow_roles(CLINICIANS)
 @require_http_methods(["GET", "POST"])
 def note(request: HttpRequest, session_id: int) -> HttpResponse:
-    session = get_session_for(request, session_id, detail={"purpose": "note"})
+    session = get_session_for(actor_of(request), session_id, detail={"purpose": "note"})
     existing = SessionNote.objects.filter(session=session).select_related("signed_by").first()
     chart = build_chart(session) if existing is None or not existing.signed else None
     initial = {"text": existing.text if existing else summary_text(chart) if chart else ""}
@@ -617,17 +626,21 @@ def note(request: HttpRequest, session_id: int) -> HttpResponse:
         if existing is not None and existing.signed:
             try:
                 services.do_save_note(
-                    request, session.pk, session.version, request.POST.get("text", ""), sign=False
+                    actor_of(request),
+                    session.pk,
+                    session.version,
+                    request.POST.get("text", ""),
+                    sign=False,
                 )
             except services.NoteLocked as error:
-                services.audit_refusal(request, session, "note edit", error)
+                services.audit_refusal(actor_of(request), session, "note edit", error)
                 locked_message = error.message
                 status = 409
         elif form.is_valid():
             sign = "sign" in request.POST
             try:
                 services.do_save_note(
-                    request,
+                    actor_of(request),
                     session.pk,
                     _version(form.cleaned_data),
                     form.cleaned_data["text"],
@@ -657,13 +670,15 @@ def note(request: HttpRequest, session_id: int) -> HttpResponse:
 @allow_roles(CLINICIANS)
 @require_http_methods(["GET", "POST"])
 def amend(request: HttpRequest, session_id: int) -> HttpResponse:
-    session = get_session_for(request, session_id, detail={"purpose": "amend"})
+    session = get_session_for(actor_of(request), session_id, detail={"purpose": "amend"})
     form = AmendmentForm(request.POST or None, session=session)
     return _form_page(
         request,
         session,
         form,
-        lambda d: services.do_amend_note(request, session.pk, _version(d), d["text"], d["reason"]),
+        lambda d: services.do_amend_note(
+            actor_of(request), session.pk, _version(d), d["text"], d["reason"]
+        ),
         title="Amend the signed note",
         success="Amendment signed; the original note is kept as it was.",
         submit="Sign the amendment",
@@ -677,7 +692,7 @@ def amend(request: HttpRequest, session_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def waste_remainder(request: HttpRequest, session_id: int) -> HttpResponse:
     """The chart's waste step: the witness signs the waste of the computed remainder."""
-    session = get_session_for(request, session_id, detail={"purpose": "waste"})
+    session = get_session_for(actor_of(request), session_id, detail={"purpose": "waste"})
     form = WasteRemainderForm(
         request.POST or None, session=session, user_id=acting_user(request).pk
     )
@@ -686,7 +701,7 @@ def waste_remainder(request: HttpRequest, session_id: int) -> HttpResponse:
         request,
         session,
         form,
-        lambda d: services.do_waste_remainder(request, session.pk, _version(d), d),
+        lambda d: services.do_waste_remainder(actor_of(request), session.pk, _version(d), d),
         title="Waste the remainder (witnessed)",
         template="infusions/waste.html",
         success=lambda entry: (
@@ -705,7 +720,7 @@ def _needs_witness(session: InfusionSession) -> WasteDue | None:
 @allow_roles(CLINICIANS)
 @require_http_methods(["GET", "POST"])
 def cancel(request: HttpRequest, session_id: int) -> HttpResponse:
-    session = get_session_for(request, session_id, detail={"purpose": "cancel"})
+    session = get_session_for(actor_of(request), session_id, detail={"purpose": "cancel"})
     due = _needs_witness(session)
     form = CancelSessionForm(
         request.POST or None,
@@ -717,7 +732,7 @@ def cancel(request: HttpRequest, session_id: int) -> HttpResponse:
         request,
         session,
         form,
-        lambda d: services.do_cancel_session(request, session.pk, _version(d), d),
+        lambda d: services.do_cancel_session(actor_of(request), session.pk, _version(d), d),
         title="Cancel the session",
         template="infusions/cancel.html",
         success="Session cancelled; the booking is cancelled and the chair is free.",
@@ -743,7 +758,7 @@ def serious_events_to_report(request: HttpRequest) -> HttpResponse:
     )
     # Deadlines ascending already put the overdue ones (past deadlines) first.
     audit(
-        request,
+        actor_of(request),
         category=INFUSION_CATEGORY,
         action=Action.VIEW,
         detail={"report": "serious_events_to_report", "adverse_event_ids": [e.pk for e in events]},
@@ -765,9 +780,9 @@ def mark_reported(request: HttpRequest, event_id: int) -> HttpResponse:
         .first()
     )
     if event is None or not may_see_patient(request.user, event.session.patient):
-        raise deny(request, "adverseevent", event_id)
+        raise deny(actor_of(request), "adverseevent", event_id)
     audit(
-        request,
+        actor_of(request),
         category=INFUSION_CATEGORY,
         action=Action.VIEW,
         patient=event.session.patient,
@@ -779,11 +794,11 @@ def mark_reported(request: HttpRequest, event_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.do_mark_adverse_event_reported(
-                request, event.pk, form.cleaned_data["reference"]
+                actor_of(request), event.pk, form.cleaned_data["reference"]
             )
         except Refused as error:
             audit(
-                request,
+                actor_of(request),
                 category=INFUSION_CATEGORY,
                 action=Action.UPDATE,
                 patient=event.session.patient,

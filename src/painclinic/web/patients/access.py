@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest
+from django.http import Http404
 
 from painclinic.web.accounts.models import STAFF_ROLES, Role
-from painclinic.web.accounts.permissions import acting_user
 from painclinic.web.audit.services import Action, Category, Outcome, audit
+from painclinic.web.lib.service import Actor
 from painclinic.web.patients.models import Consent, Patient
 
 
@@ -17,20 +17,20 @@ def may_see_patient(user: object, patient: Patient) -> bool:
     return role == Role.PATIENT and patient.portal_user_id == getattr(user, "pk", None)
 
 
-def _deny(request: HttpRequest, object_type: str, object_id: object) -> Http404:
+def _deny(actor: Actor, object_type: str, object_id: object) -> Http404:
     audit(
-        request,
+        actor,
         category=Category.DEMOGRAPHICS,
         action=Action.ACCESS_DENIED,
         outcome=Outcome.DENIED,
-        detail={"object_type": object_type, "object_id": str(object_id), "path": request.path},
+        detail={"object_type": object_type, "object_id": str(object_id), "path": actor.origin},
     )
     # 404, not 403: do not confirm to an outsider that the record exists.
     return Http404("No such record")
 
 
 def get_patient_for(
-    request: HttpRequest,
+    actor: Actor,
     patient_id: int,
     *,
     category: str = Category.DEMOGRAPHICS,
@@ -42,26 +42,26 @@ def get_patient_for(
         .filter(pk=patient_id)
         .first()
     )
-    if patient is None or not may_see_patient(request.user, patient):
-        raise _deny(request, "patient", patient_id)
-    audit(request, category=category, action=action, patient=patient, obj=patient, detail=detail)
+    if patient is None or not may_see_patient(actor.user, patient):
+        raise _deny(actor, "patient", patient_id)
+    audit(actor, category=category, action=action, patient=patient, obj=patient, detail=detail)
     return patient
 
 
-def get_own_patient(request: HttpRequest) -> Patient:
+def get_own_patient(actor: Actor) -> Patient:
     """The portal user's own record (a portal page never takes another patient's id)."""
-    patient = Patient.objects.filter(portal_user=acting_user(request)).first()
+    patient = Patient.objects.filter(portal_user=actor.user).first()
     if patient is None:
-        raise _deny(request, "patient", "own")
+        raise _deny(actor, "patient", "own")
     return patient
 
 
-def get_consent_for(request: HttpRequest, consent_id: int) -> Consent:
+def get_consent_for(actor: Actor, consent_id: int) -> Consent:
     consent = Consent.objects.select_related("patient").filter(pk=consent_id).first()
-    if consent is None or not may_see_patient(request.user, consent.patient):
-        raise _deny(request, "consent", consent_id)
+    if consent is None or not may_see_patient(actor.user, consent.patient):
+        raise _deny(actor, "consent", consent_id)
     audit(
-        request,
+        actor,
         category=Category.CONSENT,
         action=Action.VIEW,
         patient=consent.patient,

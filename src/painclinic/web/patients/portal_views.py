@@ -13,14 +13,21 @@ from painclinic.web.accounts.permissions import allow_roles
 from painclinic.web.audit.models import Action as AuditAction
 from painclinic.web.audit.models import AuditEvent
 from painclinic.web.audit.services import Action, Category, audit
+from painclinic.web.lib.http import actor_of
 from painclinic.web.patients.access import get_consent_for, get_own_patient
 from painclinic.web.patients.services import current_consents, latest_weight
 
 
 @allow_roles(Role.PATIENT)
 def home(request: HttpRequest) -> HttpResponse:
-    patient = get_own_patient(request)
-    audit(request, category=Category.DEMOGRAPHICS, action=Action.VIEW, patient=patient, obj=patient)
+    patient = get_own_patient(actor_of(request))
+    audit(
+        actor_of(request),
+        category=Category.DEMOGRAPHICS,
+        action=Action.VIEW,
+        patient=patient,
+        obj=patient,
+    )
     context = {
         "patient": patient,
         "consents": current_consents(patient),
@@ -31,15 +38,15 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @allow_roles(Role.PATIENT)
 def consent_detail(request: HttpRequest, consent_id: int) -> HttpResponse:
-    consent = get_consent_for(request, consent_id)
+    consent = get_consent_for(actor_of(request), consent_id)
     return render(request, "portal/consent.html", {"consent": consent})
 
 
 @allow_roles(Role.PATIENT)
 def access_log(request: HttpRequest) -> HttpResponse:
     """Who viewed or changed my record (PHIPA access-log transparency)."""
-    patient = get_own_patient(request)
-    audit(request, category=Category.ACCESS_LOG, action=Action.VIEW, patient=patient)
+    patient = get_own_patient(actor_of(request))
+    audit(actor_of(request), category=Category.ACCESS_LOG, action=Action.VIEW, patient=patient)
     events = (
         AuditEvent.objects.filter(patient=patient)
         .exclude(action=AuditAction.ACCESS_DENIED)

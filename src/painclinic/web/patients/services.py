@@ -8,11 +8,10 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import F
-from django.http import HttpRequest
 from django.utils import timezone
 
-from painclinic.web.accounts.permissions import acting_user
 from painclinic.web.audit.services import Action, Category, Outcome, audit
+from painclinic.web.lib.service import Actor
 from painclinic.web.patients.forms import DEMOGRAPHIC_FIELDS
 from painclinic.web.patients.models import Consent, Patient, PatientRevision, WeightMeasurement
 
@@ -59,14 +58,14 @@ def latest_weight(patient: Patient) -> WeightMeasurement | None:
     )
 
 
-def do_register_patient(request: HttpRequest, data: dict[str, Any]) -> Patient:
+def do_register_patient(actor: Actor, data: dict[str, Any]) -> Patient:
     with transaction.atomic():
         patient = Patient(
             **{name: _field_value(name, data.get(name)) for name in DEMOGRAPHIC_FIELDS}
         )
         patient.save()
         audit(
-            request,
+            actor,
             category=Category.DEMOGRAPHICS,
             action=Action.CREATE,
             patient=patient,
@@ -74,12 +73,12 @@ def do_register_patient(request: HttpRequest, data: dict[str, Any]) -> Patient:
             detail={"after": demographics_snapshot(patient)},
         )
         if data.get("weight_kg") is not None:
-            _add_weight(request, patient, data)
+            _add_weight(actor, patient, data)
     return patient
 
 
 def do_update_patient(
-    request: HttpRequest, patient_id: int, expected_version: int, data: dict[str, Any]
+    actor: Actor, patient_id: int, expected_version: int, data: dict[str, Any]
 ) -> Patient:
     """Save an edit unless the record moved on since ``expected_version`` (then EditConflict).
 
@@ -89,12 +88,12 @@ def do_update_patient(
         patient = Patient.objects.select_for_update().get(pk=patient_id)
         before = demographics_snapshot(patient)
         if patient.version == expected_version:
-            return _apply_update(request, patient, before, data)
+            return _apply_update(actor, patient, before, data)
         newer = patient.revisions.filter(version__gte=expected_version)
         their_fields = sorted({f for rev in newer for f in rev.changed_fields})
         conflict = EditConflict(patient, {f: before[f] for f in their_fields})
     audit(
-        request,
+        actor,
         category=Category.DEMOGRAPHICS,
         action=Action.UPDATE,
         patient=patient,
@@ -106,7 +105,7 @@ def do_update_patient(
 
 
 def _apply_update(
-    request: HttpRequest, patient: Patient, before: dict[str, Any], data: dict[str, Any]
+    actor: Actor, patient: Patient, before: dict[str, Any], data: dict[str, Any]
 ) -> Patient:
     for name in DEMOGRAPHIC_FIELDS:
         if name in data:
@@ -120,14 +119,14 @@ def _apply_update(
         version=patient.version,
         snapshot=before,
         changed_fields=changed,
-        changed_by=acting_user(request),
+        changed_by=actor.user,
         changed_at=timezone.now(),
     )
     patient.version = F("version") + 1
     patient.save()
     patient.refresh_from_db()
     audit(
-        request,
+        actor,
         category=Category.DEMOGRAPHICS,
         action=Action.UPDATE,
         patient=patient,
@@ -141,7 +140,7 @@ def _apply_update(
 
 
 def _add_weight(
-    request: HttpRequest,
+    actor: Actor,
     patient: Patient,
     data: dict[str, Any],
     correction_of: WeightMeasurement | None = None,
@@ -151,13 +150,13 @@ def _add_weight(
         weight_kg=data["weight_kg"],
         height_cm=data.get("height_cm"),
         measured_on=data["measured_on"],
-        recorded_by=acting_user(request),
+        recorded_by=actor.user,
         recorded_at=timezone.now(),
         correction_of=correction_of,
         correction_reason=data.get("correction_reason", ""),
     )
     audit(
-        request,
+        actor,
         category=Category.WEIGHT,
         action=Action.AMEND if correction_of else Action.CREATE,
         patient=patient,
@@ -177,24 +176,22 @@ def _add_weight(
     return weight
 
 
-def do_record_weight(
-    request: HttpRequest, patient: Patient, data: dict[str, Any]
-) -> WeightMeasurement:
+def do_record_weight(actor: Actor, patient: Patient, data: dict[str, Any]) -> WeightMeasurement:
     with transaction.atomic():
-        return _add_weight(request, patient, data)
+        return _add_weight(actor, patient, data)
 
 
 def do_correct_weight(
-    request: HttpRequest, original: WeightMeasurement, data: dict[str, Any]
+    actor: Actor, original: WeightMeasurement, data: dict[str, Any]
 ) -> WeightMeasurement:
     with transaction.atomic():
         locked = WeightMeasurement.objects.select_for_update().get(pk=original.pk)
         if WeightMeasurement.objects.filter(correction_of=locked).exists():
             raise ValueError("this weight has already been corrected; correct the newer entry")
-        return _add_weight(request, locked.patient, data, correction_of=locked)
+        return _add_weight(actor, locked.patient, data, correction_of=locked)
 
 
-def do_record_consent(request: HttpRequest, patient: Patient, data: dict[str, Any]) -> Consent:
+def do_record_consent(actor: Actor, patient: Patient, data: dict[str, Any]) -> Consent:
     with transaction.atomic():
         consent = Consent.objects.create(
             patient=patient,
@@ -204,11 +201,11 @@ def do_record_consent(request: HttpRequest, patient: Patient, data: dict[str, An
             document_version=data["document_version"],
             witness_name=data.get("witness_name", ""),
             notes=data.get("notes", ""),
-            recorded_by=acting_user(request),
+            recorded_by=actor.user,
             recorded_at=timezone.now(),
         )
         audit(
-            request,
+            actor,
             category=Category.CONSENT,
             action=Action.CREATE,
             patient=patient,

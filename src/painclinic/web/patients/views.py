@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods
 from painclinic.web.accounts.models import Role
 from painclinic.web.accounts.permissions import acting_user, allow_roles
 from painclinic.web.audit.services import Action, Category, audit
+from painclinic.web.lib.http import actor_of
 from painclinic.web.patients.access import get_patient_for
 from painclinic.web.patients.forms import (
     ConsentForm,
@@ -47,7 +48,7 @@ def search(request: HttpRequest) -> HttpResponse:
         truncated = len(found) > MAX_RESULTS
         results = found[:MAX_RESULTS]
         audit(
-            request,
+            actor_of(request),
             category=Category.DEMOGRAPHICS,
             action=Action.SEARCH,
             detail={"query": query, "patient_ids": [p.pk for p in results]},
@@ -68,7 +69,7 @@ def search(request: HttpRequest) -> HttpResponse:
 def register(request: HttpRequest) -> HttpResponse:
     form = RegistrationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        patient = do_register_patient(request, form.cleaned_data)
+        patient = do_register_patient(actor_of(request), form.cleaned_data)
         messages.success(request, f"{patient.full_name} registered.")
         return redirect("patients:detail", patient_id=patient.pk)
     return render(request, "patients/form.html", {"form": form, "title": "Register a patient"})
@@ -76,7 +77,7 @@ def register(request: HttpRequest) -> HttpResponse:
 
 @allow_roles(READERS)
 def detail(request: HttpRequest, patient_id: int) -> HttpResponse:
-    patient = get_patient_for(request, patient_id)
+    patient = get_patient_for(actor_of(request), patient_id)
     weights = list(
         WeightMeasurement.objects.filter(patient=patient)
         .select_related("recorded_by", "correction_of")
@@ -102,13 +103,13 @@ def detail(request: HttpRequest, patient_id: int) -> HttpResponse:
 @allow_roles(REGISTRARS)
 @require_http_methods(["GET", "POST"])
 def edit(request: HttpRequest, patient_id: int) -> HttpResponse:
-    patient = get_patient_for(request, patient_id, detail={"purpose": "edit"})
+    patient = get_patient_for(actor_of(request), patient_id, detail={"purpose": "edit"})
     form = PatientForm(request.POST or None, instance=patient)
     conflict = None
     if request.method == "POST" and form.is_valid():
         expected = form.cleaned_data.get("expected_version") or 0
         try:
-            do_update_patient(request, patient.pk, expected, form.cleaned_data)
+            do_update_patient(actor_of(request), patient.pk, expected, form.cleaned_data)
         except EditConflict as error:
             conflict = error
         else:
@@ -125,7 +126,7 @@ def edit(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @allow_roles(READERS)
 def history(request: HttpRequest, patient_id: int) -> HttpResponse:
-    patient = get_patient_for(request, patient_id, detail={"purpose": "history"})
+    patient = get_patient_for(actor_of(request), patient_id, detail={"purpose": "history"})
     revisions = patient.revisions.select_related("changed_by")
     return render(request, "patients/history.html", {"patient": patient, "revisions": revisions})
 
@@ -133,10 +134,10 @@ def history(request: HttpRequest, patient_id: int) -> HttpResponse:
 @allow_roles(CLINICIANS)
 @require_http_methods(["GET", "POST"])
 def weight_add(request: HttpRequest, patient_id: int) -> HttpResponse:
-    patient = get_patient_for(request, patient_id, category=Category.WEIGHT)
+    patient = get_patient_for(actor_of(request), patient_id, category=Category.WEIGHT)
     form = WeightForm(request.POST or None, last_weight=latest_weight(patient))
     if request.method == "POST" and form.is_valid():
-        do_record_weight(request, patient, form.cleaned_data)
+        do_record_weight(actor_of(request), patient, form.cleaned_data)
         messages.success(request, "Weight recorded.")
         return redirect("patients:detail", patient_id=patient.pk)
     context = {"form": form, "patient": patient, "title": "Record weight", "last": form.last_weight}
@@ -146,7 +147,7 @@ def weight_add(request: HttpRequest, patient_id: int) -> HttpResponse:
 @allow_roles(CLINICIANS)
 @require_http_methods(["GET", "POST"])
 def weight_correct(request: HttpRequest, patient_id: int, weight_id: int) -> HttpResponse:
-    patient = get_patient_for(request, patient_id, category=Category.WEIGHT)
+    patient = get_patient_for(actor_of(request), patient_id, category=Category.WEIGHT)
     original = WeightMeasurement.objects.filter(pk=weight_id, patient=patient).first()
     if original is None:
         raise Http404("No such weight")
@@ -163,7 +164,7 @@ def weight_correct(request: HttpRequest, patient_id: int, weight_id: int) -> Htt
     )
     if request.method == "POST" and form.is_valid():
         try:
-            do_correct_weight(request, original, form.cleaned_data)
+            do_correct_weight(actor_of(request), original, form.cleaned_data)
         except ValueError as error:
             form.add_error(None, str(error))
         else:
@@ -181,10 +182,10 @@ def weight_correct(request: HttpRequest, patient_id: int, weight_id: int) -> Htt
 @allow_roles(REGISTRARS)
 @require_http_methods(["GET", "POST"])
 def consent_add(request: HttpRequest, patient_id: int) -> HttpResponse:
-    patient = get_patient_for(request, patient_id, category=Category.CONSENT)
+    patient = get_patient_for(actor_of(request), patient_id, category=Category.CONSENT)
     form = ConsentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        do_record_consent(request, patient, form.cleaned_data)
+        do_record_consent(actor_of(request), patient, form.cleaned_data)
         messages.success(request, "Consent recorded.")
         return redirect("patients:detail", patient_id=patient.pk)
     return render(request, "patients/consent_form.html", {"form": form, "patient": patient})

@@ -17,15 +17,14 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
-from django.http import HttpRequest
 from django.utils import timezone
 
 from painclinic.web.accounts.models import Role
-from painclinic.web.accounts.permissions import acting_user
 from painclinic.web.audit.services import Action, Category, Outcome, audit
 from painclinic.web.infusions.models import InfusionSession
 from painclinic.web.lib.clinictime import LocalTimeError, local_day_bounds, to_local, to_utc
 from painclinic.web.lib.rowreads import joined_rows, rows_in
+from painclinic.web.lib.service import Actor
 from painclinic.web.patients.models import Patient
 from painclinic.web.scheduling.models import (
     Booking,
@@ -363,7 +362,7 @@ def _slot_detail(slot: Slot) -> dict[str, Any]:
 
 
 def do_book_series(
-    request: HttpRequest,
+    actor: Actor,
     plan_id: int,
     *,
     chair_id: int,
@@ -371,7 +370,7 @@ def do_book_series(
     start_time: dt.time,
 ) -> list[Booking]:
     """Book every session of an active plan, or nothing (SchedulingError lists why)."""
-    user = acting_user(request)
+    user = actor.user
     _require(user, BOOKERS, "book chairs")
     with transaction.atomic():
         plan = TreatmentPlan.objects.select_for_update().select_related("patient").get(pk=plan_id)
@@ -397,7 +396,7 @@ def do_book_series(
             )
             bookings.append(booking)
             audit(
-                request,
+                actor,
                 category=CATEGORY,
                 action=Action.CREATE,
                 patient=plan.patient,
@@ -410,7 +409,7 @@ def do_book_series(
 # --- one booking: reschedule and cancel -------------------------------------------------------
 
 
-def _lock_booking(request: HttpRequest, booking_id: int, expected_version: int) -> Booking:
+def _lock_booking(actor: Actor, booking_id: int, expected_version: int) -> Booking:
     booking = (
         Booking.objects.select_for_update(of=("self",))
         .select_related("patient", "chair", "plan", "planned_session")
@@ -457,10 +456,10 @@ def infusion_status(booking: Booking) -> str | None:
     return None if session is None else str(session.status)
 
 
-def _audit_conflict(request: HttpRequest, error: BookingEditConflict, expected: int) -> None:
+def _audit_conflict(actor: Actor, error: BookingEditConflict, expected: int) -> None:
     """Written after the refused transaction rolled back, so the attempt stays on record."""
     audit(
-        request,
+        actor,
         category=CATEGORY,
         action=Action.UPDATE,
         patient=error.current.patient,
@@ -478,20 +477,20 @@ def _cancel(booking: Booking, reason: str) -> None:
 
 
 def do_cancel_booking(
-    request: HttpRequest, booking_id: int, *, expected_version: int, reason: str
+    actor: Actor, booking_id: int, *, expected_version: int, reason: str
 ) -> Booking:
     """Cancel with a mandatory reason; the booking stays (status cancelled)."""
-    user = acting_user(request)
+    user = actor.user
     _require(user, BOOKERS, "cancel bookings")
     reason = (reason or "").strip()
     if not reason:
         raise SchedulingError([Problem("reason", "Give the reason for cancelling.")])
     try:
         with transaction.atomic():
-            booking = _lock_booking(request, booking_id, expected_version)
+            booking = _lock_booking(actor, booking_id, expected_version)
             _cancel(booking, reason)
             audit(
-                request,
+                actor,
                 category=CATEGORY,
                 action=Action.UPDATE,
                 patient=booking.patient,
@@ -499,16 +498,16 @@ def do_cancel_booking(
                 detail={"status": "cancelled", "reason": reason, "version": booking.version},
             )
     except BookingEditConflict as error:
-        _audit_conflict(request, error, expected_version)
+        _audit_conflict(actor, error, expected_version)
         raise
     return booking
 
 
-def cancel_booking_of_session(request: HttpRequest, booking_id: int, *, reason: str) -> Booking:
+def cancel_booking_of_session(actor: Actor, booking_id: int, *, reason: str) -> Booking:
     """Cancel the booking of an infusion session cancelled from its chart, with the session's
     reason. Called by ``infusions.services.do_cancel_session`` inside its transaction (which
     holds the session's lock and checked its version); audited like a desk cancellation."""
-    user = acting_user(request)
+    user = actor.user
     _require(user, SESSION_CANCELLERS, "cancel an infusion session's booking")
     reason = (reason or "").strip()
     if not reason:
@@ -525,7 +524,7 @@ def cancel_booking_of_session(request: HttpRequest, booking_id: int, *, reason: 
             )
         _cancel(booking, reason)
         audit(
-            request,
+            actor,
             category=CATEGORY,
             action=Action.UPDATE,
             patient=booking.patient,
@@ -541,7 +540,7 @@ def cancel_booking_of_session(request: HttpRequest, booking_id: int, *, reason: 
 
 
 def do_reschedule_booking(
-    request: HttpRequest,
+    actor: Actor,
     booking_id: int,
     *,
     expected_version: int,
@@ -552,17 +551,17 @@ def do_reschedule_booking(
     """Move a booking: a new booking (``rescheduled_from`` the old one, same duration and
     planned session) after the same checks; the old one is cancelled with reason
     "rescheduled". One transaction: both happen or neither."""
-    user = acting_user(request)
+    user = actor.user
     _require(user, BOOKERS, "reschedule bookings")
     try:
-        return _reschedule(request, user, booking_id, expected_version, chair_id, day, start_time)
+        return _reschedule(actor, user, booking_id, expected_version, chair_id, day, start_time)
     except BookingEditConflict as error:
-        _audit_conflict(request, error, expected_version)
+        _audit_conflict(actor, error, expected_version)
         raise
 
 
 def _reschedule(
-    request: HttpRequest,
+    actor: Actor,
     user: Any,
     booking_id: int,
     expected_version: int,
@@ -571,7 +570,7 @@ def _reschedule(
     start_time: dt.time,
 ) -> Booking:
     with transaction.atomic():
-        booking = _lock_booking(request, booking_id, expected_version)
+        booking = _lock_booking(actor, booking_id, expected_version)
         Patient.objects.select_for_update().filter(pk=booking.patient_id).first()
         chair = with_active_hours(Chair.objects.select_for_update()).get(pk=chair_id)
         if booking.plan is not None and booking.plan.status != PlanStatus.ACTIVE:
@@ -596,7 +595,7 @@ def _reschedule(
             booked_at=timezone.now(),
         )
         audit(
-            request,
+            actor,
             category=CATEGORY,
             action=Action.UPDATE,
             patient=booking.patient,
@@ -604,7 +603,7 @@ def _reschedule(
             detail={"status": "cancelled", "reason": "rescheduled", "rescheduled_to": new.pk},
         )
         audit(
-            request,
+            actor,
             category=CATEGORY,
             action=Action.CREATE,
             patient=booking.patient,
@@ -668,7 +667,7 @@ def chair_snapshot(chair: Chair) -> dict[str, Any]:
 
 
 def do_save_chair(
-    request: HttpRequest,
+    actor: Actor,
     chair_id: int | None,
     *,
     name: str,
@@ -678,7 +677,7 @@ def do_save_chair(
     """Create or edit a chair and its weekly hours (``hours[weekday]`` = (opens, closes) or None
     for closed). Hours rows are switched off, never deleted. Existing bookings are not moved:
     the chairs page lists any that now fall outside the hours."""
-    user = acting_user(request)
+    user = actor.user
     _require(user, CHAIR_ADMINS, "manage chairs")
     for weekday, period in hours.items():
         if period is not None and period[0] >= period[1]:
@@ -720,7 +719,7 @@ def do_save_chair(
                 )
         after = chair_snapshot(chair)
         audit(
-            request,
+            actor,
             category=CATEGORY,
             action=Action.CREATE if chair_id is None else Action.UPDATE,
             obj=chair,
@@ -729,10 +728,10 @@ def do_save_chair(
     return chair
 
 
-def do_set_chair_active(request: HttpRequest, chair_id: int, *, active: bool) -> Chair:
+def do_set_chair_active(actor: Actor, chair_id: int, *, active: bool) -> Chair:
     """Take a chair out of service (or back). Chairs are never deleted; existing bookings
     stay and are listed for the front desk to move."""
-    user = acting_user(request)
+    user = actor.user
     _require(user, CHAIR_ADMINS, "manage chairs")
     with transaction.atomic():
         chair = Chair.objects.select_for_update().get(pk=chair_id)
@@ -740,7 +739,7 @@ def do_set_chair_active(request: HttpRequest, chair_id: int, *, active: bool) ->
             chair.active = active
             chair.save(update_fields=["active"])
             audit(
-                request,
+                actor,
                 category=CATEGORY,
                 action=Action.UPDATE,
                 obj=chair,
@@ -781,9 +780,9 @@ def bookings_outside_hours(chairs: Iterable[Chair], after: dt.datetime) -> list[
     return out
 
 
-def do_add_closure(request: HttpRequest, *, day: dt.date, reason: str) -> ClinicClosure:
+def do_add_closure(actor: Actor, *, day: dt.date, reason: str) -> ClinicClosure:
     """Close the clinic for a day. Existing bookings stay and are listed for the front desk."""
-    user = acting_user(request)
+    user = actor.user
     _require(user, CHAIR_ADMINS, "manage clinic closures")
     reason = (reason or "").strip()
     if not reason:
@@ -793,7 +792,7 @@ def do_add_closure(request: HttpRequest, *, day: dt.date, reason: str) -> Clinic
             raise SchedulingError([Problem("date", f"{day:%Y-%m-%d} is already closed.")])
         closure = ClinicClosure.objects.create(date=day, reason=reason, created_by=user)
         audit(
-            request,
+            actor,
             category=CATEGORY,
             action=Action.CREATE,
             obj=closure,
@@ -802,8 +801,8 @@ def do_add_closure(request: HttpRequest, *, day: dt.date, reason: str) -> Clinic
     return closure
 
 
-def do_reopen(request: HttpRequest, closure_id: int) -> ClinicClosure:
-    user = acting_user(request)
+def do_reopen(actor: Actor, closure_id: int) -> ClinicClosure:
+    user = actor.user
     _require(user, CHAIR_ADMINS, "manage clinic closures")
     with transaction.atomic():
         closure = ClinicClosure.objects.select_for_update().get(pk=closure_id)
@@ -811,7 +810,7 @@ def do_reopen(request: HttpRequest, closure_id: int) -> ClinicClosure:
             closure.active = False
             closure.save(update_fields=["active"])
             audit(
-                request,
+                actor,
                 category=CATEGORY,
                 action=Action.UPDATE,
                 obj=closure,

@@ -14,6 +14,7 @@ from painclinic.web.accounts.models import Role
 from painclinic.web.accounts.permissions import acting_user, allow_roles
 from painclinic.web.audit.services import Action, Outcome, audit
 from painclinic.web.lib.clinictime import local_today, to_local
+from painclinic.web.lib.http import actor_of
 from painclinic.web.patients.access import get_patient_for, may_see_patient
 from painclinic.web.patients.models import Patient
 from painclinic.web.patients.services import latest_weight
@@ -61,7 +62,7 @@ BOARD_RANGE_DAYS = 3660
 
 def _deny(request: HttpRequest, object_type: str, object_id: object) -> Http404:
     audit(
-        request,
+        actor_of(request),
         category=CATEGORY,
         action=Action.ACCESS_DENIED,
         outcome=Outcome.DENIED,
@@ -100,7 +101,7 @@ def board(request: HttpRequest) -> HttpResponse:
     cancelled = cancelled_on(day)
     closure = ClinicClosure.objects.filter(active=True, date=day).first()
     audit(
-        request,
+        actor_of(request),
         category=CATEGORY,
         action=Action.VIEW,
         detail={
@@ -145,13 +146,13 @@ def chairs(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action", "") if request.method == "POST" else ""
     closure_form = ClosureForm(request.POST if action == "close" else None)
     if action == "reopen":
-        do_reopen(request, int(request.POST.get("closure_id", "0") or 0))
+        do_reopen(actor_of(request), int(request.POST.get("closure_id", "0") or 0))
         messages.success(request, "The clinic is open again on that day.")
         return redirect("scheduling:chairs")
     if action == "close" and closure_form.is_valid():
         try:
             do_add_closure(
-                request,
+                actor_of(request),
                 day=closure_form.cleaned_data["date"],
                 reason=closure_form.cleaned_data["reason"],
             )
@@ -164,7 +165,7 @@ def chairs(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and not action and form.is_valid():
         try:
             chair = do_save_chair(
-                request,
+                actor_of(request),
                 None,
                 name=form.cleaned_data["name"],
                 location=form.cleaned_data["location"],
@@ -206,7 +207,7 @@ def chair_edit(request: HttpRequest, chair_id: int) -> HttpResponse:
         raise Http404("No such chair")
     if request.method == "POST" and request.POST.get("action") in ("deactivate", "activate"):
         active = request.POST["action"] == "activate"
-        do_set_chair_active(request, chair.pk, active=active)
+        do_set_chair_active(actor_of(request), chair.pk, active=active)
         messages.success(
             request, f"{chair.name} is {'back in service' if active else 'out of service'}."
         )
@@ -215,7 +216,7 @@ def chair_edit(request: HttpRequest, chair_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             do_save_chair(
-                request,
+                actor_of(request),
                 chair.pk,
                 name=form.cleaned_data["name"],
                 location=form.cleaned_data["location"],
@@ -234,7 +235,7 @@ def chair_edit(request: HttpRequest, chair_id: int) -> HttpResponse:
 
 @allow_roles(BOOKING_READERS)
 def patient(request: HttpRequest, patient_id: int) -> HttpResponse:
-    record = get_patient_for(request, patient_id, category=CATEGORY)
+    record = get_patient_for(actor_of(request), patient_id, category=CATEGORY)
     bookings = list(
         Booking.objects.filter(patient=record)
         .select_related("chair", "plan", "planned_session", "infusion_session")
@@ -282,7 +283,7 @@ def book_series(request: HttpRequest, plan_id: int) -> HttpResponse:
     plan = TreatmentPlan.objects.filter(pk=plan_id).first()
     if plan is None:
         raise _deny(request, "treatmentplan", plan_id)
-    record = get_patient_for(request, plan.patient_id, category=CATEGORY)
+    record = get_patient_for(actor_of(request), plan.patient_id, category=CATEGORY)
     sessions = list(plan.sessions.order_by("number"))
     first_chair = Chair.objects.filter(active=True).order_by("name").first()
     form = SeriesForm(
@@ -304,7 +305,7 @@ def book_series(request: HttpRequest, plan_id: int) -> HttpResponse:
         if request.POST.get("action") == "book":
             try:
                 bookings = do_book_series(
-                    request,
+                    actor_of(request),
                     plan.pk,
                     chair_id=data["chair"].pk,
                     first_date=data["date"],
@@ -347,7 +348,7 @@ def _booking_for(request: HttpRequest, booking_id: int) -> Booking:
     if booking is None or not may_see_patient(request.user, booking.patient):
         raise _deny(request, "booking", booking_id)
     audit(
-        request,
+        actor_of(request),
         category=CATEGORY,
         action=Action.VIEW,
         patient=booking.patient,
@@ -382,7 +383,7 @@ def booking(request: HttpRequest, booking_id: int) -> HttpResponse:
             data = reschedule_form.cleaned_data
             try:
                 new = do_reschedule_booking(
-                    request,
+                    actor_of(request),
                     current.pk,
                     expected_version=data["expected_version"],
                     chair_id=data["chair"].pk,
@@ -398,7 +399,7 @@ def booking(request: HttpRequest, booking_id: int) -> HttpResponse:
             data = cancel_form.cleaned_data
             try:
                 do_cancel_booking(
-                    request,
+                    actor_of(request),
                     current.pk,
                     expected_version=data["expected_version"],
                     reason=data["reason"],

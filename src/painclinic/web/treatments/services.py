@@ -18,15 +18,15 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.http import Http404, HttpRequest
+from django.http import Http404
 from django.utils import timezone
 
 from painclinic import clinical
 from painclinic.web.accounts.models import Role, User
-from painclinic.web.accounts.permissions import acting_user
 from painclinic.web.assessments.services import latest_eligibility_decision
 from painclinic.web.audit.services import Action, Category, Outcome, audit
 from painclinic.web.lib.clinicdate import age_in_years, clinic_today
+from painclinic.web.lib.service import Actor
 from painclinic.web.patients.access import may_see_patient
 from painclinic.web.patients.models import Patient, WeightMeasurement
 from painclinic.web.patients.services import latest_weight
@@ -83,18 +83,18 @@ class PlanConflict(Exception):
 # --- access -------------------------------------------------------------------------------------
 
 
-def _deny(request: HttpRequest, object_type: str, object_id: object) -> Http404:
+def _deny(actor: Actor, object_type: str, object_id: object) -> Http404:
     audit(
-        request,
+        actor,
         category=Category.DEMOGRAPHICS,
         action=Action.ACCESS_DENIED,
         outcome=Outcome.DENIED,
-        detail={"object_type": object_type, "object_id": str(object_id), "path": request.path},
+        detail={"object_type": object_type, "object_id": str(object_id), "path": actor.origin},
     )
     return Http404("No such record")
 
 
-def get_plan_for(request: HttpRequest, plan_id: int, *, purpose: str = "view") -> TreatmentPlan:
+def get_plan_for(actor: Actor, plan_id: int, *, purpose: str = "view") -> TreatmentPlan:
     plan = (
         TreatmentPlan.objects.select_related(
             "patient", "prescribed_by", "cosigned_by", "cancelled_by", "weight", "consent"
@@ -102,10 +102,10 @@ def get_plan_for(request: HttpRequest, plan_id: int, *, purpose: str = "view") -
         .filter(pk=plan_id)
         .first()
     )
-    if plan is None or not may_see_patient(request.user, plan.patient):
-        raise _deny(request, "treatmentplan", plan_id)
+    if plan is None or not may_see_patient(actor.user, plan.patient):
+        raise _deny(actor, "treatmentplan", plan_id)
     audit(
-        request,
+        actor,
         category=TREATMENT_CATEGORY,
         action=Action.VIEW,
         patient=plan.patient,
@@ -115,16 +115,16 @@ def get_plan_for(request: HttpRequest, plan_id: int, *, purpose: str = "view") -
     return plan
 
 
-def get_consent_for(request: HttpRequest, consent_id: int) -> TreatmentConsent:
+def get_consent_for(actor: Actor, consent_id: int) -> TreatmentConsent:
     consent = (
         TreatmentConsent.objects.select_related("patient", "obtained_by", "witness", "withdraws")
         .filter(pk=consent_id)
         .first()
     )
-    if consent is None or not may_see_patient(request.user, consent.patient):
-        raise _deny(request, "treatmentconsent", consent_id)
+    if consent is None or not may_see_patient(actor.user, consent.patient):
+        raise _deny(actor, "treatmentconsent", consent_id)
     audit(
-        request,
+        actor,
         category=TREATMENT_CATEGORY,
         action=Action.VIEW,
         patient=consent.patient,
@@ -161,7 +161,7 @@ def _fee_snapshot(item: FeeItem) -> dict[str, Any]:
     }
 
 
-def do_add_fee_item(request: HttpRequest | None, data: dict[str, Any]) -> FeeItem:
+def do_add_fee_item(actor: Actor, data: dict[str, Any]) -> FeeItem:
     with transaction.atomic():
         if FeeItem.objects.filter(
             code=data["code"], effective_from=data["effective_from"]
@@ -179,21 +179,20 @@ def do_add_fee_item(request: HttpRequest | None, data: dict[str, Any]) -> FeeIte
             drug=data.get("drug", ""),
             protocol_id=data.get("protocol_id", ""),
             effective_from=data["effective_from"],
-            created_by=acting_user(request) if request is not None else None,
+            created_by=actor.user,
             created_at=timezone.now(),
         )
-        if request is not None:
-            audit(
-                request,
-                category=FEES_CATEGORY,
-                action=Action.CREATE,
-                obj=item,
-                detail={"after": _fee_snapshot(item)},
-            )
+        audit(
+            actor,
+            category=FEES_CATEGORY,
+            action=Action.CREATE,
+            obj=item,
+            detail={"after": _fee_snapshot(item)},
+        )
     return item
 
 
-def do_deactivate_fee_item(request: HttpRequest, item_id: int) -> FeeItem:
+def do_deactivate_fee_item(actor: Actor, item_id: int) -> FeeItem:
     with transaction.atomic():
         item = FeeItem.objects.select_for_update().filter(pk=item_id).first()
         if item is None:
@@ -201,11 +200,11 @@ def do_deactivate_fee_item(request: HttpRequest, item_id: int) -> FeeItem:
         if not item.active:
             raise ServiceError(None, f"{item.code} is already inactive.")
         item.active = False
-        item.deactivated_by = acting_user(request)
+        item.deactivated_by = actor.user
         item.deactivated_at = timezone.now()
         item.save(update_fields=["active", "deactivated_by", "deactivated_at"])
         audit(
-            request,
+            actor,
             category=FEES_CATEGORY,
             action=Action.UPDATE,
             obj=item,
@@ -359,12 +358,12 @@ def current_treatment_consent(
 
 
 def do_record_treatment_consent(
-    request: HttpRequest, patient: Patient, data: dict[str, Any]
+    actor: Actor, patient: Patient, data: dict[str, Any]
 ) -> TreatmentConsent:
     """Store the consent with the text shown and the estimate, witnessed by another staff
     member. ``data``: protocol_id, sessions, patient_signed_name, signature_method,
     signature_confirmed, witness (User), signed_at."""
-    obtained_by = acting_user(request)
+    obtained_by = actor.user
     witness: User = data["witness"]
     if witness.pk == obtained_by.pk:
         raise ServiceError(
@@ -406,7 +405,7 @@ def do_record_treatment_consent(
             recorded_at=timezone.now(),
         )
         audit(
-            request,
+            actor,
             category=TREATMENT_CATEGORY,
             action=Action.CREATE,
             patient=patient,
@@ -428,7 +427,7 @@ def do_record_treatment_consent(
 
 
 def do_withdraw_treatment_consent(
-    request: HttpRequest, consent: TreatmentConsent, reason: str
+    actor: Actor, consent: TreatmentConsent, reason: str
 ) -> TreatmentConsent:
     """A withdrawal is a new row pointing at the consent; active or awaiting plans for the same
     drug and protocol stop being usable (they are cancelled with the reason)."""
@@ -438,7 +437,7 @@ def do_withdraw_treatment_consent(
             raise ServiceError(None, "Only a consent that was given can be withdrawn.")
         if TreatmentConsent.objects.filter(withdraws=locked).exists():
             raise ServiceError(None, "This consent has already been withdrawn.")
-        user = acting_user(request)
+        user = actor.user
         now = timezone.now()
         withdrawal = TreatmentConsent.objects.create(
             patient=locked.patient,
@@ -460,7 +459,7 @@ def do_withdraw_treatment_consent(
             recorded_at=now,
         )
         audit(
-            request,
+            actor,
             category=TREATMENT_CATEGORY,
             action=Action.CREATE,
             patient=locked.patient,
@@ -474,7 +473,7 @@ def do_withdraw_treatment_consent(
             status__in=[PlanStatus.ACTIVE, PlanStatus.AWAITING_COSIGN],
         )
         for plan in usable:
-            _cancel(request, plan, f"consent withdrawn: {reason}", user, now)
+            _cancel(actor, plan, f"consent withdrawn: {reason}", user, now)
     return withdrawal
 
 
@@ -756,7 +755,7 @@ def session_rows(plan_dict: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def do_create_plan(
-    request: HttpRequest,
+    actor: Actor,
     patient: Patient,
     *,
     protocol_id: str,
@@ -769,7 +768,7 @@ def do_create_plan(
     ``within`` → active; ``soft_limit`` → needs a reason, saved awaiting a second physician's
     co-signature; ``hard_limit`` → refused.
     """
-    prescriber = acting_user(request)
+    prescriber = actor.user
     if prescriber.role != Role.PHYSICIAN:
         raise ServiceError(None, "Only a physician can prescribe a treatment plan.")
     with transaction.atomic():
@@ -823,7 +822,7 @@ def do_create_plan(
         rows = session_rows(plan_dict)
         PlannedSession.objects.bulk_create(PlannedSession(plan=plan, **row) for row in rows)
         audit(
-            request,
+            actor,
             category=TREATMENT_CATEGORY,
             action=Action.CREATE,
             patient=patient,
@@ -847,10 +846,10 @@ def do_create_plan(
     return plan
 
 
-def _check_version(request: HttpRequest, plan: TreatmentPlan, expected: int, event: str) -> None:
+def _check_version(actor: Actor, plan: TreatmentPlan, expected: int, event: str) -> None:
     if plan.version != expected:
         audit(
-            request,
+            actor,
             category=TREATMENT_CATEGORY,
             action=Action.UPDATE,
             patient=plan.patient,
@@ -862,14 +861,14 @@ def _check_version(request: HttpRequest, plan: TreatmentPlan, expected: int, eve
 
 
 def do_cosign_plan(
-    request: HttpRequest, plan_id: int, expected_version: int, note: str = ""
+    actor: Actor, plan_id: int, expected_version: int, note: str = ""
 ) -> TreatmentPlan:
     """A second physician (not the prescriber) co-signs a soft-limit plan; it becomes active
     if the eligibility decision and the consent still hold."""
-    user = acting_user(request)
+    user = actor.user
     with transaction.atomic():
         plan = TreatmentPlan.objects.select_for_update().select_related("patient").get(pk=plan_id)
-        _check_version(request, plan, expected_version, "cosign")
+        _check_version(actor, plan, expected_version, "cosign")
         if user.role != Role.PHYSICIAN:
             raise ServiceError(None, "Only a physician can co-sign a plan.")
         if plan.status != PlanStatus.AWAITING_COSIGN:
@@ -907,7 +906,7 @@ def do_cosign_plan(
         )
         plan.refresh_from_db()
         audit(
-            request,
+            actor,
             category=TREATMENT_CATEGORY,
             action=Action.UPDATE,
             patient=plan.patient,
@@ -925,9 +924,7 @@ def do_cosign_plan(
     return plan
 
 
-def _cancel(
-    request: HttpRequest, plan: TreatmentPlan, reason: str, user: User, now: dt.datetime
-) -> None:
+def _cancel(actor: Actor, plan: TreatmentPlan, reason: str, user: User, now: dt.datetime) -> None:
     before = plan.status
     plan.status = PlanStatus.CANCELLED
     plan.cancelled_reason = reason
@@ -939,7 +936,7 @@ def _cancel(
     )
     plan.refresh_from_db()
     audit(
-        request,
+        actor,
         category=TREATMENT_CATEGORY,
         action=Action.UPDATE,
         patient=plan.patient,
@@ -953,20 +950,18 @@ def _cancel(
     )
 
 
-def do_cancel_plan(
-    request: HttpRequest, plan_id: int, expected_version: int, reason: str
-) -> TreatmentPlan:
-    user = acting_user(request)
+def do_cancel_plan(actor: Actor, plan_id: int, expected_version: int, reason: str) -> TreatmentPlan:
+    user = actor.user
     with transaction.atomic():
         plan = TreatmentPlan.objects.select_for_update().select_related("patient").get(pk=plan_id)
-        _check_version(request, plan, expected_version, "cancel")
+        _check_version(actor, plan, expected_version, "cancel")
         if user.role != Role.PHYSICIAN:
             raise ServiceError(None, "Only a physician can cancel a plan.")
         if plan.status not in (PlanStatus.ACTIVE, PlanStatus.AWAITING_COSIGN):
             raise ServiceError(None, f"This plan is already {plan.get_status_display().lower()}.")
         if not reason.strip():
             raise ServiceError("reason", "Give the reason for cancelling.")
-        _cancel(request, plan, reason.strip(), user, timezone.now())
+        _cancel(actor, plan, reason.strip(), user, timezone.now())
     return plan
 
 

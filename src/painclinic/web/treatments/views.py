@@ -15,6 +15,7 @@ from painclinic.pharmacology import format_dose, load_drug_library
 from painclinic.web.accounts.models import Role
 from painclinic.web.accounts.permissions import acting_user, allow_roles
 from painclinic.web.audit.services import Action, audit
+from painclinic.web.lib.http import actor_of
 from painclinic.web.patients.access import get_patient_for
 from painclinic.web.patients.models import Patient
 from painclinic.web.treatments import charts
@@ -161,7 +162,7 @@ def _charts(
 
 @allow_roles(PATIENT_PAGE)
 def patient(request: HttpRequest, patient_id: int) -> HttpResponse:
-    record = get_patient_for(request, patient_id, category=TREATMENT_CATEGORY)
+    record = get_patient_for(actor_of(request), patient_id, category=TREATMENT_CATEGORY)
     role = acting_user(request).role
     consents = list(
         TreatmentConsent.objects.filter(patient=record)
@@ -196,7 +197,7 @@ def patient(request: HttpRequest, patient_id: int) -> HttpResponse:
 @allow_roles(PRESCRIBERS)
 @require_http_methods(["GET", "POST"])
 def consent_new(request: HttpRequest, patient_id: int) -> HttpResponse:
-    record = get_patient_for(request, patient_id, category=TREATMENT_CATEGORY)
+    record = get_patient_for(actor_of(request), patient_id, category=TREATMENT_CATEGORY)
     user = acting_user(request)
     chooser = PlanChoiceForm(request.GET if "protocol_id" in request.GET else None)
     source = request.POST if request.method == "POST" else None
@@ -239,7 +240,9 @@ def consent_new(request: HttpRequest, patient_id: int) -> HttpResponse:
                 )
             else:
                 try:
-                    consent = do_record_treatment_consent(request, record, form.cleaned_data)
+                    consent = do_record_treatment_consent(
+                        actor_of(request), record, form.cleaned_data
+                    )
                 except ServiceError as error:
                     form.add_error(error.field, error.message)
                 else:
@@ -259,7 +262,7 @@ def consent_new(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @allow_roles(CONSENT_READERS)
 def consent(request: HttpRequest, consent_id: int) -> HttpResponse:
-    record = get_consent_for(request, consent_id)
+    record = get_consent_for(actor_of(request), consent_id)
     role = acting_user(request).role
     withdrawal = TreatmentConsent.objects.filter(withdraws=record).first()
     context = {
@@ -276,11 +279,11 @@ def consent(request: HttpRequest, consent_id: int) -> HttpResponse:
 @allow_roles(PRESCRIBERS)
 @require_http_methods(["GET", "POST"])
 def consent_withdraw(request: HttpRequest, consent_id: int) -> HttpResponse:
-    record = get_consent_for(request, consent_id)
+    record = get_consent_for(actor_of(request), consent_id)
     form = WithdrawForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            do_withdraw_treatment_consent(request, record, form.cleaned_data["reason"])
+            do_withdraw_treatment_consent(actor_of(request), record, form.cleaned_data["reason"])
         except ServiceError as error:
             form.add_error(error.field, error.message)
         else:
@@ -312,7 +315,7 @@ def _preview_context(preview: PlanPreview, covariates: dict[str, Any] | None) ->
 @allow_roles(PRESCRIBERS)
 @require_http_methods(["GET", "POST"])
 def plan_new(request: HttpRequest, patient_id: int) -> HttpResponse:
-    record = get_patient_for(request, patient_id, category=TREATMENT_CATEGORY)
+    record = get_patient_for(actor_of(request), patient_id, category=TREATMENT_CATEGORY)
     data = request.POST if request.method == "POST" else request.GET
     chooser = PlanChoiceForm(data if "protocol_id" in data else None)
     context: dict[str, Any] = {**_patient_banner(record), "chooser": chooser}
@@ -324,7 +327,7 @@ def plan_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     if request.method == "POST" and save_form.is_valid():
         try:
             plan = do_create_plan(
-                request,
+                actor_of(request),
                 record,
                 protocol_id=protocol_id,
                 sessions=sessions,
@@ -409,7 +412,7 @@ def _plan_context(request: HttpRequest, plan: TreatmentPlan) -> dict[str, Any]:
 
 @allow_roles(PLAN_READERS)
 def plan(request: HttpRequest, plan_id: int) -> HttpResponse:
-    record = get_plan_for(request, plan_id)
+    record = get_plan_for(actor_of(request), plan_id)
     user = acting_user(request)
     context = _plan_context(request, record)
     context["can_cosign"] = (
@@ -427,13 +430,16 @@ def plan(request: HttpRequest, plan_id: int) -> HttpResponse:
 @allow_roles(PRESCRIBERS)
 @require_http_methods(["GET", "POST"])
 def plan_cosign(request: HttpRequest, plan_id: int) -> HttpResponse:
-    record = get_plan_for(request, plan_id, purpose="cosign")
+    record = get_plan_for(actor_of(request), plan_id, purpose="cosign")
     form = CosignForm(request.POST or None, initial={"expected_version": record.version})
     conflict = None
     if request.method == "POST" and form.is_valid():
         try:
             do_cosign_plan(
-                request, record.pk, form.cleaned_data["expected_version"], form.cleaned_data["note"]
+                actor_of(request),
+                record.pk,
+                form.cleaned_data["expected_version"],
+                form.cleaned_data["note"],
             )
         except PlanConflict as error:
             conflict = error
@@ -443,7 +449,7 @@ def plan_cosign(request: HttpRequest, plan_id: int) -> HttpResponse:
             messages.success(request, "Co-signed: the plan is active.")
             return redirect("treatments:plan", plan_id=record.pk)
     if conflict is not None:
-        record = get_plan_for(request, plan_id, purpose="cosign")
+        record = get_plan_for(actor_of(request), plan_id, purpose="cosign")
         form = CosignForm(initial={"expected_version": record.version})
     context = _plan_context(request, record)
     context.update({"form": form, "conflict": conflict})
@@ -453,13 +459,13 @@ def plan_cosign(request: HttpRequest, plan_id: int) -> HttpResponse:
 @allow_roles(PRESCRIBERS)
 @require_http_methods(["GET", "POST"])
 def plan_cancel(request: HttpRequest, plan_id: int) -> HttpResponse:
-    record = get_plan_for(request, plan_id, purpose="cancel")
+    record = get_plan_for(actor_of(request), plan_id, purpose="cancel")
     form = CancelForm(request.POST or None, initial={"expected_version": record.version})
     conflict = None
     if request.method == "POST" and form.is_valid():
         try:
             do_cancel_plan(
-                request,
+                actor_of(request),
                 record.pk,
                 form.cleaned_data["expected_version"],
                 form.cleaned_data["reason"],
@@ -472,7 +478,7 @@ def plan_cancel(request: HttpRequest, plan_id: int) -> HttpResponse:
             messages.success(request, "Plan cancelled. Create a new plan if treatment continues.")
             return redirect("treatments:plan", plan_id=record.pk)
     if conflict is not None:
-        record = get_plan_for(request, plan_id, purpose="cancel")
+        record = get_plan_for(actor_of(request), plan_id, purpose="cancel")
         form = CancelForm(initial={"expected_version": record.version})
     context = {
         **_patient_banner(record.patient),
@@ -492,14 +498,16 @@ def fees(request: HttpRequest) -> HttpResponse:
     form = FeeItemForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            item = do_add_fee_item(request, form.cleaned_data)
+            item = do_add_fee_item(actor_of(request), form.cleaned_data)
         except ServiceError as error:
             form.add_error(error.field, error.message)
         else:
             messages.success(request, f"{item.code} added.")
             return redirect("treatments:fees")
     else:
-        audit(request, category=FEES_CATEGORY, action=Action.VIEW, detail={"page": "fees"})
+        audit(
+            actor_of(request), category=FEES_CATEGORY, action=Action.VIEW, detail={"page": "fees"}
+        )
     in_effect = {item.pk for item in fees_in_effect()}
     items = list(FeeItem.objects.select_related("created_by", "deactivated_by")[:500])
     titles = {p.id: p.title for p in protocol_library().protocols.values()}
@@ -516,7 +524,7 @@ def fee_deactivate(request: HttpRequest, item_id: int) -> HttpResponse:
     error = None
     if request.method == "POST":
         try:
-            do_deactivate_fee_item(request, item.pk)
+            do_deactivate_fee_item(actor_of(request), item.pk)
         except ServiceError as problem:
             error = problem.message
         else:
