@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from decimal import Decimal
 
 import pytest
 from django.core.exceptions import FieldDoesNotExist
-from django.db import connection
+from django.db import connection, connections
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from painclinic.web.accounts.models import Role
 from painclinic.web.infusions import services
 from painclinic.web.infusions.access import SESSION_READ
 from painclinic.web.infusions.models import (
@@ -20,7 +24,11 @@ from painclinic.web.infusions.models import (
     SessionEvent,
 )
 from painclinic.web.lib.rowreads import joined_row, joined_rows, rows_in, rows_where
+from painclinic.web.scheduling.models import Booking, Chair
 from painclinic.web.treatments.models import PlannedSession
+from tests.web.scheduling.factories import make_booking as make_scheduling_booking
+from tests.web.scheduling.factories import make_chair, next_weekday
+from tests.web.scheduling.factories import make_plan as make_scheduling_plan
 
 from .conftest import make_request, run_to
 
@@ -121,3 +129,167 @@ def test_values_are_parameters_and_only_known_operators_are_accepted(session, nu
         joined_rows(InfusionSession, {"": ()}, where=[("status", "; DROP TABLE x --", "a")])
     with pytest.raises(FieldDoesNotExist):
         rows_where(user_model, "username; DROP TABLE x", "a")  # not a field of the model
+
+
+# --- join promotion -----------------------------------------------------------------------
+# Booking.plan and Booking.planned_session are nullable; TreatmentPlan.weight and
+# PlannedSession.plan are not. Below the nullable link every join must stay LEFT, or a
+# booking without a plan (a consultation chair booking) drops out of the read.
+BOOKING_CHAIN: dict[str, tuple[str, ...]] = {
+    "": (),
+    "patient": ("legal_given_name", "legal_family_name", "preferred_name"),
+    "chair": ("name",),
+    "plan": ("drug", "weight"),
+    "plan__weight": ("weight_kg", "measured_on"),
+    "planned_session": ("plan", "number"),
+    "planned_session__plan": ("drug",),
+}
+
+
+def _walk(instance, path: str):
+    """Like ``_related``, but a missing relation on the way is None (not an AttributeError)."""
+    for name in path.split("__") if path else []:
+        if instance is None:
+            return None
+        instance = getattr(instance, name)
+    return instance
+
+
+def _compare_with_select_related(found: Booking, expected: Booking) -> None:
+    for path, names in BOOKING_CHAIN.items():
+        mine, theirs = _walk(found, path), _walk(expected, path)
+        if theirs is None:
+            assert mine is None, path
+            continue
+        fields = names or [f.name for f in type(theirs)._meta.concrete_fields]
+        for name in fields:
+            attname = getattr(type(theirs)._meta.get_field(name), "attname", name)
+            assert getattr(mine, attname) == getattr(theirs, attname), (path, name)
+
+
+def _bookings_with_and_without_a_plan(users, patient):
+    chair = make_chair("Hostile-free chair")
+    day = next_weekday(1)
+    plan = make_scheduling_plan(patient, users[Role.PHYSICIAN])
+    planned = make_scheduling_booking(
+        patient, chair, users[Role.FRONT_DESK], day, "09:00", plan=plan
+    )
+    unplanned = make_scheduling_booking(patient, chair, users[Role.FRONT_DESK], day, "14:00")
+    assert unplanned.plan_id is None and unplanned.planned_session_id is None
+    return planned, unplanned
+
+
+def test_joins_below_a_nullable_relation_stay_left_joins(users, patient):
+    planned, unplanned = _bookings_with_and_without_a_plan(users, patient)
+    with CaptureQueriesContext(connection) as queries:
+        found = joined_rows(
+            Booking,
+            BOOKING_CHAIN,
+            where=[("id", "in", [planned.pk, unplanned.pk])],
+            order_by=("starts_at",),
+        )
+    assert len(queries) == 1
+    # The booking without a plan is still there, with its missing relations as None ...
+    assert [b.pk for b in found] == [planned.pk, unplanned.pk]
+    # (four LEFT joins: plan, its weight, planned session, its plan; patient and chair inner)
+    joins = re.findall(r"(LEFT OUTER|LEFT|INNER) JOIN", queries[0]["sql"].upper())
+    assert sorted(joins) == [
+        "INNER",
+        "INNER",
+        "LEFT OUTER",
+        "LEFT OUTER",
+        "LEFT OUTER",
+        "LEFT OUTER",
+    ]
+    expected = {
+        b.pk: b
+        for b in Booking.objects.select_related(
+            "patient", "chair", "plan__weight", "planned_session__plan"
+        ).filter(pk__in=[planned.pk, unplanned.pk])
+    }
+    # ... exactly as the ORM's select_related read returns it, field by field.
+    for booking in found:
+        _compare_with_select_related(booking, expected[booking.pk])
+    without = found[1]
+    with CaptureQueriesContext(connection) as lazy:
+        assert without.plan is None and without.planned_session is None
+        assert without.patient.legal_family_name == patient.legal_family_name
+    assert len(lazy) == 0  # the NULLs are cached, not read again
+    with_plan = found[0]
+    assert with_plan.plan is not None and with_plan.plan.weight.weight_kg == Decimal("80.0")
+    assert with_plan.planned_session is not None
+    assert with_plan.planned_session.plan.drug == with_plan.plan.drug
+
+
+def test_a_root_row_whose_nullable_relation_is_empty_is_returned_by_joined_row(users, patient):
+    _, unplanned = _bookings_with_and_without_a_plan(users, patient)
+    found = joined_row(Booking, unplanned.pk, BOOKING_CHAIN)
+    assert found is not None and found.pk == unplanned.pk
+    expected = Booking.objects.select_related(
+        "patient", "chair", "plan__weight", "planned_session__plan"
+    ).get(pk=unplanned.pk)
+    _compare_with_select_related(found, expected)
+
+
+# --- the database router -------------------------------------------------------------------
+
+
+class _ReadsFrom:
+    """A router that sends every read to one alias and remembers what it was asked."""
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+        self.asked: list[type] = []
+
+    def db_for_read(self, model, **hints):
+        self.asked.append(model)
+        return self.alias
+
+    def db_for_write(self, model, **hints):
+        return None
+
+
+@pytest.fixture
+def replica(db):
+    """A second alias, ``replica``: its own connection wrapper (its own query log, its own
+    ``alias``) over the default database's open DB-API connection, so it sees this test's
+    uncommitted rows. Whatever runs on it was sent there by the router, not by a fallback to
+    the default connection. It is a dynamic alias (as Django's own tests make one), for this
+    test only; the shared DB-API connection is handed back, not closed, afterwards.
+    """
+    default = connections["default"]
+    default.ensure_connection()
+    second = default.copy("replica")
+    second.connection = default.connection
+    connections["replica"] = second
+    try:
+        yield second
+    finally:
+        second.connection = None
+        del connections["replica"]
+
+
+def test_reads_go_through_the_router_to_the_alias_it_names(replica, users, patient):
+    planned, unplanned = _bookings_with_and_without_a_plan(users, patient)
+    routed = _ReadsFrom("replica")
+    with (
+        override_settings(DATABASE_ROUTERS=[routed]),
+        CaptureQueriesContext(connections["default"]) as on_default,
+        CaptureQueriesContext(replica) as on_replica,
+    ):
+        found = joined_rows(Booking, BOOKING_CHAIN, where=[("id", "in", [unplanned.pk])])
+        one = joined_row(InfusionSession, 987_654, SESSION_READ)
+        rows = rows_where(Chair, "name", "Hostile-free chair")
+        users_in = rows_in(type(users[Role.NURSE]), "id", [users[Role.NURSE].pk])
+    assert routed.asked[:2] == [Booking, InfusionSession]
+    assert Chair in routed.asked and type(users[Role.NURSE]) in routed.asked
+    assert len(on_replica) == 4 and len(on_default) == 0
+    assert one is None
+    assert [b.pk for b in found] == [unplanned.pk]
+    assert found[0]._state.db == "replica" and found[0].chair._state.db == "replica"
+    assert [c._state.db for c in rows] == ["replica"]
+    assert [u._state.db for u in users_in] == ["replica"]
+    # And with no router the same reads use the default database again.
+    with CaptureQueriesContext(connections["default"]) as again:
+        assert joined_row(Booking, planned.pk, BOOKING_CHAIN) is not None
+    assert len(again) == 1

@@ -6,6 +6,14 @@ them). These reads go through Django's own ``RawQuerySet``, so rows still become
 instances with the fields' converters applied and any omitted column deferred, but the SQL is
 built once per shape from the model's metadata: identifiers come only from ``_meta``, every
 value is a query parameter.
+
+They behave as the ORM's own reads do where it matters for correctness:
+
+- the database is chosen by Django's router (``router.db_for_read(model)``, the root model for
+  a joined read), and the instances are marked as read from that alias;
+- joins are promoted as the ORM promotes them: a nullable foreign key is a LEFT JOIN, and every
+  join below a LEFT JOIN is a LEFT JOIN too, so a missing row further down a nullable chain
+  never turns the outer join back into an inner one and drops the root row.
 """
 
 from __future__ import annotations
@@ -15,8 +23,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, ForeignKey, Model
+
+
+def _database(model: type[Model]) -> tuple[str, BaseDatabaseWrapper]:
+    """The alias the router reads ``model`` from, and this thread's connection to it."""
+    alias = router.db_for_read(model)
+    return alias, connections[alias]
 
 
 def _column(model: type[Model], name: str) -> str:
@@ -29,6 +44,7 @@ def _column(model: type[Model], name: str) -> str:
 @functools.cache
 def _select(
     model: type[Model],
+    alias: str,
     vendor: str,
     where: str,
     many: int,
@@ -36,7 +52,7 @@ def _select(
     limit: int | None,
     fields: tuple[str, ...],
 ) -> str:
-    quote = connection.ops.quote_name
+    quote = connections[alias].ops.quote_name
     columns = ", ".join(quote(_column(model, name)) for name in fields)
     column = quote(_column(model, where))
     condition = f"{column} = %s" if many == 0 else f"{column} IN ({', '.join(['%s'] * many)})"
@@ -79,8 +95,9 @@ def rows_where[M: Model](
     pk = model._meta.pk.name if model._meta.pk else "id"
     order = tuple(pk if n == "pk" else (f"-{pk}" if n == "-pk" else n) for n in order_by)
     fields = _fields(model, omit, only)
-    sql = _select(model, connection.vendor, field, 0, order, limit, fields)
-    return list(model._default_manager.raw(sql, [getattr(value, "pk", value)]))
+    alias, wrapper = _database(model)
+    sql = _select(model, alias, wrapper.vendor, field, 0, order, limit, fields)
+    return list(model._default_manager.raw(sql, [getattr(value, "pk", value)], using=alias))
 
 
 def rows_in[M: Model](
@@ -96,8 +113,9 @@ def rows_in[M: Model](
     if not keys:
         return []
     fields = _fields(model, omit, only)
-    sql = _select(model, connection.vendor, field, len(keys), (), None, fields)
-    return list(model._default_manager.raw(sql, keys))
+    alias, wrapper = _database(model)
+    sql = _select(model, alias, wrapper.vendor, field, len(keys), (), None, fields)
+    return list(model._default_manager.raw(sql, keys, using=alias))
 
 
 @dataclass(frozen=True)
@@ -118,6 +136,7 @@ class _JoinedSelect:
     sql: str
     parts: tuple[_Part, ...]
     counts: tuple[str, ...]
+    alias: str  # the database alias the rows are read from
 
 
 _OPERATORS = frozenset({"=", "!=", "<", "<=", ">", ">=", "in"})
@@ -125,16 +144,19 @@ _OPERATORS = frozenset({"=", "!=", "<", "<=", ">", ">=", "in"})
 
 def _joined_select(
     root: type[Model],
-    vendor: str,
+    alias: str,
     paths: tuple[tuple[str, tuple[str, ...]], ...],
     counts: tuple[tuple[str, type[Model], str, str], ...],
     where: tuple[tuple[str, str, int], ...],
     order_by: tuple[str, ...],
 ) -> _JoinedSelect:
+    connection = connections[alias]
     quote = connection.ops.quote_name
     parts: list[_Part] = []
     joins: list[str] = []
     by_path: dict[str, int] = {}
+    # Per part: is it reached through a LEFT JOIN anywhere on its path from the root?
+    outer: list[bool] = []
     for path, names in paths:
         if path:
             parent_path, _, name = path.rpartition("__")
@@ -146,28 +168,34 @@ def _joined_select(
             assert isinstance(model, type)
         else:
             parent, link, model = None, None, root
-        alias = f"t{len(parts)}"
+        table = f"t{len(parts)}"
         pk = model._meta.pk
         wanted = set(names) | {pk.name if pk else "id"}
         fields = tuple(f for f in model._meta.concrete_fields if f.name in wanted or not names)
         if link is not None and parent is not None:
-            kind = "LEFT JOIN" if link.null else "INNER JOIN"
+            # Join promotion, as the ORM does it: below a LEFT JOIN every join is LEFT, or a
+            # root row whose nullable relation is empty would be dropped by the inner join of
+            # that relation's own relations.
+            left = link.null or outer[parent]
+            outer.append(left)
             joins.append(
-                f"{kind} {quote(model._meta.db_table)} {alias} ON {alias}."
-                f"{quote(str(link.target_field.column))} = "
+                f"{'LEFT OUTER JOIN' if left else 'INNER JOIN'} {quote(model._meta.db_table)} "
+                f"{table} ON {table}.{quote(str(link.target_field.column))} = "
                 f"{parts[parent].alias}.{quote(str(link.column))}"
             )
+        else:
+            outer.append(False)
         by_path[path] = len(parts)
         converters = []
         for f in fields:
-            col = f.get_col(alias)
+            col = f.get_col(table)
             found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
             converters.append((tuple(found), col))
         parts.append(
             _Part(
                 path,
                 model,
-                alias,
+                table,
                 fields,
                 link if isinstance(link, Field) else None,
                 parent,
@@ -201,10 +229,10 @@ def _joined_select(
         sql += " WHERE " + " AND ".join(conditions)
     if order:
         sql += f" ORDER BY {order}"
-    return _JoinedSelect(sql, tuple(parts), tuple(name for name, *_ in counts))
+    return _JoinedSelect(sql, tuple(parts), tuple(name for name, *_ in counts), alias)
 
 
-def _converted(part: _Part, values: Sequence[Any]) -> list[Any]:
+def _converted(part: _Part, values: Sequence[Any], connection: BaseDatabaseWrapper) -> list[Any]:
     out = []
     for value, (converters, column) in zip(values, part.converters, strict=True):
         for converter in converters:
@@ -231,6 +259,7 @@ def joined_rows[M: Model](
     (``-`` for descending). ``counts`` adds ``name: (child model, child's foreign key, root
     field)`` as a count of child rows, set as an attribute of each root instance.
     """
+    alias, connection = _database(root)
     shape: list[tuple[str, str, int]] = []
     params: list[Any] = []
     for name, operator, value in where:
@@ -241,8 +270,7 @@ def joined_rows[M: Model](
         params.extend(field.get_db_prep_value(v, connection) for v in values)
     # Built once per shape and per connection: the converters are bound to this thread's
     # connection, so the cache lives on the connection object rather than in the module.
-    wrapper = connections[DEFAULT_DB_ALIAS]
-    cache: dict[tuple[Any, ...], _JoinedSelect] = wrapper.__dict__.setdefault(
+    cache: dict[tuple[Any, ...], _JoinedSelect] = connection.__dict__.setdefault(
         "_painclinic_joined_selects", {}
     )
     key = (
@@ -254,14 +282,14 @@ def joined_rows[M: Model](
     )
     plan = cache.get(key)
     if plan is None:
-        plan = cache[key] = _joined_select(root, connection.vendor, *key[1:])
+        plan = cache[key] = _joined_select(root, alias, *key[1:])
     with connection.cursor() as cursor:
         cursor.execute(plan.sql, params)
         rows = cursor.fetchall()
-    return [_hydrate(plan, row) for row in rows]  # type: ignore[misc]
+    return [_hydrate(plan, row, connection) for row in rows]  # type: ignore[misc]
 
 
-def _hydrate(plan: _JoinedSelect, row: Sequence[Any]) -> Model:
+def _hydrate(plan: _JoinedSelect, row: Sequence[Any], connection: BaseDatabaseWrapper) -> Model:
     instances: list[Model | None] = []
     position = 0
     for part in plan.parts:
@@ -274,7 +302,9 @@ def _hydrate(plan: _JoinedSelect, row: Sequence[Any]) -> Model:
         if values[part.pk_index] is None:
             instance = None
         else:
-            instance = part.model.from_db(connection.alias, part.attnames, _converted(part, values))
+            instance = part.model.from_db(
+                plan.alias, part.attnames, _converted(part, values, connection)
+            )
         if part.link is not None and parent is not None:
             part.link.set_cached_value(parent, instance)
         instances.append(instance)
