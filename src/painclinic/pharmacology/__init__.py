@@ -21,6 +21,14 @@ from painclinic.pharmacology.dosing import (
     parse_order,
 )
 from painclinic.pharmacology.druglibrary import DrugLibrary, Limit, load_drug_library
+from painclinic.pharmacology.enums import (
+    DoseUnit,
+    Entry,
+    LimitBound,
+    LimitLevel,
+    LimitStatus,
+    OutputKind,
+)
 from painclinic.pharmacology.errors import (
     DrugLibraryError,
     NeuraxialRouteError,
@@ -44,16 +52,22 @@ __all__ = [
     "MODELS",
     "Bag",
     "Dose",
+    "DoseUnit",
     "DrugLibrary",
     "DrugLibraryError",
+    "Entry",
     "InfusionCalculation",
     "InfusionOrder",
     "Limit",
+    "LimitBound",
     "LimitCheck",
+    "LimitLevel",
+    "LimitStatus",
     "ModelParameters",
     "ModelSpec",
     "NeuraxialRouteError",
     "NorketamineParameters",
+    "OutputKind",
     "Patient",
     "PharmacologyInputError",
     "PopulationResult",

@@ -48,17 +48,17 @@ from painclinic.pharmacology.druglibrary import (
     DrugLibrary,
     load_drug_library,
 )
+from painclinic.pharmacology.enums import DoseUnit, LimitBound, LimitLevel, LimitStatus
 from painclinic.pharmacology.errors import PharmacologyInputError
 from painclinic.pharmacology.formatting import decimals_of_step, format_dose, format_number
 from painclinic.pharmacology.patient import Patient, Sex, parse_patient, positive_number
 
-DOSE_UNITS = ("mg/kg/h", "mg/h", "mcg/kg/min", "mg/kg", "mg")
+DOSE_UNITS = tuple(DoseUnit)
 WEIGHT_BASES = ("actual", "ideal", "adjusted")
 #: Adjusted body weight factor: IBW + 0.4 × (actual − IBW) [U, conventional].
 ADJUSTED_WEIGHT_FACTOR = 0.4
 #: IBW offsets (cm) from the Foo 2021 summary [S2]: height − 100 (men), − 105 (women).
 IBW_OFFSET_CM = {Sex.MALE: 100.0, Sex.FEMALE: 105.0}
-STATUS_ORDER = {"within": 0, "soft_limit": 1, "hard_limit": 2}
 #: Relative tolerance when comparing a value with a limit (floating-point noise only).
 LIMIT_RTOL = 1e-9
 
@@ -83,7 +83,7 @@ class InfusionOrder:
     drug: str
     patient: Patient
     dose_value: float
-    dose_unit: str
+    dose_unit: DoseUnit
     duration_min: float
     bag: Bag
     weight_basis: str = "actual"
@@ -102,25 +102,27 @@ class LimitCheck:
     ----------
     name : str
         Quantity checked (e.g. ``"rate_mg_per_h"``, ``"concentration_mg_per_ml"``).
-    status : {"within", "soft_limit", "hard_limit"}
+    status : LimitStatus
+        ``WITHIN``, ``SOFT_LIMIT`` (allowed with a reason) or ``HARD_LIMIT`` (refused).
     value : float
         The order's value of the quantity.
     unit : str
     limit_value : float or None
-    bound : {"lower", "upper", "member"}
+    bound : LimitBound
+        ``LOWER``, ``UPPER``, or ``MEMBER`` (the value must be in a list).
     source : str
-    level : {"soft", "hard"}
+    level : LimitLevel
     clinic_policy : bool
     """
 
     name: str
-    status: str
+    status: LimitStatus
     value: float
     unit: str
     limit_value: float | None
-    bound: str
+    bound: LimitBound
     source: str
-    level: str
+    level: LimitLevel
     clinic_policy: bool
 
 
@@ -140,14 +142,14 @@ class InfusionCalculation:
     volume_ml: float
     concentration_mg_per_ml: float
     limit_checks: tuple[LimitCheck, ...]
-    status: str
+    status: LimitStatus
     display: Mapping[str, str]
     warnings: tuple[str, ...]
 
     @property
     def refused(self) -> bool:
         """True when a hard limit is crossed."""
-        return self.status == "hard_limit"
+        return self.status is LimitStatus.HARD_LIMIT
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field."""
@@ -226,11 +228,13 @@ def parse_order(data: Any, library: DrugLibrary | None = None) -> InfusionOrder:
     if not isinstance(dose, Mapping):
         raise PharmacologyInputError("dose", "is required: {value, unit}")
     value = positive_number(dose.get("value"), "dose.value")
-    unit = str(dose.get("unit", "")).strip().replace("µg", "mcg").replace("ug/", "mcg/")
-    if unit not in DOSE_UNITS:
+    unit_text = str(dose.get("unit", "")).strip().replace("µg", "mcg").replace("ug/", "mcg/")
+    try:
+        unit = DoseUnit(unit_text)
+    except ValueError:
         raise PharmacologyInputError(
             "dose.unit", f"must be one of {', '.join(DOSE_UNITS)}, got {dose.get('unit')!r}"
-        )
+        ) from None
     duration = positive_number(data.get("duration_min"), "duration_min")
     basis = str(data.get("weight_basis") or "actual").strip().lower()
     if basis not in WEIGHT_BASES:
@@ -339,15 +343,18 @@ def dosing_weight_kg(order: InfusionOrder) -> tuple[float, list[str]]:
     return weight, warnings
 
 
-def ordered_rate_mg_per_h(value: float, unit: str, weight_kg: float, duration_h: float) -> float:
+def ordered_rate_mg_per_h(
+    value: float, unit: DoseUnit | str, weight_kg: float, duration_h: float
+) -> float:
     """Convert a dose in ``unit`` to a rate in mg/h.
 
     Parameters
     ----------
     value : float
         Dose value in ``unit``.
-    unit : {"mg/kg/h", "mg/h", "mcg/kg/min", "mg/kg", "mg"}
-        Amount doses (mg/kg, mg) run over ``duration_h``.
+    unit : DoseUnit or str
+        A :class:`DoseUnit` or its text (``"mg/kg/h"``, ``"mg/h"``, ``"mcg/kg/min"``,
+        ``"mg/kg"``, ``"mg"``); amount doses (mg/kg, mg) run over ``duration_h``.
     weight_kg : float
         Dosing weight (kg).
     duration_h : float
@@ -358,17 +365,21 @@ def ordered_rate_mg_per_h(value: float, unit: str, weight_kg: float, duration_h:
     float
         Rate (mg/h).
     """
-    if unit == "mg/kg/h":
-        return value * weight_kg
-    if unit == "mg/h":
-        return value
-    if unit == "mcg/kg/min":
-        return value * weight_kg * 60.0 / 1000.0
-    if unit == "mg/kg":
-        return value * weight_kg / duration_h
-    if unit == "mg":
-        return value / duration_h
-    raise PharmacologyInputError("dose.unit", f"unsupported unit {unit!r}")
+    try:
+        unit = DoseUnit(unit)
+    except ValueError:
+        raise PharmacologyInputError("dose.unit", f"unsupported unit {unit!r}") from None
+    match unit:
+        case DoseUnit.MG_PER_KG_PER_H:
+            return value * weight_kg
+        case DoseUnit.MG_PER_H:
+            return value
+        case DoseUnit.MCG_PER_KG_PER_MIN:
+            return value * weight_kg * 60.0 / 1000.0
+        case DoseUnit.MG_PER_KG:
+            return value * weight_kg / duration_h
+        case DoseUnit.MG:
+            return value / duration_h
 
 
 def round_to_step(value: float, step: float, *, down: bool = False) -> float:
@@ -382,8 +393,11 @@ def _check(name: str, value: float, limits: list[Any], entry_unit: str) -> list[
     out = []
     for lim in limits:
         tol = LIMIT_RTOL * max(abs(lim.value), 1e-12)
-        crossed = value > lim.value + tol if lim.bound == "upper" else value < lim.value - tol
-        status = ("hard_limit" if lim.level == "hard" else "soft_limit") if crossed else "within"
+        if lim.bound is LimitBound.UPPER:
+            crossed = value > lim.value + tol
+        else:
+            crossed = value < lim.value - tol
+        status = lim.level.crossed if crossed else LimitStatus.WITHIN
         out.append(
             LimitCheck(
                 name=name,
@@ -419,7 +433,7 @@ def calculate_infusion(
     Returns
     -------
     InfusionCalculation
-        ``status`` is the worst limit check; ``"hard_limit"`` means refused.
+        ``status`` is the worst limit check; ``LimitStatus.HARD_LIMIT`` means refused.
 
     Raises
     ------
@@ -432,7 +446,9 @@ def calculate_infusion(
     ...     "dose": {"value": 0.35, "unit": "mg/kg/h"}, "duration_min": 240,
     ...     "bag": {"concentration_mg_per_ml": 1}})
     >>> c.display["pump_rate"], c.display["total"], c.status
-    ('24.5 mL/h', '98 mg', 'within')
+    ('24.5 mL/h', '98 mg', <LimitStatus.WITHIN: 'within'>)
+    >>> c.status == "within"  # a StrEnum member equals its text
+    True
     """
     lib = library or load_drug_library()
     o = parse_order(order, lib)
@@ -494,14 +510,14 @@ def calculate_infusion(
         checks.append(
             LimitCheck(
                 name="concentration_mg_per_ml",
-                status="hard_limit",
+                status=LimitStatus.HARD_LIMIT,
                 value=conc,
                 unit="mg/mL",
                 limit_value=None,
-                bound="member",
+                bound=LimitBound.MEMBER,
                 source=f"not a standard {o.drug} concentration in the drug library ({allowed}); "
                 f"{entry.concentration_source}",
-                level="hard",
+                level=LimitLevel.HARD,
                 clinic_policy=True,
             )
         )
@@ -511,7 +527,7 @@ def calculate_infusion(
         )
     actual_weight = o.patient.weight_kg
     assert actual_weight is not None
-    is_bolus = o.dose_unit in ("mg", "mg/kg") and o.duration_min <= entry.bolus_max_duration_min
+    is_bolus = o.dose_unit.is_amount and o.duration_min <= entry.bolus_max_duration_min
     quantities: dict[str, float] = {
         "weight_kg": actual_weight,
         "rate_mg_per_h": delivered,
@@ -539,16 +555,16 @@ def calculate_infusion(
     for name, value in quantities.items():
         for lim in entry.limits:
             if lim.quantity == name:
-                v = value if lim.bound == "upper" else ordered_quantities[name]
+                v = value if lim.bound is LimitBound.UPPER else ordered_quantities[name]
                 checks.extend(_check(name, v, [lim], QUANTITY_UNITS[name]))
-    status = max((c.status for c in checks), key=STATUS_ORDER.__getitem__, default="within")
+    status = max((c.status for c in checks), key=lambda s: s.rank, default=LimitStatus.WITHIN)
     for c in checks:
-        if c.status != "within" and c.name != "concentration_mg_per_ml":
+        if c.status is not LimitStatus.WITHIN and c.name != "concentration_mg_per_ml":
             assert c.limit_value is not None
-            word = "above" if c.bound == "upper" else "below"
+            word = "above" if c.bound is LimitBound.UPPER else "below"
             kind = (
                 "HARD limit (refused)"
-                if c.status == "hard_limit"
+                if c.status is LimitStatus.HARD_LIMIT
                 else "soft limit (reason required)"
             )
             value_text = format_number(c.value, significant=4)
@@ -561,9 +577,9 @@ def calculate_infusion(
         "drug": entry.display_name,
         "dose": format_dose(o.dose_value, o.dose_unit),
         "dose_weight": format_dose(weight, "kg"),
-        "rate": format_dose(rate, "mg/h"),
+        "rate": format_dose(rate, DoseUnit.MG_PER_H),
         "pump_rate": format_dose(ml, "mL/h", decimals=pump_decimals),
-        "delivered_rate": format_dose(delivered, "mg/h"),
+        "delivered_rate": format_dose(delivered, DoseUnit.MG_PER_H),
         "concentration": format_dose(conc, "mg/mL"),
         "duration": format_dose(o.duration_min / 60, "h")
         if o.duration_min % 60 == 0

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from painclinic.pharmacology.enums import LimitBound, LimitLevel
 from painclinic.pharmacology.errors import DrugLibraryError
 
 DEFAULT_PATH = pathlib.Path(__file__).with_name("drug_library.json")
@@ -33,8 +34,8 @@ QUANTITY_UNITS: dict[str, str] = {
     "total_24h_mg": "mg",
     "weight_kg": "kg",
 }
-BOUNDS = ("lower", "upper")
-LEVELS = ("soft", "hard")
+BOUNDS = (LimitBound.LOWER, LimitBound.UPPER)
+LEVELS = tuple(LimitLevel)
 EVIDENCE = ("published", "clinic_policy")
 
 
@@ -46,8 +47,9 @@ class Limit:
     ----------
     quantity : str
         One of :data:`QUANTITY_UNITS`.
-    bound : {"lower", "upper"}
-    level : {"soft", "hard"}
+    bound : LimitBound
+        ``LOWER`` or ``UPPER``.
+    level : LimitLevel
         Crossing a soft limit is allowed with a documented reason; a hard limit refuses.
     value : float
         Limit value in ``unit``.
@@ -59,8 +61,8 @@ class Limit:
     """
 
     quantity: str
-    bound: str
-    level: str
+    bound: LimitBound
+    level: LimitLevel
     value: float
     unit: str
     source: str
@@ -136,9 +138,9 @@ def _limit(raw: Any, field: str) -> Limit:
     if quantity not in QUANTITY_UNITS:
         raise DrugLibraryError(f"{field}.quantity", f"must be one of {sorted(QUANTITY_UNITS)}")
     if raw.get("bound") not in BOUNDS:
-        raise DrugLibraryError(f"{field}.bound", f"must be one of {BOUNDS}")
+        raise DrugLibraryError(f"{field}.bound", f"must be one of {tuple(map(str, BOUNDS))}")
     if raw.get("level") not in LEVELS:
-        raise DrugLibraryError(f"{field}.level", f"must be one of {LEVELS}")
+        raise DrugLibraryError(f"{field}.level", f"must be one of {tuple(map(str, LEVELS))}")
     if raw.get("evidence") not in EVIDENCE:
         raise DrugLibraryError(f"{field}.evidence", f"must be one of {EVIDENCE}")
     unit = raw.get("unit")
@@ -148,8 +150,8 @@ def _limit(raw: Any, field: str) -> Limit:
         )
     return Limit(
         quantity=quantity,
-        bound=raw["bound"],
-        level=raw["level"],
+        bound=LimitBound(raw["bound"]),
+        level=LimitLevel(raw["level"]),
         value=_num(raw.get("value"), f"{field}.value"),
         unit=unit,
         source=_text(raw.get("source"), f"{field}.source"),
@@ -159,28 +161,22 @@ def _limit(raw: Any, field: str) -> Limit:
 
 def _check_consistency(limits: tuple[Limit, ...], field: str) -> None:
     """Soft limits must sit inside hard ones; lower limits below upper ones."""
-    by_q: dict[str, dict[tuple[str, str], float]] = {}
+    by_q: dict[str, dict[tuple[LimitBound, LimitLevel], float]] = {}
     for lim in limits:
         key = (lim.bound, lim.level)
         slot = by_q.setdefault(lim.quantity, {})
         if key in slot:
             raise DrugLibraryError(field, f"two {lim.level} {lim.bound} limits for {lim.quantity}")
         slot[key] = lim.value
+    upper, lower = LimitBound.UPPER, LimitBound.LOWER
+    soft, hard = LimitLevel.SOFT, LimitLevel.HARD
     for q, s in by_q.items():
-        if (
-            ("upper", "soft") in s
-            and ("upper", "hard") in s
-            and s["upper", "soft"] > s["upper", "hard"]
-        ):
+        if (upper, soft) in s and (upper, hard) in s and s[upper, soft] > s[upper, hard]:
             raise DrugLibraryError(field, f"{q}: soft upper limit above the hard upper limit")
-        if (
-            ("lower", "soft") in s
-            and ("lower", "hard") in s
-            and s["lower", "soft"] < s["lower", "hard"]
-        ):
+        if (lower, soft) in s and (lower, hard) in s and s[lower, soft] < s[lower, hard]:
             raise DrugLibraryError(field, f"{q}: soft lower limit below the hard lower limit")
-        lowers = [v for (b, _), v in s.items() if b == "lower"]
-        uppers = [v for (b, _), v in s.items() if b == "upper"]
+        lowers = [v for (b, _), v in s.items() if b is LimitBound.LOWER]
+        uppers = [v for (b, _), v in s.items() if b is LimitBound.UPPER]
         if lowers and uppers and max(lowers) >= min(uppers):
             raise DrugLibraryError(field, f"{q}: a lower limit is not below every upper limit")
 

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from painclinic.pharmacology.enums import OutputKind
 from painclinic.pharmacology.errors import PharmacologyInputError
 from painclinic.pharmacology.regimen import Regimen, expand_inputs, parse_regimen
 from painclinic.pharmacology.simulation import batch_from_parameters
@@ -156,7 +157,7 @@ def predict_crps_relief(
     ke0 = math.log(2.0) / (t_half_days * 24.0)
     params = replace(reg.model_parameters(), ke0_per_h=ke0)
     bp = batch_from_parameters(params, reg.patient.weight_kg)
-    ce_mg_per_l = np.maximum(solve(bp, inputs, times, "effect")[0], 0.0)
+    ce_mg_per_l = np.maximum(solve(bp, inputs, times, OutputKind.EFFECT)[0], 0.0)
     ce = ce_mg_per_l * 1000.0 * s_fraction
     relief = emax * ce**gamma / (c50_ng_per_ml**gamma + ce**gamma)
     warnings = [

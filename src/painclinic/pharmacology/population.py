@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from painclinic.pharmacology.enums import OutputKind
 from painclinic.pharmacology.errors import PharmacologyInputError
 from painclinic.pharmacology.models import ModelSpec
 from painclinic.pharmacology.regimen import Regimen, expand_inputs, parse_regimen
@@ -66,8 +67,8 @@ class PopulationResult:
     weights_kg : ndarray or None
         Sampled body weights.
     warnings : tuple of str
-    output : str
-        ``"plasma"`` or ``"effect"``.
+    output : OutputKind
+        ``OutputKind.PLASMA`` or ``OutputKind.EFFECT``.
     seed : int
     """
 
@@ -79,7 +80,7 @@ class PopulationResult:
     time_above_threshold_h: FloatArray | None
     weights_kg: FloatArray | None
     warnings: tuple[str, ...]
-    output: str
+    output: OutputKind
     seed: int
     drug: str | None = None
     dose_times_h: tuple[float, ...] = ()
@@ -220,13 +221,17 @@ def sample_parameters(
     return bp, weights
 
 
+#: Outputs a population can summarise (norketamine is not sampled per patient).
+POPULATION_OUTPUTS = (OutputKind.PLASMA, OutputKind.EFFECT)
+
+
 def simulate_population(
     regimen: Regimen | Mapping[str, Any] | str,
     n: int = 1000,
     seed: int = 0,
     *,
     threshold_mg_per_l: float | None = None,
-    output: str = "plasma",
+    output: OutputKind | str = OutputKind.PLASMA,
     summaries: bool = True,
 ) -> PopulationResult:
     """Simulate N virtual patients with inter-individual variability.
@@ -243,8 +248,9 @@ def simulate_population(
         Concentration threshold (mg/L). Default: lidocaine 5 mg/L (toxicity, Bauer [S]),
         ketamine 0.1 mg/L (start of the dissociative range, Zanos 2018 [S]); none for a
         custom model without a drug.
-    output : {"plasma", "effect"}
-        Which concentration to summarise.
+    output : OutputKind or str
+        Which concentration to summarise: ``OutputKind.PLASMA`` (``"plasma"``) or
+        ``OutputKind.EFFECT`` (``"effect"``).
     summaries : bool
         Compute percentile bands and threshold statistics (the percentiles cost more than
         the simulation itself at N = 10,000).
@@ -263,15 +269,16 @@ def simulate_population(
         raise PharmacologyInputError("n", f"must be an integer from 1 to {MAX_PATIENTS}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise PharmacologyInputError("seed", "must be a non-negative integer")
-    if output not in ("plasma", "effect"):
+    if output not in POPULATION_OUTPUTS:
         raise PharmacologyInputError("output", "must be 'plasma' or 'effect'")
+    kind = OutputKind(output)
     rng = np.random.default_rng(seed)
     bp, weights = sample_parameters(reg, n, rng)
-    if output == "effect" and bp.ke0_per_h is None:
+    if kind is OutputKind.EFFECT and bp.ke0_per_h is None:
         raise PharmacologyInputError("output", "the model has no effect site (ke0)")
     inputs, route_warnings = expand_inputs(reg)
     times = np.asarray(reg.times_h, dtype=float)
-    conc = solve(bp, inputs, times, output)
+    conc = solve(bp, inputs, times, kind)
     warnings = regimen_warnings(reg, inputs) + route_warnings
     warnings = [w for w in warnings if not w.startswith("norketamine")]
     if isinstance(reg.model, ModelSpec) and weights is not None:
@@ -311,7 +318,7 @@ def simulate_population(
         time_above_threshold_h=above,
         weights_kg=weights,
         warnings=tuple(warnings),
-        output=output,
+        output=kind,
         seed=seed,
         drug=reg.drug,
         dose_times_h=tuple(sorted({i.start_h for i in inputs})),

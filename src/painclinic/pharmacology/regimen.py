@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from painclinic.pharmacology.enums import Entry
 from painclinic.pharmacology.errors import NeuraxialRouteError, PharmacologyInputError
 from painclinic.pharmacology.models import (
     DEFAULT_MODEL,
@@ -135,7 +136,8 @@ class Regimen:
 class Input:
     """One expanded administration, in solver terms.
 
-    ``entry`` is ``"central"`` (IV, transdermal) or ``"depot"`` (first-order absorption).
+    ``entry`` is ``Entry.CENTRAL`` (IV, transdermal) or ``Entry.DEPOT`` (first-order
+    absorption).
     A bolus has ``amount_mg`` and ``duration_h == 0``; zero-order input has
     ``rate_mg_per_h`` over ``duration_h``. ``start_h`` already includes the lag.
     For central input F is already applied to the amount/rate; for depot input F splits
@@ -143,7 +145,7 @@ class Input:
     the metabolite, the rest lost).
     """
 
-    entry: str
+    entry: Entry
     start_h: float
     amount_mg: float
     rate_mg_per_h: float
@@ -445,13 +447,13 @@ def expand_inputs(regimen: Regimen) -> tuple[list[Input], list[str]]:
                     f"{path}.first_pass_metabolite_fraction",
                     f"bioavailability {f:g} + first-pass fraction {fpm:g} exceeds 1",
                 )
-        entry = "depot" if dose.route in FIRST_ORDER else "central"
+        entry = Entry.DEPOT if dose.route in FIRST_ORDER else Entry.CENTRAL
         n = 1 + dose.additional_doses
         for k in range(n):
             start = dose.time_h + k * (dose.every_h or 0.0) + lag
             if dose.duration_h is not None:
                 assert dose.rate_mg_per_h is not None
-                scale = f if entry == "central" else 1.0
+                scale = f if entry is Entry.CENTRAL else 1.0
                 inputs.append(
                     Input(
                         entry,
@@ -468,7 +470,7 @@ def expand_inputs(regimen: Regimen) -> tuple[list[Input], list[str]]:
                 )
             else:
                 assert dose.amount_mg is not None
-                scale = f if entry == "central" else 1.0
+                scale = f if entry is Entry.CENTRAL else 1.0
                 inputs.append(
                     Input(entry, start, dose.amount_mg * scale, 0.0, 0.0, f, ka, fpm, i, dose.route)
                 )

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from painclinic.pharmacology.enums import OutputKind
 from painclinic.pharmacology.models import ModelParameters, ModelSpec
 from painclinic.pharmacology.regimen import Input, Regimen, expand_inputs, parse_regimen
 from painclinic.pharmacology.routes import Route
@@ -165,18 +166,23 @@ def simulate(regimen: Regimen | Mapping[str, Any] | str) -> SimulationResult:
     times = np.asarray(reg.times_h, dtype=float)
     bp = batch_from_parameters(params, reg.patient.weight_kg)
     disp = disposition_rates(bp)
-    plasma = solve(bp, inputs, times, "plasma", disposition=disp)[0]
+    plasma = solve(bp, inputs, times, OutputKind.PLASMA, disposition=disp)[0]
     effect = (
         None
         if params.ke0_per_h is None
-        else solve(bp, inputs, times, "effect", disposition=disp)[0]
+        else solve(bp, inputs, times, OutputKind.EFFECT, disposition=disp)[0]
     )
     metabolite = (
         None
         if reg.norketamine is None
-        else solve(bp, inputs, times, "metabolite", norketamine=reg.norketamine, disposition=disp)[
-            0
-        ]
+        else solve(
+            bp,
+            inputs,
+            times,
+            OutputKind.METABOLITE,
+            norketamine=reg.norketamine,
+            disposition=disp,
+        )[0]
     )
     for arr in (plasma, effect, metabolite):
         if arr is not None:  # remove round-off below zero (e.g. -1e-17 before a dose)

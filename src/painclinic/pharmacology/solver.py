@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from painclinic.pharmacology.enums import Entry, OutputKind
 from painclinic.pharmacology.models import NorketamineParameters
 from painclinic.pharmacology.regimen import Input
 
@@ -241,8 +242,8 @@ def convolve_first_order(
 
 def unit_response(
     bp: BatchParameters,
-    output: str,
-    entry: str,
+    output: OutputKind,
+    entry: Entry,
     *,
     bioavailability: float = 1.0,
     ka_per_h: float = 0.0,
@@ -255,14 +256,14 @@ def unit_response(
     Parameters
     ----------
     bp : BatchParameters
-    output : {"plasma", "effect", "metabolite"}
+    output : OutputKind
         Plasma (mg/L parent), effect site (mg/L parent) or norketamine (mg/L).
-    entry : {"central", "depot"}
+    entry : Entry
         Central compartment, or an absorption depot emptying at ``ka_per_h·ka_factor``
         with fraction ``bioavailability`` reaching the central compartment and
         ``first_pass_fraction`` converted presystemically to norketamine.
     norketamine : NorketamineParameters, optional
-        Required when ``output == "metabolite"``.
+        Required when ``output`` is ``OutputKind.METABOLITE``.
     disposition : tuple, optional
         Precomputed ``disposition_rates(bp)``.
 
@@ -273,29 +274,29 @@ def unit_response(
     """
     lam, a = disposition if disposition is not None else disposition_rates(bp)
     extras: list[FloatArray] = []
-    if entry == "depot":
+    if entry is Entry.DEPOT:
         extras.append(ka_per_h * bp.ka_factor)
-    if output == "effect":
+    if output is OutputKind.EFFECT:
         if bp.ke0_per_h is None:
             raise ValueError("model has no effect site (ke0)")
         extras.append(bp.ke0_per_h)
-    elif output == "metabolite":
+    elif output is OutputKind.METABOLITE:
         if norketamine is None or bp.weight_kg is None:
             raise ValueError("metabolite output needs norketamine parameters and weight")
         extras.append(np.full(bp.n, norketamine.ke_per_h))
-    elif output != "plasma":
+    elif output is not OutputKind.PLASMA:
         raise ValueError(f"unknown output {output}")
     sep = separate_rates(lam, extras)
     coef, rates = a, lam
     ka = None
-    if entry == "depot":
+    if entry is Entry.DEPOT:
         ka = sep.pop(0)
         coef, rates = convolve_first_order(coef, rates, ka)
         coef = coef * bioavailability
-    if output == "plasma":
+    if output is OutputKind.PLASMA:
         return coef, rates
     k_last = sep.pop(0)
-    if output == "effect":
+    if output is OutputKind.EFFECT:
         return convolve_first_order(coef, rates, k_last)
     assert norketamine is not None and bp.weight_kg is not None
     km = k_last
@@ -303,7 +304,7 @@ def unit_response(
     formation = norketamine.fraction_metabolised * norketamine.mass_ratio * bp.cl_l_per_h
     c_sys, r_sys = convolve_first_order(coef, rates, km)
     c_sys = c_sys * (formation / (vm * km))[:, None]
-    if entry == "depot" and first_pass_fraction > 0:
+    if entry is Entry.DEPOT and first_pass_fraction > 0:
         assert ka is not None
         c_fp, r_fp = convolve_first_order(np.ones((bp.n, 1)), ka[:, None], km)
         scale = first_pass_fraction * norketamine.mass_ratio * ka / (vm * km)
@@ -487,11 +488,11 @@ def superpose(
             out[:, lo:i1] += vals
 
 
-def class_key(inp: Input) -> tuple[str, float, float, float]:
+def class_key(inp: Input) -> tuple[Entry, float, float, float]:
     """Inputs sharing this key share one unit response."""
-    if inp.entry == "central":
-        return ("central", 0.0, 1.0, 0.0)
-    return ("depot", inp.ka_per_h, inp.bioavailability, inp.first_pass_fraction)
+    if inp.entry is Entry.CENTRAL:
+        return (Entry.CENTRAL, 0.0, 1.0, 0.0)
+    return (Entry.DEPOT, inp.ka_per_h, inp.bioavailability, inp.first_pass_fraction)
 
 
 def events_of(inputs: Sequence[Input]) -> list[tuple[float, float, float]]:
@@ -510,7 +511,7 @@ def solve(
     bp: BatchParameters,
     inputs: Sequence[Input],
     times: FloatArray,
-    output: str,
+    output: OutputKind | str,
     norketamine: NorketamineParameters | None = None,
     out: FloatArray | None = None,
     disposition: tuple[FloatArray, FloatArray] | None = None,
@@ -525,7 +526,9 @@ def solve(
         Expanded administrations (see :func:`painclinic.pharmacology.regimen.expand_inputs`).
     times : ndarray, shape (T,)
         Output times (h), strictly increasing.
-    output : {"plasma", "effect", "metabolite"}
+    output : OutputKind or str
+        Which concentration: ``OutputKind.PLASMA``, ``EFFECT`` or ``METABOLITE`` (or their
+        text, ``"plasma"``...).
     norketamine : NorketamineParameters, optional
     out : ndarray, shape (N, T), optional
         Preallocated result.
@@ -539,7 +542,8 @@ def solve(
     """
     if out is None:
         out = np.empty((bp.n, times.size))
-    groups: dict[tuple[str, float, float, float], list[Input]] = {}
+    kind = OutputKind(output)
+    groups: dict[tuple[Entry, float, float, float], list[Input]] = {}
     for inp in inputs:
         groups.setdefault(class_key(inp), []).append(inp)
     if not groups:
@@ -551,7 +555,7 @@ def solve(
         entry, ka, f, fpm = key
         coef, rates = unit_response(
             bp,
-            output,
+            kind,
             entry,
             bioavailability=f,
             ka_per_h=ka,
