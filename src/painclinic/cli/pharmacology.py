@@ -29,6 +29,15 @@ def _emit(data: Any) -> None:
     emit_json(data, indent=1, ascii_only=True)
 
 
+def _compute[T](path: str, what: str, core: Callable[[dict[str, Any]], T]) -> T:
+    """Read the JSON input and call the core on it; any problem exits 2 naming file or field."""
+    from painclinic.pharmacology import PharmacologyInputError
+
+    data = read_json(path, what)
+    with reported(f"{what} in {source_name(path)}", PharmacologyInputError):
+        return core(data)
+
+
 def _write_plot(draw: Callable[[Any, pathlib.Path], Any], result: Any, path: pathlib.Path) -> None:
     try:
         draw(result, path)
@@ -43,13 +52,11 @@ def pk_simulate(
     plot: Annotated[pathlib.Path | None, typer.Option("--plot", help="PNG plot file")] = None,
 ) -> None:
     """Simulate one patient; print times and concentrations (mg/L) as JSON or CSV."""
-    from painclinic.pharmacology import PharmacologyInputError, simulate
+    from painclinic.pharmacology import simulate
 
     if format not in ("json", "csv"):
         fail(f"--format: must be json or csv, got {format!r}")
-    data = read_json(regimen, "regimen")
-    with reported(f"regimen in {source_name(regimen)}", PharmacologyInputError):
-        result = simulate(data)
+    result = _compute(regimen, "regimen", simulate)
     if format == "json":
         _emit(result.to_dict())
     else:
@@ -83,11 +90,15 @@ def pk_population(
     plot: Annotated[pathlib.Path | None, typer.Option("--plot", help="PNG plot file")] = None,
 ) -> None:
     """Simulate N virtual patients; print percentile bands and threshold risk as JSON."""
-    from painclinic.pharmacology import PharmacologyInputError, simulate_population
+    from painclinic.pharmacology import simulate_population
 
-    data = read_json(regimen, "regimen")
-    with reported(f"regimen in {source_name(regimen)}", PharmacologyInputError):
-        result = simulate_population(data, n=n, seed=seed, threshold_mg_per_l=threshold_mg_per_l)
+    result = _compute(
+        regimen,
+        "regimen",
+        lambda data: simulate_population(
+            data, n=n, seed=seed, threshold_mg_per_l=threshold_mg_per_l
+        ),
+    )
     _emit(result.to_dict())
     if plot is not None:
         from painclinic.pharmacology.plotting import plot_population
@@ -157,13 +168,11 @@ def dose_calculate(
     Exit status: 0 within limits or soft limit (reason required), 1 refused by a hard
     limit, 2 bad input.
     """
-    from painclinic.pharmacology import PharmacologyInputError, calculate_infusion
+    from painclinic.pharmacology import calculate_infusion
 
     if format not in ("json", "text"):
         fail(f"--format: must be json or text, got {format!r}")
-    data = read_json(order, "order")
-    with reported(f"order in {source_name(order)}", PharmacologyInputError):
-        calc = calculate_infusion(data)
+    calc = _compute(order, "order", calculate_infusion)
     if format == "json":
         _emit(calc.to_dict())
     else:
