@@ -13,7 +13,6 @@ import pytest
 
 from painclinic.clinical import ClinicalInputError
 from painclinic.clinical.protocols import (
-    DosingCalculatorUnavailable,
     default_calculator,
     load_protocols,
     plan,
@@ -58,10 +57,7 @@ def stand_in_calculator(order: dict[str, Any]) -> dict[str, Any]:
 
 
 def _real() -> Any:
-    try:
-        return default_calculator()
-    except DosingCalculatorUnavailable:
-        pytest.skip("painclinic.pharmacology.calculate_infusion not available yet")
+    return default_calculator()
 
 
 @pytest.fixture(params=["stand_in", "real"])

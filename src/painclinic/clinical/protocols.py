@@ -40,7 +40,11 @@ Calculator = Callable[[dict[str, Any]], Any]
 
 
 class DosingCalculatorUnavailable(RuntimeError):
-    """``painclinic.pharmacology.calculate_infusion`` is not available."""
+    """A caller-supplied dosing calculator could not be used.
+
+    :func:`default_calculator` never raises it (the pharmacology core is always present); it
+    remains for callers that catch it around :func:`plan`.
+    """
 
 
 @dataclass(frozen=True)
@@ -524,15 +528,13 @@ def _group_notes(notes: list[tuple[str, str]]) -> list[str]:
 
 
 def default_calculator() -> Calculator:
-    import painclinic.pharmacology as pharmacology
+    """The pharmacology core's dosing calculator, ``painclinic.pharmacology.calculate_infusion``.
 
-    fn = getattr(pharmacology, "calculate_infusion", None)
-    if fn is None:
-        raise DosingCalculatorUnavailable(
-            "painclinic.pharmacology.calculate_infusion is not available yet; no dose plan"
-        )
-    calculator: Calculator = fn
-    return calculator
+    Imported on first use, so that importing the clinical rules does not load NumPy.
+    """
+    from painclinic.pharmacology import calculate_infusion
+
+    return calculate_infusion
 
 
 def _calc_value(result: Any, name: str) -> Any:
