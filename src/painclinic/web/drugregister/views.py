@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods
 
 from painclinic.web.accounts.models import Role
 from painclinic.web.accounts.permissions import acting_user, allow_roles
-from painclinic.web.audit.services import Action, Outcome, audit
+from painclinic.web.audit.services import Action, audit
 from painclinic.web.drugregister.forms import (
     CountForm,
     DestructionForm,
@@ -36,7 +36,7 @@ from painclinic.web.drugregister.services import (
     open_discrepancies,
 )
 from painclinic.web.lib.http import actor_of
-from painclinic.web.patients.access import may_see_patient
+from painclinic.web.patients.access import read_for
 
 P, N, A = Role.PHYSICIAN, Role.NURSE, Role.CLINIC_ADMIN
 READERS = (P, N, A)
@@ -201,28 +201,12 @@ def entries(request: HttpRequest) -> HttpResponse:
 def _session_for(request: HttpRequest, session_id: int) -> Any:
     from painclinic.web.infusions.models import InfusionSession
 
-    session = (
-        InfusionSession.objects.select_related("patient", "plan", "booking", "booking__chair")
-        .filter(pk=session_id)
-        .first()
-    )
-    if session is None or not may_see_patient(request.user, session.patient):
-        audit(
-            actor_of(request),
-            category=CATEGORY,
-            action=Action.ACCESS_DENIED,
-            outcome=Outcome.DENIED,
-            detail={"object_type": "infusionsession", "object_id": str(session_id)},
-        )
-        raise Http404("No such session")
-    audit(
+    return read_for(
         actor_of(request),
+        InfusionSession.objects.select_related("patient", "plan", "booking", "booking__chair"),
+        session_id,
         category=CATEGORY,
-        action=Action.VIEW,
-        patient=session.patient,
-        obj=session,
     )
-    return session
 
 
 @allow_roles(N)

@@ -8,11 +8,11 @@ from django.db.models import Model
 from django.http import Http404
 
 from painclinic.web.audit.models import Category
-from painclinic.web.audit.services import Action, Outcome, audit
+from painclinic.web.audit.services import Action
 from painclinic.web.infusions.models import InfusionSession
 from painclinic.web.lib.rowreads import joined_row
 from painclinic.web.lib.service import Actor
-from painclinic.web.patients.access import may_see_patient
+from painclinic.web.patients import access as patient_access
 from painclinic.web.treatments.models import PlannedSession
 
 INFUSION_CATEGORY: str = Category.INFUSION
@@ -62,14 +62,7 @@ SESSION_READ: dict[str, tuple[str, ...]] = {
 
 
 def deny(actor: Actor, object_type: str, object_id: object) -> Http404:
-    audit(
-        actor,
-        category=INFUSION_CATEGORY,
-        action=Action.ACCESS_DENIED,
-        outcome=Outcome.DENIED,
-        detail={"object_type": object_type, "object_id": str(object_id), "path": actor.origin},
-    )
-    return Http404("No such record")
+    return patient_access.deny(actor, object_type, object_id, category=INFUSION_CATEGORY)
 
 
 def get_session_for(
@@ -80,23 +73,19 @@ def get_session_for(
     detail: dict[str, Any] | None = None,
 ) -> InfusionSession:
     """The session with its patient, plan and booking, or 404 (audited) if not visible."""
-    session = joined_row(
-        InfusionSession,
-        session_id,
-        SESSION_READ,
-        counts={"plan_session_count": (PlannedSession, "plan", "plan")},
-    )
-    if session is None or not may_see_patient(actor.user, session.patient):
-        raise deny(actor, "infusionsession", session_id)
-    audit(
+    return patient_access.read_for(
         actor,
+        lambda: joined_row(
+            InfusionSession,
+            session_id,
+            SESSION_READ,
+            counts={"plan_session_count": (PlannedSession, "plan", "plan")},
+        ),
+        session_id,
         category=INFUSION_CATEGORY,
         action=action,
-        patient=session.patient,
-        obj=session,
         detail=detail,
     )
-    return session
 
 
 def get_child_for[T: Model](

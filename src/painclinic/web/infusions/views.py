@@ -19,7 +19,6 @@ from painclinic.web.audit.services import Action, audit
 from painclinic.web.infusions import readiness, services
 from painclinic.web.infusions.access import (
     INFUSION_CATEGORY,
-    deny,
     get_child_for,
     get_session_for,
 )
@@ -67,7 +66,7 @@ from painclinic.web.infusions.rules import Refused, drug_entry, first_step, fmt
 from painclinic.web.infusions.services import SessionConflict
 from painclinic.web.infusions.waste import WasteDue, waste_due
 from painclinic.web.lib.http import actor_of
-from painclinic.web.patients.access import may_see_patient
+from painclinic.web.patients.access import read_for
 
 NURSE = (Role.NURSE,)
 CLINICIANS = (Role.PHYSICIAN, Role.NURSE)
@@ -774,19 +773,12 @@ def serious_events_to_report(request: HttpRequest) -> HttpResponse:
 @allow_roles(SERIOUS_EVENT_REPORTERS)
 @require_http_methods(["GET", "POST"])
 def mark_reported(request: HttpRequest, event_id: int) -> HttpResponse:
-    event = (
-        AdverseEvent.objects.select_related("session__patient", "recorded_by", "reported_by")
-        .filter(pk=event_id)
-        .first()
-    )
-    if event is None or not may_see_patient(request.user, event.session.patient):
-        raise deny(actor_of(request), "adverseevent", event_id)
-    audit(
+    event = read_for(
         actor_of(request),
+        AdverseEvent.objects.select_related("session__patient", "recorded_by", "reported_by"),
+        event_id,
         category=INFUSION_CATEGORY,
-        action=Action.VIEW,
-        patient=event.session.patient,
-        obj=event,
+        patient_of=lambda row: row.session.patient,
         detail={"purpose": "mark reported"},
     )
     form = ReportedForm(request.POST or None)

@@ -12,10 +12,10 @@ from django.views.decorators.http import require_http_methods
 
 from painclinic.web.accounts.models import Role
 from painclinic.web.accounts.permissions import acting_user, allow_roles
-from painclinic.web.audit.services import Action, Outcome, audit
+from painclinic.web.audit.services import Action, audit
 from painclinic.web.lib.clinictime import local_today, to_local
 from painclinic.web.lib.http import actor_of
-from painclinic.web.patients.access import get_patient_for, may_see_patient
+from painclinic.web.patients.access import get_patient_for, read_for
 from painclinic.web.patients.models import Patient
 from painclinic.web.patients.services import latest_weight
 from painclinic.web.scheduling.board import build_board, grid_html, planned_rates
@@ -58,17 +58,6 @@ BOOKING_READERS = (P, N, F)
 CHART_READERS = frozenset({P, N})
 CHART_OPENERS = frozenset({N})
 BOARD_RANGE_DAYS = 3660
-
-
-def _deny(request: HttpRequest, object_type: str, object_id: object) -> Http404:
-    audit(
-        actor_of(request),
-        category=CATEGORY,
-        action=Action.ACCESS_DENIED,
-        outcome=Outcome.DENIED,
-        detail={"object_type": object_type, "object_id": str(object_id), "path": request.path},
-    )
-    return Http404("No such record")
 
 
 def _put_problems(form: Any, error: SchedulingError) -> None:
@@ -280,10 +269,14 @@ def _first_open_day(chair: Chair | None) -> dt.date:
 @allow_roles(F)
 @require_http_methods(["GET", "POST"])
 def book_series(request: HttpRequest, plan_id: int) -> HttpResponse:
-    plan = TreatmentPlan.objects.filter(pk=plan_id).first()
-    if plan is None:
-        raise _deny(request, "treatmentplan", plan_id)
-    record = get_patient_for(actor_of(request), plan.patient_id, category=CATEGORY)
+    plan = read_for(
+        actor_of(request),
+        TreatmentPlan.objects.select_related("patient"),
+        plan_id,
+        category=CATEGORY,
+        detail={"purpose": "book"},
+    )
+    record = plan.patient
     sessions = list(plan.sessions.order_by("number"))
     first_chair = Chair.objects.filter(active=True).order_by("name").first()
     form = SeriesForm(
@@ -338,23 +331,14 @@ def book_series(request: HttpRequest, plan_id: int) -> HttpResponse:
 
 
 def _booking_for(request: HttpRequest, booking_id: int) -> Booking:
-    booking = (
+    return read_for(
+        actor_of(request),
         Booking.objects.select_related(
             "patient", "chair", "plan", "planned_session", "booked_by", "rescheduled_from"
-        )
-        .filter(pk=booking_id)
-        .first()
-    )
-    if booking is None or not may_see_patient(request.user, booking.patient):
-        raise _deny(request, "booking", booking_id)
-    audit(
-        actor_of(request),
+        ),
+        booking_id,
         category=CATEGORY,
-        action=Action.VIEW,
-        patient=booking.patient,
-        obj=booking,
     )
-    return booking
 
 
 @allow_roles(BOOKING_READERS)

@@ -27,7 +27,7 @@ from painclinic.web.assessments.services import latest_eligibility_decision
 from painclinic.web.audit.services import Action, Category, Outcome, audit
 from painclinic.web.lib.clinicdate import age_in_years, clinic_today
 from painclinic.web.lib.service import Actor
-from painclinic.web.patients.access import may_see_patient
+from painclinic.web.patients.access import read_for
 from painclinic.web.patients.models import Patient, WeightMeasurement
 from painclinic.web.patients.services import latest_weight
 from painclinic.web.treatments.models import (
@@ -83,54 +83,25 @@ class PlanConflict(Exception):
 # --- access -------------------------------------------------------------------------------------
 
 
-def _deny(actor: Actor, object_type: str, object_id: object) -> Http404:
-    audit(
-        actor,
-        category=Category.DEMOGRAPHICS,
-        action=Action.ACCESS_DENIED,
-        outcome=Outcome.DENIED,
-        detail={"object_type": object_type, "object_id": str(object_id), "path": actor.origin},
-    )
-    return Http404("No such record")
-
-
 def get_plan_for(actor: Actor, plan_id: int, *, purpose: str = "view") -> TreatmentPlan:
-    plan = (
+    return read_for(
+        actor,
         TreatmentPlan.objects.select_related(
             "patient", "prescribed_by", "cosigned_by", "cancelled_by", "weight", "consent"
-        )
-        .filter(pk=plan_id)
-        .first()
-    )
-    if plan is None or not may_see_patient(actor.user, plan.patient):
-        raise _deny(actor, "treatmentplan", plan_id)
-    audit(
-        actor,
+        ),
+        plan_id,
         category=TREATMENT_CATEGORY,
-        action=Action.VIEW,
-        patient=plan.patient,
-        obj=plan,
         detail={"purpose": purpose},
     )
-    return plan
 
 
 def get_consent_for(actor: Actor, consent_id: int) -> TreatmentConsent:
-    consent = (
-        TreatmentConsent.objects.select_related("patient", "obtained_by", "witness", "withdraws")
-        .filter(pk=consent_id)
-        .first()
-    )
-    if consent is None or not may_see_patient(actor.user, consent.patient):
-        raise _deny(actor, "treatmentconsent", consent_id)
-    audit(
+    return read_for(
         actor,
+        TreatmentConsent.objects.select_related("patient", "obtained_by", "witness", "withdraws"),
+        consent_id,
         category=TREATMENT_CATEGORY,
-        action=Action.VIEW,
-        patient=consent.patient,
-        obj=consent,
     )
-    return consent
 
 
 # --- fee schedule -------------------------------------------------------------------------------
