@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from painclinic.web.accounts.models import STAFF_ROLES, Role, User
@@ -43,5 +44,5 @@ def acting_user(request: HttpRequest) -> User:
     """The signed-in user of a request that the role gate has already let through."""
     user = request.user
     if not isinstance(user, User):
-        raise PermissionError("no signed-in user")
+        raise PermissionDenied("no signed-in user")
     return user

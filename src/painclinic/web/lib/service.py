@@ -33,6 +33,7 @@ from django.core.exceptions import PermissionDenied
 __all__ = [
     "Actor",
     "Channel",
+    "HardLimitRefused",
     "Refused",
     "RoleRefused",
     "RoleTable",
@@ -107,6 +108,16 @@ class Refused(Exception):
         self.message = message
         self.field = field
         self.detail: dict[str, Any] = dict(detail or {})
+
+
+class HardLimitRefused(Refused):
+    """A dose or rate beyond a drug library hard limit: refused, never overridable.
+
+    The one policy for high-alert doses: the refusal is audited with the values, so ``detail``
+    must carry at least ``drug``, the refused value with its unit in the key (for example
+    ``rate_mg_per_h`` or ``dose_mg_per_kg``) and the limit it broke (``limit`` and ``limit_unit``
+    or the limit's own key with its unit).
+    """
 
 
 class StaleVersion(Exception):
