@@ -10,6 +10,7 @@ from painclinic.clinical.instruments.base import (
     Instrument,
     InstrumentResult,
     InstrumentTemplate,
+    ItemKind,
     ItemSpec,
     get_instrument,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "Instrument",
     "InstrumentResult",
     "InstrumentTemplate",
+    "ItemKind",
     "ItemSpec",
     "criteria",
     "get_instrument",

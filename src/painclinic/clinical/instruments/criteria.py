@@ -63,8 +63,13 @@ BUDAPEST_VARIANTS = ("clinical", "research")
 
 def budapest_template() -> InstrumentTemplate:
     items = [
-        ItemSpec("variant", "'clinical' or 'research'", "which criteria set to apply"),
-        ItemSpec(
+        ItemSpec.choice(
+            "variant",
+            " or ".join(f"'{v}'" for v in BUDAPEST_VARIANTS),
+            "which criteria set to apply",
+            {v: v for v in BUDAPEST_VARIANTS},
+        ),
+        ItemSpec.boolean(
             "disproportionate_pain",
             "true/false",
             "A: continuing pain disproportionate to any inciting event",
@@ -73,9 +78,9 @@ def budapest_template() -> InstrumentTemplate:
     for part, table in (("symptoms", BUDAPEST_SYMPTOMS), ("signs", BUDAPEST_SIGNS)):
         for cat, entries in table.items():
             for key, wording in entries.items():
-                items.append(ItemSpec(f"{part}.{cat}.{key}", "true/false", wording))
+                items.append(ItemSpec.boolean(f"{part}.{cat}.{key}", "true/false", wording))
     items.append(
-        ItemSpec(
+        ItemSpec.boolean(
             "better_explained_by_other_diagnosis",
             "true/false",
             "D: another diagnosis better explains the signs and symptoms",
@@ -168,6 +173,9 @@ ACR_REGIONS: dict[str, tuple[str, ...]] = {
 # Jaw, chest and abdominal pain are not part of the generalized-pain definition (Wolfe 2016).
 ACR_NOT_GENERALIZED = frozenset({"jaw", "chest", "abdomen"})
 ACR_SEVERITY_ITEMS = ("fatigue", "waking_unrefreshed", "cognitive_symptoms")
+#: Severity of each symptom over the past week (Wolfe 2016).
+ACR_SEVERITY_OPTIONS = {0: "none", 1: "mild/intermittent", 2: "moderate/often",
+                        3: "severe/pervasive"}  # fmt: skip
 ACR_SOMATIC_ITEMS = ("headaches", "lower_abdominal_pain_or_cramps", "depression")
 ACR_KEYS = (
     "painful_areas",
@@ -179,18 +187,23 @@ ACR_KEYS = (
 
 def acr2016_template() -> InstrumentTemplate:
     items = [
-        ItemSpec(f"painful_areas.{r}.{a}", "true/false", f"pain in {r} {a} in the past week")
+        ItemSpec.boolean(
+            f"painful_areas.{r}.{a}", "true/false", f"pain in {r} {a} in the past week"
+        )
         for r, areas in ACR_REGIONS.items()
         for a in areas
     ]
-    sev = "integer 0-3 (0 none, 1 mild/intermittent, 2 moderate/often, 3 severe/pervasive)"
-    items += [ItemSpec(k, sev, k.replace("_", " ")) for k in ACR_SEVERITY_ITEMS]
+    sev = f"integer 0-3 ({', '.join(f'{n} {w}' for n, w in ACR_SEVERITY_OPTIONS.items())})"
     items += [
-        ItemSpec(k, "true/false", f"{k.replace('_', ' ')} in the past 6 months")
+        ItemSpec.integer(k, sev, k.replace("_", " "), 0, 3, labels=ACR_SEVERITY_OPTIONS)
+        for k in ACR_SEVERITY_ITEMS
+    ]
+    items += [
+        ItemSpec.boolean(k, "true/false", f"{k.replace('_', ' ')} in the past 6 months")
         for k in ACR_SOMATIC_ITEMS
     ]
     items.append(
-        ItemSpec("symptoms_at_least_3_months", "true/false", "symptoms present >= 3 months")
+        ItemSpec.boolean("symptoms_at_least_3_months", "true/false", "symptoms present >= 3 months")
     )
     skeleton: dict[str, Any] = {
         "painful_areas": {r: dict.fromkeys(a, False) for r, a in ACR_REGIONS.items()},
@@ -229,7 +242,8 @@ def score_acr2016(answers: object) -> InstrumentResult:
         wpi += len(painful)
         if any(a not in ACR_NOT_GENERALIZED for a in painful):
             generalized_regions.append(region)
-    sss = sum(as_int(data[k], k, 0, 3) for k in ACR_SEVERITY_ITEMS)
+    lo, hi = min(ACR_SEVERITY_OPTIONS), max(ACR_SEVERITY_OPTIONS)
+    sss = sum(as_int(data[k], k, lo, hi) for k in ACR_SEVERITY_ITEMS)
     sss += sum(1 for k in ACR_SOMATIC_ITEMS if as_bool(data[k], k))
     duration = as_bool(data["symptoms_at_least_3_months"], "symptoms_at_least_3_months")
     threshold = (wpi >= 7 and sss >= 5) or (4 <= wpi <= 6 and sss >= 9)

@@ -26,6 +26,7 @@ DN4_EXAM_ITEMS = {
     "pain_increased_by_brushing": "examination: pain caused or increased by brushing",
 }
 DN4_ITEMS = {**DN4_INTERVIEW_ITEMS, **DN4_EXAM_ITEMS}
+YES_NO = {True: "yes", False: "no"}
 
 LANSS_ITEMS = {
     # key: (points if yes, wording); weights from Bennett 2001 [S]
@@ -46,7 +47,10 @@ def _yes_no_template(
         instrument=name,
         title=title,
         sources=("bouhassira2005",),
-        items=tuple(ItemSpec(k, "true (yes) or false (no)", w) for k, w in items.items()),
+        items=tuple(
+            ItemSpec.boolean(k, "true (yes) or false (no)", w, labels=YES_NO)
+            for k, w in items.items()
+        ),
         skeleton=dict.fromkeys(items, False),
         scoring=f"1 point per yes, total 0-{len(items)}; met (neuropathic pain likely) at "
         f"{cutoff} or more{source_note}",
@@ -96,7 +100,12 @@ def lanss_template() -> InstrumentTemplate:
         title="Leeds Assessment of Neuropathic Symptoms and Signs",
         sources=("bennett2001",),
         items=tuple(
-            ItemSpec(k, f"true (yes, {pts} points) or false (no, 0)", w)
+            ItemSpec.boolean(
+                k,
+                f"true (yes, {pts} points) or false (no, 0)",
+                w,
+                labels={True: f"yes ({pts} points)", False: "no (0 points)"},
+            )
             for k, (pts, w) in LANSS_ITEMS.items()
         ),
         skeleton=dict.fromkeys(LANSS_ITEMS, False),

@@ -37,13 +37,20 @@ def _policy_value(section: str, key: str, policy_dir: str | Path | None) -> Any:
 
 # --- NRS ------------------------------------------------------------------------------------
 
+#: 0 = no pain, 10 = worst possible pain (IMMPACT, Dworkin 2008).
+NRS_RANGE = (0, 10)
+
 
 def nrs_template() -> InstrumentTemplate:
     return InstrumentTemplate(
         instrument="nrs",
         title="Numeric rating scale for pain intensity, 0-10",
         sources=("dworkin2008",),
-        items=(ItemSpec("score", "integer 0-10", "0 = no pain, 10 = worst possible pain"),),
+        items=(
+            ItemSpec.integer(
+                "score", "integer 0-10", "0 = no pain, 10 = worst possible pain", *NRS_RANGE
+            ),
+        ),
         skeleton={"score": 0},
         scoring="score is the rating; no band (no banding source in the clinic reference)",
         licence=FREE,
@@ -54,7 +61,7 @@ def nrs_template() -> InstrumentTemplate:
 def score_nrs(answers: object) -> InstrumentResult:
     data = as_mapping(answers, "")
     check_keys(data, "", ["score"])
-    value = as_int(data["score"], "score", 0, 10)
+    value = as_int(data["score"], "score", *NRS_RANGE)
     return InstrumentResult("nrs", value, None, None, (), (f"pain intensity {value}/10",))
 
 
@@ -77,7 +84,16 @@ def pgic_template() -> InstrumentTemplate:
         instrument="pgic",
         title="Patient Global Impression of Change, 1-7",
         sources=("pgic_ninds",),
-        items=(ItemSpec("score", f"integer 1-7: {allowed}", "Since starting treatment ..."),),
+        items=(
+            ItemSpec.integer(
+                "score",
+                f"integer 1-7: {allowed}",
+                "Since starting treatment ...",
+                min(PGIC_LABELS),
+                max(PGIC_LABELS),
+                labels=PGIC_LABELS,
+            ),
+        ),
         # 0 is not a valid PGIC answer, so the skeleton uses the neutral 4 (no change).
         skeleton={"score": 4},
         scoring="score is the answer; band is its label; lower is better",
@@ -89,7 +105,7 @@ def pgic_template() -> InstrumentTemplate:
 def score_pgic(answers: object) -> InstrumentResult:
     data = as_mapping(answers, "")
     check_keys(data, "", ["score"])
-    value = as_int(data["score"], "score", 1, 7)
+    value = as_int(data["score"], "score", min(PGIC_LABELS), max(PGIC_LABELS))
     return InstrumentResult("pgic", value, PGIC_LABELS[value], None, (), (PGIC_LABELS[value],))
 
 
@@ -106,6 +122,9 @@ PHQ9_ITEMS = (
     "moving or speaking slowly, or being fidgety or restless",
     "thoughts that you would be better off dead or of hurting yourself",
 )
+#: Answer options of every PHQ-9 item (past 2 weeks), Kroenke 2001.
+PHQ9_OPTIONS = {0: "not at all", 1: "several days", 2: "more than half the days",
+                3: "nearly every day"}  # fmt: skip
 PHQ9_BANDS = ((0, 4, "minimal"), (5, 9, "mild"), (10, 14, "moderate"),
               (15, 19, "moderately_severe"), (20, 27, "severe"))  # fmt: skip
 
@@ -118,14 +137,15 @@ def phq9_band(total: int) -> str:
 
 
 def phq9_template() -> InstrumentTemplate:
-    allowed = (
-        "integer 0-3 (0 not at all, 1 several days, 2 more than half the days, 3 nearly every day)"
-    )
+    allowed = f"integer 0-3 ({', '.join(f'{k} {v}' for k, v in PHQ9_OPTIONS.items())})"
     return InstrumentTemplate(
         instrument="phq9",
         title="Patient Health Questionnaire-9 (past 2 weeks)",
         sources=("kroenke2001",),
-        items=tuple(ItemSpec(f"items[{i}]", allowed, w) for i, w in enumerate(PHQ9_ITEMS)),
+        items=tuple(
+            ItemSpec.integer(f"items[{i}]", allowed, w, 0, 3, labels=PHQ9_OPTIONS)
+            for i, w in enumerate(PHQ9_ITEMS)
+        ),
         skeleton={"items": [0] * 9},
         scoring="total 0-27; bands minimal 0-4, mild 5-9, moderate 10-14, moderately_severe "
         "15-19, severe 20-27; items[8] > 0 adds flag self_harm_risk whatever the total; "
@@ -139,7 +159,8 @@ def score_phq9(answers: object) -> InstrumentResult:
     data = as_mapping(answers, "")
     check_keys(data, "", ["items"])
     items = as_list(data["items"], "items", 9)
-    values = [as_int(v, f"items[{i}]", 0, 3) for i, v in enumerate(items)]
+    values = [as_int(v, f"items[{i}]", min(PHQ9_OPTIONS), max(PHQ9_OPTIONS))
+              for i, v in enumerate(items)]  # fmt: skip
     total = sum(values)
     band = phq9_band(total)
     flags: list[str] = []
@@ -156,6 +177,10 @@ def score_phq9(answers: object) -> InstrumentResult:
 # --- BPI short form -------------------------------------------------------------------------
 
 BPI_SEVERITY = ("worst", "least", "average", "now")
+#: Every severity and interference rating is 0-10; relief is 0-100% in steps of 10%.
+BPI_RATING_RANGE = (0, 10)
+BPI_RELIEF_RANGE = (0, 100)
+BPI_RELIEF_STEP = 10
 BPI_INTERFERENCE = (
     "general_activity",
     "mood",
@@ -169,12 +194,23 @@ BPI_INTERFERENCE = (
 
 def bpi_template() -> InstrumentTemplate:
     sev = "integer 0-10 or null if not answered"
-    items = [ItemSpec(f"severity.{k}", sev, f"pain at its {k} (last 24 h)") for k in BPI_SEVERITY]
+
+    def rating(key: str, wording: str) -> ItemSpec:
+        return ItemSpec.integer(key, sev, wording, *BPI_RATING_RANGE, optional=True)
+
+    items = [rating(f"severity.{k}", f"pain at its {k} (last 24 h)") for k in BPI_SEVERITY]
     items.append(
-        ItemSpec("relief_percent", "0-100 in steps of 10, or null", "relief from treatment")
+        ItemSpec.integer(
+            "relief_percent",
+            "0-100 in steps of 10, or null",
+            "relief from treatment",
+            *BPI_RELIEF_RANGE,
+            step=BPI_RELIEF_STEP,
+            optional=True,
+        )
     )
     items += [
-        ItemSpec(f"interference.{k}", sev, f"pain interfered with {k.replace('_', ' ')}")
+        rating(f"interference.{k}", f"pain interfered with {k.replace('_', ' ')}")
         for k in BPI_INTERFERENCE
     ]
     return InstrumentTemplate(
@@ -206,15 +242,21 @@ def score_bpi(answers: object, policy_dir: str | Path | None = None) -> Instrume
     check_keys(int_map, "interference", BPI_INTERFERENCE)
 
     def collect(mapping: Any, path: str, keys: tuple[str, ...]) -> list[int]:
-        return [as_int(mapping[k], join(path, k), 0, 10) for k in keys if mapping[k] is not None]
+        return [
+            as_int(mapping[k], join(path, k), *BPI_RATING_RANGE)
+            for k in keys
+            if mapping[k] is not None
+        ]
 
     sev = collect(sev_map, "severity", BPI_SEVERITY)
     inter = collect(int_map, "interference", BPI_INTERFERENCE)
     relief = data.get("relief_percent")
     if relief is not None:
-        relief = as_int(relief, "relief_percent", 0, 100)
-        if relief % 10:
-            raise ClinicalInputError("relief_percent", f"must be a multiple of 10, got {relief}")
+        relief = as_int(relief, "relief_percent", *BPI_RELIEF_RANGE)
+        if relief % BPI_RELIEF_STEP:
+            raise ClinicalInputError(
+                "relief_percent", f"must be a multiple of {BPI_RELIEF_STEP}, got {relief}"
+            )
     min_sev = int(_policy_value("bpi", "min_severity_items", policy_dir))
     min_int = int(_policy_value("bpi", "min_interference_items", policy_dir))
     reasons: list[str] = []
@@ -262,7 +304,16 @@ def rass_template() -> InstrumentTemplate:
         instrument="rass",
         title="Richmond Agitation-Sedation Scale, -5 to +4",
         sources=("sessler2002",),
-        items=(ItemSpec("score", f"integer -5 to +4: {allowed}", "observer rating"),),
+        items=(
+            ItemSpec.integer(
+                "score",
+                f"integer -5 to +4: {allowed}",
+                "observer rating",
+                min(RASS_LABELS),
+                max(RASS_LABELS),
+                labels=RASS_LABELS,
+            ),
+        ),
         skeleton={"score": 0},
         scoring="score is the rating; band its label; action thresholds live in "
         "monitoring_thresholds.json",
@@ -274,7 +325,7 @@ def rass_template() -> InstrumentTemplate:
 def score_rass(answers: object) -> InstrumentResult:
     data = as_mapping(answers, "")
     check_keys(data, "", ["score"])
-    value = as_int(data["score"], "score", -5, 4)
+    value = as_int(data["score"], "score", min(RASS_LABELS), max(RASS_LABELS))
     return InstrumentResult("rass", value, RASS_LABELS[value], None, (), (RASS_LABELS[value],))
 
 
@@ -296,7 +347,16 @@ def moaas_template() -> InstrumentTemplate:
         instrument="moaas",
         title="Modified Observer's Assessment of Alertness/Sedation, 0-5",
         sources=("chernik1990",),
-        items=(ItemSpec("score", f"integer 0-5: {allowed}", "observer rating"),),
+        items=(
+            ItemSpec.integer(
+                "score",
+                f"integer 0-5: {allowed}",
+                "observer rating",
+                min(MOAAS_LABELS),
+                max(MOAAS_LABELS),
+                labels=MOAAS_LABELS,
+            ),
+        ),
         skeleton={"score": 0},
         scoring="score is the rating (5 = awake); band its label",
         licence=FREE,
@@ -307,12 +367,15 @@ def moaas_template() -> InstrumentTemplate:
 def score_moaas(answers: object) -> InstrumentResult:
     data = as_mapping(answers, "")
     check_keys(data, "", ["score"])
-    value = as_int(data["score"], "score", 0, 5)
+    value = as_int(data["score"], "score", min(MOAAS_LABELS), max(MOAAS_LABELS))
     label = MOAAS_LABELS[value]
     return InstrumentResult("moaas", value, label, None, (), (label,))
 
 
 # --- CADSS-6 --------------------------------------------------------------------------------
+
+#: Each CADSS item is rated 0 (not at all) to 4 (extremely) [U].
+CADSS_ITEM_RANGE = (0, 4)
 
 
 def cadss6_template() -> InstrumentTemplate:
@@ -322,7 +385,12 @@ def cadss6_template() -> InstrumentTemplate:
         title="Clinician-Administered Dissociative States Scale, 6-item short form",
         sources=("bremner1998", "rodrigues2021"),
         items=tuple(
-            ItemSpec(f"items[{i}]", "integer 0-4", f"CADSS item {n} (wording not reproduced)")
+            ItemSpec.integer(
+                f"items[{i}]",
+                "integer 0-4",
+                f"CADSS item {n} (wording not reproduced)",
+                *CADSS_ITEM_RANGE,
+            )
             for i, n in enumerate(numbers)
         ),
         skeleton={"items": [0] * len(numbers)},
@@ -340,22 +408,36 @@ def score_cadss6(answers: object, policy_dir: str | Path | None = None) -> Instr
     data = as_mapping(answers, "")
     check_keys(data, "", ["items"])
     items = as_list(data["items"], "items", len(numbers))
-    total = sum(as_int(v, f"items[{i}]", 0, 4) for i, v in enumerate(items))
-    reason = f"CADSS-6 total {total}/{4 * len(numbers)} (CADSS items {numbers})"
+    total = sum(as_int(v, f"items[{i}]", *CADSS_ITEM_RANGE) for i, v in enumerate(items))
+    reason = f"CADSS-6 total {total}/{CADSS_ITEM_RANGE[1] * len(numbers)} (CADSS items {numbers})"
     return InstrumentResult("cadss6", total, None, None, (), (reason,))
 
 
 # --- modified Aldrete -----------------------------------------------------------------------
 
-ALDRETE_ITEMS = {
-    "activity": "2 moves 4 extremities on command, 1 moves 2 extremities, 0 moves none",
-    "respiration": "2 breathes deeply and coughs freely, 1 dyspnoea or limited breathing, "
-    "0 apnoeic",
-    "circulation": "2 BP within 20% of pre-procedure level, 1 within 20-49%, 0 differs by "
-    "50% or more",
-    "consciousness": "2 fully awake, 1 arousable on calling, 0 not responding",
-    "oxygen_saturation": "2 SpO2 above 92% on room air, 1 needs O2 to keep SpO2 above 90%, "
-    "0 SpO2 below 90% even with O2",
+#: Each item scores 2, 1 or 0 points; the labels say what earns them (Aldrete 1995).
+ALDRETE_ITEMS: dict[str, dict[int, str]] = {
+    "activity": {
+        2: "moves 4 extremities on command",
+        1: "moves 2 extremities",
+        0: "moves none",
+    },
+    "respiration": {
+        2: "breathes deeply and coughs freely",
+        1: "dyspnoea or limited breathing",
+        0: "apnoeic",
+    },
+    "circulation": {
+        2: "BP within 20% of pre-procedure level",
+        1: "within 20-49%",
+        0: "differs by 50% or more",
+    },
+    "consciousness": {2: "fully awake", 1: "arousable on calling", 0: "not responding"},
+    "oxygen_saturation": {
+        2: "SpO2 above 92% on room air",
+        1: "needs O2 to keep SpO2 above 90%",
+        0: "SpO2 below 90% even with O2",
+    },
 }
 
 
@@ -364,7 +446,17 @@ def aldrete_template() -> InstrumentTemplate:
         instrument="aldrete",
         title="Modified Aldrete post-anaesthesia recovery score, 0-10",
         sources=("aldrete1995",),
-        items=tuple(ItemSpec(k, f"integer 0-2: {w}", k) for k, w in ALDRETE_ITEMS.items()),
+        items=tuple(
+            ItemSpec.integer(
+                k,
+                "integer 0-2: " + ", ".join(f"{n} {w}" for n, w in points.items()),
+                k,
+                min(points),
+                max(points),
+                labels=points,
+            )
+            for k, points in ALDRETE_ITEMS.items()
+        ),
         skeleton=dict.fromkeys(ALDRETE_ITEMS, 0),
         scoring="total 0-10; met (ready for discharge) at the policy score, default 9 [U]",
         licence=FREE,
@@ -375,7 +467,7 @@ def aldrete_template() -> InstrumentTemplate:
 def score_aldrete(answers: object, policy_dir: str | Path | None = None) -> InstrumentResult:
     data = as_mapping(answers, "")
     check_keys(data, "", ALDRETE_ITEMS)
-    total = sum(as_int(data[k], k, 0, 2) for k in ALDRETE_ITEMS)
+    total = sum(as_int(data[k], k, min(p), max(p)) for k, p in ALDRETE_ITEMS.items())
     threshold = int(_policy_value("aldrete", "discharge_min_score", policy_dir))
     met = total >= threshold
     reason = f"total {total}/10; discharge needs {threshold} or more"

@@ -1,11 +1,12 @@
 """Forms built from the clinical core's instrument templates, and the eligibility facts form.
 
-An instrument form has one field per ``ItemSpec`` of ``painclinic.clinical.template(name)``: its
-type comes from the template skeleton (true/false -> checkbox, a number -> radio buttons over the
-allowed range, text -> a choice of the quoted values), its range and answer labels from the
-item's ``allowed`` text. The answers are scored by ``painclinic.clinical.score`` in ``clean()``,
-so the form accepts exactly what the scorer accepts, and a ``ClinicalInputError`` lands on the
-field of the item it names.
+An instrument form has one field per ``ItemSpec`` of ``painclinic.clinical.template(name)``,
+built from the spec's structured fields: ``kind`` (boolean -> checkbox, integer -> radio buttons
+from ``minimum`` to ``maximum`` in ``step``s, choice -> radio buttons over ``options``), the
+answer labels from ``options`` and "Not answered" when the item is ``optional``. The item's
+``allowed`` prose is for people and is not read here. The answers are scored by
+``painclinic.clinical.score`` in ``clean()``, so the form accepts exactly what the scorer
+accepts, and a ``ClinicalInputError`` lands on the field of the item it names.
 """
 
 from __future__ import annotations
@@ -20,13 +21,12 @@ from django.forms import formset_factory
 
 from painclinic import clinical
 from painclinic.clinical.eligibility import COMORBIDITIES, ECG_FINDINGS, OUTCOMES, PREGNANCY
+from painclinic.clinical.instruments import ItemKind, ItemSpec
 from painclinic.web.assessments.models import EngineStatus, PhysicianDecision
 
 # --- instrument forms -----------------------------------------------------------------------
 
-_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-_RANGE = re.compile(r"(-?\d+)\s*(?:-|to)\s*\+?(-?\d+)")
-_OPTION = re.compile(r"([+-]?\d+) ([a-z][a-z_/ ]*[a-z])")
+_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")  # answer key paths, not prose
 
 GROUP_TITLES = {
     "symptoms": "Symptoms the patient reports",
@@ -122,28 +122,36 @@ def _group_title(key: str) -> str:
     return " · ".join(GROUP_TITLES.get(t, humanize(t)) for t in tokens)
 
 
-def _number_field(spec: clinical.instruments.ItemSpec, default: Any) -> forms.Field:
-    allowed = spec.allowed
-    found = _RANGE.search(allowed)
-    if found is None:
-        raise ValueError(f"cannot read the range of {spec.key}: {allowed!r}")
-    lo, hi = int(found.group(1)), int(found.group(2))
-    steps = re.search(r"steps of (\d+)", allowed)
-    step = int(steps.group(1)) if steps else 1
-    words = {int(n): humanize(w) for n, w in _OPTION.findall(allowed[found.end() :])}
+def _number_field(spec: ItemSpec) -> forms.Field:
+    """Radio buttons over ``minimum..maximum`` in ``step``s, labelled from ``options``."""
+    labels = spec.labels
     choices: list[tuple[str, str]] = [
-        (str(n), f"{n} · {words[n]}" if n in words else str(n)) for n in range(lo, hi + 1, step)
+        (str(n), f"{n} · {humanize(labels[n])}" if n in labels else str(n)) for n in spec.values()
     ]
-    optional = "null" in allowed
-    if optional:
+    if spec.optional:
         choices.insert(0, ("", "Not answered"))
     return forms.TypedChoiceField(
         choices=choices,
         coerce=int,
         empty_value=None,
-        required=not optional,
+        required=not spec.optional,
         widget=forms.RadioSelect(attrs={"class": "scale"}),
     )
+
+
+def _item_field(spec: ItemSpec, default: Any) -> forms.Field:
+    field: forms.Field
+    if spec.kind is ItemKind.BOOLEAN:
+        field = forms.BooleanField(required=False)
+    elif spec.kind is ItemKind.CHOICE:
+        field = forms.ChoiceField(
+            choices=[(str(value), humanize(label)) for value, label in spec.options],
+            widget=forms.RadioSelect(attrs={"class": "scale"}),
+        )
+        field.initial = default
+    else:
+        field = _number_field(spec)
+    return field
 
 
 class InstrumentForm(forms.Form):
@@ -163,20 +171,8 @@ class InstrumentForm(forms.Form):
         self.result: clinical.InstrumentResult | None = None
         self._by_key: dict[str, str] = {}
         for spec in self.template.items:
-            default = get_path(self.template.skeleton, spec.key)
             name = field_name(spec.key)
-            field: forms.Field
-            if isinstance(default, bool):
-                field = forms.BooleanField(required=False)
-            elif isinstance(default, str):
-                options = re.findall(r"'([^']+)'", spec.allowed)
-                field = forms.ChoiceField(
-                    choices=[(o, humanize(o)) for o in options],
-                    widget=forms.RadioSelect(attrs={"class": "scale"}),
-                )
-                field.initial = default
-            else:
-                field = _number_field(spec, default)
+            field = _item_field(spec, get_path(self.template.skeleton, spec.key))
             tokens = key_tokens(spec.key)
             label = item_label(instrument, spec.key, spec.wording)
             if isinstance(tokens[-1], int):
