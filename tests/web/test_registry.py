@@ -256,7 +256,9 @@ def test_concurrent_edits_end_in_a_visible_conflict(client_for, patient):
     # The refused save is on record (written after the abandoned transaction).
     refused = AuditEvent.objects.filter(patient=patient, outcome="conflict").get()
     assert refused.actor.role == Role.NURSE
-    assert refused.detail == {"expected_version": 1, "current_version": 2}
+    assert refused.detail["expected_version"] == 1 and refused.detail["current_version"] == 2
+    assert refused.detail["changes"] == ["phone"]  # what the other person changed
+    assert refused.detail["service"] == "do_update_patient"
 
 
 def test_a_failure_mid_save_leaves_nothing_behind(client_for, patient):

@@ -44,6 +44,20 @@ class StaffCreateForm(forms.Form):
             raise forms.ValidationError("That username is taken.")
         return username
 
+    def to_account(self) -> Any:
+        from painclinic.web.accounts.services import StaffAccount
+
+        data = self.cleaned_data
+        return StaffAccount(
+            username=data["username"],
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            role=data["role"],
+            password=data["password"],
+            email=data.get("email", ""),
+            registration_number=data.get("registration_number", ""),
+        )
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         password = cleaned.get("password")

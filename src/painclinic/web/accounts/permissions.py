@@ -9,14 +9,14 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
-from painclinic.web.accounts.models import STAFF_ROLES, Role, User
+from painclinic.web.accounts.models import STAFF_ROLES, User
 
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., Any])
 
 ROLES_ATTRIBUTE = "painclinic_allowed_roles"
 
 
-def allow_roles(*roles: Role | Iterable[Role]) -> Callable[[ViewFunc], ViewFunc]:
+def allow_roles(*roles: str | Iterable[str]) -> Callable[[ViewFunc], ViewFunc]:
     """Mark a view as open to ``roles`` (and only them)."""
     allowed: set[str] = set()
     for role in roles:

@@ -2,29 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from painclinic.web.accounts.models import Role, User
+from painclinic.web.accounts.roles import ROLES
 from painclinic.web.audit.services import Action, Category, audit
-from painclinic.web.lib.service import Actor, Channel
+from painclinic.web.lib.service import Actor, Channel, Refused, note_subject, service
 
 
-def do_create_staff(actor: Actor, data: dict[str, Any]) -> User:
-    if actor.role != Role.CLINIC_ADMIN:
-        raise PermissionDenied("only a clinic admin creates staff accounts")
+@dataclass(frozen=True)
+class StaffAccount:
+    """A new staff account; the password has passed the validators at the boundary."""
+
+    username: str
+    first_name: str
+    last_name: str
+    role: str
+    password: str
+    email: str = ""
+    registration_number: str = ""
+
+
+@service(ROLES.create_staff, category=Category.ACCOUNT, action=Action.CREATE)
+def do_create_staff(actor: Actor, account: StaffAccount) -> User:
+    if account.role in (Role.PATIENT, Role.SYSTEM):
+        raise Refused("Staff accounts take a staff role.", "role")
     with transaction.atomic():
+        if User.objects.filter(username__iexact=account.username).exists():
+            raise Refused("That username is taken.", "username")
         user = User(
-            username=data["username"],
-            first_name=data["first_name"],
-            last_name=data["last_name"],
-            email=data.get("email", ""),
-            role=data["role"],
-            registration_number=data.get("registration_number", ""),
+            username=account.username,
+            first_name=account.first_name,
+            last_name=account.last_name,
+            email=account.email,
+            role=account.role,
+            registration_number=account.registration_number,
         )
-        user.set_password(data["password"])
+        user.set_password(account.password)
         user.save()
         audit(
             actor,
@@ -36,11 +53,15 @@ def do_create_staff(actor: Actor, data: dict[str, Any]) -> User:
     return user
 
 
+@service(ROLES.change_role, category=Category.ACCOUNT, action=Action.ROLE_CHANGE)
 def do_change_role(actor: Actor, user: User, role: str, reason: str) -> None:
-    if actor.role != Role.CLINIC_ADMIN:
-        raise PermissionDenied("only a clinic admin changes roles")
+    note_subject(obj=user, target_username=user.username)
     if user.pk == actor.user.pk:
         raise PermissionDenied("nobody changes their own role")
+    if role in (Role.PATIENT, Role.SYSTEM) or role not in Role.values:
+        raise Refused("Choose a staff role.", "role")
+    if not reason.strip():
+        raise Refused("Say why the role changes.", "reason")
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         before = locked.role

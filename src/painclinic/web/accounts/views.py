@@ -19,12 +19,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from painclinic.web.accounts.forms import RoleChangeForm, StaffCreateForm, TokenForm
 from painclinic.web.accounts.models import Role, User
 from painclinic.web.accounts.permissions import allow_roles, public
+from painclinic.web.accounts.roles import ROLES
 from painclinic.web.accounts.services import do_change_role, do_create_staff
 from painclinic.web.audit.services import Action, Category, Outcome, audit
 from painclinic.web.lib.http import actor_of
-
-# Every role a person signs in with (the system role never signs in).
-ALL_ROLES = tuple(role for role in Role if role != Role.SYSTEM)
 
 login_view = public(
     auth_views.LoginView.as_view(
@@ -32,14 +30,14 @@ login_view = public(
     )
 )
 logout_view = public(auth_views.LogoutView.as_view())
-password_change_view = allow_roles(ALL_ROLES)(
+password_change_view = allow_roles(ROLES.own_account)(
     auth_views.PasswordChangeView.as_view(
         template_name="accounts/password_change.html", success_url="/"
     )
 )
 
 
-@allow_roles(ALL_ROLES)
+@allow_roles(ROLES.own_account)
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.role == Role.PATIENT:  # type: ignore[union-attr]
         return redirect("portal:home")
@@ -48,7 +46,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("patients:search")
 
 
-@allow_roles(ALL_ROLES)
+@allow_roles(ROLES.own_account)
 def ping(request: HttpRequest) -> HttpResponse:
     """A trivial authenticated view: keeps the session alive; the bench's framework floor."""
     return JsonResponse({"ok": True})
@@ -79,7 +77,7 @@ def _qr_data_uri(text: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-@allow_roles(ALL_ROLES)
+@allow_roles(ROLES.own_account)
 @require_http_methods(["GET", "POST"])
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
     user = request.user
@@ -109,7 +107,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/two_factor_setup.html", context)
 
 
-@allow_roles(ALL_ROLES)
+@allow_roles(ROLES.own_account)
 @require_http_methods(["GET", "POST"])
 def two_factor_verify(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST or None)
@@ -137,24 +135,24 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
     )
 
 
-@allow_roles(Role.CLINIC_ADMIN)
+@allow_roles(ROLES.list_staff)
 def staff_list(request: HttpRequest) -> HttpResponse:
     users = User.objects.exclude(role=Role.PATIENT).order_by("last_name", "first_name", "username")
     return render(request, "accounts/staff_list.html", {"users": users})
 
 
-@allow_roles(Role.CLINIC_ADMIN)
+@allow_roles(ROLES.create_staff)
 @require_http_methods(["GET", "POST"])
 def staff_create(request: HttpRequest) -> HttpResponse:
     form = StaffCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = do_create_staff(actor_of(request), form.cleaned_data)
+        user = do_create_staff(actor_of(request), form.to_account())
         messages.success(request, f"Account {user.username} created.")
         return redirect("accounts:staff_list")
     return render(request, "accounts/staff_form.html", {"form": form})
 
 
-@allow_roles(Role.CLINIC_ADMIN)
+@allow_roles(ROLES.change_role)
 @require_http_methods(["GET", "POST"])
 def staff_role(request: HttpRequest, user_id: int) -> HttpResponse:
     target = get_object_or_404(User.objects.exclude(role=Role.PATIENT), pk=user_id)

@@ -290,7 +290,7 @@ def do_open_session(actor: Actor, booking_id: int) -> InfusionSession:
 def do_complete_checklist(
     actor: Actor, session_id: int, expected_version: int, data: dict[str, Any]
 ) -> PreInfusionChecklist:
-    from painclinic.web.patients.services import do_record_weight
+    from painclinic.web.patients.services import WeightEntry, do_record_weight
 
     with transaction.atomic():
         session = _lock(actor, session_id, expected_version)
@@ -322,10 +322,15 @@ def do_complete_checklist(
             completed_by=actor.user,
             completed_at=now,
         )
+        # The checklist compared this weight with the plan's already (checklist_problems).
         do_record_weight(
             actor,
             session.patient,
-            {"weight_kg": data["weight_kg"], "measured_on": timezone.localdate(now)},
+            WeightEntry(
+                weight_kg=data["weight_kg"],
+                measured_on=timezone.localdate(now),
+                confirmed_large_change=True,
+            ),
         )
         _change(
             actor,

@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.conf import settings
 
 from painclinic.web.lib.clinicdate import clinic_today
 from painclinic.web.patients.healthcard import (
@@ -170,6 +169,21 @@ class PatientForm(forms.ModelForm):
                 )
         return cleaned
 
+    def to_demographics(self) -> Any:
+        """The typed demographics for the registry services (empty text stays "")."""
+        from painclinic.web.patients.services import Demographics
+
+        data = self.cleaned_data
+        values: dict[str, Any] = {
+            name: "" if data.get(name) is None and _is_text(name) else data.get(name)
+            for name in DEMOGRAPHIC_FIELDS
+        }
+        return Demographics(**values)
+
+
+def _is_text(name: str) -> bool:
+    return not Patient._meta.get_field(name).null
+
 
 class RegistrationForm(PatientForm):
     """Registration also takes the first weight and height (optional at the front desk)."""
@@ -207,6 +221,19 @@ class RegistrationForm(PatientForm):
         if cleaned.get("height_cm") is not None and cleaned.get("weight_kg") is None:
             self.add_error("weight_kg", "Record the weight together with the height.")
         return cleaned
+
+    def to_first_weight(self) -> Any:
+        """The first weight, if one was entered (registration needs none)."""
+        from painclinic.web.patients.services import WeightEntry
+
+        data = self.cleaned_data
+        if data.get("weight_kg") is None:
+            return None
+        return WeightEntry(
+            weight_kg=data["weight_kg"],
+            measured_on=data["measured_on"],
+            height_cm=data.get("height_cm"),
+        )
 
 
 class WeightForm(forms.Form):
@@ -248,17 +275,17 @@ class WeightForm(forms.Form):
             raise forms.ValidationError("The measurement date is in the future.")
         return value
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        weight = cleaned.get("weight_kg")
-        if weight is not None and not cleaned.get("confirm_weight_change"):
-            last = self.last_weight.weight_kg if self.last_weight else None
-            problem = weight_plausibility_problem(
-                weight, last, settings.WEIGHT_CHANGE_CONFIRM_PERCENT
-            )
-            if problem:
-                self.add_error("weight_kg", problem)
-        return cleaned
+    def to_entry(self) -> Any:
+        """The typed entry for ``do_record_weight`` (the service checks plausibility)."""
+        from painclinic.web.patients.services import WeightEntry
+
+        data = self.cleaned_data
+        return WeightEntry(
+            weight_kg=data["weight_kg"],
+            measured_on=data["measured_on"],
+            height_cm=data.get("height_cm"),
+            confirmed_large_change=bool(data.get("confirm_weight_change")),
+        )
 
 
 class WeightCorrectionForm(WeightForm):
@@ -281,15 +308,19 @@ class ConsentForm(forms.Form):
             raise forms.ValidationError("The consent date is in the future.")
         return value
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        if (
-            cleaned.get("kind") == ConsentKind.TREATMENT
-            and cleaned.get("decision") == ConsentDecision.GRANTED
-            and not cleaned.get("witness_name", "").strip()
-        ):
-            self.add_error("witness_name", "Treatment consent needs a witness.")
-        return cleaned
+    def to_entry(self) -> Any:
+        """The typed entry for ``do_record_consent`` (which requires a treatment witness)."""
+        from painclinic.web.patients.services import ConsentEntry
+
+        data = self.cleaned_data
+        return ConsentEntry(
+            kind=data["kind"],
+            decision=data["decision"],
+            decided_on=data["decided_on"],
+            document_version=data["document_version"],
+            witness_name=data.get("witness_name", ""),
+            notes=data.get("notes", ""),
+        )
 
 
 class SearchForm(forms.Form):

@@ -8,17 +8,17 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from painclinic.web.accounts.models import Role
 from painclinic.web.accounts.permissions import allow_roles
 from painclinic.web.audit.models import Action as AuditAction
 from painclinic.web.audit.models import AuditEvent
 from painclinic.web.audit.services import Action, Category, audit
 from painclinic.web.lib.http import actor_of
 from painclinic.web.patients.access import get_consent_for, get_own_patient
+from painclinic.web.patients.roles import ROLES
 from painclinic.web.patients.services import current_consents, latest_weight
 
 
-@allow_roles(Role.PATIENT)
+@allow_roles(ROLES.portal)
 def home(request: HttpRequest) -> HttpResponse:
     patient = get_own_patient(actor_of(request))
     audit(
@@ -36,13 +36,13 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/home.html", context)
 
 
-@allow_roles(Role.PATIENT)
+@allow_roles(ROLES.portal)
 def consent_detail(request: HttpRequest, consent_id: int) -> HttpResponse:
     consent = get_consent_for(actor_of(request), consent_id)
     return render(request, "portal/consent.html", {"consent": consent})
 
 
-@allow_roles(Role.PATIENT)
+@allow_roles(ROLES.portal)
 def access_log(request: HttpRequest) -> HttpResponse:
     """Who viewed or changed my record (PHIPA access-log transparency)."""
     patient = get_own_patient(actor_of(request))

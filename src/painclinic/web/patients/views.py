@@ -6,10 +6,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from painclinic.web.accounts.models import Role
 from painclinic.web.accounts.permissions import acting_user, allow_roles
 from painclinic.web.audit.services import Action, Category, audit
 from painclinic.web.lib.http import actor_of
+from painclinic.web.lib.service import Refused
 from painclinic.web.patients.access import get_patient_for
 from painclinic.web.patients.forms import (
     ConsentForm,
@@ -20,6 +20,7 @@ from painclinic.web.patients.forms import (
     WeightForm,
 )
 from painclinic.web.patients.models import WeightMeasurement
+from painclinic.web.patients.roles import ROLES
 from painclinic.web.patients.search import MAX_RESULTS, search_patients
 from painclinic.web.patients.services import (
     EditConflict,
@@ -32,12 +33,8 @@ from painclinic.web.patients.services import (
     latest_weight,
 )
 
-READERS = (Role.PHYSICIAN, Role.NURSE, Role.FRONT_DESK, Role.BILLING, Role.CLINIC_ADMIN)
-REGISTRARS = (Role.PHYSICIAN, Role.NURSE, Role.FRONT_DESK)
-CLINICIANS = (Role.PHYSICIAN, Role.NURSE)
 
-
-@allow_roles(READERS)
+@allow_roles(ROLES.search)
 def search(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET or None)
     results = None
@@ -64,18 +61,20 @@ def search(request: HttpRequest) -> HttpResponse:
     return render(request, "patients/search.html", context)
 
 
-@allow_roles(REGISTRARS)
+@allow_roles(ROLES.register_patient)
 @require_http_methods(["GET", "POST"])
 def register(request: HttpRequest) -> HttpResponse:
     form = RegistrationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        patient = do_register_patient(actor_of(request), form.cleaned_data)
+        patient = do_register_patient(
+            actor_of(request), form.to_demographics(), form.to_first_weight()
+        )
         messages.success(request, f"{patient.full_name} registered.")
         return redirect("patients:detail", patient_id=patient.pk)
     return render(request, "patients/form.html", {"form": form, "title": "Register a patient"})
 
 
-@allow_roles(READERS)
+@allow_roles(ROLES.view_patient)
 def detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get_patient_for(actor_of(request), patient_id)
     weights = list(
@@ -94,13 +93,13 @@ def detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         "consents": current_consents(patient),
         "consent_history": list(patient.consents.select_related("recorded_by")[:20]),
         "revision_count": patient.revisions.count(),
-        "can_edit": acting_user(request).role in REGISTRARS,
-        "can_weigh": acting_user(request).role in CLINICIANS,
+        "can_edit": acting_user(request).role in ROLES.update_patient,
+        "can_weigh": acting_user(request).role in ROLES.record_weight,
     }
     return render(request, "patients/detail.html", context)
 
 
-@allow_roles(REGISTRARS)
+@allow_roles(ROLES.update_patient)
 @require_http_methods(["GET", "POST"])
 def edit(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get_patient_for(actor_of(request), patient_id, detail={"purpose": "edit"})
@@ -109,7 +108,7 @@ def edit(request: HttpRequest, patient_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         expected = form.cleaned_data.get("expected_version") or 0
         try:
-            do_update_patient(actor_of(request), patient.pk, expected, form.cleaned_data)
+            do_update_patient(actor_of(request), patient.pk, expected, form.to_demographics())
         except EditConflict as error:
             conflict = error
         else:
@@ -124,27 +123,31 @@ def edit(request: HttpRequest, patient_id: int) -> HttpResponse:
     )
 
 
-@allow_roles(READERS)
+@allow_roles(ROLES.view_history)
 def history(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get_patient_for(actor_of(request), patient_id, detail={"purpose": "history"})
     revisions = patient.revisions.select_related("changed_by")
     return render(request, "patients/history.html", {"patient": patient, "revisions": revisions})
 
 
-@allow_roles(CLINICIANS)
+@allow_roles(ROLES.record_weight)
 @require_http_methods(["GET", "POST"])
 def weight_add(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get_patient_for(actor_of(request), patient_id, category=Category.WEIGHT)
     form = WeightForm(request.POST or None, last_weight=latest_weight(patient))
     if request.method == "POST" and form.is_valid():
-        do_record_weight(actor_of(request), patient, form.cleaned_data)
-        messages.success(request, "Weight recorded.")
-        return redirect("patients:detail", patient_id=patient.pk)
+        try:
+            do_record_weight(actor_of(request), patient, form.to_entry())
+        except Refused as error:
+            form.add_error(error.field, error.message)
+        else:
+            messages.success(request, "Weight recorded.")
+            return redirect("patients:detail", patient_id=patient.pk)
     context = {"form": form, "patient": patient, "title": "Record weight", "last": form.last_weight}
     return render(request, "patients/weight_form.html", context)
 
 
-@allow_roles(CLINICIANS)
+@allow_roles(ROLES.correct_weight)
 @require_http_methods(["GET", "POST"])
 def weight_correct(request: HttpRequest, patient_id: int, weight_id: int) -> HttpResponse:
     patient = get_patient_for(actor_of(request), patient_id, category=Category.WEIGHT)
@@ -164,9 +167,14 @@ def weight_correct(request: HttpRequest, patient_id: int, weight_id: int) -> Htt
     )
     if request.method == "POST" and form.is_valid():
         try:
-            do_correct_weight(actor_of(request), original, form.cleaned_data)
-        except ValueError as error:
-            form.add_error(None, str(error))
+            do_correct_weight(
+                actor_of(request),
+                original,
+                form.to_entry(),
+                form.cleaned_data["correction_reason"],
+            )
+        except Refused as error:
+            form.add_error(error.field, error.message)
         else:
             messages.success(request, "Correction saved; the original entry stays in the history.")
             return redirect("patients:detail", patient_id=patient.pk)
@@ -179,13 +187,17 @@ def weight_correct(request: HttpRequest, patient_id: int, weight_id: int) -> Htt
     return render(request, "patients/weight_form.html", context)
 
 
-@allow_roles(REGISTRARS)
+@allow_roles(ROLES.record_consent)
 @require_http_methods(["GET", "POST"])
 def consent_add(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get_patient_for(actor_of(request), patient_id, category=Category.CONSENT)
     form = ConsentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        do_record_consent(actor_of(request), patient, form.cleaned_data)
-        messages.success(request, "Consent recorded.")
-        return redirect("patients:detail", patient_id=patient.pk)
+        try:
+            do_record_consent(actor_of(request), patient, form.to_entry())
+        except Refused as error:
+            form.add_error(error.field, error.message)
+        else:
+            messages.success(request, "Consent recorded.")
+            return redirect("patients:detail", patient_id=patient.pk)
     return render(request, "patients/consent_form.html", {"form": form, "patient": patient})
