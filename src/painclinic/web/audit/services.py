@@ -8,7 +8,7 @@ from django.db import models
 
 from painclinic.web.audit.chain import append_event
 from painclinic.web.audit.models import Action, AuditEvent, Category, Outcome
-from painclinic.web.lib.service import Actor
+from painclinic.web.lib.actor import Actor
 
 __all__ = ["Action", "Category", "Outcome", "audit"]
 

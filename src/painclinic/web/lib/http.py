@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest
 
-from painclinic.web.lib.service import Actor, Channel
+from painclinic.web.lib.actor import Actor, Channel
 
 
 def client_ip(request: HttpRequest) -> str | None:
