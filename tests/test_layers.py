@@ -89,7 +89,8 @@ def layer_of(part: str) -> int:
 
 
 def is_presentation(path: Path) -> bool:
-    return path.name in PRESENTATION_FILES or "templatetags" in path.parts
+    # An app's AppConfig wires its signal receivers, so it may import them.
+    return path.name in PRESENTATION_FILES or path.name == "apps.py" or "templatetags" in path.parts
 
 
 def imports_of(path: Path) -> list[str]:
