@@ -166,7 +166,33 @@ def test_report_filters_by_user_and_patient_and_exports_csv(users, patient, clie
     rows = _csv_rows(admin.get(reverse("audit:export"), {"patient": other.pk, "sort": "oldest"}))
     assert rows and {r["patient_id"] for r in rows} == {str(other.pk)}
     assert [int(r["sequence"]) for r in rows] == sorted(int(r["sequence"]) for r in rows)
+    # Each row says through what and from where: here the physician's page view.
+    assert {(r["channel"], r["origin"]) for r in rows} == {
+        ("web", reverse("patients:detail", kwargs={"patient_id": other.pk}))
+    }
     assert AuditEvent.objects.filter(action=Action.EXPORT, category=Category.AUDIT).exists()
+    assert "web page" in page.content.decode()
+
+
+def test_the_channel_and_origin_are_covered_by_the_hash(users, patient):
+    from painclinic.web.audit.chain import compute_hash
+    from painclinic.web.audit.services import audit
+    from painclinic.web.lib.actor import Actor, Channel
+
+    event = audit(
+        Actor(users[Role.NURSE], Channel.WORKER, "reminders: send due"),
+        category=Category.DEMOGRAPHICS,
+        action=Action.VIEW,
+        patient=patient,
+    )
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert (stored.channel, stored.origin) == ("worker", "reminders: send due")
+    assert compute_hash(stored) == stored.event_hash
+    for forged in ({"channel": "web"}, {"origin": "/patients/"}, {"channel": "", "origin": ""}):
+        copy = AuditEvent.objects.get(pk=event.pk)
+        for name, value in forged.items():
+            setattr(copy, name, value)
+        assert compute_hash(copy) != stored.event_hash, forged
 
 
 def test_report_sort_is_allowlisted(client_for):

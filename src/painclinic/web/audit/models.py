@@ -48,6 +48,14 @@ class Category(models.TextChoices):
     DRUG_REGISTER = "drug_register", "controlled-drug register"
 
 
+CHANNEL_LABELS = {
+    "web": "web page",
+    "api": "API",
+    "cli": "command line",
+    "worker": "background job",
+}
+
+
 class AuditEvent(AppendOnlyModel):
     # ``sequence`` is assigned by the chain writer, gap-free, so a deleted row is also detectable.
     sequence = models.PositiveBigIntegerField(unique=True)
@@ -80,6 +88,9 @@ class AuditEvent(AppendOnlyModel):
             models.Index(fields=["patient", "-sequence"], name="audit_patient_seq"),
             models.Index(fields=["actor", "-sequence"], name="audit_actor_seq"),
         ]
+
+    def get_channel_display(self) -> str:
+        return CHANNEL_LABELS.get(self.channel, self.channel)
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.actor_username} {self.action} {self.category}"

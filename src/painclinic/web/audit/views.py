@@ -108,6 +108,8 @@ def export_csv(request: HttpRequest) -> StreamingHttpResponse:
         "object_id",
         "outcome",
         "client_ip",
+        "channel",
+        "origin",
         "event_hash",
     ]
 
@@ -127,6 +129,8 @@ def export_csv(request: HttpRequest) -> StreamingHttpResponse:
                     e.object_id,
                     e.outcome,
                     e.client_ip or "",
+                    e.channel,
+                    e.origin,
                     e.event_hash,
                 ]
             )
