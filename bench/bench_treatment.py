@@ -185,20 +185,20 @@ def _child(database_url: str | None, data_dir: str) -> dict:
     )
     probe.refresh_from_db()
     # Ketamine is drawn from the controlled-drug register: receive stock.
-    from painclinic.web.drugregister.services import do_record_receipt
+    from painclinic.web.drugregister.services import ReceiptInput, do_record_receipt
 
     do_record_receipt(
         req(nurse),
-        {
-            "drug": "ketamine",
-            "concentration_mg_per_ml": Decimal("10"),
-            "vial_volume_ml": Decimal("10"),
-            "vial_count": 10,
-            "lot": "BENCH",
-            "expiry_date": timezone.localdate() + dt.timedelta(days=100),
-            "supplier": "bench",
-            "reference": "bench",
-        },
+        ReceiptInput(
+            drug="ketamine",
+            concentration_mg_per_ml=Decimal("10"),
+            vial_volume_ml=Decimal("10"),
+            vial_count=10,
+            lot="BENCH",
+            expiry_date=timezone.localdate() + dt.timedelta(days=100),
+            supplier="bench",
+            reference="bench",
+        ),
     )
     entry = {
         "drug": "ketamine",

@@ -37,7 +37,7 @@ def _seed() -> dict:
     from django.utils import timezone
 
     from painclinic.web.accounts.models import User
-    from painclinic.web.drugregister.services import do_record_receipt
+    from painclinic.web.drugregister.services import ReceiptInput, do_record_receipt
     from painclinic.web.infusions import services
     from painclinic.web.infusions.models import InfusionSession
     from tests.conftest import make_patient
@@ -51,16 +51,16 @@ def _seed() -> dict:
 
     do_record_receipt(
         request(nurse),
-        {
-            "drug": "ketamine",
-            "concentration_mg_per_ml": Decimal("10"),
-            "vial_volume_ml": Decimal("10"),
-            "vial_count": 20,
-            "lot": "KC-2026",
-            "expiry_date": timezone.localdate() + dt.timedelta(days=300),
-            "supplier": "Closeout supplier",
-            "reference": "PO-C1",
-        },
+        ReceiptInput(
+            drug="ketamine",
+            concentration_mg_per_ml=Decimal("10"),
+            vial_volume_ml=Decimal("10"),
+            vial_count=20,
+            lot="KC-2026",
+            expiry_date=timezone.localdate() + dt.timedelta(days=300),
+            supplier="Closeout supplier",
+            reference="PO-C1",
+        ),
     )
 
     def prepared(given: str, family: str) -> InfusionSession:

@@ -54,20 +54,20 @@ def _seed() -> dict:
     plan = make_plan(patient, physician, weight_kg=Decimal("80.0"))
     booking = make_booking(plan, nurse)
     request = actor_as(nurse)
-    from painclinic.web.drugregister.services import do_record_receipt
+    from painclinic.web.drugregister.services import ReceiptInput, do_record_receipt
 
     do_record_receipt(
         request,
-        {
-            "drug": "ketamine",
-            "concentration_mg_per_ml": Decimal("10"),
-            "vial_volume_ml": Decimal("10"),
-            "vial_count": 20,
-            "lot": "KJ-2026",
-            "expiry_date": timezone.localdate() + dt.timedelta(days=300),
-            "supplier": "Journey supplier",
-            "reference": "PO-J1",
-        },
+        ReceiptInput(
+            drug="ketamine",
+            concentration_mg_per_ml=Decimal("10"),
+            vial_volume_ml=Decimal("10"),
+            vial_count=20,
+            lot="KJ-2026",
+            expiry_date=timezone.localdate() + dt.timedelta(days=300),
+            supplier="Journey supplier",
+            reference="PO-J1",
+        ),
     )
     session = do_open_session(request, booking.pk)
     witness = User.objects.get(username="nurse2")

@@ -8,6 +8,7 @@ import pytest
 
 from painclinic import clinical
 from painclinic.web.accounts.models import Role
+from painclinic.web.assessments.services import EligibilityEntry, PriorTreatment
 from tests.conftest import actor_as
 
 
@@ -19,44 +20,44 @@ def request_as(users):
     return build
 
 
-def clean_entry(**overrides: Any) -> dict[str, Any]:
-    """What the eligibility form hands the service for a patient with nothing against them."""
+def clean_entry(**overrides: Any) -> EligibilityEntry:
+    """What the eligibility form hands the service for a patient with nothing against them.
+
+    ``overrides`` are EligibilityEntry fields; ``ecg=None`` is short for "no ECG on file"."""
+    if "ecg" in overrides:
+        findings = overrides.pop("ecg")
+        overrides["ecg_on_file"] = findings is not None
+        overrides["ecg_findings"] = tuple(k for k, v in (findings or {}).items() if v)
+    for name in ("comorbidities", "current_medications", "ecg_findings", "prior_treatments"):
+        if name in overrides:
+            overrides[name] = tuple(overrides[name])
     entry: dict[str, Any] = {
         "condition": "crps_1",
-        "comorbidities": [],
-        "current_medications": [],
-        "vitals": {
-            "systolic_bp_mmhg": 124,
-            "diastolic_bp_mmhg": 78,
-            "heart_rate_bpm": 70,
-            "respiratory_rate_per_min": 14,
-            "spo2_percent": 98,
-        },
+        "comorbidities": (),
+        "current_medications": (),
+        "systolic_bp_mmhg": 124,
+        "diastolic_bp_mmhg": 78,
+        "heart_rate_bpm": 70,
+        "respiratory_rate_per_min": 14,
+        "spo2_percent": 98,
         "pregnancy": "not_applicable",
-        "substance_use": {
-            "active_substance_use_disorder": False,
-            "history_substance_use_disorder": False,
-        },
-        "psychiatric": {"poorly_controlled_psychosis": False, "self_harm_risk": False},
-        "ecg": {
-            "conduction_block": False,
-            "atrial_fibrillation": False,
-            "qrs_widening": False,
-            "pr_prolongation": False,
-        },
-        "labs": {"liver_tests_on_file": True},
+        "active_substance_use_disorder": False,
+        "history_substance_use_disorder": False,
+        "poorly_controlled_psychosis": False,
+        "self_harm_risk": False,
+        "ecg_on_file": True,
+        "ecg_findings": (),
+        "liver_tests_on_file": True,
         "other_local_anaesthetic_within_4h": False,
-        "prior_treatments": [
-            {"treatment": "physical_therapy", "max_daily_dose_mg": None,
-             "duration_weeks": 12, "outcome": "no_relief"},
-            {"treatment": "gabapentin", "max_daily_dose_mg": 1800,
-             "duration_weeks": 8, "outcome": "no_relief"},
-            {"treatment": "alendronate", "max_daily_dose_mg": None,
-             "duration_weeks": 8, "outcome": "no_relief"},
-        ],
+        "prior_treatments": (
+            PriorTreatment(treatment="physical_therapy", duration_weeks=12, outcome="no_relief"),
+            PriorTreatment(treatment="gabapentin", max_daily_dose_mg=1800, duration_weeks=8,
+                           outcome="no_relief"),
+            PriorTreatment(treatment="alendronate", duration_weeks=8, outcome="no_relief"),
+        ),
     }  # fmt: skip
     entry.update(overrides)
-    return entry
+    return EligibilityEntry(**entry)
 
 
 def budapest_met(variant: str = "clinical") -> dict[str, Any]:

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,7 +21,9 @@ from painclinic.web.drugregister.models import (
     StockCount,
 )
 from painclinic.web.drugregister.services import (
+    CountInput,
     DrugRegisterError,
+    ReceiptInput,
     balance_mg,
     balances,
     do_record_count,
@@ -40,17 +43,17 @@ pytestmark = pytest.mark.django_db
 
 
 def receive(request, *, conc="10", volume="5", vials=10, lot="K123", expiry=None, **extra):
-    data = {
-        "concentration_mg_per_ml": conc,
-        "vial_volume_ml": Decimal(volume),
-        "vial_count": vials,
-        "lot": lot,
-        "expiry_date": expiry or timezone.localdate() + dt.timedelta(days=365),
-        "supplier": "Sandoz Canada",
-        "reference": "INV-001",
+    receipt = ReceiptInput(
+        concentration_mg_per_ml=Decimal(conc),
+        vial_volume_ml=Decimal(volume),
+        vial_count=vials,
+        lot=lot,
+        expiry_date=expiry or timezone.localdate() + dt.timedelta(days=365),
+        supplier="Sandoz Canada",
+        reference="INV-001",
         **extra,
-    }
-    return do_record_receipt(request, data)
+    )
+    return do_record_receipt(request, receipt)
 
 
 def test_concentrations_come_from_the_drug_library():
@@ -85,7 +88,10 @@ def test_bad_receipts_are_refused_naming_the_field_and_nothing_is_saved(
     with pytest.raises(DrugRegisterError) as error:
         receive(request_as(users[Role.NURSE]), **overrides)
     assert error.value.field == field
-    assert (RegisterEntry.objects.count(), AuditEvent.objects.count()) == before
+    # Nothing saved; the refusal itself is on record (one denied event naming the field).
+    assert (RegisterEntry.objects.count(), AuditEvent.objects.count()) == (before[0], before[1] + 1)
+    refused = AuditEvent.objects.order_by("-sequence").first()
+    assert refused.outcome == Outcome.DENIED and refused.detail["field"] == field
 
 
 def test_a_lot_keeps_one_concentration(users, request_as):
@@ -99,7 +105,7 @@ def test_a_lot_keeps_one_concentration(users, request_as):
 
 @pytest.mark.parametrize("role", [Role.PHYSICIAN, Role.FRONT_DESK, Role.BILLING, Role.CLINIC_ADMIN])
 def test_only_nurses_receive(users, request_as, role):
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDenied):
         receive(request_as(users[role]))
     assert RegisterEntry.objects.count() == 0
 
@@ -240,7 +246,7 @@ def test_waste_witnessed_by_the_same_person_is_refused(users, request_as, sessio
     assert error.value.field == "witness"
     assert RegisterEntry.objects.count() == before
     refused = AuditEvent.objects.order_by("-sequence").first()
-    assert refused.outcome == Outcome.DENIED and refused.detail["refused"] == "witness"
+    assert refused.outcome == Outcome.DENIED and refused.detail["field"] == "witness"
 
 
 def test_waste_with_the_wrong_witness_password_is_refused(users, request_as, session, second_nurse):
@@ -302,12 +308,12 @@ def test_waste_needs_a_reason(users, request_as, session, second_nurse):
 def count(request, *, conc="10", full=2, volume="5", open_ml="0"):
     return do_record_count(
         request,
-        {
-            "concentration_mg_per_ml": conc,
-            "full_vials": full,
-            "vial_volume_ml": Decimal(volume),
-            "open_vial_ml": Decimal(open_ml),
-        },
+        CountInput(
+            concentration_mg_per_ml=Decimal(conc),
+            full_vials=full,
+            vial_volume_ml=Decimal(volume),
+            open_vial_ml=Decimal(open_ml),
+        ),
     )
 
 
@@ -331,7 +337,7 @@ def test_count_mismatch_opens_a_discrepancy_that_a_physician_resolves(users, req
     assert error.value.field == "concentration_mg_per_ml"
     count(nurse, conc="50", full=0)
     # A nurse cannot resolve; a short explanation is refused.
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDenied):
         do_resolve_discrepancy(nurse, discrepancy.pk, "Vial broken during the count.")
     physician = request_as(users[Role.PHYSICIAN])
     with pytest.raises(DrugRegisterError) as error:

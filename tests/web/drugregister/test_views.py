@@ -12,7 +12,13 @@ from django.utils import timezone
 from painclinic.web.accounts.models import Role
 from painclinic.web.audit.models import AuditEvent
 from painclinic.web.drugregister.models import Discrepancy, RegisterEntry, StockCount
-from painclinic.web.drugregister.services import balance_mg, do_record_count, do_record_receipt
+from painclinic.web.drugregister.services import (
+    CountInput,
+    ReceiptInput,
+    balance_mg,
+    do_record_count,
+    do_record_receipt,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -41,19 +47,19 @@ def discrepancy(users, request_as):
     nurse = request_as(users[N])
     do_record_receipt(
         nurse,
-        {
-            "concentration_mg_per_ml": "50",
-            "vial_volume_ml": Decimal("10"),
-            "vial_count": 4,
-            "lot": "KX1",
-            "expiry_date": timezone.localdate() + dt.timedelta(days=300),
-            "supplier": "Sandoz",
-            "reference": "INV-9",
-        },
+        ReceiptInput(
+            concentration_mg_per_ml="50",
+            vial_volume_ml=Decimal("10"),
+            vial_count=4,
+            lot="KX1",
+            expiry_date=timezone.localdate() + dt.timedelta(days=300),
+            supplier="Sandoz",
+            reference="INV-9",
+        ),
     )
     count = do_record_count(
         nurse,
-        {"concentration_mg_per_ml": "50", "full_vials": 3, "vial_volume_ml": Decimal("10")},
+        CountInput(concentration_mg_per_ml="50", full_vials=3, vial_volume_ml=Decimal("10")),
     )
     return count.discrepancy
 
@@ -188,15 +194,15 @@ def test_waste_page_records_witnessed_waste(users, request_as, session, second_n
     nurse = request_as(users[N])
     do_record_receipt(
         nurse,
-        {
-            "concentration_mg_per_ml": "10",
-            "vial_volume_ml": Decimal("5"),
-            "vial_count": 2,
-            "lot": "W1",
-            "expiry_date": timezone.localdate() + dt.timedelta(days=30),
-            "supplier": "S",
-            "reference": "R",
-        },
+        ReceiptInput(
+            concentration_mg_per_ml="10",
+            vial_volume_ml=Decimal("5"),
+            vial_count=2,
+            lot="W1",
+            expiry_date=timezone.localdate() + dt.timedelta(days=30),
+            supplier="S",
+            reference="R",
+        ),
     )
     do_record_draw(nurse, session, concentration_mg_per_ml="10", amount_mg="50", lot="W1")
     client = client_for(N)

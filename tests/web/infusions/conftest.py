@@ -204,18 +204,18 @@ def waste_remainder(session: InfusionSession, nurse: User, witness: User) -> Any
 @pytest.fixture(autouse=True)
 def register_stock(db, users):
     """Vials of lot KX123 (10 mg/mL) in the controlled-drug register."""
-    from painclinic.web.drugregister.services import do_record_receipt
+    from painclinic.web.drugregister.services import ReceiptInput, do_record_receipt
 
     do_record_receipt(
         make_request(users[Role.NURSE]),
-        {
-            "drug": "ketamine",
-            "concentration_mg_per_ml": Decimal("10"),
-            "vial_volume_ml": Decimal("10"),
-            "vial_count": 20,
-            "lot": "KX123",
-            "expiry_date": timezone.localdate() + dt.timedelta(days=365),
-            "supplier": "Test supplier",
-            "reference": "PO-1",
-        },
+        ReceiptInput(
+            drug="ketamine",
+            concentration_mg_per_ml=Decimal("10"),
+            vial_volume_ml=Decimal("10"),
+            vial_count=20,
+            lot="KX123",
+            expiry_date=timezone.localdate() + dt.timedelta(days=365),
+            supplier="Test supplier",
+            reference="PO-1",
+        ),
     )

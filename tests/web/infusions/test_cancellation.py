@@ -125,7 +125,7 @@ def test_one_transaction_a_failing_booking_cancel_undoes_the_waste(
     s = run_to(session, "prepared", nurse, nurse2)
 
     def broken(*args, **kwargs):
-        raise scheduling.SchedulingError([scheduling.Problem(None, "database said no")])
+        raise scheduling.SchedulingError("database said no")
 
     monkeypatch.setattr(scheduling, "cancel_booking_of_session", broken)
     with pytest.raises(Refused, match="database said no"):

@@ -17,6 +17,8 @@ def _seed() -> dict[str, str]:
     from painclinic.web.accounts.models import User
     from painclinic.web.demo.scheduling import load_chairs
     from painclinic.web.drugregister.services import (
+        CountInput,
+        ReceiptInput,
         do_record_count,
         do_record_draw,
         do_record_receipt,
@@ -59,15 +61,15 @@ def _seed() -> dict[str, str]:
     for conc, volume, vials, lot in [("10", "5", 20, "KT10-2291"), ("50", "10", 10, "KT50-1187")]:
         do_record_receipt(
             request,
-            {
-                "concentration_mg_per_ml": conc,
-                "vial_volume_ml": Decimal(volume),
-                "vial_count": vials,
-                "lot": lot,
-                "expiry_date": expiry,
-                "supplier": "Sandoz Canada",
-                "reference": "PO-55102",
-            },
+            ReceiptInput(
+                concentration_mg_per_ml=conc,
+                vial_volume_ml=Decimal(volume),
+                vial_count=vials,
+                lot=lot,
+                expiry_date=expiry,
+                supplier="Sandoz Canada",
+                reference="PO-55102",
+            ),
         )
     InfusionSession.objects.filter(pk=sessions[1].pk).update(status="prepared")
     session = InfusionSession.objects.get(pk=sessions[1].pk)
@@ -84,7 +86,7 @@ def _seed() -> dict[str, str]:
     InfusionSession.objects.filter(pk=sessions[1].pk).update(status="running")
     do_record_count(
         request,
-        {"concentration_mg_per_ml": "50", "full_vials": 9, "vial_volume_ml": Decimal("10")},
+        CountInput(concentration_mg_per_ml="50", full_vials=9, vial_volume_ml=Decimal("10")),
     )
     from painclinic.web.demo.scheduling import load_holidays
 

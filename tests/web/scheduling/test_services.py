@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from painclinic.web.accounts.models import Role
@@ -111,8 +112,12 @@ def test_chair_conflict_names_the_booking_and_nothing_is_booked(users, desk, pla
     assert [f for f, _ in problems(error)] == ["chair"]
     assert f"#{existing.pk}" in problems(error)[0][1] and "Hopper" in problems(error)[0][1]
     assert error.value.problems[0].booking == existing
-    # All or nothing: sessions 1, 2, 4, 5 were free but none was booked.
-    assert (Booking.objects.count(), AuditEvent.objects.count()) == before
+    # All or nothing: sessions 1, 2, 4, 5 were free but none was booked; the refusal is on
+    # record, naming the booking in the way.
+    assert (Booking.objects.count(), AuditEvent.objects.count()) == (before[0], before[1] + 1)
+    refused = AuditEvent.objects.order_by("-sequence").first()
+    assert refused.outcome == Outcome.DENIED
+    assert refused.detail["conflicting_booking_ids"] == [existing.pk]
 
 
 def test_adjacent_bookings_touching_end_to_start_do_not_conflict(users, desk, plan, chair):
@@ -194,7 +199,7 @@ def _as(user):
 
 @pytest.mark.parametrize("role", [Role.NURSE, Role.PHYSICIAN, Role.BILLING, Role.CLINIC_ADMIN])
 def test_only_the_front_desk_books(users, plan, chair, role):
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDenied):
         book(_as(users[role]), plan, chair, next_weekday(MON))
 
 
@@ -301,7 +306,7 @@ def test_cancel_without_a_reason_is_refused(desk, plan, chair):
         do_cancel_booking(desk, first.pk, expected_version=1, reason="  ")
     assert problems(error)[0][0] == "reason"
     first.refresh_from_db()
-    assert first.status == BookingStatus.BOOKED and AuditEvent.objects.count() == before
+    assert first.status == BookingStatus.BOOKED and AuditEvent.objects.count() == before + 1
 
 
 def test_a_started_infusion_cannot_be_moved(desk, plan, chair):
@@ -329,7 +334,7 @@ def test_chairs_are_deactivated_not_deleted_and_hours_are_switched_off(users):
     assert Chair.objects.get(pk=chair.pk).active is False
     with pytest.raises(SchedulingError):
         do_save_chair(admin, None, name="chair 9", location="", hours={})
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDenied):
         do_save_chair(_as(users[Role.FRONT_DESK]), None, name="X", location="", hours={})
 
 

@@ -16,7 +16,12 @@ from painclinic.web.treatments.models import (
     SignatureMethod,
     TreatmentConsent,
 )
-from painclinic.web.treatments.services import do_record_treatment_consent
+from painclinic.web.treatments.services import (
+    TreatmentConsentInput,
+    do_record_treatment_consent,
+    estimate_cost,
+    protocol_library,
+)
 from tests.conftest import actor_as, make_user
 
 
@@ -55,19 +60,26 @@ def set_weight(patient: Patient, weight_kg: str, by: User, *, days_ago: int = 0,
     )
 
 
+def consent_input(protocol_id: str, sessions: int, witness: User, **overrides):
+    """A signed consent as the consent form hands it to the service."""
+    drug = protocol_library().get(protocol_id).drug
+    values = {
+        "protocol_id": protocol_id,
+        "sessions": sessions,
+        "patient_signed_name": "Ada Lovelace",
+        "signature_method": SignatureMethod.TABLET,
+        "signature_confirmed": True,
+        "witness": witness,
+        "signed_at": timezone.now(),
+        "shown_total_cents": estimate_cost(drug, protocol_id, sessions).total_cents,
+        **overrides,
+    }
+    return TreatmentConsentInput(**values)
+
+
 def sign_consent(patient: Patient, protocol_id: str, sessions: int, by: User, witness: User):
     return do_record_treatment_consent(
-        request_as(by),
-        patient,
-        {
-            "protocol_id": protocol_id,
-            "sessions": sessions,
-            "patient_signed_name": "Ada Lovelace",
-            "signature_method": SignatureMethod.TABLET,
-            "signature_confirmed": True,
-            "witness": witness,
-            "signed_at": timezone.now(),
-        },
+        request_as(by), patient, consent_input(protocol_id, sessions, witness)
     )
 
 
@@ -93,4 +105,11 @@ def ready(patient, users, fees):
     return patient
 
 
-__all__ = ["TreatmentConsent", "decide_eligibility", "request_as", "set_weight", "sign_consent"]
+__all__ = [
+    "TreatmentConsent",
+    "consent_input",
+    "decide_eligibility",
+    "request_as",
+    "set_weight",
+    "sign_consent",
+]

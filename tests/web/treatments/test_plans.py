@@ -8,10 +8,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
 from painclinic.web.accounts.models import Role
-from painclinic.web.audit.models import AuditEvent
+from painclinic.web.audit.models import AuditEvent, Outcome
+from painclinic.web.lib.service import HardLimitRefused
 from painclinic.web.patients.models import WeightMeasurement
 from painclinic.web.treatments.models import PlannedSession, PlanStatus, TreatmentPlan
 from painclinic.web.treatments.services import (
@@ -105,13 +107,15 @@ def test_hard_limit_is_refused_with_limit_value_and_source_and_nothing_saved(pat
     decide_eligibility(small, "lidocaine", physician)
     sign_consent(small, "lid-1.5mgkg-ibw", 1, physician, users[Role.NURSE])
     before = AuditEvent.objects.count()
-    with pytest.raises(ServiceError) as error:
+    with pytest.raises(HardLimitRefused) as error:
         create(small, physician, "lid-1.5mgkg-ibw")
     message = error.value.message
     assert "bolus per kg (mg/kg) 2.17 mg/kg" in message and "hard limit 1.5 mg/kg" in message
     assert "Foo 2021" in message and "Nothing was saved" in message
     assert TreatmentPlan.objects.count() == 0 and PlannedSession.objects.count() == 0
-    assert AuditEvent.objects.count() == before
+    # Only the refusal itself is on record.
+    assert AuditEvent.objects.count() == before + 1
+    assert AuditEvent.objects.order_by("-sequence").first().outcome == Outcome.DENIED
 
 
 # --- weight -------------------------------------------------------------------------------------
@@ -242,7 +246,7 @@ def test_prescriber_cannot_cosign_own_plan(ready, users):
 
 def test_a_nurse_cannot_cosign_in_the_service(ready, users):
     plan = create(ready, users[Role.PHYSICIAN], "lid-5mgkg-60min", reason="Refractory PHN")
-    with pytest.raises(ServiceError, match="Only a physician"):
+    with pytest.raises(PermissionDenied, match="nurse may not cosign plan"):
         do_cosign_plan(request_as(users[Role.NURSE]), plan.pk, plan.version)
 
 
@@ -368,7 +372,7 @@ def test_a_cancelled_plan_cannot_be_cancelled_again(ready, users):
 
 
 def test_a_nurse_cannot_prescribe_in_the_service(ready, users):
-    with pytest.raises(ServiceError, match="Only a physician"):
+    with pytest.raises(PermissionDenied, match="nurse may not create plan"):
         create(ready, users[Role.NURSE], "ket-crps-outpatient")
     assert TreatmentPlan.objects.count() == 0
 

@@ -23,6 +23,7 @@ from painclinic import clinical
 from painclinic.clinical.eligibility import COMORBIDITIES, ECG_FINDINGS, OUTCOMES, PREGNANCY
 from painclinic.clinical.instruments import ItemKind, ItemSpec
 from painclinic.web.assessments.models import EngineStatus, PhysicianDecision
+from painclinic.web.assessments.services import DrugDecision, EligibilityEntry, PriorTreatment
 
 # --- instrument forms -----------------------------------------------------------------------
 
@@ -368,39 +369,29 @@ class FactsForm(forms.Form):
             self.add_error("ecg_findings", "Findings need an ECG on file: choose 'ECG on file'.")
         return cleaned
 
-    def entered(self, treatments: list[dict[str, Any]]) -> dict[str, Any]:
-        """The service's ``entered`` mapping (see services.build_facts)."""
+    def to_input(self, treatments: list[PriorTreatment]) -> EligibilityEntry:
+        """The service's input (see services.build_facts), with the prior-treatment rows."""
         c = self.cleaned_data
-        return {
-            "condition": c["condition"],
-            "comorbidities": list(c["comorbidities"]),
-            "current_medications": list(c["current_medications"]),
-            "vitals": {
-                k: c.get(k)
-                for k in (
-                    "systolic_bp_mmhg",
-                    "diastolic_bp_mmhg",
-                    "heart_rate_bpm",
-                    "respiratory_rate_per_min",
-                    "spo2_percent",
-                )
-            },
-            "pregnancy": c["pregnancy"],
-            "substance_use": {
-                "active_substance_use_disorder": c["active_substance_use_disorder"],
-                "history_substance_use_disorder": c["history_substance_use_disorder"],
-            },
-            "psychiatric": {
-                "poorly_controlled_psychosis": c["poorly_controlled_psychosis"],
-                "self_harm_risk": c["self_harm_risk"],
-            },
-            "ecg": (
-                {f: f in c["ecg_findings"] for f in ECG_FINDINGS} if c["ecg_on_file"] else None
-            ),
-            "labs": {"liver_tests_on_file": c["liver_tests_on_file"]},
-            "other_local_anaesthetic_within_4h": c["other_local_anaesthetic_within_4h"],
-            "prior_treatments": treatments,
-        }
+        return EligibilityEntry(
+            condition=c["condition"],
+            comorbidities=tuple(c["comorbidities"]),
+            current_medications=tuple(c["current_medications"]),
+            systolic_bp_mmhg=c.get("systolic_bp_mmhg"),
+            diastolic_bp_mmhg=c.get("diastolic_bp_mmhg"),
+            heart_rate_bpm=c.get("heart_rate_bpm"),
+            respiratory_rate_per_min=c.get("respiratory_rate_per_min"),
+            spo2_percent=c.get("spo2_percent"),
+            pregnancy=c["pregnancy"],
+            active_substance_use_disorder=c["active_substance_use_disorder"],
+            history_substance_use_disorder=c["history_substance_use_disorder"],
+            poorly_controlled_psychosis=c["poorly_controlled_psychosis"],
+            self_harm_risk=c["self_harm_risk"],
+            ecg_on_file=c["ecg_on_file"],
+            ecg_findings=tuple(c["ecg_findings"]) if c["ecg_on_file"] else (),
+            liver_tests_on_file=c["liver_tests_on_file"],
+            other_local_anaesthetic_within_4h=c["other_local_anaesthetic_within_4h"],
+            prior_treatments=tuple(treatments),
+        )
 
 
 def initial_from_facts(facts: dict[str, Any]) -> dict[str, Any]:
@@ -466,7 +457,8 @@ class PriorTreatmentForm(forms.Form):
             self.add_error("treatment", "Name the treatment these details belong to.")
         return cleaned
 
-    def as_fact(self) -> dict[str, Any] | None:
+    def to_input(self) -> PriorTreatment | None:
+        """The row as the service's input, or None for an empty row."""
         c = self.cleaned_data
         if not c.get("treatment"):
             return None
@@ -475,14 +467,14 @@ class PriorTreatmentForm(forms.Form):
             value = c.get(name)
             return None if value is None else float(value)
 
-        return {
-            "treatment": c["treatment"],
-            "max_daily_dose_mg": number("max_daily_dose_mg"),
-            "duration_weeks": number("duration_weeks"),
-            "outcome": c["outcome"],
-            "total_dose_mg": number("total_dose_mg"),
-            "infusion_duration_h": number("infusion_duration_h"),
-        }
+        return PriorTreatment(
+            treatment=c["treatment"],
+            outcome=c["outcome"],
+            max_daily_dose_mg=number("max_daily_dose_mg"),
+            duration_weeks=number("duration_weeks"),
+            total_dose_mg=number("total_dose_mg"),
+            infusion_duration_h=number("infusion_duration_h"),
+        )
 
 
 PriorTreatmentFormSet = formset_factory(PriorTreatmentForm, extra=4, max_num=30)
@@ -578,9 +570,8 @@ class DecisionForm(forms.Form):
             raise forms.ValidationError("Accept or override the recommendation for a drug.")
         return cleaned
 
-    def choices(self) -> list[Any]:
-        from painclinic.web.assessments.services import DrugDecision
-
+    def choices(self) -> list[DrugDecision]:
+        """The service's input: one decision per drug decided now."""
         c = self.cleaned_data
         return [
             DrugDecision(

@@ -1,7 +1,10 @@
 """Assessments and eligibility decisions: each write in one transaction with its audit events.
 
 The scoring and the eligibility rules live in :mod:`painclinic.clinical`; this module only
-collects the inputs, calls the core, stores what it answered and audits it.
+collects the inputs, calls the core, stores what it answered and audits it. Every ``do_*`` is a
+service (:func:`painclinic.web.lib.service.service`): it checks the actor's role against
+:data:`painclinic.web.assessments.roles.ROLES` itself, and a refusal (:class:`DecisionError`) or a
+conflict (:class:`ChecklistConflict`) is audited once, after the rollback, whoever called.
 """
 
 from __future__ import annotations
@@ -9,13 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from painclinic import clinical
-from painclinic.web.accounts.models import Role
+from painclinic.clinical.eligibility import ECG_FINDINGS
 from painclinic.web.assessments.models import (
     Assessment,
     ChecklistItem,
@@ -23,9 +25,10 @@ from painclinic.web.assessments.models import (
     EngineStatus,
     PhysicianDecision,
 )
-from painclinic.web.audit.services import Action, Category, Outcome, audit
+from painclinic.web.assessments.roles import ROLES
+from painclinic.web.audit.services import Action, Category, audit
 from painclinic.web.lib.clinicdate import age_in_years, clinic_today
-from painclinic.web.lib.service import Actor
+from painclinic.web.lib.service import Actor, Refused, StaleVersion, note_subject, service
 from painclinic.web.patients.models import Patient, WeightMeasurement
 from painclinic.web.patients.services import latest_weight
 
@@ -33,30 +36,27 @@ ASSESSMENT_CATEGORY: str = Category.ASSESSMENT
 ELIGIBILITY_CATEGORY: str = Category.ELIGIBILITY
 
 DRUGS = ("ketamine", "lidocaine")
-CLINICIANS = frozenset({Role.PHYSICIAN, Role.NURSE})
-PHYSICIANS = frozenset({Role.PHYSICIAN})
 
 
-def _require(actor: Actor, roles: frozenset[Role]) -> None:
-    """The services check the role themselves too (not only the page's role gate)."""
-    if actor.user.role not in roles:
-        raise PermissionDenied("this role may not do this")
+class DecisionError(Refused):
+    """A decision or correction the service refuses; ``field`` names the form field to show it
+    on (``None``: the whole form)."""
 
 
-class DecisionError(ValueError):
-    """A decision the service refuses; ``field`` names the form field to show it on."""
+class ChecklistConflict(StaleVersion):
+    """Someone resolved (or changed) the checklist item after this page was opened.
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+    ``current`` is the item as it is now (the conflict page shows who resolved it)."""
 
-
-class ChecklistConflict(Exception):
-    """Someone resolved (or changed) the checklist item after this page was opened."""
-
-    def __init__(self, current: ChecklistItem) -> None:
-        super().__init__("the checklist item changed while you were editing it")
+    def __init__(self, current: ChecklistItem, expected_version: int) -> None:
+        super().__init__(
+            "the checklist item changed while you were editing it",
+            obj=current,
+            patient=current.patient,
+            expected_version=expected_version,
+            current_version=current.version,
+            changes=("resolved_at", "resolution_note") if current.resolved_at else (),
+        )
         self.current = current
 
 
@@ -95,6 +95,7 @@ def latest_assessment(patient: Patient, instruments: tuple[str, ...]) -> Assessm
 # --- assessments ----------------------------------------------------------------------------
 
 
+@service(ROLES.record_assessment, category=ASSESSMENT_CATEGORY, action=Action.CREATE)
 def do_record_assessment(
     actor: Actor,
     patient: Patient,
@@ -106,24 +107,25 @@ def do_record_assessment(
 ) -> Assessment:
     """Score ``answers`` with the clinical core and store answers and result.
 
-    Raises ``clinical.ClinicalInputError`` (naming the item) before anything is written.
-    A correction names the assessment it ``supersedes`` (same patient and instrument, not
-    already corrected) and a reason; the original stays in the history.
+    Raises ``clinical.ClinicalInputError`` (naming the item) before anything is written: bad
+    answers are input, checked by the form at the boundary, not a refusal. A correction names
+    the assessment it ``supersedes`` (same patient and instrument, not already corrected) and a
+    reason; the original stays in the history, and a refused correction is audited.
     """
-    _require(actor, CLINICIANS)
+    note_subject(patient=patient)
     result = clinical.score(instrument, answers).to_dict()
     with transaction.atomic():
         if supersedes is not None:
             locked = Assessment.objects.select_for_update().get(pk=supersedes.pk)
+            note_subject(obj=locked)
             if locked.patient_id != patient.pk or locked.instrument != instrument:
-                raise DecisionError("__all__", "a correction must be of the same instrument")
+                raise DecisionError("a correction must be of the same patient and instrument")
             if Assessment.objects.filter(supersedes=locked).exists():
                 raise DecisionError(
-                    "__all__",
-                    "this assessment has already been corrected; correct the newer one",
+                    "this assessment has already been corrected; correct the newer one"
                 )
             if not correction_reason.strip():
-                raise DecisionError("correction_reason", "Say why the original is wrong.")
+                raise DecisionError("Say why the original is wrong.", "correction_reason")
         score = result.get("score")
         assessment = Assessment.objects.create(
             patient=patient,
@@ -194,39 +196,96 @@ def recorded_facts(patient: Patient, condition_id: str) -> RecordedFacts:
     )
 
 
-def build_facts(patient: Patient, entered: dict[str, Any]) -> tuple[dict[str, Any], RecordedFacts]:
-    """The facts JSON for ``assess_eligibility``: recorded data plus the physician's entries.
+@dataclass(frozen=True, kw_only=True)
+class PriorTreatment:
+    """One treatment tried before (a row of the eligibility page's prior-treatment table)."""
 
-    ``entered`` holds the keys the form collects: condition, comorbidities (list of flags),
-    current_medications, vitals, pregnancy, substance_use, psychiatric, ecg, labs,
-    other_local_anaesthetic_within_4h and prior_treatments.
+    treatment: str
+    outcome: str
+    max_daily_dose_mg: float | None = None
+    duration_weeks: float | None = None
+    total_dose_mg: float | None = None
+    infusion_duration_h: float | None = None
+
+    def as_fact(self) -> dict[str, Any]:
+        return {
+            "treatment": self.treatment,
+            "max_daily_dose_mg": self.max_daily_dose_mg,
+            "duration_weeks": self.duration_weeks,
+            "outcome": self.outcome,
+            "total_dose_mg": self.total_dose_mg,
+            "infusion_duration_h": self.infusion_duration_h,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class EligibilityEntry:
+    """What the physician enters for an eligibility decision (the attribute names are the
+    facts form's field names); the rest of the facts comes from the record (:func:`build_facts`).
+
+    ``ecg_on_file`` False means no ECG (the engine may name it missing); ``ecg_findings`` are
+    the abnormal findings of the ECG on file. A command builds one without any form.
     """
-    condition = entered["condition"]
-    recorded = recorded_facts(patient, condition)
+
+    condition: str
+    comorbidities: tuple[str, ...]
+    current_medications: tuple[str, ...]
+    systolic_bp_mmhg: int | None
+    diastolic_bp_mmhg: int | None
+    heart_rate_bpm: int | None
+    respiratory_rate_per_min: int | None
+    spo2_percent: int | None
+    pregnancy: str
+    active_substance_use_disorder: bool
+    history_substance_use_disorder: bool
+    poorly_controlled_psychosis: bool
+    self_harm_risk: bool
+    ecg_on_file: bool
+    ecg_findings: tuple[str, ...]
+    liver_tests_on_file: bool
+    other_local_anaesthetic_within_4h: bool
+    prior_treatments: tuple[PriorTreatment, ...]
+
+
+def build_facts(patient: Patient, entry: EligibilityEntry) -> tuple[dict[str, Any], RecordedFacts]:
+    """The facts JSON for ``assess_eligibility``: recorded data plus the physician's entries."""
+    recorded = recorded_facts(patient, entry.condition)
     criteria = None
     if recorded.criteria_assessment is not None:
         criteria = {
             "instrument": recorded.criteria_assessment.instrument,
             "met": recorded.criteria_assessment.met,
         }
-    psychiatric = dict(entered["psychiatric"])
+    psychiatric = {
+        "poorly_controlled_psychosis": entry.poorly_controlled_psychosis,
+        "self_harm_risk": entry.self_harm_risk,
+    }
     # A PHQ-9 item 9 > 0 on file cannot be unticked here: a newer PHQ-9 clears it.
     if recorded.phq9 is not None and recorded.phq9.self_harm_risk:
         psychiatric["self_harm_risk"] = True
     facts = {
         "age_years": recorded.age_years,
         "weight_kg": float(recorded.weight.weight_kg) if recorded.weight else None,
-        "diagnosis": {"condition": condition, "criteria": criteria},
-        "prior_treatments": list(entered["prior_treatments"]),
-        "comorbidities": {flag: True for flag in entered["comorbidities"]},
-        "current_medications": list(entered["current_medications"]),
-        "vitals": dict(entered["vitals"]),
-        "pregnancy": entered["pregnancy"],
-        "substance_use": dict(entered["substance_use"]),
+        "diagnosis": {"condition": entry.condition, "criteria": criteria},
+        "prior_treatments": [t.as_fact() for t in entry.prior_treatments],
+        "comorbidities": dict.fromkeys(entry.comorbidities, True),
+        "current_medications": list(entry.current_medications),
+        "vitals": {
+            "systolic_bp_mmhg": entry.systolic_bp_mmhg,
+            "diastolic_bp_mmhg": entry.diastolic_bp_mmhg,
+            "heart_rate_bpm": entry.heart_rate_bpm,
+            "respiratory_rate_per_min": entry.respiratory_rate_per_min,
+            "spo2_percent": entry.spo2_percent,
+        },
+        "pregnancy": entry.pregnancy,
+        "substance_use": {
+            "active_substance_use_disorder": entry.active_substance_use_disorder,
+            "history_substance_use_disorder": entry.history_substance_use_disorder,
+        },
         "psychiatric": psychiatric,
-        "ecg": entered["ecg"],
-        "labs": dict(entered["labs"]),
-        "other_local_anaesthetic_within_4h": bool(entered["other_local_anaesthetic_within_4h"]),
+        "ecg": ({f: f in entry.ecg_findings for f in ECG_FINDINGS} if entry.ecg_on_file else None),
+        "labs": {"liver_tests_on_file": entry.liver_tests_on_file},
+        "other_local_anaesthetic_within_4h": entry.other_local_anaesthetic_within_4h,
     }
     return facts, recorded
 
@@ -250,50 +309,56 @@ def _check_decision(choice: DrugDecision, engine_status: str) -> str:
     prefix = choice.drug
     if choice.seen_engine_status != engine_status:
         raise DecisionError(
-            f"{prefix}_decision",
             f"The recommendation changed to '{EngineStatus(engine_status).label}' since you "
             "looked: review it again before deciding.",
+            f"{prefix}_decision",
+            detail={"drug": choice.drug, "engine_status": engine_status},
         )
     if choice.decision == PhysicianDecision.ACCEPT:
         return engine_status
     if choice.decision != PhysicianDecision.OVERRIDE:
-        raise DecisionError(f"{prefix}_decision", "Choose accept or override.")
+        raise DecisionError("Choose accept or override.", f"{prefix}_decision")
     if not choice.override_reason.strip():
-        raise DecisionError(f"{prefix}_override_reason", "An override needs a reason.")
+        raise DecisionError("An override needs a reason.", f"{prefix}_override_reason")
     if choice.final_status not in EngineStatus.values:
-        raise DecisionError(f"{prefix}_final_status", "Choose the status you decide on.")
+        raise DecisionError("Choose the status you decide on.", f"{prefix}_final_status")
     if choice.final_status == engine_status:
         raise DecisionError(
-            f"{prefix}_final_status",
             "That is the engine's own recommendation: accept it instead of overriding.",
+            f"{prefix}_final_status",
         )
     if engine_status == EngineStatus.NOT_ELIGIBLE and choice.final_status == EngineStatus.ELIGIBLE:
         # An absolute contraindication overridden stays on record as a caution.
         raise DecisionError(
-            f"{prefix}_final_status",
             "An absolute contraindication cannot be overridden to plain 'eligible': choose "
             "'eligible with cautions' so the contraindication stays visible as a caution.",
+            f"{prefix}_final_status",
+            detail={"drug": choice.drug, "engine_status": engine_status},
         )
     return choice.final_status
 
 
+@service(ROLES.record_eligibility, category=ELIGIBILITY_CATEGORY, action=Action.CREATE)
 def do_record_eligibility(
     actor: Actor,
     patient: Patient,
-    entered: dict[str, Any],
+    entry: EligibilityEntry,
     choices: list[DrugDecision],
 ) -> list[EligibilityDecision]:
     """Recompute the recommendation from the facts, store one decision per chosen drug, and
     turn each missing-information reason into a checklist item on the patient (one open item
     per rule: an item still open from an earlier decision is not repeated)."""
-    _require(actor, PHYSICIANS)
+    note_subject(patient=patient)
     if not choices:
-        raise DecisionError("__all__", "Decide for at least one drug.")
+        raise DecisionError("Decide for at least one drug.")
+    unknown = sorted({c.drug for c in choices} - set(DRUGS))
+    if unknown:
+        raise DecisionError(f"Unknown drug {', '.join(unknown)}: decide for ketamine or lidocaine.")
     decided_by = actor.user
     now = timezone.now()
     decisions = []
     with transaction.atomic():
-        facts, recorded = build_facts(patient, entered)
+        facts, recorded = build_facts(patient, entry)
         result = evaluate(facts).to_dict()
         finals = {c.drug: _check_decision(c, result[c.drug]["status"]) for c in choices}
         for choice in choices:
@@ -369,53 +434,39 @@ def _rule_ids(drug_result: dict[str, Any]) -> set[str]:
     return {r["rule_id"] for g in groups for r in drug_result[g]}
 
 
+@service(ROLES.resolve_checklist_item, category=ELIGIBILITY_CATEGORY, action=Action.UPDATE)
 def do_resolve_checklist_item(
     actor: Actor, item: ChecklistItem, note: str, expected_version: int
 ) -> ChecklistItem:
-    """Mark one missing-information item obtained, with a note (never deleted)."""
-    _require(actor, CLINICIANS)
+    """Mark one missing-information item obtained, with a note (never deleted).
+
+    Raises :class:`ChecklistConflict` when the item changed (or was resolved) after
+    ``expected_version`` was read: nothing is saved, and the conflict is audited."""
+    note_subject(patient=item.patient, obj=item)
     if not note.strip():
-        raise DecisionError("note", "Say what was obtained or why the item no longer applies.")
-    conflict: ChecklistItem | None = None
+        raise DecisionError("Say what was obtained or why the item no longer applies.", "note")
     with transaction.atomic():
         locked = ChecklistItem.objects.select_for_update().get(pk=item.pk)
         if locked.version != expected_version or locked.resolved_at is not None:
-            conflict = locked
-        else:
-            ChecklistItem.objects.filter(pk=locked.pk, version=expected_version).update(
-                resolved_by=actor.user,
-                resolved_at=timezone.now(),
-                resolution_note=note.strip(),
-                version=F("version") + 1,
-            )
-            locked.refresh_from_db()
-            audit(
-                actor,
-                category=ELIGIBILITY_CATEGORY,
-                action=Action.UPDATE,
-                patient=locked.patient,
-                obj=locked,
-                detail={
-                    "area": "checklist",
-                    "rule_id": locked.rule_id,
-                    "before": {"resolved": False},
-                    "after": {"resolved": True, "note": locked.resolution_note},
-                },
-            )
-    if conflict is not None:
-        # Audited after the (empty) transaction so that the refusal itself is kept.
+            raise ChecklistConflict(locked, expected_version)
+        ChecklistItem.objects.filter(pk=locked.pk, version=expected_version).update(
+            resolved_by=actor.user,
+            resolved_at=timezone.now(),
+            resolution_note=note.strip(),
+            version=F("version") + 1,
+        )
+        locked.refresh_from_db()
         audit(
             actor,
             category=ELIGIBILITY_CATEGORY,
             action=Action.UPDATE,
-            patient=conflict.patient,
-            obj=conflict,
-            outcome=Outcome.CONFLICT,
+            patient=locked.patient,
+            obj=locked,
             detail={
                 "area": "checklist",
-                "expected_version": expected_version,
-                "current_version": conflict.version,
+                "rule_id": locked.rule_id,
+                "before": {"resolved": False},
+                "after": {"resolved": True, "note": locked.resolution_note},
             },
         )
-        raise ChecklistConflict(conflict)
     return locked

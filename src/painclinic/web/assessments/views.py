@@ -12,7 +12,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from painclinic import clinical
-from painclinic.web.accounts.models import Role
 from painclinic.web.accounts.permissions import acting_user, allow_roles
 from painclinic.web.assessments import services
 from painclinic.web.assessments.forms import (
@@ -36,14 +35,13 @@ from painclinic.web.assessments.models import (
     ChecklistItem,
     EligibilityDecision,
 )
+from painclinic.web.assessments.roles import ROLES
 from painclinic.web.audit.services import Action, Outcome, audit
 from painclinic.web.lib.http import actor_of
+from painclinic.web.lib.service import Refused
 from painclinic.web.patients.access import get_patient_for
 from painclinic.web.patients.models import Patient
 from painclinic.web.patients.services import latest_weight
-
-CLINICIANS = (Role.PHYSICIAN, Role.NURSE)
-PHYSICIANS = (Role.PHYSICIAN,)
 
 REASON_GROUPS = (
     ("absolute_contraindications", "Absolute contraindications", "absolute"),
@@ -95,7 +93,7 @@ def _title(instrument: str) -> str:
     return clinical.get_instrument(instrument).title
 
 
-@allow_roles(CLINICIANS)
+@allow_roles(ROLES.view_patient)
 def patient_assessments(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = _patient(request, patient_id, "assessment")
     history = list(
@@ -129,7 +127,7 @@ def patient_assessments(request: HttpRequest, patient_id: int) -> HttpResponse:
         "open_items": [i for i in checklist if i.is_open],
         "resolved_items": [i for i in checklist if not i.is_open],
         "decisions": decisions,
-        "is_physician": acting_user(request).role == Role.PHYSICIAN,
+        "is_physician": acting_user(request).role in ROLES.record_eligibility,
     }
     return render(request, "assessments/patient.html", context)
 
@@ -172,7 +170,7 @@ def _form_context(patient: Patient, form: InstrumentForm, **extra: Any) -> dict[
     }
 
 
-@allow_roles(CLINICIANS)
+@allow_roles(ROLES.record_assessment)
 @require_http_methods(["GET", "POST"])
 def new_assessment(request: HttpRequest, patient_id: int, instrument: str) -> HttpResponse:
     instrument = _instrument_or_404(instrument)
@@ -193,7 +191,7 @@ def new_assessment(request: HttpRequest, patient_id: int, instrument: str) -> Ht
     return render(request, "assessments/form.html", _form_context(patient, form))
 
 
-@allow_roles(CLINICIANS)
+@allow_roles(ROLES.record_assessment)
 @require_http_methods(["GET", "POST"])
 def correct_assessment(request: HttpRequest, patient_id: int, assessment_id: int) -> HttpResponse:
     patient = _patient(request, patient_id, "assessment", assessment_id=assessment_id)
@@ -218,8 +216,8 @@ def correct_assessment(request: HttpRequest, patient_id: int, assessment_id: int
             )
         except clinical.ClinicalInputError as error:
             form.add_error(form.error_field(error.field), error.message)
-        except services.DecisionError as error:
-            form.add_error(None if error.field == "__all__" else error.field, error.message)
+        except Refused as error:
+            form.add_error(error.field, error.message)
         else:
             messages.success(request, "Correction saved; the original stays in the history.")
             return redirect(
@@ -264,7 +262,7 @@ def _shown(value: Any) -> str:
     return humanize(str(value))
 
 
-@allow_roles(CLINICIANS)
+@allow_roles(ROLES.view_result)
 def result(request: HttpRequest, patient_id: int, assessment_id: int) -> HttpResponse:
     patient = _patient(request, patient_id, "assessment", assessment_id=assessment_id)
     assessment = _object_of(request, Assessment, assessment_id, patient, "assessment")
@@ -331,7 +329,7 @@ def _facts_forms(
     )
 
 
-@allow_roles(PHYSICIANS)
+@allow_roles(ROLES.record_eligibility)
 @require_http_methods(["GET", "POST"])
 def eligibility(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = _patient(request, patient_id, "eligibility")
@@ -342,10 +340,10 @@ def eligibility(request: HttpRequest, patient_id: int) -> HttpResponse:
     recorded = None
     decision_form: DecisionForm | None = None
     if request.method == "POST" and facts_form.is_valid() and treatments.is_valid():
-        rows = [f.as_fact() for f in treatments.forms]
-        entered = facts_form.entered([r for r in rows if r])
+        rows = [f.to_input() for f in treatments.forms]
+        entry = facts_form.to_input([r for r in rows if r is not None])
         try:
-            facts, recorded = services.build_facts(patient, entered)
+            facts, recorded = services.build_facts(patient, entry)
             engine = services.evaluate(facts).to_dict()
         except clinical.ClinicalInputError as error:
             facts_form.add_error(None, f"{error.field}: {error.message}")
@@ -353,7 +351,9 @@ def eligibility(request: HttpRequest, patient_id: int) -> HttpResponse:
         if engine is not None:
             # Re-offer the rows as entered plus fresh empty ones for more treatments.
             treatments = PriorTreatmentFormSet(
-                initial=treatments_initial({"prior_treatments": entered["prior_treatments"]}),
+                initial=treatments_initial(
+                    {"prior_treatments": [t.as_fact() for t in entry.prior_treatments]}
+                ),
                 prefix="prior",
             )
             seen = {d: engine[d]["status"] for d in services.DRUGS}
@@ -362,12 +362,10 @@ def eligibility(request: HttpRequest, patient_id: int) -> HttpResponse:
                 if decision_form.is_valid():
                     try:
                         services.do_record_eligibility(
-                            actor_of(request), patient, entered, decision_form.choices()
+                            actor_of(request), patient, entry, decision_form.choices()
                         )
-                    except services.DecisionError as error:
-                        decision_form.add_error(
-                            None if error.field == "__all__" else error.field, error.message
-                        )
+                    except Refused as error:
+                        decision_form.add_error(error.field, error.message)
                     else:
                         messages.success(request, "Eligibility decision recorded.")
                         return redirect("assessments:patient", patient_id=patient.pk)
@@ -403,7 +401,7 @@ def _condition_name(condition_id: str) -> str:
         return condition_id
 
 
-@allow_roles(CLINICIANS)
+@allow_roles(ROLES.view_decision)
 def decision(request: HttpRequest, patient_id: int, decision_id: int) -> HttpResponse:
     patient = _patient(request, patient_id, "eligibility", decision_id=decision_id)
     found = _object_of(request, EligibilityDecision, decision_id, patient, "eligibilitydecision")
@@ -418,7 +416,7 @@ def decision(request: HttpRequest, patient_id: int, decision_id: int) -> HttpRes
     return render(request, "assessments/decision.html", context)
 
 
-@allow_roles(CLINICIANS)
+@allow_roles(ROLES.resolve_checklist_item)
 @require_http_methods(["GET", "POST"])
 def resolve_item(request: HttpRequest, patient_id: int, item_id: int) -> HttpResponse:
     patient = _patient(request, patient_id, "checklist", item_id=item_id)
@@ -435,7 +433,7 @@ def resolve_item(request: HttpRequest, patient_id: int, item_id: int) -> HttpRes
             )
         except services.ChecklistConflict as error:
             conflict = error.current
-        except services.DecisionError as error:
+        except Refused as error:
             form.add_error("note", error.message)
         else:
             messages.success(request, "Checklist item resolved.")

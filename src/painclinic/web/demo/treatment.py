@@ -17,6 +17,7 @@ from django.utils import timezone
 from painclinic.web.accounts.models import User
 from painclinic.web.assessments.services import (
     DrugDecision,
+    EligibilityEntry,
     build_facts,
     do_record_assessment,
     do_record_eligibility,
@@ -31,7 +32,13 @@ from painclinic.web.patients.models import Patient, SexAtBirth, WeightMeasuremen
 from painclinic.web.scheduling.models import Booking, Chair
 from painclinic.web.scheduling.services import SchedulingError, do_book_series
 from painclinic.web.treatments.models import PlanStatus, TreatmentPlan
-from painclinic.web.treatments.services import do_create_plan, do_record_treatment_consent
+from painclinic.web.treatments.services import (
+    TreatmentConsentInput,
+    do_create_plan,
+    do_record_treatment_consent,
+    estimate_cost,
+    protocol_library,
+)
 
 DEMO_PROTOCOL = "ket-crps-outpatient"
 DEMO_SESSIONS = 5
@@ -71,31 +78,29 @@ ECG_NOTE = (
 )
 
 
-def _entered_facts(cardiac_risk: bool = False) -> dict:
+def _entered_facts(cardiac_risk: bool = False) -> EligibilityEntry:
     """The eligibility form's facts. With ``cardiac_risk`` and no ECG on file the engine names
     the ECG as missing information (KET-MISS-001): a checklist item for the first infusion."""
-    return {
-        "condition": "crps_1",
-        "comorbidities": ["cardiac_risk_factors"] if cardiac_risk else [],
-        "current_medications": [],
-        "vitals": {
-            "systolic_bp_mmhg": 124,
-            "diastolic_bp_mmhg": 78,
-            "heart_rate_bpm": 72,
-            "respiratory_rate_per_min": 14,
-            "spo2_percent": 98,
-        },
-        "pregnancy": "not_pregnant",
-        "substance_use": {
-            "active_substance_use_disorder": False,
-            "history_substance_use_disorder": False,
-        },
-        "psychiatric": {"poorly_controlled_psychosis": False, "self_harm_risk": False},
-        "ecg": None,
-        "labs": {"liver_tests_on_file": True},
-        "other_local_anaesthetic_within_4h": False,
-        "prior_treatments": [],
-    }
+    return EligibilityEntry(
+        condition="crps_1",
+        comorbidities=("cardiac_risk_factors",) if cardiac_risk else (),
+        current_medications=(),
+        systolic_bp_mmhg=124,
+        diastolic_bp_mmhg=78,
+        heart_rate_bpm=72,
+        respiratory_rate_per_min=14,
+        spo2_percent=98,
+        pregnancy="not_pregnant",
+        active_substance_use_disorder=False,
+        history_substance_use_disorder=False,
+        poorly_controlled_psychosis=False,
+        self_harm_risk=False,
+        ecg_on_file=False,
+        ecg_findings=(),
+        liver_tests_on_file=True,
+        other_local_anaesthetic_within_4h=False,
+        prior_treatments=(),
+    )
 
 
 def _next_open_weekday(today: dt.date) -> dt.date:
@@ -173,18 +178,21 @@ def load_treatment_demo(patient_count: int = 3) -> TreatmentDemoSummary:
         if not keep_open:
             for item in open_checklist_items(patient):
                 do_resolve_checklist_item(as_physician, item, ECG_NOTE, item.version)
+        drug = protocol_library().get(DEMO_PROTOCOL).drug
+        estimate = estimate_cost(drug, DEMO_PROTOCOL, DEMO_SESSIONS)
         do_record_treatment_consent(
             as_physician,
             patient,
-            {
-                "protocol_id": DEMO_PROTOCOL,
-                "sessions": DEMO_SESSIONS,
-                "patient_signed_name": f"{patient.legal_given_name} {patient.legal_family_name}",
-                "signature_method": "paper",
-                "signature_confirmed": True,
-                "witness": nurse,
-                "signed_at": timezone.now(),
-            },
+            TreatmentConsentInput(
+                protocol_id=DEMO_PROTOCOL,
+                sessions=DEMO_SESSIONS,
+                patient_signed_name=f"{patient.legal_given_name} {patient.legal_family_name}",
+                signature_method="paper",
+                signature_confirmed=True,
+                witness=nurse,
+                signed_at=timezone.now(),
+                shown_total_cents=estimate.total_cents,
+            ),
         )
         plan = do_create_plan(
             as_physician,

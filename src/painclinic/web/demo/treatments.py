@@ -11,7 +11,7 @@ from django.db import transaction
 
 from painclinic.web.lib.service import Actor
 from painclinic.web.treatments.models import Drug, FeeBasis, FeeItem
-from painclinic.web.treatments.services import do_add_fee_item
+from painclinic.web.treatments.services import FeeItemInput, do_add_fee_item
 
 DEMO_EFFECTIVE_FROM = dt.date(2026, 1, 1)
 
@@ -59,15 +59,14 @@ def load_fee_schedule(actor: Actor) -> int:
                 continue
             do_add_fee_item(
                 actor,
-                {
-                    "code": code,
-                    "description": description,
-                    "amount_cents": cents,
-                    "basis": basis,
-                    "drug": drug,
-                    "protocol_id": "",
-                    "effective_from": DEMO_EFFECTIVE_FROM,
-                },
+                FeeItemInput(
+                    code=code,
+                    description=description,
+                    amount_cents=cents,
+                    basis=basis,
+                    drug=drug,
+                    effective_from=DEMO_EFFECTIVE_FROM,
+                ),
             )
             added += 1
     return added

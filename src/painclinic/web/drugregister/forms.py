@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 
 from painclinic.web.drugregister.models import EntryKind
-from painclinic.web.drugregister.services import concentration_choices
+from painclinic.web.drugregister.services import CountInput, ReceiptInput, concentration_choices
 from painclinic.web.lib.clinictime import local_today
 
 
@@ -57,6 +57,18 @@ class ReceiptForm(forms.Form):
             raise forms.ValidationError("This lot has already expired; do not stock it.")
         return value
 
+    def to_input(self) -> ReceiptInput:
+        data = self.cleaned_data
+        return ReceiptInput(
+            concentration_mg_per_ml=data["concentration_mg_per_ml"],
+            vial_volume_ml=data["vial_volume_ml"],
+            vial_count=data["vial_count"],
+            lot=data["lot"],
+            expiry_date=data["expiry_date"],
+            supplier=data["supplier"],
+            reference=data["reference"],
+        )
+
 
 class CountForm(forms.Form):
     concentration_mg_per_ml = _concentration_field()
@@ -86,6 +98,16 @@ class CountForm(forms.Form):
     def clean_open_vial_ml(self) -> Decimal:
         value = self.cleaned_data.get("open_vial_ml")
         return value if value is not None else Decimal("0")
+
+    def to_input(self) -> CountInput:
+        data = self.cleaned_data
+        return CountInput(
+            concentration_mg_per_ml=data["concentration_mg_per_ml"],
+            full_vials=data["full_vials"],
+            vial_volume_ml=data["vial_volume_ml"],
+            open_vial_ml=data["open_vial_ml"],
+            notes=data.get("notes") or "",
+        )
 
 
 class ResolveForm(forms.Form):

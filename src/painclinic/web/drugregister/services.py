@@ -1,12 +1,15 @@
 """Register state changes: each in one transaction with its audit event.
 
-Refusals raise :class:`DrugRegisterError` (a ``ValueError``) carrying the name of the field at
-fault, so a form can put the message on that field. Amounts are ``Decimal`` mg.
+Every ``do_*`` is a service (``painclinic.web.lib.service.service``): its roles come from
+``drugregister.roles.ROLES``, and a refusal (:class:`DrugRegisterError`, a ``Refused`` naming the
+field at fault, so a form can put the message on that field) is audited once, after the
+rollback, whoever called. Amounts are ``Decimal`` mg.
 
 Public entry points used by other apps:
 
 * :func:`do_record_draw` — the infusions app calls it from bag preparation;
-* :func:`do_record_waste` — the witnessed disposal of the unused part of a draw.
+* :func:`do_record_waste` — the witnessed disposal of the unused part of a draw;
+* :func:`verify_witness` — the witness's signature check, for a service that records waste.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from painclinic.pharmacology import format_dose, load_drug_library
-from painclinic.web.accounts.models import CLINICAL_ROLES, Role, User
+from painclinic.web.accounts.models import CLINICAL_ROLES, User
 from painclinic.web.audit.services import Action, Category, Outcome, audit
 from painclinic.web.drugregister.models import (
     ControlledDrug,
@@ -33,12 +36,11 @@ from painclinic.web.drugregister.models import (
     RegisterEntry,
     StockCount,
 )
-from painclinic.web.lib.service import Actor
+from painclinic.web.drugregister.roles import ROLES
+from painclinic.web.lib.service import Actor, Refused, note_subject, service
 
 CATEGORY = Category.DRUG_REGISTER
 
-RECORDERS = frozenset({Role.NURSE})
-RESOLVERS = frozenset({Role.PHYSICIAN, Role.CLINIC_ADMIN})
 WITNESSES = CLINICAL_ROLES
 MG = Decimal("0.01")
 
@@ -49,13 +51,8 @@ NO_WASTE_STATUSES = frozenset({"signed"})
 LOT_KINDS = (EntryKind.RECEIPT, EntryKind.DRAW, EntryKind.DESTRUCTION)
 
 
-class DrugRegisterError(ValueError):
-    """A refused register entry; ``field`` names the input at fault."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+class DrugRegisterError(Refused):
+    """A refused register entry, nothing saved: ``field`` names the input at fault."""
 
 
 # --- reference data ---------------------------------------------------------------------------
@@ -84,9 +81,9 @@ def _decimal(value: Any, field: str) -> Decimal:
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError, TypeError):
-        raise DrugRegisterError(field, f"{value!r} is not a number.") from None
+        raise DrugRegisterError(f"{value!r} is not a number.", field) from None
     if not number.is_finite():
-        raise DrugRegisterError(field, f"{value!r} is not a number.")
+        raise DrugRegisterError(f"{value!r} is not a number.", field)
     return number
 
 
@@ -96,8 +93,8 @@ def _concentration(value: Any, drug: str, field: str = "concentration_mg_per_ml"
     if number not in allowed:
         shown = ", ".join(format_dose(float(c), "mg/mL") for c in allowed)
         raise DrugRegisterError(
-            field,
             f"{value} mg/mL is not a vial concentration in the drug library ({shown}).",
+            field,
         )
     return number
 
@@ -105,15 +102,10 @@ def _concentration(value: Any, drug: str, field: str = "concentration_mg_per_ml"
 def _positive_mg(value: Any, field: str = "amount_mg") -> Decimal:
     number = _decimal(value, field)
     if number <= 0:
-        raise DrugRegisterError(field, "The amount must be more than 0 mg.")
+        raise DrugRegisterError("The amount must be more than 0 mg.", field)
     if number != number.quantize(MG):
-        raise DrugRegisterError(field, "Give the amount to at most two decimal places (mg).")
+        raise DrugRegisterError("Give the amount to at most two decimal places (mg).", field)
     return number
-
-
-def _require_role(user: User, roles: frozenset[str], what: str) -> None:
-    if user.role not in roles:
-        raise PermissionError(f"a {user.get_role_display()} may not {what}")
 
 
 def _mg(value: Decimal) -> str:
@@ -230,33 +222,47 @@ def open_discrepancies() -> Any:
 # --- receipts ---------------------------------------------------------------------------------
 
 
-def do_record_receipt(actor: Actor, data: dict[str, Any]) -> RegisterEntry:
-    """Vials into the safe. ``data``: drug, concentration_mg_per_ml, vial_volume_ml, vial_count,
-    lot, expiry_date, supplier, reference."""
+@dataclass(frozen=True)
+class ReceiptInput:
+    """Vials received into the safe (the attribute names are the receipt form's fields)."""
+
+    concentration_mg_per_ml: Decimal
+    vial_volume_ml: Decimal
+    vial_count: int
+    lot: str
+    expiry_date: dt.date
+    supplier: str
+    reference: str
+    drug: str = ControlledDrug.KETAMINE
+
+
+@service(ROLES.record_receipt, category=CATEGORY, action=Action.CREATE)
+def do_record_receipt(actor: Actor, receipt: ReceiptInput) -> RegisterEntry:
+    """Vials into the safe: ``vial_count`` vials of ``vial_volume_ml`` at a library vial
+    concentration, one lot with one expiry date."""
     user = actor.user
-    _require_role(user, RECORDERS, "record a receipt of controlled drugs")
-    drug = data.get("drug") or ControlledDrug.KETAMINE
-    concentration = _concentration(data.get("concentration_mg_per_ml"), drug)
-    volume = _decimal(data.get("vial_volume_ml"), "vial_volume_ml")
+    drug = receipt.drug or ControlledDrug.KETAMINE
+    concentration = _concentration(receipt.concentration_mg_per_ml, drug)
+    volume = _decimal(receipt.vial_volume_ml, "vial_volume_ml")
     if volume <= 0:
-        raise DrugRegisterError("vial_volume_ml", "The vial volume must be more than 0 mL.")
-    count = data.get("vial_count")
-    if not isinstance(count, int) or count <= 0:
-        raise DrugRegisterError("vial_count", "Give the number of vials received (at least 1).")
-    lot = str(data.get("lot") or "").strip()
+        raise DrugRegisterError("The vial volume must be more than 0 mL.", "vial_volume_ml")
+    count = receipt.vial_count
+    if not isinstance(count, int) or isinstance(count, bool) or count <= 0:
+        raise DrugRegisterError("Give the number of vials received (at least 1).", "vial_count")
+    lot = str(receipt.lot or "").strip()
     if not lot:
-        raise DrugRegisterError("lot", "The lot number is required.")
-    expiry = data.get("expiry_date")
+        raise DrugRegisterError("The lot number is required.", "lot")
+    expiry = receipt.expiry_date
     if not isinstance(expiry, dt.date):
-        raise DrugRegisterError("expiry_date", "The expiry date is required.")
+        raise DrugRegisterError("The expiry date is required.", "expiry_date")
     if expiry < timezone.localdate():
-        raise DrugRegisterError("expiry_date", "This lot has already expired; do not stock it.")
-    supplier = str(data.get("supplier") or "").strip()
+        raise DrugRegisterError("This lot has already expired; do not stock it.", "expiry_date")
+    supplier = str(receipt.supplier or "").strip()
     if not supplier:
-        raise DrugRegisterError("supplier", "The supplier is required.")
-    reference = str(data.get("reference") or "").strip()
+        raise DrugRegisterError("The supplier is required.", "supplier")
+    reference = str(receipt.reference or "").strip()
     if not reference:
-        raise DrugRegisterError("reference", "The invoice or order reference is required.")
+        raise DrugRegisterError("The invoice or order reference is required.", "reference")
     amount = (concentration * volume * count).quantize(MG)
     with transaction.atomic():
         # The same lot must keep one concentration and one expiry date.
@@ -267,9 +273,9 @@ def do_record_receipt(actor: Actor, data: dict[str, Any]) -> RegisterEntry:
         )
         if clash is not None:
             raise DrugRegisterError(
-                "lot",
                 f"Lot {lot} was received before as {clash.concentration_mg_per_ml.normalize()} "
                 f"mg/mL expiring {clash.expiry_date:%Y-%m-%d}; check the vial label.",
+                "lot",
             )
         entry = RegisterEntry.objects.create(
             kind=EntryKind.RECEIPT,
@@ -314,18 +320,19 @@ def _session_drug(session: Any) -> str:
     drug = str(session.plan.drug)
     if drug not in ControlledDrug.values:
         raise DrugRegisterError(
-            "session",
             f"{drug} is not a controlled drug kept in this register; nothing to record.",
+            "session",
         )
     return drug
 
 
+@service(ROLES.record_draw, category=CATEGORY, action=Action.CREATE)
 def do_record_draw(
     actor: Actor,
     session: Any,
     *,
-    concentration_mg_per_ml: Any,
-    amount_mg: Any,
+    concentration_mg_per_ml: Decimal,
+    amount_mg: Decimal,
     lot: str,
 ) -> RegisterEntry:
     """Take ``amount_mg`` of the session's drug out of the safe from vial lot ``lot``.
@@ -334,15 +341,17 @@ def do_record_draw(
     concentration; the amount is not positive; the lot was never received at that concentration
     or has expired (clinic-local date); the amount exceeds what the ledger holds for that lot or
     that concentration; the session is signed, discharged or cancelled. Only a nurse records it.
+    Called by ``infusions.services.do_prepare_bag`` inside its transaction: a refusal there is
+    audited once, by that outer service, after its rollback.
     """
     user = actor.user
-    _require_role(user, RECORDERS, "draw controlled drugs")
+    note_subject(patient=session.patient, obj=session)
     drug = _session_drug(session)
     concentration = _concentration(concentration_mg_per_ml, drug)
     amount = _positive_mg(amount_mg)
     lot = str(lot or "").strip()
     if not lot:
-        raise DrugRegisterError("lot", "The vial lot number is required.")
+        raise DrugRegisterError("The vial lot number is required.", "lot")
     with transaction.atomic():
         from painclinic.web.infusions.models import InfusionSession
 
@@ -352,7 +361,7 @@ def do_record_draw(
         )
         if locked.status in NO_DRAW_STATUSES:
             raise DrugRegisterError(
-                "session", f"This session is {locked.get_status_display().lower()}: no draws."
+                f"This session is {locked.get_status_display().lower()}: no draws.", "session"
             )
         receipt = (
             RegisterEntry.objects.filter(
@@ -363,26 +372,26 @@ def do_record_draw(
         )
         if receipt is None:
             raise DrugRegisterError(
-                "lot",
                 f"No vials of lot {lot} at {format_dose(float(concentration), 'mg/mL')} "
                 "were received into the register.",
+                "lot",
             )
         today = timezone.localdate()
         if receipt.expiry_date is not None and receipt.expiry_date < today:
             raise DrugRegisterError(
-                "lot",
                 f"Lot {lot} expired on {receipt.expiry_date:%Y-%m-%d}: do not use it. "
                 "Set it aside for destruction.",
+                "lot",
             )
         on_hand = balance_mg(concentration, drug)
         in_lot = lot_balance_mg(lot, concentration, drug)
         available = min(on_hand, in_lot)
         if amount > available:
             raise DrugRegisterError(
-                "amount_mg",
                 f"{_mg(amount)} is more than the register holds "
                 f"({_mg(in_lot)} in lot {lot}, {_mg(on_hand)} at "
                 f"{format_dose(float(concentration), 'mg/mL')}). Count the safe.",
+                "amount_mg",
             )
         entry = RegisterEntry.objects.create(
             kind=EntryKind.DRAW,
@@ -420,22 +429,27 @@ WITNESS_LOCK_MIN = 15
 
 
 def _witness_failures(witness_id: int) -> int:
-    """Wrong witness passwords for this user in the last WITNESS_LOCK_MIN minutes (audited)."""
+    """Wrong witness passwords for this user in the last WITNESS_LOCK_MIN minutes: the refusals
+    the services audited (from the register's pages or the infusion chart alike)."""
     from painclinic.web.audit.models import AuditEvent
 
     since = timezone.now() - dt.timedelta(minutes=WITNESS_LOCK_MIN)
-    return AuditEvent.objects.filter(
-        category=CATEGORY,
-        outcome=Outcome.DENIED,
-        occurred_at__gte=since,
-        detail__refused="witness_password",
-        detail__witness_id=witness_id,
-    ).count()
+    return (
+        AuditEvent.objects.filter(
+            outcome=Outcome.DENIED, occurred_at__gte=since, detail__witness_id=witness_id
+        )
+        # Events written before the service contract said "refused": "witness_password".
+        .filter(Q(detail__field="witness_password") | Q(detail__refused="witness_password"))
+        .count()
+    )
 
 
 def verify_witness(actor: Actor, witness: Any, witness_password: str, *, what: str) -> User:
     """The second person for a witnessed entry: another clinical user who re-enters their own
-    password. A failed signature is audited (outside the refused transaction) and refused."""
+    password. A plain check used inside services (not an entry point): a failure raises
+    :class:`DrugRegisterError` carrying ``witness_id`` in its detail, and the service that
+    called it audits the refusal after its rollback (so a wrong password stays on record and
+    counts towards the witness lock-out, whichever page the witness signed on)."""
     user = actor.user
     user_model = get_user_model()
     candidate: Any
@@ -445,42 +459,37 @@ def verify_witness(actor: Actor, witness: Any, witness_password: str, *, what: s
         candidate = user_model.objects.filter(pk=witness).first() if witness else None
     problem: tuple[str, str] | None = None
     if candidate is None or not candidate.is_active:
-        problem = ("witness", "Choose the colleague who witnessed this.")
+        problem = ("Choose the colleague who witnessed this.", "witness")
     elif candidate.pk == user.pk:
-        problem = ("witness", "The witness must be a different person from the one recording.")
+        problem = ("The witness must be a different person from the one recording.", "witness")
     elif getattr(candidate, "role", "") not in WITNESSES:
-        problem = ("witness", "The witness must be a nurse or a physician.")
+        problem = ("The witness must be a nurse or a physician.", "witness")
     elif _witness_failures(candidate.pk) >= WITNESS_MAX_FAILURES:
         problem = (
-            "witness_password",
             f"Too many wrong passwords for this witness: wait {WITNESS_LOCK_MIN} minutes.",
+            "witness_password",
         )
     elif not witness_password or not candidate.check_password(witness_password):
-        problem = ("witness_password", "The witness's password is not correct.")
+        problem = ("The witness's password is not correct.", "witness_password")
     if problem is not None:
-        audit(
-            actor,
-            category=CATEGORY,
-            action=Action.CREATE,
-            outcome=Outcome.DENIED,
-            detail={
-                "kind": what,
-                "refused": problem[0],
-                "witness_id": getattr(candidate, "pk", None),
-            },
+        message, field = problem
+        raise DrugRegisterError(
+            message,
+            field,
+            detail={"witnessed": str(what), "witness_id": getattr(candidate, "pk", None)},
         )
-        raise DrugRegisterError(*problem)
     assert isinstance(candidate, User)
     return candidate
 
 
+@service(ROLES.record_waste, category=CATEGORY, action=Action.CREATE)
 def do_record_waste(
     actor: Actor,
     session: Any,
     *,
-    concentration_mg_per_ml: Any,
-    amount_mg: Any,
-    witness: Any,
+    concentration_mg_per_ml: Decimal,
+    amount_mg: Decimal,
+    witness: User | int | None,
     witness_password: str,
     reason: str,
 ) -> RegisterEntry:
@@ -489,16 +498,18 @@ def do_record_waste(
     ``witness`` is a user (or user id): a nurse or physician other than the recorder, who
     re-enters their own password. The amount cannot exceed what was drawn for the session at
     that concentration less what was already wasted. Waste does not change the stock balance
-    (the drug left the safe when it was drawn).
+    (the drug left the safe when it was drawn). Also called by the infusions services (the
+    remainder after an infusion, the drug drawn for a cancelled session) inside their
+    transactions: a refusal there is audited once, by that outer service.
     """
     user = actor.user
-    _require_role(user, RECORDERS, "record controlled-drug waste")
+    note_subject(patient=session.patient, obj=session)
     drug = _session_drug(session)
     concentration = _concentration(concentration_mg_per_ml, drug)
     amount = _positive_mg(amount_mg)
     reason = str(reason or "").strip()
     if not reason:
-        raise DrugRegisterError("reason", "Say why the drug is wasted.")
+        raise DrugRegisterError("Say why the drug is wasted.", "reason")
     signer = verify_witness(actor, witness, witness_password, what=EntryKind.WASTE)
     with transaction.atomic():
         from painclinic.web.infusions.models import InfusionSession
@@ -507,15 +518,15 @@ def do_record_waste(
             InfusionSession.objects.select_for_update().select_related("patient").get(pk=session.pk)
         )
         if locked.status in NO_WASTE_STATUSES:
-            raise DrugRegisterError("session", "This session's note is signed: no more entries.")
+            raise DrugRegisterError("This session's note is signed: no more entries.", "session")
         drawn = session_drawn_mg(locked, concentration)
         wasted = session_wasted_mg(locked, concentration)
         if amount > drawn - wasted:
             raise DrugRegisterError(
-                "amount_mg",
                 f"{_mg(amount)} is more than is left of what was drawn for this session at "
                 f"{format_dose(float(concentration), 'mg/mL')} "
                 f"(drawn {_mg(drawn)}, already wasted {_mg(wasted)}).",
+                "amount_mg",
             )
         lots = list(
             RegisterEntry.objects.filter(
@@ -596,46 +607,46 @@ def lots_in_stock(drug: str = ControlledDrug.KETAMINE) -> list[LotStock]:
     return sorted(stock, key=lambda s: (s.expiry_date or dt.date.max, s.lot))
 
 
+@service(ROLES.record_destruction, category=CATEGORY, action=Action.CREATE)
 def do_record_destruction(
     actor: Actor,
     *,
-    concentration_mg_per_ml: Any,
+    concentration_mg_per_ml: Decimal,
     lot: str,
-    amount_mg: Any,
-    witness: Any,
+    amount_mg: Decimal,
+    witness: User | int | None,
     witness_password: str,
     reason: str,
 ) -> RegisterEntry:
     """Take expired or damaged stock of one lot out of the safe for destruction, witnessed by a
     second clinical user who re-enters their password. Refused beyond what the lot holds."""
     user = actor.user
-    _require_role(user, RECORDERS, "record the destruction of controlled drugs")
     drug = ControlledDrug.KETAMINE
     concentration = _concentration(concentration_mg_per_ml, drug)
     amount = _positive_mg(amount_mg)
     lot = str(lot or "").strip().upper()
     if not lot:
-        raise DrugRegisterError("lot", "The lot number is required.")
+        raise DrugRegisterError("The lot number is required.", "lot")
     reason = str(reason or "").strip()
     if not reason:
-        raise DrugRegisterError("reason", "Say why the stock is destroyed (expired, broken...).")
+        raise DrugRegisterError("Say why the stock is destroyed (expired, broken...).", "reason")
     signer = verify_witness(actor, witness, witness_password, what=EntryKind.DESTRUCTION)
     with transaction.atomic():
         if not RegisterEntry.objects.filter(
             kind=EntryKind.RECEIPT, drug=drug, lot=lot, concentration_mg_per_ml=concentration
         ).exists():
             raise DrugRegisterError(
-                "lot",
                 f"No vials of lot {lot} at {format_dose(float(concentration), 'mg/mL')} "
                 "were received into the register.",
+                "lot",
             )
         on_hand = balance_mg(concentration, drug)
         in_lot = lot_balance_mg(lot, concentration, drug)
         if amount > min(on_hand, in_lot):
             raise DrugRegisterError(
-                "amount_mg",
                 f"{_mg(amount)} is more than the register holds ({_mg(in_lot)} in lot {lot}, "
                 f"{_mg(on_hand)} at {format_dose(float(concentration), 'mg/mL')}).",
+                "amount_mg",
             )
         entry = RegisterEntry.objects.create(
             kind=EntryKind.DESTRUCTION,
@@ -671,26 +682,38 @@ def do_record_destruction(
 # --- counts and discrepancies -----------------------------------------------------------------
 
 
-def do_record_count(actor: Actor, data: dict[str, Any]) -> StockCount:
-    """A physical count of one concentration. ``data``: drug, concentration_mg_per_ml,
-    full_vials, vial_volume_ml, open_vial_ml, notes. counted mg = (full_vials x vial_volume_ml
-    + open_vial_ml) x concentration. A count that differs from the ledger balance opens a
+@dataclass(frozen=True)
+class CountInput:
+    """A physical count of one vial concentration (the attribute names are the count form's
+    fields)."""
+
+    concentration_mg_per_ml: Decimal
+    full_vials: int
+    vial_volume_ml: Decimal
+    open_vial_ml: Decimal = Decimal("0")
+    notes: str = ""
+    drug: str = ControlledDrug.KETAMINE
+
+
+@service(ROLES.record_count, category=CATEGORY, action=Action.CREATE)
+def do_record_count(actor: Actor, tally: CountInput) -> StockCount:
+    """A physical count of one concentration: counted mg = (full_vials x vial_volume_ml +
+    open_vial_ml) x concentration. A count that differs from the ledger balance opens a
     Discrepancy; a new count of a concentration with an open discrepancy is refused until a
     physician or clinic admin resolves it (otherwise the same shortfall would be adjusted twice).
     """
     user = actor.user
-    _require_role(user, RECORDERS, "record a controlled-drug count")
-    drug = data.get("drug") or ControlledDrug.KETAMINE
-    concentration = _concentration(data.get("concentration_mg_per_ml"), drug)
-    full_vials = data.get("full_vials")
-    if not isinstance(full_vials, int) or full_vials < 0:
-        raise DrugRegisterError("full_vials", "Give the number of unopened vials (0 or more).")
-    volume = _decimal(data.get("vial_volume_ml"), "vial_volume_ml")
+    drug = tally.drug or ControlledDrug.KETAMINE
+    concentration = _concentration(tally.concentration_mg_per_ml, drug)
+    full_vials = tally.full_vials
+    if not isinstance(full_vials, int) or isinstance(full_vials, bool) or full_vials < 0:
+        raise DrugRegisterError("Give the number of unopened vials (0 or more).", "full_vials")
+    volume = _decimal(tally.vial_volume_ml, "vial_volume_ml")
     if volume <= 0:
-        raise DrugRegisterError("vial_volume_ml", "The vial volume must be more than 0 mL.")
-    open_ml = _decimal(data.get("open_vial_ml") or 0, "open_vial_ml")
+        raise DrugRegisterError("The vial volume must be more than 0 mL.", "vial_volume_ml")
+    open_ml = _decimal(tally.open_vial_ml or 0, "open_vial_ml")
     if open_ml < 0:
-        raise DrugRegisterError("open_vial_ml", "The volume cannot be negative.")
+        raise DrugRegisterError("The volume cannot be negative.", "open_vial_ml")
     counted = ((full_vials * volume + open_ml) * concentration).quantize(MG)
     with transaction.atomic():
         already = (
@@ -700,9 +723,9 @@ def do_record_count(actor: Actor, data: dict[str, Any]) -> StockCount:
         )
         if already is not None:
             raise DrugRegisterError(
-                "concentration_mg_per_ml",
                 f"Discrepancy #{already.pk} at {format_dose(float(concentration), 'mg/mL')} is "
                 "still open: a physician or clinic admin must resolve it before the next count.",
+                "concentration_mg_per_ml",
             )
         computed = balance_mg(concentration, drug)
         now = timezone.now()
@@ -716,7 +739,7 @@ def do_record_count(actor: Actor, data: dict[str, Any]) -> StockCount:
             computed_mg=computed,
             counted_by=user,
             counted_at=now,
-            notes=str(data.get("notes") or "").strip(),
+            notes=str(tally.notes or "").strip(),
         )
         detail = {
             "drug": drug,
@@ -739,16 +762,16 @@ def do_record_count(actor: Actor, data: dict[str, Any]) -> StockCount:
     return count
 
 
+@service(ROLES.resolve_discrepancy, category=CATEGORY, action=Action.UPDATE)
 def do_resolve_discrepancy(
     actor: Actor, discrepancy_id: int, explanation: str
 ) -> DiscrepancyResolution:
     """A physician or clinic admin explains a discrepancy; the ledger is adjusted to the count."""
     user = actor.user
-    _require_role(user, RESOLVERS, "resolve a controlled-drug discrepancy")
     explanation = str(explanation or "").strip()
     if len(explanation) < 10:
         raise DrugRegisterError(
-            "explanation", "Explain what happened (at least a sentence); it goes in the register."
+            "Explain what happened (at least a sentence); it goes in the register.", "explanation"
         )
     with transaction.atomic():
         discrepancy = (
@@ -758,10 +781,11 @@ def do_resolve_discrepancy(
             .first()
         )
         if discrepancy is None:
-            raise DrugRegisterError("discrepancy", "No such discrepancy.")
+            raise DrugRegisterError("No such discrepancy.", "discrepancy")
+        note_subject(obj=discrepancy)
         if DiscrepancyResolution.objects.filter(discrepancy=discrepancy).exists():
             raise DrugRegisterError(
-                "discrepancy", "Someone else has already resolved this discrepancy."
+                "Someone else has already resolved this discrepancy.", "discrepancy"
             )
         count = discrepancy.count
         now = timezone.now()

@@ -8,7 +8,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from painclinic.web.accounts.models import Role
 from painclinic.web.accounts.permissions import acting_user, allow_roles
 from painclinic.web.audit.services import Action, audit
 from painclinic.web.drugregister.forms import (
@@ -20,10 +19,9 @@ from painclinic.web.drugregister.forms import (
     WasteForm,
 )
 from painclinic.web.drugregister.models import Discrepancy, RegisterEntry, StockCount
+from painclinic.web.drugregister.roles import ROLES
 from painclinic.web.drugregister.services import (
     CATEGORY,
-    RECORDERS,
-    RESOLVERS,
     DrugRegisterError,
     balances,
     do_record_count,
@@ -38,8 +36,6 @@ from painclinic.web.drugregister.services import (
 from painclinic.web.lib.http import actor_of
 from painclinic.web.patients.access import read_for
 
-P, N, A = Role.PHYSICIAN, Role.NURSE, Role.CLINIC_ADMIN
-READERS = (P, N, A)
 PAGE_SIZE = 50
 
 
@@ -51,7 +47,7 @@ def _entries() -> Any:
     return RegisterEntry.objects.select_related("recorded_by", "witness", "patient")
 
 
-@allow_roles(READERS)
+@allow_roles(ROLES.view_register)
 def home(request: HttpRequest) -> HttpResponse:
     recent = list(_entries()[:15])
     audit(
@@ -66,19 +62,19 @@ def home(request: HttpRequest) -> HttpResponse:
         "lots": lots_in_stock(),
         "recent": recent,
         "open_count": open_discrepancies().count(),
-        "can_record": role in RECORDERS,
-        "can_resolve": role in RESOLVERS,
+        "can_record": role in ROLES.record_receipt,
+        "can_resolve": role in ROLES.resolve_discrepancy,
     }
     return render(request, "drugregister/home.html", context)
 
 
-@allow_roles(N)
+@allow_roles(ROLES.record_receipt)
 @require_http_methods(["GET", "POST"])
 def receive(request: HttpRequest) -> HttpResponse:
     form = ReceiptForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            entry = do_record_receipt(actor_of(request), form.cleaned_data)
+            entry = do_record_receipt(actor_of(request), form.to_input())
         except DrugRegisterError as error:
             _put_error(form, error)
         else:
@@ -89,13 +85,13 @@ def receive(request: HttpRequest) -> HttpResponse:
     return render(request, "drugregister/receive.html", {"form": form})
 
 
-@allow_roles(N)
+@allow_roles(ROLES.record_count)
 @require_http_methods(["GET", "POST"])
 def count(request: HttpRequest) -> HttpResponse:
     form = CountForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            result = do_record_count(actor_of(request), form.cleaned_data)
+            result = do_record_count(actor_of(request), form.to_input())
         except DrugRegisterError as error:
             _put_error(form, error)
         else:
@@ -113,7 +109,7 @@ def count(request: HttpRequest) -> HttpResponse:
     return render(request, "drugregister/count.html", context)
 
 
-@allow_roles(READERS)
+@allow_roles(ROLES.list_discrepancies)
 def discrepancies(request: HttpRequest) -> HttpResponse:
     rows = list(
         Discrepancy.objects.select_related(
@@ -130,12 +126,12 @@ def discrepancies(request: HttpRequest) -> HttpResponse:
     context = {
         "rows": rows,
         "counts": counts,
-        "can_resolve": acting_user(request).role in RESOLVERS,
+        "can_resolve": acting_user(request).role in ROLES.resolve_discrepancy,
     }
     return render(request, "drugregister/discrepancies.html", context)
 
 
-@allow_roles(P, A)
+@allow_roles(ROLES.resolve_discrepancy)
 @require_http_methods(["GET", "POST"])
 def resolve(request: HttpRequest, discrepancy_id: int) -> HttpResponse:
     discrepancy = (
@@ -163,7 +159,7 @@ def resolve(request: HttpRequest, discrepancy_id: int) -> HttpResponse:
     return render(request, "drugregister/resolve.html", context)
 
 
-@allow_roles(READERS)
+@allow_roles(ROLES.list_entries)
 def entries(request: HttpRequest) -> HttpResponse:
     form = EntryFilterForm(request.GET)
     filters: dict[str, Any] = {}
@@ -209,7 +205,7 @@ def _session_for(request: HttpRequest, session_id: int) -> Any:
     )
 
 
-@allow_roles(N)
+@allow_roles(ROLES.record_waste)
 @require_http_methods(["GET", "POST"])
 def waste(request: HttpRequest, session_id: int) -> HttpResponse:
     """Witnessed waste of what was drawn for one infusion session."""
@@ -245,7 +241,7 @@ def waste(request: HttpRequest, session_id: int) -> HttpResponse:
     return render(request, "drugregister/waste.html", context)
 
 
-@allow_roles(N)
+@allow_roles(ROLES.record_destruction)
 @require_http_methods(["GET", "POST"])
 def destroy(request: HttpRequest) -> HttpResponse:
     """Witnessed destruction of expired or damaged stock."""

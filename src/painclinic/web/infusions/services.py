@@ -1191,10 +1191,10 @@ def _require_nothing_left_to_waste(session: InfusionSession) -> None:
         )
 
 
-def _register_refusal(error: ValueError) -> Refused:
-    """A drug-register refusal (DrugRegisterError) as an infusion-day refusal on the same field."""
-    field = getattr(error, "field", None)
-    return Refused(f"Drug register: {getattr(error, 'message', error)}", field)
+def _register_refusal(error: DrugRegisterError) -> Refused:
+    """A drug-register refusal as an infusion-day refusal on the same field, keeping its audit
+    detail (a failed witness's id counts towards the witness lock-out)."""
+    return Refused(f"Drug register: {error.message}", error.field, detail=error.detail)
 
 
 def _verify_witness(actor: Actor, data: dict[str, Any]) -> None:

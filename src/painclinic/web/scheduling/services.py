@@ -11,20 +11,20 @@ session's duration is added to that instant. Opening hours are clinic-local wall
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from painclinic.web.accounts.models import Role
-from painclinic.web.audit.services import Action, Category, Outcome, audit
+from painclinic.web.audit.services import Action, Category, audit
 from painclinic.web.infusions.models import InfusionSession
 from painclinic.web.lib.clinictime import LocalTimeError, local_day_bounds, to_local, to_utc
 from painclinic.web.lib.rowreads import joined_rows, rows_in
-from painclinic.web.lib.service import Actor
+from painclinic.web.lib.service import Actor, Refused, StaleVersion, note_subject, service
 from painclinic.web.patients.models import Patient
 from painclinic.web.scheduling.models import (
     Booking,
@@ -33,12 +33,11 @@ from painclinic.web.scheduling.models import (
     ClinicClosure,
     OpeningHours,
 )
+from painclinic.web.scheduling.roles import ROLES
 from painclinic.web.treatments.models import PlannedSession, PlanStatus, TreatmentPlan
 
 CATEGORY = Category.SCHEDULING
 
-BOOKERS = frozenset({Role.FRONT_DESK})
-CHAIR_ADMINS = frozenset({Role.CLINIC_ADMIN})
 # Bookings that occupy a chair and a patient.
 OCCUPYING = (BookingStatus.BOOKED, BookingStatus.COMPLETED)
 # No booking is longer than this, so an overlap search can bound ``starts_at`` on both sides
@@ -48,9 +47,6 @@ MAX_BOOKING = dt.timedelta(hours=24)
 MAX_SHIFT_DAYS = 21
 # Infusion states in which the booking can no longer be moved or cancelled from the desk.
 STARTED_SESSION_STATUSES = frozenset({"running", "paused", "stopped", "discharged", "signed"})
-# An opened chart that has not started is cancelled from the chart by a nurse or physician
-# (infusions.services.do_cancel_session), which also cancels the booking through here.
-SESSION_CANCELLERS = frozenset({Role.NURSE, Role.PHYSICIAN})
 
 
 @dataclass
@@ -60,25 +56,59 @@ class Problem:
     booking: Booking | None = None  # the conflicting booking, if any
 
 
-class SchedulingError(ValueError):
-    """One or more reasons a booking is refused; nothing was saved."""
+class SchedulingError(Refused):
+    """One or more reasons a booking is refused; nothing was saved.
 
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        super().__init__("; ".join(p.message for p in problems))
-        self.problems = list(problems)
+    Raised as ``SchedulingError(message, field)`` for one reason, or
+    ``SchedulingError.listing(problems)`` for several (a series with conflicts): ``problems``
+    lists every reason with the form field it belongs on, ``message`` joins them and ``field``
+    is their field when they all share one. The conflicting bookings go into the audit detail.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        field: str | None = None,
+        *,
+        detail: Mapping[str, Any] | None = None,
+        problems: Sequence[Problem] = (),
+    ) -> None:
+        super().__init__(message, field, detail=detail)
+        self.problems = list(problems) or [Problem(field, message)]
+
+    @classmethod
+    def listing(cls, problems: Sequence[Problem]) -> SchedulingError:
+        problems = list(problems)
+        fields = {p.field for p in problems}
+        detail: dict[str, Any] = {}
+        if len(problems) > 1:
+            detail["problems"] = [p.message for p in problems]
+        conflicts = sorted({p.booking.pk for p in problems if p.booking is not None})
+        if conflicts:
+            detail["conflicting_booking_ids"] = conflicts
+        return cls(
+            "; ".join(p.message for p in problems),
+            fields.pop() if len(fields) == 1 else None,
+            detail=detail,
+            problems=problems,
+        )
 
 
-class BookingEditConflict(Exception):
-    """Someone changed the booking after this person opened it."""
+class BookingEditConflict(StaleVersion):
+    """Someone changed the booking after this person opened it (``current`` is it now)."""
 
-    def __init__(self, current: Booking) -> None:
-        super().__init__("the booking changed while you were editing it")
+    def __init__(self, current: Booking, expected_version: int) -> None:
+        super().__init__(
+            "the booking changed while you were editing it",
+            obj=current,
+            patient=current.patient,
+            expected_version=expected_version,
+            current_version=current.version,
+            changes=[f"status: {current.get_status_display().lower()}"]
+            if current.status != BookingStatus.BOOKED
+            else (),
+        )
         self.current = current
-
-
-def _require(user: Any, roles: frozenset[str], what: str) -> None:
-    if getattr(user, "role", "") not in roles:
-        raise PermissionError(f"a {user.get_role_display()} may not {what}")
 
 
 # --- opening hours ----------------------------------------------------------------------------
@@ -146,12 +176,10 @@ def series_dates(
         return day.weekday() in weekdays and day not in closed
 
     if not weekdays:
-        raise SchedulingError([Problem("chair", "This chair has no opening hours.")])
+        raise SchedulingError("This chair has no opening hours.", "chair")
     if not is_open(first_date):
         why = "the clinic" if first_date in closed else "the chair"
-        raise SchedulingError(
-            [Problem("date", f"{why.capitalize()} is closed on {first_date:%A %Y-%m-%d}.")]
-        )
+        raise SchedulingError(f"{why.capitalize()} is closed on {first_date:%A %Y-%m-%d}.", "date")
     dates: list[dt.date] = []
     shift = 0
     base_offset = day_offsets[0] if day_offsets else 0
@@ -163,7 +191,7 @@ def series_dates(
         while not is_open(day):
             day += dt.timedelta(days=1)
             if (day - start).days > MAX_SHIFT_DAYS:  # pragma: no cover - guarded above
-                raise SchedulingError([Problem("date", "No open day found.")])
+                raise SchedulingError("No open day found.", "date")
         shift += (day - start).days
         dates.append(day)
     return dates
@@ -337,7 +365,7 @@ def propose_series(
     ``first_date`` and the others at their planned gaps from it."""
     problem = plan_problem(plan)
     if problem is not None:
-        raise SchedulingError([problem])
+        raise SchedulingError.listing([problem])
     sessions = unbooked_sessions(plan)
     horizon = first_date + dt.timedelta(
         days=max(s.day_offset for s in sessions) - sessions[0].day_offset + 60
@@ -361,6 +389,7 @@ def _slot_detail(slot: Slot) -> dict[str, Any]:
     }
 
 
+@service(ROLES.book_series, category=CATEGORY, action=Action.CREATE)
 def do_book_series(
     actor: Actor,
     plan_id: int,
@@ -371,16 +400,16 @@ def do_book_series(
 ) -> list[Booking]:
     """Book every session of an active plan, or nothing (SchedulingError lists why)."""
     user = actor.user
-    _require(user, BOOKERS, "book chairs")
     with transaction.atomic():
         plan = TreatmentPlan.objects.select_for_update().select_related("patient").get(pk=plan_id)
+        note_subject(patient=plan.patient, obj=plan)
         # Serialise bookings of this patient and of this chair.
         Patient.objects.select_for_update().filter(pk=plan.patient_id).first()
         chair = with_active_hours(Chair.objects.select_for_update()).get(pk=chair_id)
         slots = propose_series(plan, chair, first_date, start_time)
         problems = [p for slot in slots for p in slot.problems]
         if problems:
-            raise SchedulingError(problems)
+            raise SchedulingError.listing(problems)
         now = timezone.now()
         bookings = []
         for slot in slots:
@@ -415,28 +444,20 @@ def _lock_booking(actor: Actor, booking_id: int, expected_version: int) -> Booki
         .select_related("patient", "chair", "plan", "planned_session")
         .get(pk=booking_id)
     )
+    note_subject(patient=booking.patient, obj=booking)
     if booking.version != expected_version:
-        raise BookingEditConflict(booking)
+        raise BookingEditConflict(booking, expected_version)
     if booking.status != BookingStatus.BOOKED:
-        raise SchedulingError(
-            [Problem(None, f"This booking is {booking.get_status_display().lower()}.")]
-        )
+        raise SchedulingError(f"This booking is {booking.get_status_display().lower()}.")
     status = infusion_status(booking)
     if status in STARTED_SESSION_STATUSES:
-        raise SchedulingError(
-            [Problem(None, "The infusion has started: the booking can no longer change.")]
-        )
+        raise SchedulingError("The infusion has started: the booking can no longer change.")
     if status is not None and status != "cancelled":
         # The nurse has opened the chart (a bag may already be drawn): cancelling here would
         # leave the session and any drawn controlled drug behind on a cancelled booking.
         raise SchedulingError(
-            [
-                Problem(
-                    None,
-                    "The infusion chart is open for this booking: a nurse or physician cancels "
-                    "the session from the chart (the booking is cancelled with it).",
-                )
-            ]
+            "The infusion chart is open for this booking: a nurse or physician cancels "
+            "the session from the chart (the booking is cancelled with it)."
         )
     return booking
 
@@ -456,19 +477,6 @@ def infusion_status(booking: Booking) -> str | None:
     return None if session is None else str(session.status)
 
 
-def _audit_conflict(actor: Actor, error: BookingEditConflict, expected: int) -> None:
-    """Written after the refused transaction rolled back, so the attempt stays on record."""
-    audit(
-        actor,
-        category=CATEGORY,
-        action=Action.UPDATE,
-        patient=error.current.patient,
-        obj=error.current,
-        outcome=Outcome.CONFLICT,
-        detail={"expected_version": expected, "current_version": error.current.version},
-    )
-
-
 def _cancel(booking: Booking, reason: str) -> None:
     Booking.objects.filter(pk=booking.pk).update(
         status=BookingStatus.CANCELLED, cancel_reason=reason, version=F("version") + 1
@@ -476,42 +484,44 @@ def _cancel(booking: Booking, reason: str) -> None:
     booking.refresh_from_db()
 
 
+@service(ROLES.cancel_booking, category=CATEGORY, action=Action.UPDATE)
 def do_cancel_booking(
     actor: Actor, booking_id: int, *, expected_version: int, reason: str
 ) -> Booking:
     """Cancel with a mandatory reason; the booking stays (status cancelled)."""
-    user = actor.user
-    _require(user, BOOKERS, "cancel bookings")
     reason = (reason or "").strip()
     if not reason:
-        raise SchedulingError([Problem("reason", "Give the reason for cancelling.")])
-    try:
-        with transaction.atomic():
-            booking = _lock_booking(actor, booking_id, expected_version)
-            _cancel(booking, reason)
-            audit(
-                actor,
-                category=CATEGORY,
-                action=Action.UPDATE,
-                patient=booking.patient,
-                obj=booking,
-                detail={"status": "cancelled", "reason": reason, "version": booking.version},
-            )
-    except BookingEditConflict as error:
-        _audit_conflict(actor, error, expected_version)
-        raise
+        raise SchedulingError("Give the reason for cancelling.", "reason")
+    with transaction.atomic():
+        booking = _lock_booking(actor, booking_id, expected_version)
+        _cancel(booking, reason)
+        audit(
+            actor,
+            category=CATEGORY,
+            action=Action.UPDATE,
+            patient=booking.patient,
+            obj=booking,
+            detail={"status": "cancelled", "reason": reason, "version": booking.version},
+        )
     return booking
 
 
 def cancel_booking_of_session(actor: Actor, booking_id: int, *, reason: str) -> Booking:
     """Cancel the booking of an infusion session cancelled from its chart, with the session's
-    reason. Called by ``infusions.services.do_cancel_session`` inside its transaction (which
-    holds the session's lock and checked its version); audited like a desk cancellation."""
-    user = actor.user
-    _require(user, SESSION_CANCELLERS, "cancel an infusion session's booking")
+    reason; audited like a desk cancellation.
+
+    A plain helper, not a service (no ``@service``): it is called only by
+    ``infusions.services.do_cancel_session`` inside that service's transaction (which holds the
+    session's lock and checked its version), so a refusal here is audited once, by that outer
+    service, after its rollback. It still refuses an actor other than a nurse or a physician
+    (``ROLES.cancel_booking_of_session``) with ``PermissionDenied``."""
+    if actor.role not in ROLES.cancel_booking_of_session:
+        raise PermissionDenied(
+            f"{actor.role or 'an anonymous visitor'} may not cancel an infusion session's booking"
+        )
     reason = (reason or "").strip()
     if not reason:
-        raise SchedulingError([Problem("reason", "Give the reason for cancelling.")])
+        raise SchedulingError("Give the reason for cancelling.", "reason")
     with transaction.atomic():
         booking = (
             Booking.objects.select_for_update(of=("self",))
@@ -519,9 +529,7 @@ def cancel_booking_of_session(actor: Actor, booking_id: int, *, reason: str) -> 
             .get(pk=booking_id)
         )
         if booking.status != BookingStatus.BOOKED:
-            raise SchedulingError(
-                [Problem(None, f"This booking is {booking.get_status_display().lower()}.")]
-            )
+            raise SchedulingError(f"This booking is {booking.get_status_display().lower()}.")
         _cancel(booking, reason)
         audit(
             actor,
@@ -539,6 +547,7 @@ def cancel_booking_of_session(actor: Actor, booking_id: int, *, reason: str) -> 
     return booking
 
 
+@service(ROLES.reschedule_booking, category=CATEGORY, action=Action.UPDATE)
 def do_reschedule_booking(
     actor: Actor,
     booking_id: int,
@@ -552,36 +561,17 @@ def do_reschedule_booking(
     planned session) after the same checks; the old one is cancelled with reason
     "rescheduled". One transaction: both happen or neither."""
     user = actor.user
-    _require(user, BOOKERS, "reschedule bookings")
-    try:
-        return _reschedule(actor, user, booking_id, expected_version, chair_id, day, start_time)
-    except BookingEditConflict as error:
-        _audit_conflict(actor, error, expected_version)
-        raise
-
-
-def _reschedule(
-    actor: Actor,
-    user: Any,
-    booking_id: int,
-    expected_version: int,
-    chair_id: int,
-    day: dt.date,
-    start_time: dt.time,
-) -> Booking:
     with transaction.atomic():
         booking = _lock_booking(actor, booking_id, expected_version)
         Patient.objects.select_for_update().filter(pk=booking.patient_id).first()
         chair = with_active_hours(Chair.objects.select_for_update()).get(pk=chair_id)
         if booking.plan is not None and booking.plan.status != PlanStatus.ACTIVE:
-            raise SchedulingError(
-                [Problem(None, f"The plan is {booking.plan.get_status_display().lower()}.")]
-            )
+            raise SchedulingError(f"The plan is {booking.plan.get_status_display().lower()}.")
         duration = int((booking.ends_at - booking.starts_at).total_seconds() // 60)
         slot = make_slot(day, start_time, duration, booking.planned_session)
         problems = check_slot(slot, chair=chair, patient=booking.patient, exclude=[booking.pk])
         if problems:
-            raise SchedulingError(problems)
+            raise SchedulingError.listing(problems)
         _cancel(booking, "rescheduled")
         new = Booking.objects.create(
             patient=booking.patient,
@@ -666,6 +656,7 @@ def chair_snapshot(chair: Chair) -> dict[str, Any]:
     return {"name": chair.name, "location": chair.location, "active": chair.active, "hours": hours}
 
 
+@service(ROLES.save_chair, category=CATEGORY, action=Action.UPDATE)
 def do_save_chair(
     actor: Actor,
     chair_id: int | None,
@@ -677,24 +668,21 @@ def do_save_chair(
     """Create or edit a chair and its weekly hours (``hours[weekday]`` = (opens, closes) or None
     for closed). Hours rows are switched off, never deleted. Existing bookings are not moved:
     the chairs page lists any that now fall outside the hours."""
-    user = actor.user
-    _require(user, CHAIR_ADMINS, "manage chairs")
     for weekday, period in hours.items():
         if period is not None and period[0] >= period[1]:
-            raise SchedulingError(
-                [Problem(f"closes_{weekday}", "Closing time must be after opening time.")]
-            )
+            raise SchedulingError("Closing time must be after opening time.", f"closes_{weekday}")
     with transaction.atomic():
         clash = Chair.objects.filter(name__iexact=name.strip())
         if chair_id is not None:
             clash = clash.exclude(pk=chair_id)
         if clash.exists():
-            raise SchedulingError([Problem("name", "Another chair already has this name.")])
+            raise SchedulingError("Another chair already has this name.", "name")
         if chair_id is None:
             chair = Chair.objects.create(name=name.strip(), location=location.strip())
             before: dict[str, Any] = {}
         else:
             chair = Chair.objects.select_for_update().get(pk=chair_id)
+            note_subject(obj=chair)
             before = chair_snapshot(chair)
             chair.name = name.strip()
             chair.location = location.strip()
@@ -728,13 +716,13 @@ def do_save_chair(
     return chair
 
 
+@service(ROLES.set_chair_active, category=CATEGORY, action=Action.UPDATE)
 def do_set_chair_active(actor: Actor, chair_id: int, *, active: bool) -> Chair:
     """Take a chair out of service (or back). Chairs are never deleted; existing bookings
     stay and are listed for the front desk to move."""
-    user = actor.user
-    _require(user, CHAIR_ADMINS, "manage chairs")
     with transaction.atomic():
         chair = Chair.objects.select_for_update().get(pk=chair_id)
+        note_subject(obj=chair)
         if chair.active != active:
             chair.active = active
             chair.save(update_fields=["active"])
@@ -780,16 +768,16 @@ def bookings_outside_hours(chairs: Iterable[Chair], after: dt.datetime) -> list[
     return out
 
 
+@service(ROLES.add_closure, category=CATEGORY, action=Action.CREATE)
 def do_add_closure(actor: Actor, *, day: dt.date, reason: str) -> ClinicClosure:
     """Close the clinic for a day. Existing bookings stay and are listed for the front desk."""
     user = actor.user
-    _require(user, CHAIR_ADMINS, "manage clinic closures")
     reason = (reason or "").strip()
     if not reason:
-        raise SchedulingError([Problem("reason", "Say why the clinic is closed.")])
+        raise SchedulingError("Say why the clinic is closed.", "reason")
     with transaction.atomic():
         if ClinicClosure.objects.filter(active=True, date=day).exists():
-            raise SchedulingError([Problem("date", f"{day:%Y-%m-%d} is already closed.")])
+            raise SchedulingError(f"{day:%Y-%m-%d} is already closed.", "date")
         closure = ClinicClosure.objects.create(date=day, reason=reason, created_by=user)
         audit(
             actor,
@@ -801,11 +789,12 @@ def do_add_closure(actor: Actor, *, day: dt.date, reason: str) -> ClinicClosure:
     return closure
 
 
+@service(ROLES.reopen, category=CATEGORY, action=Action.UPDATE)
 def do_reopen(actor: Actor, closure_id: int) -> ClinicClosure:
-    user = actor.user
-    _require(user, CHAIR_ADMINS, "manage clinic closures")
+    """Reopen the clinic on a day closed by mistake (the closure is switched off, not deleted)."""
     with transaction.atomic():
         closure = ClinicClosure.objects.select_for_update().get(pk=closure_id)
+        note_subject(obj=closure)
         if closure.active:
             closure.active = False
             closure.save(update_fields=["active"])

@@ -27,8 +27,8 @@ from painclinic.web.scheduling.forms import (
     SeriesForm,
 )
 from painclinic.web.scheduling.models import Booking, BookingStatus, Chair, ClinicClosure
+from painclinic.web.scheduling.roles import ROLES
 from painclinic.web.scheduling.services import (
-    BOOKERS,
     CATEGORY,
     OCCUPYING,
     STARTED_SESSION_STATUSES,
@@ -51,12 +51,9 @@ from painclinic.web.scheduling.services import (
 )
 from painclinic.web.treatments.models import PlanStatus, TreatmentPlan
 
-P, N, F, A = Role.PHYSICIAN, Role.NURSE, Role.FRONT_DESK, Role.CLINIC_ADMIN
-BOARD_ROLES = (P, N, F, A)
-BOOKING_READERS = (P, N, F)
 # Physicians read a chart; only nurses open one (infusions:open is nurse-only).
-CHART_READERS = frozenset({P, N})
-CHART_OPENERS = frozenset({N})
+CHART_READERS = frozenset({Role.PHYSICIAN, Role.NURSE})
+CHART_OPENERS = frozenset({Role.NURSE})
 BOARD_RANGE_DAYS = 3660
 
 
@@ -73,7 +70,7 @@ def _patient_context(patient: Patient) -> dict[str, Any]:
 # --- board ------------------------------------------------------------------------------------
 
 
-@allow_roles(BOARD_ROLES)
+@allow_roles(ROLES.view_board)
 def board(request: HttpRequest) -> HttpResponse:
     today = local_today()
     raw = request.GET.get("date", "")
@@ -112,7 +109,7 @@ def board(request: HttpRequest) -> HttpResponse:
             can_open_chart=role in CHART_OPENERS,
             csrf_token=get_token(request),
         ),
-        "can_book": role in BOOKERS,
+        "can_book": role in ROLES.book_series,
         "can_view_chart": role in CHART_READERS,
     }
     return render(request, "scheduling/board.html", context)
@@ -129,7 +126,7 @@ def _chair_initial(chair: Chair) -> dict[str, Any]:
     return initial
 
 
-@allow_roles(A)
+@allow_roles(ROLES.view_chairs)
 @require_http_methods(["GET", "POST"])
 def chairs(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action", "") if request.method == "POST" else ""
@@ -188,7 +185,7 @@ def chairs(request: HttpRequest) -> HttpResponse:
     return render(request, "scheduling/chairs.html", context)
 
 
-@allow_roles(A)
+@allow_roles(ROLES.save_chair)
 @require_http_methods(["GET", "POST"])
 def chair_edit(request: HttpRequest, chair_id: int) -> HttpResponse:
     chair = Chair.objects.filter(pk=chair_id).first()
@@ -222,7 +219,7 @@ def chair_edit(request: HttpRequest, chair_id: int) -> HttpResponse:
 # --- a patient's bookings and series ----------------------------------------------------------
 
 
-@allow_roles(BOOKING_READERS)
+@allow_roles(ROLES.view_patient_bookings)
 def patient(request: HttpRequest, patient_id: int) -> HttpResponse:
     record = get_patient_for(actor_of(request), patient_id, category=CATEGORY)
     bookings = list(
@@ -250,7 +247,7 @@ def patient(request: HttpRequest, patient_id: int) -> HttpResponse:
         "bookings": bookings,
         "plans": plans,
         "to_book": to_book,
-        "can_book": acting_user(request).role in BOOKERS,
+        "can_book": acting_user(request).role in ROLES.book_series,
         "now": dt.datetime.now(dt.UTC),
     }
     return render(request, "scheduling/patient.html", context)
@@ -266,7 +263,7 @@ def _first_open_day(chair: Chair | None) -> dt.date:
     return day
 
 
-@allow_roles(F)
+@allow_roles(ROLES.book_series)
 @require_http_methods(["GET", "POST"])
 def book_series(request: HttpRequest, plan_id: int) -> HttpResponse:
     plan = read_for(
@@ -341,11 +338,12 @@ def _booking_for(request: HttpRequest, booking_id: int) -> Booking:
     )
 
 
-@allow_roles(BOOKING_READERS)
+@allow_roles(ROLES.view_booking)
 @require_http_methods(["GET", "POST"])
 def booking(request: HttpRequest, booking_id: int) -> HttpResponse:
     current = _booking_for(request, booking_id)
-    can_change = acting_user(request).role in BOOKERS
+    role = acting_user(request).role
+    can_change = role in ROLES.reschedule_booking or role in ROLES.cancel_booking
     action = request.POST.get("action") if request.method == "POST" else None
     if action and not can_change:
         raise PermissionDenied("only the front desk changes bookings")

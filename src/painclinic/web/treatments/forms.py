@@ -12,7 +12,12 @@ from django.utils import timezone
 
 from painclinic.web.accounts.models import STAFF_ROLES, User
 from painclinic.web.treatments.models import Drug, FeeBasis, SignatureMethod
-from painclinic.web.treatments.services import protocol_choices, protocol_library
+from painclinic.web.treatments.services import (
+    FeeItemInput,
+    TreatmentConsentInput,
+    protocol_choices,
+    protocol_library,
+)
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,29}$")
 MAX_FEE_CENTS = 10_000_000  # $100,000: anything above is a typing error
@@ -81,6 +86,18 @@ class FeeItemForm(forms.Form):
         cleaned["amount_cents"] = cleaned.pop("amount", None)
         return cleaned
 
+    def to_input(self) -> FeeItemInput:
+        c = self.cleaned_data
+        return FeeItemInput(
+            code=c["code"],
+            description=c["description"],
+            amount_cents=c["amount_cents"],
+            basis=c["basis"],
+            effective_from=c["effective_from"],
+            drug=c.get("drug") or "",
+            protocol_id=c.get("protocol_id") or "",
+        )
+
 
 class WitnessChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
@@ -105,6 +122,8 @@ class TreatmentConsentForm(forms.Form):
         label="Signed at (clinic time)",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
+    # The estimate total shown to the patient (the page renders it beside the estimate).
+    shown_total_cents = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, obtained_by: User, patient_name: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -149,7 +168,24 @@ class TreatmentConsentForm(forms.Form):
             if sessions not in protocol.allowed_sessions:
                 allowed = ", ".join(str(n) for n in protocol.allowed_sessions)
                 self.add_error("sessions", f"{protocol.title} allows {allowed} session(s).")
+        if cleaned.get("shown_total_cents") is None:
+            # A hidden field: its error is shown for the whole form.
+            self.errors.pop("shown_total_cents", None)
+            self.add_error(None, "No estimate was shown: show the estimate before they sign.")
         return cleaned
+
+    def to_input(self) -> TreatmentConsentInput:
+        c = self.cleaned_data
+        return TreatmentConsentInput(
+            protocol_id=c["protocol_id"],
+            sessions=c["sessions"],
+            patient_signed_name=c["patient_signed_name"],
+            signature_method=c["signature_method"],
+            signature_confirmed=c["signature_confirmed"],
+            witness=c["witness"],
+            signed_at=c["signed_at"],
+            shown_total_cents=c["shown_total_cents"],
+        )
 
 
 class WithdrawForm(forms.Form):

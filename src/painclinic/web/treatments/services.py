@@ -2,7 +2,11 @@
 transaction with its audit events.
 
 The doses come from ``painclinic.clinical.plan`` (which calls
-``painclinic.pharmacology.calculate_infusion``); nothing here computes a dose.
+``painclinic.pharmacology.calculate_infusion``); nothing here computes a dose. Every ``do_*`` is a
+service (:func:`painclinic.web.lib.service.service`): it checks the actor's role against
+:data:`painclinic.web.treatments.roles.ROLES` itself, and a refusal (:class:`ServiceError`, a
+refused hard limit :class:`~painclinic.web.lib.service.HardLimitRefused`) or a conflict
+(:class:`PlanConflict`) is audited once, after the rollback, whoever called.
 """
 
 from __future__ import annotations
@@ -18,15 +22,21 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.http import Http404
 from django.utils import timezone
 
 from painclinic import clinical
-from painclinic.web.accounts.models import Role, User
+from painclinic.web.accounts.models import STAFF_ROLES, User
 from painclinic.web.assessments.services import latest_eligibility_decision
-from painclinic.web.audit.services import Action, Category, Outcome, audit
+from painclinic.web.audit.services import Action, Category, audit
 from painclinic.web.lib.clinicdate import age_in_years, clinic_today
-from painclinic.web.lib.service import Actor
+from painclinic.web.lib.service import (
+    Actor,
+    HardLimitRefused,
+    Refused,
+    StaleVersion,
+    note_subject,
+    service,
+)
 from painclinic.web.patients.access import read_for
 from painclinic.web.patients.models import Patient, WeightMeasurement
 from painclinic.web.patients.services import latest_weight
@@ -39,6 +49,7 @@ from painclinic.web.treatments.models import (
     TreatmentConsentDecision,
     TreatmentPlan,
 )
+from painclinic.web.treatments.roles import ROLES
 
 # Treatment consents and plans; the fee schedule.
 TREATMENT_CATEGORY = Category.TREATMENT
@@ -62,22 +73,24 @@ def infusions_hst_exempt() -> bool:
     return bool(getattr(settings, "TREATMENT_INFUSIONS_HST_EXEMPT", False))
 
 
-class ServiceError(Exception):
+class ServiceError(Refused):
     """A rule refused the request; ``field`` names the form field to put the message on."""
 
-    def __init__(self, field: str | None, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
-
-class PlanConflict(Exception):
-    """The plan changed (co-signed, cancelled) since the user opened it."""
+class PlanConflict(StaleVersion):
+    """The plan changed (co-signed, cancelled) since the user opened it; ``plan`` is the plan
+    as it is now."""
 
     def __init__(self, plan: TreatmentPlan, expected_version: int) -> None:
-        super().__init__("the plan changed while you were looking at it")
+        super().__init__(
+            "the plan changed while you were looking at it",
+            obj=plan,
+            patient=plan.patient,
+            expected_version=expected_version,
+            current_version=plan.version,
+            changes=("status",),
+        )
         self.plan = plan
-        self.expected_version = expected_version
 
 
 # --- access -------------------------------------------------------------------------------------
@@ -132,24 +145,39 @@ def _fee_snapshot(item: FeeItem) -> dict[str, Any]:
     }
 
 
-def do_add_fee_item(actor: Actor, data: dict[str, Any]) -> FeeItem:
+@dataclass(frozen=True, kw_only=True)
+class FeeItemInput:
+    """A new row of the fee schedule (the fee form's fields; the amount in integer cents)."""
+
+    code: str
+    description: str
+    amount_cents: int
+    basis: str
+    effective_from: dt.date
+    drug: str = ""
+    protocol_id: str = ""
+
+
+@service(ROLES.add_fee_item, category=FEES_CATEGORY, action=Action.CREATE)
+def do_add_fee_item(actor: Actor, data: FeeItemInput) -> FeeItem:
+    """Add a price (a price change is a new row from a later date; rows are never edited)."""
+    if data.amount_cents <= 0:
+        raise ServiceError("A fee must be a positive amount of cents.", "amount")
     with transaction.atomic():
-        if FeeItem.objects.filter(
-            code=data["code"], effective_from=data["effective_from"]
-        ).exists():
+        if FeeItem.objects.filter(code=data.code, effective_from=data.effective_from).exists():
             raise ServiceError(
-                "effective_from",
-                f"{data['code']} already has a price from {data['effective_from']:%Y-%m-%d}; "
+                f"{data.code} already has a price from {data.effective_from:%Y-%m-%d}; "
                 "choose another date (a price change is a new row from a later date).",
+                "effective_from",
             )
         item = FeeItem.objects.create(
-            code=data["code"],
-            description=data["description"],
-            amount_cents=data["amount_cents"],
-            basis=data["basis"],
-            drug=data.get("drug", ""),
-            protocol_id=data.get("protocol_id", ""),
-            effective_from=data["effective_from"],
+            code=data.code,
+            description=data.description,
+            amount_cents=data.amount_cents,
+            basis=data.basis,
+            drug=data.drug,
+            protocol_id=data.protocol_id,
+            effective_from=data.effective_from,
             created_by=actor.user,
             created_at=timezone.now(),
         )
@@ -163,13 +191,15 @@ def do_add_fee_item(actor: Actor, data: dict[str, Any]) -> FeeItem:
     return item
 
 
+@service(ROLES.deactivate_fee_item, category=FEES_CATEGORY, action=Action.UPDATE)
 def do_deactivate_fee_item(actor: Actor, item_id: int) -> FeeItem:
+    """Take a price out of use (kept in the history). ``FeeItem.DoesNotExist`` for an unknown
+    id: the page checks it first (fee items are never deleted)."""
     with transaction.atomic():
-        item = FeeItem.objects.select_for_update().filter(pk=item_id).first()
-        if item is None:
-            raise Http404("No such fee item")
+        item = FeeItem.objects.select_for_update().get(pk=item_id)
+        note_subject(obj=item)
         if not item.active:
-            raise ServiceError(None, f"{item.code} is already inactive.")
+            raise ServiceError(f"{item.code} is already inactive.")
         item.active = False
         item.deactivated_by = actor.user
         item.deactivated_at = timezone.now()
@@ -328,31 +358,63 @@ def current_treatment_consent(
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class TreatmentConsentInput:
+    """A signed treatment consent (the consent form's fields).
+
+    ``signed_at`` is an aware datetime; ``witness`` another active staff member;
+    ``shown_total_cents`` the estimate total the patient was shown before signing (refused if
+    the fee schedule has changed since)."""
+
+    protocol_id: str
+    sessions: int
+    patient_signed_name: str
+    signature_method: str
+    signature_confirmed: bool
+    witness: User
+    signed_at: dt.datetime
+    shown_total_cents: int
+
+
+@service(ROLES.record_treatment_consent, category=TREATMENT_CATEGORY, action=Action.CREATE)
 def do_record_treatment_consent(
-    actor: Actor, patient: Patient, data: dict[str, Any]
+    actor: Actor, patient: Patient, data: TreatmentConsentInput
 ) -> TreatmentConsent:
     """Store the consent with the text shown and the estimate, witnessed by another staff
-    member. ``data``: protocol_id, sessions, patient_signed_name, signature_method,
-    signature_confirmed, witness (User), signed_at."""
+    member."""
+    note_subject(patient=patient)
     obtained_by = actor.user
-    witness: User = data["witness"]
+    witness = data.witness
     if witness.pk == obtained_by.pk:
         raise ServiceError(
-            "witness", "The witness must be someone other than the person obtaining consent."
+            "The witness must be someone other than the person obtaining consent.", "witness"
         )
-    if witness.role == Role.PATIENT or not witness.is_active:
-        raise ServiceError("witness", "The witness must be an active staff member.")
-    if not data.get("signature_confirmed"):
-        raise ServiceError("signature_confirmed", "Confirm that the patient signed.")
-    protocol = protocol_library().get(data["protocol_id"])
-    sessions = int(data["sessions"])
+    if witness.role not in STAFF_ROLES or not witness.is_active:
+        raise ServiceError("The witness must be an active staff member.", "witness")
+    if not data.signature_confirmed:
+        raise ServiceError("Confirm that the patient signed.", "signature_confirmed")
+    if timezone.is_naive(data.signed_at):
+        raise ServiceError("The signing time needs its time zone.", "signed_at")
+    if data.protocol_id not in protocol_library().protocols:
+        raise ServiceError(f"No protocol {data.protocol_id!r} in the library.", "protocol_id")
+    protocol = protocol_library().get(data.protocol_id)
+    sessions = int(data.sessions)
     if sessions not in protocol.allowed_sessions:
         raise ServiceError(
-            "sessions", f"{protocol.title} allows {list(protocol.allowed_sessions)} sessions."
+            f"{protocol.title} allows {list(protocol.allowed_sessions)} sessions.", "sessions"
         )
     content = consent_content(protocol.drug)
     with transaction.atomic():
         estimate = estimate_cost(protocol.drug, protocol.id, sessions)
+        if data.shown_total_cents != estimate.total_cents:
+            raise ServiceError(
+                "The fee schedule changed since the estimate was shown: show the new "
+                "estimate to the patient before they sign.",
+                detail={
+                    "shown_total_cents": data.shown_total_cents,
+                    "estimate_total_cents": estimate.total_cents,
+                },
+            )
         consent = TreatmentConsent.objects.create(
             patient=patient,
             decision=TreatmentConsentDecision.GRANTED,
@@ -367,9 +429,9 @@ def do_record_treatment_consent(
             coverage_statement=content.coverage_statement,
             estimate=estimate.to_dict(),
             estimate_total_cents=estimate.total_cents,
-            patient_signed_name=data["patient_signed_name"],
-            signature_method=data["signature_method"],
-            signed_at=data["signed_at"],
+            patient_signed_name=data.patient_signed_name,
+            signature_method=data.signature_method,
+            signed_at=data.signed_at,
             obtained_by=obtained_by,
             witness=witness,
             witness_name=witness.display_name,
@@ -397,17 +459,22 @@ def do_record_treatment_consent(
     return consent
 
 
+@service(ROLES.withdraw_treatment_consent, category=TREATMENT_CATEGORY, action=Action.CREATE)
 def do_withdraw_treatment_consent(
     actor: Actor, consent: TreatmentConsent, reason: str
 ) -> TreatmentConsent:
     """A withdrawal is a new row pointing at the consent; active or awaiting plans for the same
     drug and protocol stop being usable (they are cancelled with the reason)."""
+    reason = reason.strip()
     with transaction.atomic():
         locked = TreatmentConsent.objects.select_for_update().get(pk=consent.pk)
+        note_subject(patient=locked.patient, obj=locked)
+        if not reason:
+            raise ServiceError("Give the reason.", "reason")
         if locked.decision != TreatmentConsentDecision.GRANTED:
-            raise ServiceError(None, "Only a consent that was given can be withdrawn.")
+            raise ServiceError("Only a consent that was given can be withdrawn.")
         if TreatmentConsent.objects.filter(withdraws=locked).exists():
-            raise ServiceError(None, "This consent has already been withdrawn.")
+            raise ServiceError("This consent has already been withdrawn.")
         user = actor.user
         now = timezone.now()
         withdrawal = TreatmentConsent.objects.create(
@@ -574,6 +641,39 @@ class LimitBreach:
     source: str
 
 
+@dataclass(frozen=True)
+class _WorstCheck:
+    check: dict[str, Any]
+    session: int
+    step_label: str
+    count: int
+
+
+def _worst_checks(plan_dict: dict[str, Any], status: str) -> list[_WorstCheck]:
+    """The limit checks at ``status`` level, once per (quantity, limit): the worst one (highest
+    above an upper bound, lowest below a lower one), where the first one is, and how many."""
+    worst: dict[tuple[str, Any], tuple[float, dict[str, Any], int, str, int]] = {}
+    for session in plan_dict["sessions"]:
+        for step in session["steps"]:
+            for check in step["calculation"].get("limit_checks", []):
+                if check["status"] != status:
+                    continue
+                key = (check["name"], check["limit_value"])
+                value = float(check["value"]) if check["value"] is not None else 0.0
+                upper = check["bound"] != "lower"
+                if key not in worst:
+                    worst[key] = (value, check, session["number"], step["label"], 1)
+                    continue
+                best, best_check, first_session, first_step, count = worst[key]
+                if (value > best) if upper else (value < best):
+                    best, best_check = value, check
+                worst[key] = (best, best_check, first_session, first_step, count + 1)
+    return [
+        _WorstCheck(check, session, step_label, count)
+        for (_, check, session, step_label, count) in worst.values()
+    ]
+
+
 def limit_breaches(plan_dict: dict[str, Any], status: str) -> list[LimitBreach]:
     """The drug-library limits crossed at ``status`` level, once per (quantity, limit): the
     worst value, where it first happens, how many steps cross it, and the limit's source.
@@ -582,34 +682,19 @@ def limit_breaches(plan_dict: dict[str, Any], status: str) -> list[LimitBreach]:
     buries the few limits that matter under near-identical rows."""
     from painclinic.pharmacology import format_dose
 
-    worst: dict[tuple[str, str], tuple[float, dict[str, Any], dict[str, Any], str, int]] = {}
-    for session in plan_dict["sessions"]:
-        for step in session["steps"]:
-            for check in step["calculation"].get("limit_checks", []):
-                if check["status"] != status:
-                    continue
-                limit = (
-                    format_dose(check["limit_value"], check["unit"])
-                    if check["limit_value"] is not None
-                    else "standard concentrations only"
-                )
-                key = (check["name"], limit)
-                value = float(check["value"]) if check["value"] is not None else 0.0
-                upper = check["bound"] != "lower"
-                if key not in worst:
-                    worst[key] = (value, check, session, step["label"], 1)
-                    continue
-                best, best_check, first_session, first_step, count = worst[key]
-                if (value > best) if upper else (value < best):
-                    best, best_check = value, check
-                worst[key] = (best, best_check, first_session, first_step, count + 1)
     out = []
-    for (_, limit), (_, check, session, step_label, count) in worst.items():
-        where = f"session {session['number']} {step_label}"
+    for found in _worst_checks(plan_dict, status):
+        check = found.check
+        limit = (
+            format_dose(check["limit_value"], check["unit"])
+            if check["limit_value"] is not None
+            else "standard concentrations only"
+        )
+        where = f"session {found.session} {found.step_label}"
         out.append(
             LimitBreach(
-                session=session["number"],
-                step=where if count == 1 else f"{where} and {count - 1} more",
+                session=found.session,
+                step=where if found.count == 1 else f"{where} and {found.count - 1} more",
                 quantity=QUANTITY_LABELS.get(check["name"], check["name"]),
                 value=format_dose(check["value"], check["unit"]),
                 limit=f"{check['bound']} {check['level']} limit {limit}",
@@ -618,6 +703,26 @@ def limit_breaches(plan_dict: dict[str, Any], status: str) -> list[LimitBreach]:
             )
         )
     return out
+
+
+def hard_limit_detail(plan_dict: dict[str, Any]) -> dict[str, Any]:
+    """The values of the first hard limit a plan crosses, for the refusal's audit event: the
+    drug, the refused value under its own name (``bolus_mg_per_kg``, ``rate_mg_per_h``...), the
+    limit with its unit, and where in the plan it happens."""
+    found = _worst_checks(plan_dict, "hard_limit")[0]
+    check = found.check
+    return {
+        "drug": plan_dict.get("drug"),
+        "protocol_id": plan_dict.get("protocol_id"),
+        check["name"]: check["value"],
+        "limit": check["limit_value"],
+        "limit_unit": check["unit"],
+        "bound": check["bound"],
+        "limit_source": check["source"],
+        "session": found.session,
+        "step": found.step_label,
+        "hard_limits_crossed": len(_worst_checks(plan_dict, "hard_limit")),
+    }
 
 
 @dataclass
@@ -725,6 +830,7 @@ def session_rows(plan_dict: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+@service(ROLES.create_plan, category=TREATMENT_CATEGORY, action=Action.CREATE)
 def do_create_plan(
     actor: Actor,
     patient: Patient,
@@ -734,14 +840,15 @@ def do_create_plan(
     soft_limit_reason: str,
     expected_weight_id: int | None,
 ) -> TreatmentPlan:
-    """Recompute and save the plan, or raise ServiceError (nothing saved, nothing audited).
+    """Recompute and save the plan, or refuse it (nothing saved; the refusal is audited).
 
     ``within`` → active; ``soft_limit`` → needs a reason, saved awaiting a second physician's
-    co-signature; ``hard_limit`` → refused.
+    co-signature; ``hard_limit`` → :class:`HardLimitRefused` with the dose and the limit.
     """
     prescriber = actor.user
-    if prescriber.role != Role.PHYSICIAN:
-        raise ServiceError(None, "Only a physician can prescribe a treatment plan.")
+    note_subject(patient=patient, protocol_id=protocol_id)
+    if protocol_id not in protocol_library().protocols:
+        raise ServiceError(f"No protocol {protocol_id!r} in the library.", "protocol_id")
     with transaction.atomic():
         # Serialise plan creation per patient (the weight and consent rows are re-read).
         Patient.objects.select_for_update().filter(pk=patient.pk).first()
@@ -749,27 +856,32 @@ def do_create_plan(
         weight = preview.weight.weight
         if weight is not None and expected_weight_id and weight.pk != expected_weight_id:
             raise ServiceError(
-                None,
                 "The patient's weight changed since the doses were calculated: "
                 "recalculate and check the doses again.",
+                detail={"expected_weight_id": expected_weight_id, "weight_id": weight.pk},
             )
         if preview.hard_limits:
+            assert preview.plan is not None and weight is not None
             first = preview.hard_limits[0]
-            raise ServiceError(
-                None,
+            raise HardLimitRefused(
                 f"Refused: {first.quantity} {first.value} crosses the {first.limit} "
                 f"[{first.source}]. Nothing was saved.",
+                detail={
+                    **hard_limit_detail(preview.plan.to_dict()),
+                    "weight_id": weight.pk,
+                    "weight_kg": str(weight.weight_kg),
+                },
             )
         if preview.blockers:
-            raise ServiceError(None, " ".join(preview.blockers))
+            raise ServiceError(" ".join(preview.blockers))
         computed = preview.plan
         assert computed is not None and weight is not None and preview.eligibility is not None
         reason = (soft_limit_reason or "").strip()
         if computed.status == "soft_limit" and not reason:
             raise ServiceError(
-                "soft_limit_reason",
                 "A dose is above a soft limit: write the clinical reason to save the plan "
                 "for a second physician's co-signature.",
+                "soft_limit_reason",
             )
         plan_dict = computed.to_dict()
         now = timezone.now()
@@ -817,20 +929,18 @@ def do_create_plan(
     return plan
 
 
-def _check_version(actor: Actor, plan: TreatmentPlan, expected: int, event: str) -> None:
-    if plan.version != expected:
-        audit(
-            actor,
-            category=TREATMENT_CATEGORY,
-            action=Action.UPDATE,
-            patient=plan.patient,
-            obj=plan,
-            outcome=Outcome.CONFLICT,
-            detail={"event": event, "expected_version": expected, "current_version": plan.version},
-        )
-        raise PlanConflict(plan, expected)
+def _locked_plan(plan_id: int, expected_version: int) -> TreatmentPlan:
+    """The plan, locked, if it is still at ``expected_version``; else :class:`PlanConflict`
+    (raised inside the caller's transaction: the service decorator audits it after the
+    rollback, so the conflict stays on record)."""
+    plan = TreatmentPlan.objects.select_for_update().get(pk=plan_id)
+    note_subject(patient=plan.patient, obj=plan)
+    if plan.version != expected_version:
+        raise PlanConflict(plan, expected_version)
+    return plan
 
 
+@service(ROLES.cosign_plan, category=TREATMENT_CATEGORY, action=Action.UPDATE)
 def do_cosign_plan(
     actor: Actor, plan_id: int, expected_version: int, note: str = ""
 ) -> TreatmentPlan:
@@ -838,24 +948,19 @@ def do_cosign_plan(
     if the eligibility decision and the consent still hold."""
     user = actor.user
     with transaction.atomic():
-        plan = TreatmentPlan.objects.select_for_update().select_related("patient").get(pk=plan_id)
-        _check_version(actor, plan, expected_version, "cosign")
-        if user.role != Role.PHYSICIAN:
-            raise ServiceError(None, "Only a physician can co-sign a plan.")
+        plan = _locked_plan(plan_id, expected_version)
         if plan.status != PlanStatus.AWAITING_COSIGN:
             raise ServiceError(
-                None, f"This plan is {plan.get_status_display().lower()}: nothing to co-sign."
+                f"This plan is {plan.get_status_display().lower()}: nothing to co-sign."
             )
         if plan.prescribed_by_id == user.pk:
-            raise ServiceError(
-                None, "You prescribed this plan: a second physician must co-sign it."
-            )
+            raise ServiceError("You prescribed this plan: a second physician must co-sign it.")
         eligibility = eligibility_check(plan.patient, plan.drug)
         if not eligibility.ok:
-            raise ServiceError(None, eligibility.message)
+            raise ServiceError(eligibility.message)
         consent = current_treatment_consent(plan.patient, plan.drug, plan.protocol_id)
         if consent is None:
-            raise ServiceError(None, "The treatment consent for this protocol is not in force.")
+            raise ServiceError("The treatment consent for this protocol is not in force.")
         now = timezone.now()
         plan.status = PlanStatus.ACTIVE
         plan.cosigned_by = user
@@ -896,6 +1001,9 @@ def do_cosign_plan(
 
 
 def _cancel(actor: Actor, plan: TreatmentPlan, reason: str, user: User, now: dt.datetime) -> None:
+    """Cancel a locked plan and audit it. A plain helper, not a service: it runs only inside
+    the transaction of ``do_cancel_plan`` or ``do_withdraw_treatment_consent``, which checked
+    the role."""
     before = plan.status
     plan.status = PlanStatus.CANCELLED
     plan.cancelled_reason = reason
@@ -921,17 +1029,16 @@ def _cancel(actor: Actor, plan: TreatmentPlan, reason: str, user: User, now: dt.
     )
 
 
+@service(ROLES.cancel_plan, category=TREATMENT_CATEGORY, action=Action.UPDATE)
 def do_cancel_plan(actor: Actor, plan_id: int, expected_version: int, reason: str) -> TreatmentPlan:
+    """Cancel an active or awaiting plan with a reason (kept, never deleted)."""
     user = actor.user
     with transaction.atomic():
-        plan = TreatmentPlan.objects.select_for_update().select_related("patient").get(pk=plan_id)
-        _check_version(actor, plan, expected_version, "cancel")
-        if user.role != Role.PHYSICIAN:
-            raise ServiceError(None, "Only a physician can cancel a plan.")
+        plan = _locked_plan(plan_id, expected_version)
         if plan.status not in (PlanStatus.ACTIVE, PlanStatus.AWAITING_COSIGN):
-            raise ServiceError(None, f"This plan is already {plan.get_status_display().lower()}.")
+            raise ServiceError(f"This plan is already {plan.get_status_display().lower()}.")
         if not reason.strip():
-            raise ServiceError("reason", "Give the reason for cancelling.")
+            raise ServiceError("Give the reason for cancelling.", "reason")
         _cancel(actor, plan, reason.strip(), user, timezone.now())
     return plan
 

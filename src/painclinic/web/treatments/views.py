@@ -12,10 +12,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from painclinic.pharmacology import format_dose, load_drug_library
-from painclinic.web.accounts.models import Role
 from painclinic.web.accounts.permissions import acting_user, allow_roles
 from painclinic.web.audit.services import Action, audit
 from painclinic.web.lib.http import actor_of
+from painclinic.web.lib.service import Refused
 from painclinic.web.patients.access import get_patient_for
 from painclinic.web.patients.models import Patient
 from painclinic.web.treatments import charts
@@ -29,12 +29,12 @@ from painclinic.web.treatments.forms import (
     WithdrawForm,
 )
 from painclinic.web.treatments.models import FeeItem, PlanStatus, TreatmentConsent, TreatmentPlan
+from painclinic.web.treatments.roles import ROLES
 from painclinic.web.treatments.services import (
     FEES_CATEGORY,
     TREATMENT_CATEGORY,
     PlanConflict,
     PlanPreview,
-    ServiceError,
     clinic_today,
     consent_content,
     do_add_fee_item,
@@ -58,18 +58,6 @@ from painclinic.web.treatments.services import (
     weight_check,
 )
 
-P, N, F, B, A = (
-    Role.PHYSICIAN,
-    Role.NURSE,
-    Role.FRONT_DESK,
-    Role.BILLING,
-    Role.CLINIC_ADMIN,
-)
-PATIENT_PAGE = (P, N, F, B)
-CONSENT_READERS = (P, N, F, B)
-PLAN_READERS = (P, N)
-PRESCRIBERS = (P,)
-FEE_MANAGERS = (B, A)
 CHART_CACHE_SECONDS = 24 * 3600
 
 
@@ -160,7 +148,7 @@ def _charts(
 # --- patient overview ---------------------------------------------------------------------------
 
 
-@allow_roles(PATIENT_PAGE)
+@allow_roles(ROLES.view_patient)
 def patient(request: HttpRequest, patient_id: int) -> HttpResponse:
     record = get_patient_for(actor_of(request), patient_id, category=TREATMENT_CATEGORY)
     role = acting_user(request).role
@@ -185,8 +173,8 @@ def patient(request: HttpRequest, patient_id: int) -> HttpResponse:
         "readiness": readiness,
         "consents": consents,
         "plans": plans,
-        "can_prescribe": role == Role.PHYSICIAN,
-        "can_open_plans": role in PLAN_READERS,
+        "can_prescribe": role in ROLES.create_plan,
+        "can_open_plans": role in ROLES.view_plan,
     }
     return render(request, "treatments/patient.html", context)
 
@@ -194,7 +182,7 @@ def patient(request: HttpRequest, patient_id: int) -> HttpResponse:
 # --- consent ------------------------------------------------------------------------------------
 
 
-@allow_roles(PRESCRIBERS)
+@allow_roles(ROLES.record_treatment_consent)
 @require_http_methods(["GET", "POST"])
 def consent_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     record = get_patient_for(actor_of(request), patient_id, category=TREATMENT_CATEGORY)
@@ -231,23 +219,13 @@ def consent_new(request: HttpRequest, patient_id: int) -> HttpResponse:
             },
         )
         if request.method == "POST" and form.is_valid():
-            shown_total = request.POST.get("shown_total_cents", "")
-            if shown_total != str(estimate.total_cents):
-                form.add_error(
-                    None,
-                    "The fee schedule changed since the estimate was shown: show the new "
-                    "estimate to the patient before they sign.",
-                )
+            try:
+                consent = do_record_treatment_consent(actor_of(request), record, form.to_input())
+            except Refused as error:
+                form.add_error(error.field, error.message)
             else:
-                try:
-                    consent = do_record_treatment_consent(
-                        actor_of(request), record, form.cleaned_data
-                    )
-                except ServiceError as error:
-                    form.add_error(error.field, error.message)
-                else:
-                    messages.success(request, "Treatment consent recorded.")
-                    return redirect("treatments:consent", consent_id=consent.pk)
+                messages.success(request, "Treatment consent recorded.")
+                return redirect("treatments:consent", consent_id=consent.pk)
     context = {
         **_patient_banner(record),
         "chooser": chooser,
@@ -260,7 +238,7 @@ def consent_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     return render(request, "treatments/consent_new.html", context)
 
 
-@allow_roles(CONSENT_READERS)
+@allow_roles(ROLES.view_consent)
 def consent(request: HttpRequest, consent_id: int) -> HttpResponse:
     record = get_consent_for(actor_of(request), consent_id)
     role = acting_user(request).role
@@ -269,14 +247,14 @@ def consent(request: HttpRequest, consent_id: int) -> HttpResponse:
         **_patient_banner(record.patient),
         "consent": record,
         "withdrawal": withdrawal,
-        "can_withdraw": role == Role.PHYSICIAN
+        "can_withdraw": role in ROLES.withdraw_treatment_consent
         and record.decision == "granted"
         and withdrawal is None,
     }
     return render(request, "treatments/consent.html", context)
 
 
-@allow_roles(PRESCRIBERS)
+@allow_roles(ROLES.withdraw_treatment_consent)
 @require_http_methods(["GET", "POST"])
 def consent_withdraw(request: HttpRequest, consent_id: int) -> HttpResponse:
     record = get_consent_for(actor_of(request), consent_id)
@@ -284,7 +262,7 @@ def consent_withdraw(request: HttpRequest, consent_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             do_withdraw_treatment_consent(actor_of(request), record, form.cleaned_data["reason"])
-        except ServiceError as error:
+        except Refused as error:
             form.add_error(error.field, error.message)
         else:
             messages.success(
@@ -312,7 +290,7 @@ def _preview_context(preview: PlanPreview, covariates: dict[str, Any] | None) ->
     return context
 
 
-@allow_roles(PRESCRIBERS)
+@allow_roles(ROLES.create_plan)
 @require_http_methods(["GET", "POST"])
 def plan_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     record = get_patient_for(actor_of(request), patient_id, category=TREATMENT_CATEGORY)
@@ -334,7 +312,7 @@ def plan_new(request: HttpRequest, patient_id: int) -> HttpResponse:
                 soft_limit_reason=save_form.cleaned_data["soft_limit_reason"],
                 expected_weight_id=save_form.cleaned_data["expected_weight_id"],
             )
-        except ServiceError as error:
+        except Refused as error:
             save_form.add_error(error.field, error.message)
         else:
             if plan.status == PlanStatus.AWAITING_COSIGN:
@@ -410,24 +388,24 @@ def _plan_context(request: HttpRequest, plan: TreatmentPlan) -> dict[str, Any]:
     return context
 
 
-@allow_roles(PLAN_READERS)
+@allow_roles(ROLES.view_plan)
 def plan(request: HttpRequest, plan_id: int) -> HttpResponse:
     record = get_plan_for(actor_of(request), plan_id)
     user = acting_user(request)
     context = _plan_context(request, record)
     context["can_cosign"] = (
-        user.role == Role.PHYSICIAN
+        user.role in ROLES.cosign_plan
         and record.status == PlanStatus.AWAITING_COSIGN
         and record.prescribed_by_id != user.pk
     )
-    context["can_cancel"] = user.role == Role.PHYSICIAN and record.status in (
+    context["can_cancel"] = user.role in ROLES.cancel_plan and record.status in (
         PlanStatus.ACTIVE,
         PlanStatus.AWAITING_COSIGN,
     )
     return render(request, "treatments/plan.html", context)
 
 
-@allow_roles(PRESCRIBERS)
+@allow_roles(ROLES.cosign_plan)
 @require_http_methods(["GET", "POST"])
 def plan_cosign(request: HttpRequest, plan_id: int) -> HttpResponse:
     record = get_plan_for(actor_of(request), plan_id, purpose="cosign")
@@ -443,7 +421,7 @@ def plan_cosign(request: HttpRequest, plan_id: int) -> HttpResponse:
             )
         except PlanConflict as error:
             conflict = error
-        except ServiceError as error:
+        except Refused as error:
             form.add_error(error.field, error.message)
         else:
             messages.success(request, "Co-signed: the plan is active.")
@@ -456,7 +434,7 @@ def plan_cosign(request: HttpRequest, plan_id: int) -> HttpResponse:
     return render(request, "treatments/plan_cosign.html", context, status=409 if conflict else 200)
 
 
-@allow_roles(PRESCRIBERS)
+@allow_roles(ROLES.cancel_plan)
 @require_http_methods(["GET", "POST"])
 def plan_cancel(request: HttpRequest, plan_id: int) -> HttpResponse:
     record = get_plan_for(actor_of(request), plan_id, purpose="cancel")
@@ -472,7 +450,7 @@ def plan_cancel(request: HttpRequest, plan_id: int) -> HttpResponse:
             )
         except PlanConflict as error:
             conflict = error
-        except ServiceError as error:
+        except Refused as error:
             form.add_error(error.field, error.message)
         else:
             messages.success(request, "Plan cancelled. Create a new plan if treatment continues.")
@@ -492,14 +470,14 @@ def plan_cancel(request: HttpRequest, plan_id: int) -> HttpResponse:
 # --- fee schedule -------------------------------------------------------------------------------
 
 
-@allow_roles(FEE_MANAGERS)
+@allow_roles(ROLES.list_fees)
 @require_http_methods(["GET", "POST"])
 def fees(request: HttpRequest) -> HttpResponse:
     form = FeeItemForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            item = do_add_fee_item(actor_of(request), form.cleaned_data)
-        except ServiceError as error:
+            item = do_add_fee_item(actor_of(request), form.to_input())
+        except Refused as error:
             form.add_error(error.field, error.message)
         else:
             messages.success(request, f"{item.code} added.")
@@ -515,7 +493,7 @@ def fees(request: HttpRequest) -> HttpResponse:
     return render(request, "treatments/fees.html", context)
 
 
-@allow_roles(FEE_MANAGERS)
+@allow_roles(ROLES.deactivate_fee_item)
 @require_http_methods(["GET", "POST"])
 def fee_deactivate(request: HttpRequest, item_id: int) -> HttpResponse:
     item = FeeItem.objects.filter(pk=item_id).first()
@@ -525,7 +503,7 @@ def fee_deactivate(request: HttpRequest, item_id: int) -> HttpResponse:
     if request.method == "POST":
         try:
             do_deactivate_fee_item(actor_of(request), item.pk)
-        except ServiceError as problem:
+        except Refused as problem:
             error = problem.message
         else:
             messages.success(request, f"{item.code} deactivated (kept in the history).")
