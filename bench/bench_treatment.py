@@ -71,6 +71,13 @@ def _child(database_url: str | None, data_dir: str) -> dict:
     from painclinic.web.accounts.models import Role, User
     from painclinic.web.demo.registry import build_patient, valid_health_number
     from painclinic.web.infusions import services
+    from painclinic.web.infusions.inputs import (
+        ChecklistInput,
+        DoubleCheckInput,
+        ObservationInput,
+        PrepareBagInput,
+        StartInput,
+    )
     from painclinic.web.infusions.models import (
         InfusionSession,
         Observation,
@@ -168,20 +175,20 @@ def _child(database_url: str | None, data_dir: str) -> dict:
         req(nurse),
         probe.pk,
         probe.version,
-        {
-            "systolic_bp_mmhg": 128,
-            "diastolic_bp_mmhg": 78,
-            "heart_rate_bpm": 72,
-            "respiratory_rate_per_min": 14,
-            "spo2_percent": 98,
-            "weight_kg": Decimal("80"),
-            "escort_name": "Escort",
-            "escort_phone": "1",
-            "last_solids_at": now - dt.timedelta(hours=9),
-            "last_clear_fluids_at": now - dt.timedelta(hours=3),
-            "pregnancy_test": "not_applicable",
-            "no_new_conditions_confirmed": True,
-        },
+        ChecklistInput(
+            systolic_bp_mmhg=128,
+            diastolic_bp_mmhg=78,
+            heart_rate_bpm=72,
+            respiratory_rate_per_min=14,
+            spo2_percent=98,
+            weight_kg=Decimal("80"),
+            escort_name="Escort",
+            escort_phone="1",
+            last_solids_at=now - dt.timedelta(hours=9),
+            last_clear_fluids_at=now - dt.timedelta(hours=3),
+            pregnancy_test="not_applicable",
+            no_new_conditions_confirmed=True,
+        ),
     )
     probe.refresh_from_db()
     # Ketamine is drawn from the controlled-drug register: receive stock.
@@ -200,37 +207,44 @@ def _child(database_url: str | None, data_dir: str) -> dict:
             reference="bench",
         ),
     )
-    entry = {
-        "drug": "ketamine",
-        "vial_concentration_mg_per_ml": Decimal("10"),
-        "bag_concentration_mg_per_ml": Decimal("1"),
-        "dose_value": Decimal("25"),
-        "dose_unit": "mg/h",
-        "pump_rate_entered_ml_per_h": Decimal("25"),
-        "drawn_mg": Decimal("100"),
-        "vial_lot": "BENCH",
-    }
-    services.do_prepare_bag(req(nurse), probe.pk, probe.version, entry)
+    bag = DoubleCheckInput(
+        drug="ketamine",
+        bag_concentration_mg_per_ml=Decimal("1"),
+        dose_value=Decimal("25"),
+        dose_unit="mg/h",
+        pump_rate_entered_ml_per_h=Decimal("25"),
+    )
+    services.do_prepare_bag(
+        req(nurse),
+        probe.pk,
+        probe.version,
+        PrepareBagInput(
+            vial_concentration_mg_per_ml=Decimal("10"),
+            drawn_mg=Decimal("100"),
+            vial_lot="BENCH",
+            **bag.as_mapping(),
+        ),
+    )
     probe.refresh_from_db()
-    services.do_double_check(req(nurse2), probe.pk, probe.version, entry)
+    services.do_double_check(req(nurse2), probe.pk, probe.version, bag)
     probe.refresh_from_db()
     start = now - dt.timedelta(minutes=90)
-    services.do_start(req(nurse), probe.pk, probe.version, start)
+    services.do_start(req(nurse), probe.pk, probe.version, StartInput(start))
     for minutes in (0, 15, 30, 45, 60, 90 - 1):
         probe.refresh_from_db()
         services.do_record_observation(
             req(nurse),
             probe.pk,
             probe.version,
-            {
-                "observed_at": start + dt.timedelta(minutes=minutes),
-                "systolic_bp_mmhg": 125,
-                "diastolic_bp_mmhg": 75,
-                "heart_rate_bpm": 72,
-                "respiratory_rate_per_min": 14,
-                "spo2_percent": 98,
-                "rass": 0,
-            },
+            ObservationInput(
+                observed_at=start + dt.timedelta(minutes=minutes),
+                systolic_bp_mmhg=125,
+                diastolic_bp_mmhg=75,
+                heart_rate_bpm=72,
+                respiratory_rate_per_min=14,
+                spo2_percent=98,
+                rass=0,
+            ),
         )
 
     client = Client()

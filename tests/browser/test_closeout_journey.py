@@ -39,9 +39,16 @@ def _seed() -> dict:
     from painclinic.web.accounts.models import User
     from painclinic.web.drugregister.services import ReceiptInput, do_record_receipt
     from painclinic.web.infusions import services
+    from painclinic.web.infusions.inputs import AdverseEventInput, StartInput, StopInput
     from painclinic.web.infusions.models import InfusionSession
     from tests.conftest import make_patient
-    from tests.web.infusions.conftest import checklist_data, dose_entry, make_booking, make_plan
+    from tests.web.infusions.conftest import (
+        check_input,
+        checklist_input,
+        make_booking,
+        make_plan,
+        prep_input,
+    )
 
     nurse = User.objects.get(username="nurse")
     nurse2 = User.objects.get(username="nurse2")
@@ -71,10 +78,9 @@ def _seed() -> dict:
         def v() -> int:
             return InfusionSession.objects.get(pk=session.pk).version
 
-        services.do_complete_checklist(request(nurse), session.pk, v(), checklist_data())
-        entry = dose_entry(vial_lot="KC-2026")
-        services.do_prepare_bag(request(nurse), session.pk, v(), entry)
-        services.do_double_check(request(nurse2), session.pk, v(), entry)
+        services.do_complete_checklist(request(nurse), session.pk, v(), checklist_input())
+        services.do_prepare_bag(request(nurse), session.pk, v(), prep_input(vial_lot="KC-2026"))
+        services.do_double_check(request(nurse2), session.pk, v(), check_input())
         return session
 
     stopped = prepared("Beatrice", "Closeout-Waste")
@@ -83,20 +89,22 @@ def _seed() -> dict:
     def version(pk: int) -> int:
         return InfusionSession.objects.get(pk=pk).version
 
-    services.do_start(request(nurse), stopped.pk, version(stopped.pk), start)
+    services.do_start(request(nurse), stopped.pk, version(stopped.pk), StartInput(start))
     services.do_record_adverse_event(
         request(nurse),
         stopped.pk,
         version(stopped.pk),
-        {
-            "occurred_at": start + dt.timedelta(minutes=20),
-            "event_type": "hypotension",
-            "severity": "severe",
-            "action_taken": "Infusion paused, 500 mL saline, physician at the chair",
-            "outcome": "resolved",
-        },
+        AdverseEventInput(
+            occurred_at=start + dt.timedelta(minutes=20),
+            event_type="hypotension",
+            severity="severe",
+            action_taken="Infusion paused, 500 mL saline, physician at the chair",
+            outcome="resolved",
+        ),
     )
-    services.do_stop(request(nurse), stopped.pk, version(stopped.pk), start + dt.timedelta(hours=1))
+    services.do_stop(
+        request(nurse), stopped.pk, version(stopped.pk), StopInput(start + dt.timedelta(hours=1))
+    )
     cancelled = prepared("Corinne", "Closeout-Cancel")
     return {
         "stopped": stopped.pk,

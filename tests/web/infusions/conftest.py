@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import fields
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +13,13 @@ from django.utils import timezone
 from painclinic.clinical import plan as clinical_plan
 from painclinic.web.accounts.models import Role, User
 from painclinic.web.infusions import services
+from painclinic.web.infusions.inputs import (
+    ChecklistInput,
+    DoubleCheckInput,
+    PrepareBagInput,
+    StartInput,
+    WasteRemainderInput,
+)
 from painclinic.web.infusions.models import InfusionSession
 from painclinic.web.patients.models import Patient, WeightMeasurement
 from painclinic.web.scheduling.models import Booking, Chair
@@ -175,21 +183,36 @@ def dose_entry(**overrides: Any) -> dict[str, Any]:
     return data
 
 
+def checklist_input(now: dt.datetime | None = None, **overrides: Any) -> ChecklistInput:
+    return ChecklistInput(**checklist_data(now, **overrides))
+
+
+def prep_input(**overrides: Any) -> PrepareBagInput:
+    """Nurse 1's entry of the fixture plan's bag (``dose_entry``) as the service's input."""
+    return PrepareBagInput(**dose_entry(**overrides))
+
+
+def check_input(**overrides: Any) -> DoubleCheckInput:
+    """Nurse 2's blind entry of the same bag as the service's input."""
+    entry = dose_entry(**overrides)
+    return DoubleCheckInput(**{f.name: entry[f.name] for f in fields(DoubleCheckInput)})
+
+
 def run_to(session: InfusionSession, stage: str, nurse: User, nurse2: User, **kw: Any):
     """Advance a session through the workflow up to ``stage`` (checklist, prepared, running)."""
     s = fresh(session)
-    services.do_complete_checklist(make_request(nurse), s.pk, s.version, checklist_data())
+    services.do_complete_checklist(make_request(nurse), s.pk, s.version, checklist_input())
     if stage == "checklist":
         return fresh(session)
     s = fresh(session)
-    services.do_prepare_bag(make_request(nurse), s.pk, s.version, dose_entry())
+    services.do_prepare_bag(make_request(nurse), s.pk, s.version, prep_input())
     s = fresh(session)
-    services.do_double_check(make_request(nurse2), s.pk, s.version, dose_entry())
+    services.do_double_check(make_request(nurse2), s.pk, s.version, check_input())
     if stage == "prepared":
         return fresh(session)
     s = fresh(session)
     start_at = kw.get("start_at") or timezone.now() - dt.timedelta(hours=1)
-    services.do_start(make_request(nurse), s.pk, s.version, start_at)
+    services.do_start(make_request(nurse), s.pk, s.version, StartInput(start_at))
     return fresh(session)
 
 
@@ -197,7 +220,10 @@ def waste_remainder(session: InfusionSession, nurse: User, witness: User) -> Any
     """The chart's waste step for a stopped ketamine session: the remainder, witnessed."""
     s = fresh(session)
     return services.do_waste_remainder(
-        make_request(nurse), s.pk, s.version, {"witness": witness.pk, "witness_password": PASSWORD}
+        make_request(nurse),
+        s.pk,
+        s.version,
+        WasteRemainderInput(witness=witness.pk, witness_password=PASSWORD),
     )
 
 

@@ -11,6 +11,7 @@ from painclinic.web.accounts.models import Role
 from painclinic.web.audit.models import AuditEvent
 from painclinic.web.drugregister.models import EntryKind, RegisterEntry
 from painclinic.web.infusions import services
+from painclinic.web.infusions.inputs import CancelInput, NoteInput
 from painclinic.web.infusions.models import SessionCancellation, SessionEvent, SessionStatus
 from painclinic.web.infusions.rules import Refused
 from painclinic.web.scheduling import services as scheduling
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 def cancel(session, user, **data):
     s = fresh(session)
-    return services.do_cancel_session(make_request(user), s.pk, s.version, data)
+    return services.do_cancel_session(make_request(user), s.pk, s.version, CancelInput(**data))
 
 
 def test_a_nurse_cancels_a_scheduled_session_and_the_booking_frees_the_chair(session, nurse):
@@ -111,10 +112,10 @@ def test_other_roles_cannot_cancel_a_session(session, users, role):
 
 def test_a_stale_form_is_a_conflict(session, nurse):
     s = fresh(session)
-    services.do_save_note(make_request(nurse), s.pk, s.version, "draft", sign=False)
+    services.do_save_note(make_request(nurse), s.pk, s.version, NoteInput("draft", sign=False))
     with pytest.raises(services.SessionConflict):
         services.do_cancel_session(
-            make_request(nurse), s.pk, s.version, {"reason": "did_not_attend"}
+            make_request(nurse), s.pk, s.version, CancelInput(reason="did_not_attend")
         )
     assert fresh(s).status == SessionStatus.SCHEDULED
 

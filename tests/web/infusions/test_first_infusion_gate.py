@@ -13,6 +13,7 @@ from painclinic.web.assessments import services as assessments
 from painclinic.web.assessments.models import ChecklistItem
 from painclinic.web.audit.models import AuditEvent
 from painclinic.web.infusions import services
+from painclinic.web.infusions.inputs import StartInput
 from painclinic.web.infusions.models import (
     PreInfusionChecklist,
     RateSegment,
@@ -23,6 +24,7 @@ from painclinic.web.infusions.rules import Refused
 from tests.web.assessments.conftest import budapest_met, clean_entry
 from tests.web.infusions.conftest import (
     checklist_data,
+    checklist_input,
     fresh,
     make_booking,
     make_request,
@@ -56,19 +58,23 @@ def test_an_open_item_refuses_the_first_checklist_and_saves_nothing(session, phy
     s = fresh(session)
     audits = AuditEvent.objects.count()
     with pytest.raises(Refused) as refused:
-        services.do_complete_checklist(make_request(nurse), s.pk, s.version, checklist_data())
+        services.do_complete_checklist(make_request(nurse), s.pk, s.version, checklist_input())
     assert item.rule_id in refused.value.message and item.text in refused.value.message
     assert "first infusion" in refused.value.message
     assert not PreInfusionChecklist.objects.exists()
     assert fresh(s).version == s.version and fresh(s).status == SessionStatus.SCHEDULED
-    assert AuditEvent.objects.count() == audits
+    # Only the refusal itself is on record, audited by the service after its rollback.
+    assert AuditEvent.objects.count() == audits + 1
+    refusal = AuditEvent.objects.order_by("-sequence").first()
+    assert refusal.outcome == "denied" and refusal.detail["service"] == "do_complete_checklist"
+    assert refusal.patient_id == s.patient_id and item.rule_id in refusal.detail["refused"]
 
 
 def test_once_resolved_with_a_note_the_checklist_passes(session, physician, nurse):
     item = missing_ecg(session.patient, physician)
     resolve(item, physician)
     s = fresh(session)
-    services.do_complete_checklist(make_request(nurse), s.pk, s.version, checklist_data())
+    services.do_complete_checklist(make_request(nurse), s.pk, s.version, checklist_input())
     assert fresh(s).status == SessionStatus.CHECKLIST_DONE
 
 
@@ -76,7 +82,7 @@ def test_an_item_for_the_other_drug_does_not_block(session, physician, nurse):
     item = missing_ecg(session.patient, physician, drug="lidocaine")
     assert item.rule_id.startswith("LID-")
     s = fresh(session)
-    services.do_complete_checklist(make_request(nurse), s.pk, s.version, checklist_data())
+    services.do_complete_checklist(make_request(nurse), s.pk, s.version, checklist_input())
     assert fresh(s).status == SessionStatus.CHECKLIST_DONE
 
 
@@ -84,7 +90,7 @@ def test_an_item_appearing_after_the_checklist_refuses_the_start(session, physic
     s = run_to(session, "prepared", nurse, nurse2)
     item = missing_ecg(s.patient, physician)
     with pytest.raises(Refused, match=item.rule_id):
-        services.do_start(make_request(nurse), s.pk, s.version, timezone.now())
+        services.do_start(make_request(nurse), s.pk, s.version, StartInput(timezone.now()))
     assert not RateSegment.objects.exists()
     assert fresh(s).status == SessionStatus.PREPARED
     assert not SessionEvent.objects.filter(session=s, kind="start").exists()
@@ -101,7 +107,9 @@ def test_a_later_infusion_of_the_same_drug_is_not_blocked_and_shows_a_warning(
     body = client_for(Role.NURSE).get(f"/infusions/{second.pk}/").content.decode()
     assert "Missing information still open" in body and item.rule_id in body
     assert "blocked" not in body
-    services.do_complete_checklist(make_request(nurse), second.pk, second.version, checklist_data())
+    services.do_complete_checklist(
+        make_request(nurse), second.pk, second.version, checklist_input()
+    )
     assert fresh(second).status == SessionStatus.CHECKLIST_DONE
 
 

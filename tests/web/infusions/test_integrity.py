@@ -19,15 +19,17 @@ from hypothesis import strategies as st
 from painclinic.web.accounts.models import Role
 from painclinic.web.infusions import services
 from painclinic.web.infusions.chart import build_chart, observation_schedule
+from painclinic.web.infusions.inputs import ObservationInput, StopInput
 from painclinic.web.infusions.models import Observation, RateSegment
 from painclinic.web.infusions.rules import delivered_mg
 from tests.web.infusions.conftest import (
-    checklist_data,
+    checklist_input,
     dose_entry,
     fresh,
     make_booking,
     make_plan,
     make_request,
+    prep_input,
     run_to,
 )
 
@@ -77,7 +79,7 @@ def test_a_session_across_the_daylight_saving_change_reports_the_right_duration(
     assert stop.replace(tzinfo=None) - start.replace(tzinfo=None) == dt.timedelta(hours=3)
     with time_machine.travel(dt.datetime(2026, 11, 1, 9, 0, tzinfo=UTC), tick=False):
         s = run_to(session, "running", nurse, nurse2, start_at=start)
-        services.do_stop(make_request(nurse), s.pk, s.version, stop)
+        services.do_stop(make_request(nurse), s.pk, s.version, StopInput(stop))
         chart = build_chart(fresh(s))
     assert chart.elapsed_min == 240
     assert chart.infusing_min == 240
@@ -115,15 +117,15 @@ def test_chart_query_count_does_not_grow_with_the_data(
         make_request(nurse),
         s.pk,
         s.version,
-        {
-            "observed_at": start + dt.timedelta(minutes=1),
-            "systolic_bp_mmhg": 120,
-            "diastolic_bp_mmhg": 80,
-            "heart_rate_bpm": 70,
-            "respiratory_rate_per_min": 14,
-            "spo2_percent": 98,
-            "rass": 0,
-        },
+        ObservationInput(
+            observed_at=start + dt.timedelta(minutes=1),
+            systolic_bp_mmhg=120,
+            diastolic_bp_mmhg=80,
+            heart_rate_bpm=70,
+            respiratory_rate_per_min=14,
+            spo2_percent=98,
+            rass=0,
+        ),
     )
     client = client_for(Role.NURSE)
     url = reverse("infusions:session", kwargs={"session_id": s.pk})
@@ -154,7 +156,7 @@ def test_chart_query_count_does_not_grow_with_the_data(
             make_request(nurse),
             make_booking(make_plan(patient, physician), users[Role.FRONT_DESK]).pk,
         )
-        services.do_complete_checklist(make_request(nurse), other.pk, 1, checklist_data())
+        services.do_complete_checklist(make_request(nurse), other.pk, 1, checklist_input())
     with CaptureQueriesContext(connection) as second:
         assert client.get(url).status_code == 200
     assert len(second) == len(first), [q["sql"] for q in second.captured_queries]
@@ -167,7 +169,7 @@ def test_same_nurse_double_check_over_http_is_refused_and_audited(
     from painclinic.web.audit.models import AuditEvent
 
     s = run_to(session, "checklist", nurse, nurse2)
-    services.do_prepare_bag(make_request(nurse), s.pk, s.version, dose_entry())
+    services.do_prepare_bag(make_request(nurse), s.pk, s.version, prep_input())
     s = fresh(s)
     post = {k: str(v) for k, v in dose_entry().items()}
     post["expected_version"] = s.version

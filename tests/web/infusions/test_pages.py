@@ -12,6 +12,13 @@ from django.utils import timezone
 from painclinic.web.accounts.models import Role
 from painclinic.web.audit.models import Action, AuditEvent
 from painclinic.web.infusions import services
+from painclinic.web.infusions.inputs import (
+    AdverseEventInput,
+    ObservationInput,
+    PrepareBagInput,
+    StartInput,
+    StopInput,
+)
 from painclinic.web.infusions.models import (
     AdverseEvent,
     Alert,
@@ -22,11 +29,13 @@ from painclinic.web.infusions.models import (
 )
 from tests.conftest import logged_in_client
 from tests.web.infusions.conftest import (
+    check_input,
     dose_entry,
     fresh,
     make_booking,
     make_plan,
     make_request,
+    prep_input,
     run_to,
 )
 
@@ -88,28 +97,28 @@ def _alert(session, nurse, nurse2) -> Alert:
         make_request(nurse),
         s.pk,
         s.version,
-        {
-            "observed_at": start + dt.timedelta(minutes=15),
-            "systolic_bp_mmhg": 190,
-            "diastolic_bp_mmhg": 100,
-            "heart_rate_bpm": 80,
-            "respiratory_rate_per_min": 14,
-            "spo2_percent": 97,
-            "rass": 0,
-        },
+        ObservationInput(
+            observed_at=start + dt.timedelta(minutes=15),
+            systolic_bp_mmhg=190,
+            diastolic_bp_mmhg=100,
+            heart_rate_bpm=80,
+            respiratory_rate_per_min=14,
+            spo2_percent=97,
+            rass=0,
+        ),
     )
     s = fresh(s)
     services.do_record_adverse_event(
         make_request(nurse),
         s.pk,
         s.version,
-        {
-            "occurred_at": start + dt.timedelta(minutes=16),
-            "event_type": "hypertension",
-            "severity": "severe",
-            "action_taken": "Rate reduced",
-            "outcome": "resolving",
-        },
+        AdverseEventInput(
+            occurred_at=start + dt.timedelta(minutes=16),
+            event_type="hypertension",
+            severity="severe",
+            action_taken="Rate reduced",
+            outcome="resolving",
+        ),
     )
     return Alert.objects.get(session=s)
 
@@ -159,15 +168,17 @@ def test_chart_renders_at_every_stage_and_audits_the_read(session, nurse, nurse2
     assert after == before + 1
     run_to(session, "checklist", nurse, nurse2)
     assert "Prepare the bag" in client.get(chart).content.decode()
-    services.do_prepare_bag(make_request(nurse), session.pk, fresh(session).version, dose_entry())
+    services.do_prepare_bag(make_request(nurse), session.pk, fresh(session).version, prep_input())
     assert "Independent double check" in client.get(chart).content.decode()
-    services.do_double_check(make_request(nurse2), session.pk, fresh(session).version, dose_entry())
+    services.do_double_check(
+        make_request(nurse2), session.pk, fresh(session).version, check_input()
+    )
     assert "Start the infusion" in client.get(chart).content.decode()
     services.do_start(
         make_request(nurse),
         session.pk,
         fresh(session).version,
-        timezone.now() - dt.timedelta(minutes=40),
+        StartInput(timezone.now() - dt.timedelta(minutes=40)),
     )
     body = client.get(chart).content.decode()
     assert "Record an observation" in body
@@ -202,7 +213,9 @@ def test_double_check_page_is_blind(session, nurse, nurse2, users):
     run_to(session, "checklist", nurse, nurse2)
     entry = dose_entry(dose_value="0.3125", dose_unit="mg/kg/h")
     # 0.3125 mg/kg/h x 80 kg = 25 mg/h: nurse 1 used a distinctive spelling of the dose.
-    services.do_prepare_bag(make_request(nurse), session.pk, fresh(session).version, entry)
+    services.do_prepare_bag(
+        make_request(nurse), session.pk, fresh(session).version, PrepareBagInput(**entry)
+    )
     body = logged_in_client(nurse2).get(url("infusions:double_check", session)).content.decode()
     assert "0.3125" not in body
     assert "KX123" not in body
@@ -220,19 +233,19 @@ def test_double_check_page_is_blind(session, nurse, nurse2, users):
 
 def test_same_nurse_double_check_page_says_so(session, nurse, nurse2):
     run_to(session, "checklist", nurse, nurse2)
-    services.do_prepare_bag(make_request(nurse), session.pk, fresh(session).version, dose_entry())
+    services.do_prepare_bag(make_request(nurse), session.pk, fresh(session).version, prep_input())
     body = logged_in_client(nurse).get(url("infusions:double_check", session)).content.decode()
     assert "must be done by a different nurse" in body
 
 
 def test_mismatch_is_shown_field_by_field_on_the_chart(session, nurse, nurse2, client_for):
     run_to(session, "checklist", nurse, nurse2)
-    services.do_prepare_bag(make_request(nurse), session.pk, fresh(session).version, dose_entry())
+    services.do_prepare_bag(make_request(nurse), session.pk, fresh(session).version, prep_input())
     services.do_double_check(
         make_request(nurse2),
         session.pk,
         fresh(session).version,
-        dose_entry(pump_rate_entered_ml_per_h="250"),
+        check_input(pump_rate_entered_ml_per_h="250"),
     )
     body = client_for(N).get(url("infusions:session", session)).content.decode()
     assert "Pump rate" in body and "250 mL/h" in body
@@ -258,15 +271,15 @@ def test_stale_form_gets_a_409_listing_what_changed(session, nurse, nurse2, clie
         make_request(nurse2),
         s.pk,
         s.version,
-        {
-            "observed_at": start + dt.timedelta(minutes=1),
-            "systolic_bp_mmhg": 120,
-            "diastolic_bp_mmhg": 70,
-            "heart_rate_bpm": 70,
-            "respiratory_rate_per_min": 14,
-            "spo2_percent": 98,
-            "rass": 0,
-        },
+        ObservationInput(
+            observed_at=start + dt.timedelta(minutes=1),
+            systolic_bp_mmhg=120,
+            diastolic_bp_mmhg=70,
+            heart_rate_bpm=70,
+            respiratory_rate_per_min=14,
+            spo2_percent=98,
+            rass=0,
+        ),
     )
     count = Observation.objects.count()
     response = client_for(N).post(
@@ -332,13 +345,13 @@ def test_serious_events_page(session, nurse, nurse2, users):
         make_request(nurse),
         session.pk,
         fresh(session).version,
-        {
-            "occurred_at": at,
-            "event_type": "anaphylaxis",
-            "severity": "life_threatening",
-            "action_taken": "Adrenaline, 911",
-            "outcome": "transferred",
-        },
+        AdverseEventInput(
+            occurred_at=at,
+            event_type="anaphylaxis",
+            severity="life_threatening",
+            action_taken="Adrenaline, 911",
+            outcome="transferred",
+        ),
     )
     body = logged_in_client(users[A]).get(reverse("infusions:serious_events")).content.decode()
     due = timezone.localtime(at + dt.timedelta(hours=24))
@@ -396,7 +409,9 @@ def test_after_the_stop_the_chart_shows_the_waste_step(session, nurse, nurse2, c
     start = s.segments.first().started_at
     chart = url("infusions:session", s)
     assert "to waste" not in client_for(N).get(chart).content.decode()
-    services.do_stop(make_request(nurse), s.pk, s.version, start + dt.timedelta(minutes=60))
+    services.do_stop(
+        make_request(nurse), s.pk, s.version, StopInput(start + dt.timedelta(minutes=60))
+    )
     body = client_for(N).get(chart).content.decode()
     # 100 mg drawn, 25 mg/h for 1 h delivered: computed, never typed.
     assert "Drawn <strong>100 mg</strong>" in body

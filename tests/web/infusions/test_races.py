@@ -16,6 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from painclinic.web.infusions import services
+from painclinic.web.infusions.inputs import StartInput
 from painclinic.web.infusions.models import RateSegment, SessionEvent, SessionStatus
 from tests.web.committed import (
     _audit_triggers_restored,
@@ -50,7 +51,7 @@ def test_two_nurses_starting_the_same_session_start_it_once(session, nurse, nurs
     def start(user: Any) -> None:
         try:
             barrier.wait(timeout=10)
-            services.do_start(make_request(user), s.pk, version, at)
+            services.do_start(make_request(user), s.pk, version, StartInput(at))
             outcomes.append("started")
         except services.SessionConflict:
             outcomes.append("conflict")

@@ -17,6 +17,21 @@ from painclinic.web.infusions.forms import (
     PrepareForm,
     RateChangeForm,
 )
+from painclinic.web.infusions.inputs import (
+    AcknowledgeInput,
+    AdverseEventInput,
+    AmendmentInput,
+    ChecklistInput,
+    DischargeInput,
+    NoteInput,
+    ObservationInput,
+    PauseInput,
+    PrepareBagInput,
+    RateChangeInput,
+    ResumeInput,
+    StartInput,
+    StopInput,
+)
 from painclinic.web.infusions.models import (
     AdverseEvent,
     Alert,
@@ -34,12 +49,15 @@ from painclinic.web.patients.models import WeightMeasurement
 from painclinic.web.scheduling.models import BookingStatus
 from tests.conftest import make_patient
 from tests.web.infusions.conftest import (
+    check_input,
     checklist_data,
+    checklist_input,
     dose_entry,
     fresh,
     make_booking,
     make_plan,
     make_request,
+    prep_input,
     run_to,
     waste_remainder,
 )
@@ -56,6 +74,7 @@ def local(at: dt.datetime) -> str:
 
 
 def counts() -> tuple[int, ...]:
+    """Rows saved, and audit events of changes made (a refusal's own event is not a change)."""
     return (
         PreInfusionChecklist.objects.count(),
         BagPreparation.objects.count(),
@@ -63,7 +82,7 @@ def counts() -> tuple[int, ...]:
         RateSegment.objects.count(),
         Observation.objects.count(),
         Alert.objects.count(),
-        AuditEvent.objects.count(),
+        AuditEvent.objects.filter(outcome="success").count(),
     )
 
 
@@ -147,7 +166,7 @@ def test_checklist_refuses_on_the_field_and_saves_nothing(session, overrides, fi
             make_request(session.opened_by),
             session.pk,
             session.version,
-            {**checklist_data(), **overrides},
+            ChecklistInput(**{**checklist_data(), **overrides}),
         )
     assert counts() == before
     assert fresh(session).status == SessionStatus.SCHEDULED
@@ -157,7 +176,7 @@ def test_checklist_weight_within_ten_percent_passes_and_is_recorded(session, nur
     form = checklist_form(session, weight_kg=Decimal("87.5"))  # +9.4%
     assert form.is_valid(), form.errors
     weights = WeightMeasurement.objects.filter(patient=session.patient).count()
-    services.do_complete_checklist(make_request(nurse), session.pk, 1, form.cleaned_data)
+    services.do_complete_checklist(make_request(nurse), session.pk, form.version, form.to_input())
     assert fresh(session).status == SessionStatus.CHECKLIST_DONE
     assert WeightMeasurement.objects.filter(patient=session.patient).count() == weights + 1
 
@@ -228,7 +247,7 @@ def test_contraindication_rescreen_on_todays_vitals(session):
 
 def test_checklist_must_pass_before_bag_preparation(session, nurse):
     with pytest.raises(Refused, match="scheduled"):
-        services.do_prepare_bag(make_request(nurse), session.pk, session.version, dose_entry())
+        services.do_prepare_bag(make_request(nurse), session.pk, session.version, prep_input())
     assert BagPreparation.objects.count() == 0
 
 
@@ -241,7 +260,8 @@ def test_checklist_must_pass_before_bag_preparation(session, nurse):
         ({"drug": "lidocaine"}, "drug"),
         ({"bag_concentration_mg_per_ml": Decimal("2")}, "bag_concentration_mg_per_ml"),
         ({"dose_value": Decimal("0.35"), "dose_unit": "mg/kg/h"}, "dose_value"),  # 28 mg/h
-        ({"dose_value": Decimal("250")}, "dose_value"),
+        # 250 mg/h is beyond a hard limit: the service refuses it, audited with its values
+        # (test_service_contract.py).
         ({"pump_rate_entered_ml_per_h": Decimal("2.5")}, "pump_rate_entered_ml_per_h"),
     ],
 )
@@ -255,24 +275,24 @@ def test_preparation_must_match_the_plan(session, nurse, nurse2, overrides, fiel
     assert field in form.errors, form.errors
     before = counts()
     with pytest.raises(Refused):
-        services.do_prepare_bag(make_request(nurse), s.pk, s.version, entry)
+        services.do_prepare_bag(make_request(nurse), s.pk, s.version, PrepareBagInput(**entry))
     assert counts() == before
 
 
 def test_preparation_in_mg_per_kg_per_h_that_matches_is_accepted(session, nurse, nurse2):
     s = run_to(session, "checklist", nurse, nurse2)
     entry = dose_entry(dose_value=Decimal("0.3125"), dose_unit="mg/kg/h")
-    prep = services.do_prepare_bag(make_request(nurse), s.pk, s.version, entry)
+    prep = services.do_prepare_bag(make_request(nurse), s.pk, s.version, PrepareBagInput(**entry))
     assert prep.rate_mg_per_h == Decimal("25")
     assert prep.rate_ml_per_h == Decimal("25")
 
 
 def test_same_user_double_check_is_refused(session, nurse, nurse2):
     s = run_to(session, "checklist", nurse, nurse2)
-    services.do_prepare_bag(make_request(nurse), s.pk, s.version, dose_entry())
+    services.do_prepare_bag(make_request(nurse), s.pk, s.version, prep_input())
     s = fresh(s)
     with pytest.raises(Refused, match="different nurse"):
-        services.do_double_check(make_request(nurse), s.pk, s.version, dose_entry())
+        services.do_double_check(make_request(nurse), s.pk, s.version, check_input())
     assert DoubleCheck.objects.count() == 0
     assert fresh(s).status == SessionStatus.CHECKLIST_DONE
 
@@ -288,38 +308,45 @@ def test_same_user_double_check_is_refused(session, nurse, nurse2):
 )
 def test_mismatch_blocks_the_start(session, nurse, nurse2, overrides, label):
     s = run_to(session, "checklist", nurse, nurse2)
-    services.do_prepare_bag(make_request(nurse), s.pk, s.version, dose_entry())
+    services.do_prepare_bag(make_request(nurse), s.pk, s.version, prep_input())
     s = fresh(s)
-    check = services.do_double_check(make_request(nurse2), s.pk, s.version, dose_entry(**overrides))
+    check = services.do_double_check(
+        make_request(nurse2), s.pk, s.version, check_input(**overrides)
+    )
     assert not check.matches
     assert [m["label"] for m in check.mismatches] == [label]
     s = fresh(s)
     assert s.status == SessionStatus.CHECKLIST_DONE
     with pytest.raises(Refused, match="Cannot start"):
-        services.do_start(make_request(nurse), s.pk, s.version, timezone.now())
+        services.do_start(make_request(nurse), s.pk, s.version, StartInput(timezone.now()))
     assert RateSegment.objects.count() == 0
     # A new preparation and a matching double check allow the start.
-    services.do_prepare_bag(make_request(nurse), s.pk, s.version, dose_entry())
+    services.do_prepare_bag(make_request(nurse), s.pk, s.version, prep_input())
     s = fresh(s)
-    assert services.do_double_check(make_request(nurse2), s.pk, s.version, dose_entry()).matches
+    assert services.do_double_check(make_request(nurse2), s.pk, s.version, check_input()).matches
     s = fresh(s)
     assert s.status == SessionStatus.PREPARED
-    segment = services.do_start(make_request(nurse), s.pk, s.version, timezone.now())
+    segment = services.do_start(make_request(nurse), s.pk, s.version, StartInput(timezone.now()))
     assert segment.rate_ml_per_h == Decimal("25")
 
 
 def test_the_same_rate_written_per_kg_matches(session, nurse, nurse2):
     s = run_to(session, "checklist", nurse, nurse2)
-    services.do_prepare_bag(make_request(nurse), s.pk, s.version, dose_entry())
+    services.do_prepare_bag(make_request(nurse), s.pk, s.version, prep_input())
     s = fresh(s)
-    per_kg = dose_entry(dose_value=Decimal("0.3125"), dose_unit="mg/kg/h")  # x 80 kg = 25 mg/h
-    assert services.do_double_check(make_request(nurse2), s.pk, s.version, per_kg).matches
+    # 0.3125 mg/kg/h x 80 kg = 25 mg/h
+    assert services.do_double_check(
+        make_request(nurse2),
+        s.pk,
+        s.version,
+        check_input(dose_value=Decimal("0.3125"), dose_unit="mg/kg/h"),
+    ).matches
 
 
 def test_matching_double_check_allows_the_start(session, nurse, nurse2):
     s = run_to(session, "prepared", nurse, nurse2)
     assert s.status == SessionStatus.PREPARED
-    segment = services.do_start(make_request(nurse), s.pk, s.version, timezone.now())
+    segment = services.do_start(make_request(nurse), s.pk, s.version, StartInput(timezone.now()))
     assert (segment.rate_mg_per_h, segment.rate_ml_per_h) == (Decimal("25"), Decimal("25"))
     assert fresh(s).status == SessionStatus.RUNNING
 
@@ -337,7 +364,7 @@ def test_the_draw_is_recorded_in_the_drug_register(session, nurse, nurse2):
 def test_a_draw_the_register_refuses_names_the_field(session, nurse, nurse2):
     s = run_to(session, "checklist", nurse, nurse2)
     with pytest.raises(Refused) as info:
-        services.do_prepare_bag(make_request(nurse), s.pk, s.version, dose_entry(vial_lot="NOPE"))
+        services.do_prepare_bag(make_request(nurse), s.pk, s.version, prep_input(vial_lot="NOPE"))
     assert info.value.field == "vial_lot"
     assert BagPreparation.objects.count() == 0
 
@@ -349,7 +376,10 @@ def test_start_time_in_the_future_is_refused(session, nurse, nurse2):
     s = run_to(session, "prepared", nurse, nurse2)
     with pytest.raises(Refused, match="future") as info:
         services.do_start(
-            make_request(nurse), s.pk, s.version, timezone.now() + dt.timedelta(minutes=10)
+            make_request(nurse),
+            s.pk,
+            s.version,
+            StartInput(timezone.now() + dt.timedelta(minutes=10)),
         )
     assert info.value.field == "at"
     assert RateSegment.objects.count() == 0
@@ -360,7 +390,9 @@ def test_event_before_the_previous_one_is_refused(session, nurse, nurse2):
     start = s.segments.first().started_at
     before = counts()
     with pytest.raises(Refused, match="before the previous"):
-        services.do_pause(make_request(nurse), s.pk, s.version, start - dt.timedelta(minutes=1))
+        services.do_pause(
+            make_request(nurse), s.pk, s.version, PauseInput(start - dt.timedelta(minutes=1))
+        )
     assert counts() == before
     form = RateChangeForm(
         {
@@ -379,14 +411,21 @@ def test_rate_change_hard_limit_refused_soft_limit_needs_a_reason(session, nurse
     s = run_to(session, "running", nurse, nurse2)
     now = timezone.now()
     with pytest.raises(Refused, match="hard limit") as info:
-        services.do_change_rate(make_request(nurse), s.pk, s.version, now, Decimal("50"), "mg/h")
+        services.do_change_rate(
+            make_request(nurse), s.pk, s.version, RateChangeInput(now, Decimal("50"), "mg/h")
+        )
     assert info.value.field == "dose_value"
     with pytest.raises(Refused, match="soft limit") as info:
-        services.do_change_rate(make_request(nurse), s.pk, s.version, now, Decimal("30"), "mg/h")
+        services.do_change_rate(
+            make_request(nurse), s.pk, s.version, RateChangeInput(now, Decimal("30"), "mg/h")
+        )
     assert info.value.field == "limit_reason"
     assert RateSegment.objects.count() == 1
     segment = services.do_change_rate(
-        make_request(nurse), s.pk, s.version, now, Decimal("30"), "mg/h", "physician order"
+        make_request(nurse),
+        s.pk,
+        s.version,
+        RateChangeInput(now, Decimal("30"), "mg/h", "physician order"),
     )
     assert segment.limit_status == "soft_limit"
     assert segment.rate_ml_per_h == Decimal("30")
@@ -394,7 +433,9 @@ def test_rate_change_hard_limit_refused_soft_limit_needs_a_reason(session, nurse
     assert previous.ended_at == now and previous.end_reason == "rate_change"
 
 
-def test_rate_change_form_computes_the_pump_rate_from_a_weight_based_dose(session, nurse, nurse2):
+def test_rate_change_form_computes_the_pump_rate_from_a_weight_based_dose(
+    session, nurse, nurse2, client_for
+):
     s = run_to(session, "running", nurse, nurse2)
     form = RateChangeForm(
         {
@@ -409,30 +450,43 @@ def test_rate_change_form_computes_the_pump_rate_from_a_weight_based_dose(sessio
     assert form.is_valid(), form.errors
     assert form.rate_result.rate_mg_per_h == Decimal("20")
     assert form.rate_result.rate_ml_per_h == Decimal("20")
-    form = RateChangeForm(
-        {
-            "expected_version": s.version,
-            "at": local(timezone.now()),
-            "dose_value": "1",
-            "dose_unit": "mg/kg/h",
-        },
-        session=s,
-        not_before=services.last_event_at(s),
-    )
-    assert not form.is_valid() and "hard limit" in form.errors["dose_value"][0]
+    # 1 mg/kg/h is beyond a hard limit: the form leaves the limits to the service, whose
+    # refusal (audited with its values) the page shows on the dose.
+    post = {
+        "expected_version": s.version,
+        "at": local(timezone.now()),
+        "dose_value": "1",
+        "dose_unit": "mg/kg/h",
+    }
+    form = RateChangeForm(post, session=s, not_before=services.last_event_at(s))
+    assert form.is_valid(), form.errors
+    response = client_for(Role.NURSE).post(f"/infusions/{s.pk}/rate/", post)
+    assert response.status_code == 200
+    assert "hard limit" in response.context["form"].errors["dose_value"][0]
+    event = AuditEvent.objects.order_by("-sequence").first()
+    assert event.outcome == "denied" and event.detail["service"] == "do_change_rate"
+    assert event.detail["rate_mg_per_h"] == "80.0000" and event.detail["drug"] == "ketamine"
+    assert RateSegment.objects.filter(session=s).count() == 1
 
 
 def test_pause_and_resume(session, nurse, nurse2):
     s = run_to(session, "running", nurse, nurse2)
     start = s.segments.first().started_at
-    services.do_pause(make_request(nurse), s.pk, s.version, start + dt.timedelta(minutes=20))
+    services.do_pause(
+        make_request(nurse), s.pk, s.version, PauseInput(start + dt.timedelta(minutes=20))
+    )
     s = fresh(s)
     assert s.status == SessionStatus.PAUSED
     with pytest.raises(Refused):
         services.do_change_rate(
-            make_request(nurse), s.pk, s.version, timezone.now(), Decimal("10"), "mg/h"
+            make_request(nurse),
+            s.pk,
+            s.version,
+            RateChangeInput(timezone.now(), Decimal("10"), "mg/h"),
         )
-    services.do_resume(make_request(nurse), s.pk, s.version, start + dt.timedelta(minutes=30))
+    services.do_resume(
+        make_request(nurse), s.pk, s.version, ResumeInput(start + dt.timedelta(minutes=30))
+    )
     s = fresh(s)
     assert s.status == SessionStatus.RUNNING
     segments = list(s.segments.order_by("started_at"))
@@ -448,7 +502,9 @@ def test_observation_in_the_future_is_refused(session, nurse, nurse2):
     before = counts()
     future = timezone.now() + dt.timedelta(minutes=10)
     with pytest.raises(Refused, match="future") as info:
-        services.do_record_observation(make_request(nurse), s.pk, s.version, observation(future))
+        services.do_record_observation(
+            make_request(nurse), s.pk, s.version, ObservationInput(**observation(future))
+        )
     assert info.value.field == "observed_at"
     form = ObservationForm(
         {**observation(future), "observed_at": local(future), "expected_version": s.version},
@@ -463,7 +519,9 @@ def test_observation_before_the_start_is_refused(session, nurse, nurse2):
     s = run_to(session, "running", nurse, nurse2)
     early = s.segments.first().started_at - dt.timedelta(minutes=10)
     with pytest.raises(Refused, match="infusion start"):
-        services.do_record_observation(make_request(nurse), s.pk, s.version, observation(early))
+        services.do_record_observation(
+            make_request(nurse), s.pk, s.version, ObservationInput(**observation(early))
+        )
 
 
 def test_blood_pressure_of_zero_is_refused_on_the_field(session, nurse, nurse2):
@@ -477,7 +535,9 @@ def test_blood_pressure_of_zero_is_refused_on_the_field(session, nurse, nurse2):
     )
     assert not form.is_valid() and "systolic_bp_mmhg" in form.errors
     with pytest.raises(Refused) as info:
-        services.do_record_observation(make_request(nurse), s.pk, s.version, data)
+        services.do_record_observation(
+            make_request(nurse), s.pk, s.version, ObservationInput(**data)
+        )
     assert info.value.field == "systolic_bp_mmhg"
     assert counts() == before
 
@@ -494,7 +554,9 @@ def test_sedation_score_is_required(session, nurse, nurse2):
 def test_a_normal_observation_raises_no_alert(session, nurse, nurse2):
     s = run_to(session, "running", nurse, nurse2)
     at = timezone.now() - dt.timedelta(minutes=5)
-    obs = services.do_record_observation(make_request(nurse), s.pk, s.version, observation(at))
+    obs = services.do_record_observation(
+        make_request(nurse), s.pk, s.version, ObservationInput(**observation(at))
+    )
     assert obs.action == "continue"
     assert obs.rate_mg_per_h == Decimal("25")
     assert Alert.objects.count() == 0
@@ -503,30 +565,37 @@ def test_a_normal_observation_raises_no_alert(session, nurse, nurse2):
 def test_last_prodrome_raises_an_alert_on_lidocaine(patient, physician, nurse, nurse2, users):
     plan = make_plan(patient, physician, protocol_id="lid-5mgkg-60min")
     s = services.do_open_session(make_request(nurse), make_booking(plan, users[Role.FRONT_DESK]).pk)
-    services.do_complete_checklist(make_request(nurse), s.pk, 1, checklist_data())
+    services.do_complete_checklist(make_request(nurse), s.pk, 1, checklist_input())
     step = fresh(s).planned_session.steps[0]
-    entry = dose_entry(
-        drug="lidocaine",
-        vial_concentration_mg_per_ml=Decimal("20"),
-        bag_concentration_mg_per_ml=Decimal("4"),
-        dose_value=Decimal(str(step["rate_mg_per_h"])),
-        pump_rate_entered_ml_per_h=Decimal(str(step["rate_ml_per_h"])),
-        vial_lot="LID-1",
-    )
+    entry = {
+        "drug": "lidocaine",
+        "bag_concentration_mg_per_ml": Decimal("4"),
+        "dose_value": Decimal(str(step["rate_mg_per_h"])),
+        "pump_rate_entered_ml_per_h": Decimal(str(step["rate_ml_per_h"])),
+    }
     s = fresh(s)
-    prep = services.do_prepare_bag(make_request(nurse), s.pk, s.version, entry)
+    prep = services.do_prepare_bag(
+        make_request(nurse),
+        s.pk,
+        s.version,
+        prep_input(vial_concentration_mg_per_ml=Decimal("20"), vial_lot="LID-1", **entry),
+    )
     assert not prep.register_draw_recorded  # lidocaine is not a controlled drug
     s = fresh(s)
-    services.do_double_check(make_request(nurse2), s.pk, s.version, entry)
+    services.do_double_check(make_request(nurse2), s.pk, s.version, check_input(**entry))
     s = fresh(s)
     start = timezone.now() - dt.timedelta(minutes=20)
-    services.do_start(make_request(nurse), s.pk, s.version, start)
+    services.do_start(make_request(nurse), s.pk, s.version, StartInput(start))
     s = fresh(s)
     obs = services.do_record_observation(
         make_request(nurse),
         s.pk,
         s.version,
-        observation(start + dt.timedelta(minutes=15), symptoms=["perioral_numbness", "tinnitus"]),
+        ObservationInput(
+            **observation(
+                start + dt.timedelta(minutes=15), symptoms=["perioral_numbness", "tinnitus"]
+            )
+        ),
     )
     assert obs.action != "continue"
     assert Alert.objects.get(observation=obs).reasons
@@ -539,7 +608,11 @@ def _alerting(session, nurse, nurse2):
         make_request(nurse),
         s.pk,
         s.version,
-        observation(start + dt.timedelta(minutes=15), systolic_bp_mmhg=190, diastolic_bp_mmhg=100),
+        ObservationInput(
+            **observation(
+                start + dt.timedelta(minutes=15), systolic_bp_mmhg=190, diastolic_bp_mmhg=100
+            )
+        ),
     )
     return fresh(s), Alert.objects.get(session=s), start
 
@@ -554,14 +627,16 @@ def test_hypertension_raises_an_alert(session, nurse, nurse2):
 def test_unacknowledged_alert_blocks_stop_discharge_and_signing(session, nurse, nurse2, physician):
     s, alert, start = _alerting(session, nurse, nurse2)
     with pytest.raises(Refused, match="not acknowledged"):
-        services.do_stop(make_request(nurse), s.pk, s.version, start + dt.timedelta(minutes=30))
+        services.do_stop(
+            make_request(nurse), s.pk, s.version, StopInput(start + dt.timedelta(minutes=30))
+        )
     assert fresh(s).status == SessionStatus.RUNNING
     services.do_acknowledge_alert(
         make_request(nurse),
         s.pk,
         s.version,
         alert.pk,
-        {"response": "stop", "action_taken": "Stopped, physician informed", "at": None},
+        AcknowledgeInput(response="stop", action_taken="Stopped, physician informed", at=None),
     )
     s = fresh(s)
     assert s.status == SessionStatus.STOPPED
@@ -570,28 +645,32 @@ def test_unacknowledged_alert_blocks_stop_discharge_and_signing(session, nurse, 
         make_request(nurse),
         s.pk,
         s.version,
-        observation(timezone.now() - dt.timedelta(seconds=30), respiratory_rate_per_min=8),
+        ObservationInput(
+            **observation(timezone.now() - dt.timedelta(seconds=30), respiratory_rate_per_min=8)
+        ),
     )
     s = fresh(s)
     late = Alert.objects.get(session=s, acknowledged_at__isnull=True)
-    discharge = {"at": timezone.now(), "aldrete": ALDRETE_OK, "escort_confirmed": True}
+    discharge = DischargeInput.with_aldrete(
+        timezone.now(), ALDRETE_OK, escort_confirmed=True, escort_name="Sam"
+    )
     with pytest.raises(Refused, match="not acknowledged"):
-        services.do_discharge(
-            make_request(nurse), s.pk, s.version, {**discharge, "escort_name": "Sam"}
+        services.do_discharge(make_request(nurse), s.pk, s.version, discharge)
+    with pytest.raises(Refused, match="not acknowledged"):
+        services.do_save_note(
+            make_request(physician), s.pk, s.version, NoteInput("note", sign=True)
         )
-    with pytest.raises(Refused, match="not acknowledged"):
-        services.do_save_note(make_request(physician), s.pk, s.version, "note", sign=True)
     assert not SessionNote.objects.exists()
     services.do_acknowledge_alert(
         make_request(physician),
         s.pk,
         s.version,
         late.pk,
-        {"response": "no_change", "action_taken": "RR 14 on recheck", "at": None},
+        AcknowledgeInput(response="no_change", action_taken="RR 14 on recheck", at=None),
     )
     waste_remainder(s, nurse, nurse2)
     s = fresh(s)
-    services.do_save_note(make_request(physician), s.pk, s.version, "note", sign=True)
+    services.do_save_note(make_request(physician), s.pk, s.version, NoteInput("note", sign=True))
     assert fresh(s).status == SessionStatus.SIGNED
 
 
@@ -603,13 +682,13 @@ def test_acknowledge_with_a_rate_reduction_is_one_step(session, nurse, nurse2, p
         s.pk,
         s.version,
         alert.pk,
-        {
-            "response": "reduce_rate",
-            "action_taken": "BP rechecked 188/98",
-            "dose_value": Decimal("12.5"),
-            "dose_unit": "mg/h",
-            "at": at,
-        },
+        AcknowledgeInput(
+            response="reduce_rate",
+            action_taken="BP rechecked 188/98",
+            dose_value=Decimal("12.5"),
+            dose_unit="mg/h",
+            at=at,
+        ),
     )
     alert.refresh_from_db()
     assert alert.acknowledged_by == physician
@@ -617,7 +696,9 @@ def test_acknowledge_with_a_rate_reduction_is_one_step(session, nurse, nurse2, p
     assert alert.rate_segment.rate_mg_per_h == Decimal("12.5")
     assert alert.rate_segment.started_at == at
     s = fresh(s)
-    services.do_stop(make_request(nurse), s.pk, s.version, start + dt.timedelta(minutes=30))
+    services.do_stop(
+        make_request(nurse), s.pk, s.version, StopInput(start + dt.timedelta(minutes=30))
+    )
     assert fresh(s).status == SessionStatus.STOPPED
 
 
@@ -630,13 +711,13 @@ def test_a_reduction_that_is_not_lower_changes_nothing(session, nurse, nurse2):
             s.pk,
             s.version,
             alert.pk,
-            {
-                "response": "reduce_rate",
-                "action_taken": "x",
-                "dose_value": Decimal("25"),
-                "dose_unit": "mg/h",
-                "at": start + dt.timedelta(minutes=17),
-            },
+            AcknowledgeInput(
+                response="reduce_rate",
+                action_taken="x",
+                dose_value=Decimal("25"),
+                dose_unit="mg/h",
+                at=start + dt.timedelta(minutes=17),
+            ),
         )
     assert counts() == before
     alert.refresh_from_db()
@@ -650,7 +731,9 @@ def test_acknowledge_with_pause(session, nurse, nurse2):
         s.pk,
         s.version,
         alert.pk,
-        {"response": "pause", "action_taken": "Paused, physician called", "at": timezone.now()},
+        AcknowledgeInput(
+            response="pause", action_taken="Paused, physician called", at=timezone.now()
+        ),
     )
     assert fresh(s).status == SessionStatus.PAUSED
 
@@ -676,14 +759,14 @@ def test_serious_adverse_events_get_a_24_hour_deadline(
         make_request(nurse),
         s.pk,
         s.version,
-        {
-            "occurred_at": at,
-            "event_type": "hypertension",
-            "severity": severity,
-            "action_taken": "rate reduced",
-            "outcome": outcome,
-            "serious": ticked,
-        },
+        AdverseEventInput(
+            occurred_at=at,
+            event_type="hypertension",
+            severity=severity,
+            action_taken="rate reduced",
+            outcome=outcome,
+            serious=ticked,
+        ),
     )
     assert event.serious is serious
     assert event.report_due_at == (at + dt.timedelta(hours=24) if serious else None)
@@ -696,13 +779,13 @@ def test_adverse_event_in_the_future_is_refused(session, nurse, nurse2):
             make_request(nurse),
             s.pk,
             s.version,
-            {
-                "occurred_at": timezone.now() + dt.timedelta(hours=1),
-                "event_type": "other",
-                "severity": "mild",
-                "action_taken": "x",
-                "outcome": "resolved",
-            },
+            AdverseEventInput(
+                occurred_at=timezone.now() + dt.timedelta(hours=1),
+                event_type="other",
+                severity="mild",
+                action_taken="x",
+                outcome="resolved",
+            ),
         )
     assert AdverseEvent.objects.count() == 0
 
@@ -713,7 +796,9 @@ def test_adverse_event_in_the_future_is_refused(session, nurse, nurse2):
 def _stopped(session, nurse, nurse2):
     s = run_to(session, "running", nurse, nurse2)
     start = s.segments.first().started_at
-    services.do_stop(make_request(nurse), s.pk, s.version, start + dt.timedelta(minutes=50))
+    services.do_stop(
+        make_request(nurse), s.pk, s.version, StopInput(start + dt.timedelta(minutes=50))
+    )
     return fresh(s), start + dt.timedelta(minutes=55)
 
 
@@ -725,7 +810,7 @@ def test_discharge_refused_below_the_aldrete_threshold(session, nurse, nurse2):
             make_request(nurse),
             s.pk,
             s.version,
-            {"at": at, "aldrete": low, "escort_confirmed": True, "escort_name": "Sam"},
+            DischargeInput.with_aldrete(at, low, escort_confirmed=True, escort_name="Sam"),
         )
     assert fresh(s).status == SessionStatus.STOPPED
 
@@ -738,7 +823,10 @@ def test_discharge_refused_without_an_escort(session, nurse, nurse2):
     ):
         with pytest.raises(Refused, match="escort") as info:
             services.do_discharge(
-                make_request(nurse), s.pk, s.version, {"at": at, "aldrete": ALDRETE_OK, **data}
+                make_request(nurse),
+                s.pk,
+                s.version,
+                DischargeInput.with_aldrete(at, ALDRETE_OK, **data),
             )
         assert info.value.field == "escort_confirmed"
     assert fresh(s).status == SessionStatus.STOPPED
@@ -751,7 +839,7 @@ def test_discharge_at_the_threshold_with_an_escort(session, nurse, nurse2):
         make_request(nurse),
         s.pk,
         s.version,
-        {"at": at, "aldrete": nine, "escort_confirmed": True, "escort_name": "Sam"},
+        DischargeInput.with_aldrete(at, nine, escort_confirmed=True, escort_name="Sam"),
     )
     assert discharge.aldrete_score == 9
     assert fresh(s).status == SessionStatus.DISCHARGED
@@ -759,15 +847,19 @@ def test_discharge_at_the_threshold_with_an_escort(session, nurse, nurse2):
 
 def test_signed_note_is_locked_but_can_be_amended(session, nurse, nurse2, physician, client_for):
     s, _ = _stopped(session, nurse, nurse2)
-    services.do_save_note(make_request(nurse), s.pk, s.version, "Draft one", sign=False)
+    services.do_save_note(make_request(nurse), s.pk, s.version, NoteInput("Draft one", sign=False))
     waste_remainder(s, nurse, nurse2)
     s = fresh(s)
-    services.do_save_note(make_request(physician), s.pk, s.version, "Final text", sign=True)
+    services.do_save_note(
+        make_request(physician), s.pk, s.version, NoteInput("Final text", sign=True)
+    )
     s = fresh(s)
     note = SessionNote.objects.get(session=s)
     assert note.signed_by == physician and s.status == SessionStatus.SIGNED
     with pytest.raises(services.NoteLocked):
-        services.do_save_note(make_request(nurse), s.pk, s.version, "Changed", sign=False)
+        services.do_save_note(
+            make_request(nurse), s.pk, s.version, NoteInput("Changed", sign=False)
+        )
     response = client_for(Role.NURSE).post(
         f"/infusions/{s.pk}/note/", {"expected_version": s.version, "text": "Sneaky edit"}
     )
@@ -775,7 +867,7 @@ def test_signed_note_is_locked_but_can_be_amended(session, nurse, nurse2, physic
     note.refresh_from_db()
     assert note.text == "Final text"
     amendment = services.do_amend_note(
-        make_request(physician), s.pk, fresh(s).version, "Dose was 25 mg/h", "typo"
+        make_request(physician), s.pk, fresh(s).version, AmendmentInput("Dose was 25 mg/h", "typo")
     )
     assert NoteAmendment.objects.get() == amendment
     note.refresh_from_db()
@@ -788,9 +880,11 @@ def test_signed_note_is_locked_but_can_be_amended(session, nurse, nurse2, physic
 
 def test_a_draft_cannot_be_amended(session, nurse, nurse2, physician):
     s, _ = _stopped(session, nurse, nurse2)
-    services.do_save_note(make_request(nurse), s.pk, s.version, "Draft", sign=False)
+    services.do_save_note(make_request(nurse), s.pk, s.version, NoteInput("Draft", sign=False))
     with pytest.raises(Refused, match="Only a signed note"):
-        services.do_amend_note(make_request(physician), s.pk, fresh(s).version, "x", "y")
+        services.do_amend_note(
+            make_request(physician), s.pk, fresh(s).version, AmendmentInput("x", "y")
+        )
 
 
 # --- integrity ------------------------------------------------------------------------------
@@ -800,10 +894,14 @@ def test_stale_version_raises_a_conflict_and_saves_nothing(session, nurse, nurse
     s = run_to(session, "running", nurse, nurse2)
     stale = s.version
     at = timezone.now() - dt.timedelta(minutes=2)
-    services.do_record_observation(make_request(nurse2), s.pk, stale, observation(at))
+    services.do_record_observation(
+        make_request(nurse2), s.pk, stale, ObservationInput(**observation(at))
+    )
     before = Observation.objects.count()
     with pytest.raises(services.SessionConflict) as info:
-        services.do_record_observation(make_request(nurse), s.pk, stale, observation(at))
+        services.do_record_observation(
+            make_request(nurse), s.pk, stale, ObservationInput(**observation(at))
+        )
     assert [e.kind for e in info.value.changes] == ["observation"]
     assert Observation.objects.count() == before
 
@@ -816,6 +914,6 @@ def test_a_state_change_is_atomic_with_its_audit_event(session, nurse, nurse2, m
 
     monkeypatch.setattr(services, "audit", broken)
     with pytest.raises(RuntimeError):
-        services.do_start(make_request(nurse), s.pk, s.version, timezone.now())
+        services.do_start(make_request(nurse), s.pk, s.version, StartInput(timezone.now()))
     assert RateSegment.objects.count() == 0
     assert fresh(s).version == s.version and fresh(s).status == SessionStatus.PREPARED

@@ -12,6 +12,7 @@ from django.utils import timezone
 from painclinic.web.accounts.models import Role
 from painclinic.web.audit.models import AuditEvent
 from painclinic.web.infusions import services
+from painclinic.web.infusions.inputs import AdverseEventInput
 from painclinic.web.infusions.models import AdverseEvent
 from painclinic.web.infusions.rules import Refused
 from tests.web.infusions.conftest import fresh, make_request, run_to
@@ -25,13 +26,13 @@ def record(session, nurse, *, minutes_ago: int = 30, severity: str = "severe") -
         make_request(nurse),
         s.pk,
         s.version,
-        {
-            "occurred_at": timezone.now() - dt.timedelta(minutes=minutes_ago),
-            "event_type": "hypotension",
-            "severity": severity,
-            "action_taken": "Infusion paused, fluids",
-            "outcome": "resolved",
-        },
+        AdverseEventInput(
+            occurred_at=timezone.now() - dt.timedelta(minutes=minutes_ago),
+            event_type="hypotension",
+            severity=severity,
+            action_taken="Infusion paused, fluids",
+            outcome="resolved",
+        ),
     )
 
 
@@ -61,7 +62,9 @@ def test_it_cannot_be_changed_or_unset(running, nurse, physician, users):
         )
     event.refresh_from_db()
     assert event.report_reference == "OHP-1" and event.reported_by == physician
-    assert AuditEvent.objects.filter(detail__event="sae_reported").count() == 1
+    assert AuditEvent.objects.filter(detail__event="sae_reported", outcome="success").count() == 1
+    refusal = AuditEvent.objects.order_by("-sequence").first()
+    assert refusal.outcome == "denied" and refusal.actor_role == Role.CLINIC_ADMIN
 
 
 def test_a_reference_is_required_and_nothing_is_set_without_it(running, nurse, physician):

@@ -14,16 +14,24 @@ from painclinic.web.accounts.models import Role
 from painclinic.web.audit.models import AuditEvent
 from painclinic.web.drugregister.models import EntryKind, RegisterEntry
 from painclinic.web.infusions import services
+from painclinic.web.infusions.inputs import (
+    NoteInput,
+    ObservationInput,
+    StartInput,
+    StopInput,
+    WasteRemainderInput,
+)
 from painclinic.web.infusions.models import SessionEvent, SessionNote, SessionStatus
 from painclinic.web.infusions.rules import Refused
 from painclinic.web.infusions.waste import waste_due
 from tests.conftest import PASSWORD, logged_in_client
 from tests.web.infusions.conftest import (
-    dose_entry,
+    check_input,
     fresh,
     make_booking,
     make_plan,
     make_request,
+    prep_input,
     run_to,
     waste_remainder,
 )
@@ -34,13 +42,17 @@ pytestmark = pytest.mark.django_db
 def stopped(session, nurse, nurse2, minutes: int = 60):
     s = run_to(session, "running", nurse, nurse2)
     start = s.segments.first().started_at
-    services.do_stop(make_request(nurse), s.pk, s.version, start + dt.timedelta(minutes=minutes))
+    services.do_stop(
+        make_request(nurse), s.pk, s.version, StopInput(start + dt.timedelta(minutes=minutes))
+    )
     return fresh(s)
 
 
 def sign(session, user):
     s = fresh(session)
-    return services.do_save_note(make_request(user), s.pk, s.version, "Summary", sign=True)
+    return services.do_save_note(
+        make_request(user), s.pk, s.version, NoteInput("Summary", sign=True)
+    )
 
 
 def test_the_remainder_is_drawn_minus_delivered(session, nurse, nurse2):
@@ -90,14 +102,17 @@ def test_a_wrong_witness_password_is_refused_audited_and_nothing_saved(session, 
     s = stopped(session, nurse, nurse2)
     with pytest.raises(Refused) as refused:
         services.do_waste_remainder(
-            make_request(nurse), s.pk, s.version, {"witness": nurse2.pk, "witness_password": "x"}
+            make_request(nurse),
+            s.pk,
+            s.version,
+            WasteRemainderInput(witness=nurse2.pk, witness_password="x"),
         )
     assert refused.value.field == "witness_password"
     assert not RegisterEntry.objects.filter(kind=EntryKind.WASTE).exists()
     assert fresh(s).version == s.version
     # The failed signature stays on record: it counts towards the witness lock-out.
     assert AuditEvent.objects.filter(
-        outcome="denied", detail__refused="witness_password", detail__witness_id=nurse2.pk
+        outcome="denied", detail__field="witness_password", detail__witness_id=nurse2.pk
     ).exists()
 
 
@@ -108,7 +123,7 @@ def test_the_nurse_cannot_witness_her_own_waste(session, nurse, nurse2):
             make_request(nurse),
             s.pk,
             s.version,
-            {"witness": nurse.pk, "witness_password": PASSWORD},
+            WasteRemainderInput(witness=nurse.pk, witness_password=PASSWORD),
         )
     assert refused.value.field == "witness"
     assert not RegisterEntry.objects.filter(kind=EntryKind.WASTE).exists()
@@ -128,26 +143,28 @@ def test_only_a_nurse_records_the_waste(session, nurse, nurse2, physician):
             make_request(physician),
             s.pk,
             s.version,
-            {"witness": nurse2.pk, "witness_password": PASSWORD},
+            WasteRemainderInput(witness=nurse2.pk, witness_password=PASSWORD),
         )
 
 
 def test_a_bag_that_failed_its_double_check_is_part_of_the_remainder(session, nurse, nurse2):
     s = run_to(session, "checklist", nurse, nurse2)
-    services.do_prepare_bag(make_request(nurse), s.pk, s.version, dose_entry())
+    services.do_prepare_bag(make_request(nurse), s.pk, s.version, prep_input())
     s = fresh(s)
     services.do_double_check(
-        make_request(nurse2), s.pk, s.version, dose_entry(pump_rate_entered_ml_per_h=250)
+        make_request(nurse2), s.pk, s.version, check_input(pump_rate_entered_ml_per_h=250)
     )
     s = fresh(s)
-    services.do_prepare_bag(make_request(nurse), s.pk, s.version, dose_entry())
+    services.do_prepare_bag(make_request(nurse), s.pk, s.version, prep_input())
     s = fresh(s)
-    services.do_double_check(make_request(nurse2), s.pk, s.version, dose_entry())
+    services.do_double_check(make_request(nurse2), s.pk, s.version, check_input())
     s = fresh(s)
     start = s.booking.starts_at
-    services.do_start(make_request(nurse), s.pk, s.version, start)
+    services.do_start(make_request(nurse), s.pk, s.version, StartInput(start))
     s = fresh(s)
-    services.do_stop(make_request(nurse), s.pk, s.version, start + dt.timedelta(minutes=60))
+    services.do_stop(
+        make_request(nurse), s.pk, s.version, StopInput(start + dt.timedelta(minutes=60))
+    )
     due = waste_due(fresh(s))
     assert (due.drawn_mg, due.remainder_mg) == (200, 175)
 
@@ -184,21 +201,21 @@ def test_a_stale_waste_form_is_a_conflict(session, nurse, nurse2):
         make_request(nurse),
         s.pk,
         s.version,
-        {
-            "observed_at": s.segments.first().ended_at,
-            "systolic_bp_mmhg": 120,
-            "diastolic_bp_mmhg": 70,
-            "heart_rate_bpm": 70,
-            "respiratory_rate_per_min": 14,
-            "spo2_percent": 98,
-            "rass": 0,
-        },
+        ObservationInput(
+            observed_at=s.segments.first().ended_at,
+            systolic_bp_mmhg=120,
+            diastolic_bp_mmhg=70,
+            heart_rate_bpm=70,
+            respiratory_rate_per_min=14,
+            spo2_percent=98,
+            rass=0,
+        ),
     )
     with pytest.raises(services.SessionConflict):
         services.do_waste_remainder(
             make_request(nurse),
             s.pk,
             s.version,
-            {"witness": nurse2.pk, "witness_password": PASSWORD},
+            WasteRemainderInput(witness=nurse2.pk, witness_password=PASSWORD),
         )
     assert not RegisterEntry.objects.filter(kind=EntryKind.WASTE).exists()

@@ -10,6 +10,13 @@ from django.utils import timezone
 
 from painclinic.web.infusions import services
 from painclinic.web.infusions.chart import build_chart, summary_text
+from painclinic.web.infusions.inputs import (
+    AcknowledgeInput,
+    DischargeInput,
+    NoteInput,
+    ObservationInput,
+    StopInput,
+)
 from painclinic.web.infusions.models import (
     Alert,
     SessionNote,
@@ -56,33 +63,40 @@ def test_full_day(session, nurse, nurse2, physician):
     for minutes in (0, 15, 30, 45, 60):
         s = fresh(s)
         services.do_record_observation(
-            make_request(nurse), s.pk, s.version, obs(start + dt.timedelta(minutes=minutes))
+            make_request(nurse),
+            s.pk,
+            s.version,
+            ObservationInput(**obs(start + dt.timedelta(minutes=minutes))),
         )
     s = fresh(s)
     services.do_record_observation(
         make_request(nurse),
         s.pk,
         s.version,
-        obs(start + dt.timedelta(minutes=90), systolic_bp_mmhg=190, diastolic_bp_mmhg=100),
+        ObservationInput(
+            **obs(start + dt.timedelta(minutes=90), systolic_bp_mmhg=190, diastolic_bp_mmhg=100)
+        ),
     )
     alert = Alert.objects.get(session=s)
     assert alert.action == "pause"
     s = fresh(s)
     with pytest.raises(Refused, match="not acknowledged"):
-        services.do_stop(make_request(nurse), s.pk, s.version, start + dt.timedelta(minutes=95))
+        services.do_stop(
+            make_request(nurse), s.pk, s.version, StopInput(start + dt.timedelta(minutes=95))
+        )
     s = fresh(s)
     services.do_acknowledge_alert(
         make_request(nurse),
         s.pk,
         s.version,
         alert.pk,
-        {
-            "response": "reduce_rate",
-            "action_taken": "Physician informed",
-            "dose_value": Decimal("15"),
-            "dose_unit": "mg/h",
-            "at": start + dt.timedelta(minutes=92),
-        },
+        AcknowledgeInput(
+            response="reduce_rate",
+            action_taken="Physician informed",
+            dose_value=Decimal("15"),
+            dose_unit="mg/h",
+            at=start + dt.timedelta(minutes=92),
+        ),
     )
     alert.refresh_from_db()
     assert alert.acknowledged_by == nurse
@@ -90,7 +104,7 @@ def test_full_day(session, nurse, nurse2, physician):
     assert alert.rate_segment.rate_mg_per_h == Decimal("15")
     s = fresh(s)
     stop_at = start + dt.timedelta(minutes=240)
-    services.do_stop(make_request(nurse), s.pk, s.version, stop_at)
+    services.do_stop(make_request(nurse), s.pk, s.version, StopInput(stop_at))
     chart = build_chart(fresh(s))
     expected = Decimal(25) * Decimal(92) / 60 + Decimal(15) * Decimal(148) / 60
     assert abs(chart.delivered_mg - expected) < Decimal("0.0001")
@@ -99,20 +113,20 @@ def test_full_day(session, nurse, nurse2, physician):
         make_request(nurse),
         s.pk,
         s.version,
-        {
-            "at": stop_at + dt.timedelta(minutes=5),
-            "aldrete": ALDRETE_OK,
-            "escort_confirmed": True,
-            "escort_name": "Sam",
-            "escort_phone": "1",
-        },
+        DischargeInput.with_aldrete(
+            stop_at + dt.timedelta(minutes=5),
+            ALDRETE_OK,
+            escort_confirmed=True,
+            escort_name="Sam",
+            escort_phone="1",
+        ),
     )
     entry = waste_remainder(s, nurse, nurse2)
     assert entry.amount_mg == (Decimal(100) - expected).quantize(Decimal("0.01"))
     s = fresh(s)
     text = summary_text(build_chart(s))
     assert "Delivered" in text
-    services.do_save_note(make_request(physician), s.pk, s.version, text, sign=True)
+    services.do_save_note(make_request(physician), s.pk, s.version, NoteInput(text, sign=True))
     s = fresh(s)
     assert s.status == SessionStatus.SIGNED
     note = SessionNote.objects.get(session=s)

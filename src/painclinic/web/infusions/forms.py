@@ -1,7 +1,10 @@
 """Infusion-day forms: raw text in, values with units out, one message per bad field.
 
-Every state-changing form carries the session ``expected_version``. Rules shared with the
-services live in ``rules.py`` (the services re-check them inside their transaction).
+Every state-changing form carries the session ``expected_version`` (``form.version``) and
+hands its service a typed input (``form.to_input()``, a dataclass of ``inputs.py``). Rules shared
+with the services live in ``rules.py`` (the services re-check them inside their transaction);
+dose limits are the services' to refuse (a hard limit is audited with its values), so a form
+only computes the rate a dose gives.
 """
 
 from __future__ import annotations
@@ -16,6 +19,24 @@ from django.utils import timezone
 from painclinic.clinical.monitoring import SYMPTOMS
 from painclinic.pharmacology import format_dose
 from painclinic.web.infusions import policy
+from painclinic.web.infusions.inputs import (
+    AcknowledgeInput,
+    AdverseEventInput,
+    AmendmentInput,
+    CancelInput,
+    ChecklistInput,
+    DischargeInput,
+    DoubleCheckInput,
+    NoteInput,
+    ObservationInput,
+    PauseInput,
+    PrepareBagInput,
+    RateChangeInput,
+    ResumeInput,
+    StartInput,
+    StopInput,
+    WasteRemainderInput,
+)
 from painclinic.web.infusions.models import (
     AEOutcome,
     AESeverity,
@@ -27,11 +48,11 @@ from painclinic.web.infusions.models import (
 )
 from painclinic.web.infusions.rules import (
     RATE_DOSE_UNITS,
+    HardLimitRefused,
     Refused,
     calculate_rate,
     checklist_problems,
     drug_library,
-    limit_problem,
     preparation_problems,
     remaining_planned_min,
     time_problem,
@@ -97,6 +118,15 @@ class VersionedForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.session = session
 
+    @property
+    def version(self) -> int:
+        """The session version the form was opened at (the service's ``expected_version``)."""
+        return int(self.cleaned_data["expected_version"])
+
+    def to_input(self) -> Any:
+        """The service's typed input, from a valid form."""
+        raise NotImplementedError
+
     def refuse(self, error: Refused) -> None:
         field = error.field if error.field in self.fields else None
         self.add_error(field, error.message)
@@ -151,6 +181,23 @@ class ChecklistForm(VersionedForm, VitalsMixin):
                 continue
             self.add_error(None if field == "__all__" else field, message)
         return cleaned
+
+    def to_input(self) -> ChecklistInput:
+        d = self.cleaned_data
+        return ChecklistInput(
+            systolic_bp_mmhg=d["systolic_bp_mmhg"],
+            diastolic_bp_mmhg=d["diastolic_bp_mmhg"],
+            heart_rate_bpm=d["heart_rate_bpm"],
+            respiratory_rate_per_min=d["respiratory_rate_per_min"],
+            spo2_percent=d["spo2_percent"],
+            weight_kg=d["weight_kg"],
+            escort_name=d["escort_name"],
+            escort_phone=d["escort_phone"],
+            last_solids_at=d["last_solids_at"],
+            last_clear_fluids_at=d["last_clear_fluids_at"],
+            pregnancy_test=d["pregnancy_test"],
+            no_new_conditions_confirmed=bool(d.get("no_new_conditions_confirmed")),
+        )
 
 
 class _DoseEntryForm(VersionedForm):
@@ -216,6 +263,9 @@ class PrepareForm(_DoseEntryForm):
             return cleaned
         try:
             problems = preparation_problems(self.session, cleaned)
+        except HardLimitRefused:
+            # The service refuses it, audited with the dose and the limit.
+            return cleaned
         except Refused as error:
             self.refuse(error)
             return cleaned
@@ -223,9 +273,32 @@ class PrepareForm(_DoseEntryForm):
             self.add_error(field, message)
         return cleaned
 
+    def to_input(self) -> PrepareBagInput:
+        d = self.cleaned_data
+        return PrepareBagInput(
+            drug=d["drug"],
+            vial_concentration_mg_per_ml=d["vial_concentration_mg_per_ml"],
+            drawn_mg=d["drawn_mg"],
+            vial_lot=d["vial_lot"],
+            bag_concentration_mg_per_ml=d["bag_concentration_mg_per_ml"],
+            dose_value=d["dose_value"],
+            dose_unit=d["dose_unit"],
+            pump_rate_entered_ml_per_h=d["pump_rate_entered_ml_per_h"],
+        )
+
 
 class DoubleCheckForm(_DoseEntryForm):
     """Nurse 2's blind entry: never given nurse 1's values (no initial data at all)."""
+
+    def to_input(self) -> DoubleCheckInput:
+        d = self.cleaned_data
+        return DoubleCheckInput(
+            drug=d["drug"],
+            bag_concentration_mg_per_ml=d["bag_concentration_mg_per_ml"],
+            dose_value=d["dose_value"],
+            dose_unit=d["dose_unit"],
+            pump_rate_entered_ml_per_h=d["pump_rate_entered_ml_per_h"],
+        )
 
 
 class TimedForm(VersionedForm):
@@ -249,19 +322,31 @@ class TimedForm(VersionedForm):
 class StartForm(TimedForm):
     what = "start"
 
+    def to_input(self) -> StartInput:
+        return StartInput(at=self.cleaned_data["at"])
+
 
 class PauseForm(TimedForm):
     what = "pause"
     reason = forms.CharField(label="Reason", max_length=200, required=False)
 
+    def to_input(self) -> PauseInput:
+        return PauseInput(at=self.cleaned_data["at"], reason=self.cleaned_data.get("reason", ""))
+
 
 class ResumeForm(TimedForm):
     what = "resume"
+
+    def to_input(self) -> ResumeInput:
+        return ResumeInput(at=self.cleaned_data["at"])
 
 
 class StopForm(TimedForm):
     what = "stop"
     reason = forms.CharField(label="Reason (if stopped early)", max_length=200, required=False)
+
+    def to_input(self) -> StopInput:
+        return StopInput(at=self.cleaned_data["at"], reason=self.cleaned_data.get("reason", ""))
 
 
 class RateFieldsMixin(forms.Form):
@@ -280,6 +365,7 @@ class RateFieldsMixin(forms.Form):
     )
 
     def check_rate(self, session: InfusionSession, cleaned: dict[str, Any]) -> None:
+        """The rate the new dose gives (``rate_result``); its limits are the service's."""
         if cleaned.get("dose_value") is None:
             self.add_error("dose_value", "Enter the new dose.")
             return
@@ -301,9 +387,6 @@ class RateFieldsMixin(forms.Form):
         except Refused as error:
             self.add_error("dose_value", error.message)
             return
-        problem = limit_problem(result, cleaned.get("limit_reason") or "")
-        if problem:
-            self.add_error(problem[0], problem[1])
         self.rate_result = result
 
 
@@ -315,6 +398,15 @@ class RateChangeForm(TimedForm, RateFieldsMixin):
         if not self.errors:
             self.check_rate(self.session, cleaned)
         return cleaned
+
+    def to_input(self) -> RateChangeInput:
+        d = self.cleaned_data
+        return RateChangeInput(
+            at=d["at"],
+            dose_value=d["dose_value"],
+            dose_unit=d["dose_unit"],
+            limit_reason=d.get("limit_reason") or "",
+        )
 
 
 class ObservationForm(VersionedForm, VitalsMixin):
@@ -364,6 +456,23 @@ class ObservationForm(VersionedForm, VitalsMixin):
             self.add_error("rass", "Record sedation: RASS or MOAA/S.")
         return cleaned
 
+    def to_input(self) -> ObservationInput:
+        d = self.cleaned_data
+        return ObservationInput(
+            observed_at=d["observed_at"],
+            systolic_bp_mmhg=d["systolic_bp_mmhg"],
+            diastolic_bp_mmhg=d["diastolic_bp_mmhg"],
+            heart_rate_bpm=d["heart_rate_bpm"],
+            respiratory_rate_per_min=d["respiratory_rate_per_min"],
+            spo2_percent=d["spo2_percent"],
+            rass=d.get("rass"),
+            moaas=d.get("moaas"),
+            cadss6=d.get("cadss6"),
+            pain_nrs=d.get("pain_nrs"),
+            symptoms=tuple(d.get("symptoms") or ()),
+            note=d.get("note") or "",
+        )
+
 
 class AcknowledgeForm(TimedForm, RateFieldsMixin):
     what = "acknowledgement"
@@ -389,6 +498,17 @@ class AcknowledgeForm(TimedForm, RateFieldsMixin):
         if cleaned.get("response") == AlertResponse.REDUCE_RATE:
             self.check_rate(self.session, cleaned)
         return cleaned
+
+    def to_input(self) -> AcknowledgeInput:
+        d = self.cleaned_data
+        return AcknowledgeInput(
+            response=d["response"],
+            action_taken=d["action_taken"],
+            at=d.get("at"),
+            dose_value=d.get("dose_value"),
+            dose_unit=d.get("dose_unit") or "mg/h",
+            limit_reason=d.get("limit_reason") or "",
+        )
 
 
 class AdverseEventForm(VersionedForm):
@@ -418,6 +538,18 @@ class AdverseEventForm(VersionedForm):
             raise forms.ValidationError(problem)
         return at
 
+    def to_input(self) -> AdverseEventInput:
+        d = self.cleaned_data
+        return AdverseEventInput(
+            occurred_at=d["occurred_at"],
+            event_type=d["event_type"],
+            severity=d["severity"],
+            action_taken=d["action_taken"],
+            outcome=d["outcome"],
+            description=d.get("description") or "",
+            serious=bool(d.get("serious")),
+        )
+
 
 class DischargeForm(TimedForm):
     what = "discharge"
@@ -445,14 +577,30 @@ class DischargeForm(TimedForm):
     def aldrete(self) -> dict[str, int]:
         return {k: int(self.cleaned_data[k]) for k in ALDRETE_LABELS}
 
+    def to_input(self) -> DischargeInput:
+        d = self.cleaned_data
+        return DischargeInput.with_aldrete(
+            d["at"],
+            self.aldrete(),
+            escort_name=d.get("escort_name") or "",
+            escort_phone=d.get("escort_phone") or "",
+            escort_confirmed=bool(d.get("escort_confirmed")),
+        )
+
 
 class NoteForm(VersionedForm):
     text = forms.CharField(label="Session summary", widget=forms.Textarea(attrs={"rows": 14}))
+
+    def to_input(self, *, sign: bool = False) -> NoteInput:
+        return NoteInput(text=self.cleaned_data["text"], sign=sign)
 
 
 class AmendmentForm(VersionedForm):
     text = forms.CharField(label="Correction", widget=forms.Textarea(attrs={"rows": 4}))
     reason = forms.CharField(label="Reason for the amendment", max_length=300)
+
+    def to_input(self) -> AmendmentInput:
+        return AmendmentInput(text=self.cleaned_data["text"], reason=self.cleaned_data["reason"])
 
 
 def _witness_fields(form: forms.Form, user_id: int) -> None:
@@ -470,6 +618,12 @@ class WasteRemainderForm(VersionedForm):
     def __init__(self, *args: Any, user_id: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _witness_fields(self, user_id)
+
+    def to_input(self) -> WasteRemainderInput:
+        return WasteRemainderInput(
+            witness=self.cleaned_data.get("witness"),
+            witness_password=self.cleaned_data.get("witness_password") or "",
+        )
 
 
 class CancelSessionForm(VersionedForm):
@@ -499,6 +653,15 @@ class CancelSessionForm(VersionedForm):
         ):
             self.add_error("detail", "Say why the session is cancelled.")
         return cleaned
+
+    def to_input(self) -> CancelInput:
+        d = self.cleaned_data
+        return CancelInput(
+            reason=d["reason"],
+            detail=d.get("detail") or "",
+            witness=d.get("witness"),
+            witness_password=d.get("witness_password") or "",
+        )
 
 
 class ReportedForm(forms.Form):

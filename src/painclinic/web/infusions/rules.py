@@ -1,7 +1,9 @@
 """Infusion-day rules as plain functions: what is wrong with an entry, by field.
 
 Forms call them to put a message on the field; services call them again inside their
-transaction and refuse (``Refused``) if anything is wrong, so no caller can skip a rule.
+transaction and refuse (``Refused``, from ``painclinic.web.lib.service``) if anything is wrong,
+so no caller can skip a rule. A dose beyond a drug library hard limit is ``HardLimitRefused``,
+carrying the drug, the rate and the limit (audited with those values).
 The clinical and dosing decisions come from ``painclinic.clinical`` and
 ``painclinic.pharmacology``; nothing here re-implements them.
 """
@@ -36,6 +38,9 @@ from painclinic.pharmacology.druglibrary import DrugEntry
 from painclinic.web.infusions import policy
 from painclinic.web.infusions.models import InfusionSession, PregnancyTest, RateSegment
 from painclinic.web.lib.clinicdate import age_in_years
+from painclinic.web.lib.service import HardLimitRefused, Refused
+
+__all__ = ["HardLimitRefused", "Refused"]  # re-exported: the service contract's refusals
 
 # Plausible ranges for vital signs typed at the chairside (a typo guard, not clinical limits:
 # values inside them may still fire monitoring rules). A blood pressure of 0 is refused.
@@ -48,15 +53,6 @@ VITAL_RANGES: dict[str, tuple[int, int, str]] = {
 }
 RATE_DOSE_UNITS = ("mg/h", "mg/kg/h")
 KETAMINE = "ketamine"
-
-
-class Refused(Exception):
-    """A rule refused the change; ``field`` names the form field when there is one."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 @functools.lru_cache(maxsize=1)
@@ -310,6 +306,56 @@ def limit_problem(result: RateResult, reason: str) -> tuple[str, str] | None:
     return None
 
 
+def hard_limit_detail(
+    session: InfusionSession, result: RateResult, dose_value: Decimal, dose_unit: str
+) -> dict[str, Any]:
+    """The values a refused hard limit is audited with: the drug, the dose and the rate it
+    gives (units in the keys) and each hard limit it broke."""
+    broken = [
+        {
+            "quantity": check.name,
+            "value": check.value,
+            "unit": check.unit,
+            "limit": check.limit_value,
+            "bound": str(check.bound),
+            "source": check.source,
+        }
+        for check in result.calculation.limit_checks
+        if check.status == "hard_limit"
+    ]
+    first = broken[0] if broken else {}
+    return {
+        "drug": session.plan.drug,
+        "dose": f"{dose_value} {dose_unit}",
+        "rate_mg_per_h": str(result.rate_mg_per_h),
+        "rate_ml_per_h": str(result.rate_ml_per_h),
+        "limit_quantity": first.get("quantity"),
+        "limit": first.get("limit"),
+        "limit_unit": first.get("unit"),
+        "hard_limits": broken,
+    }
+
+
+def check_limits(
+    session: InfusionSession,
+    result: RateResult,
+    *,
+    dose_value: Decimal,
+    dose_unit: str,
+    reason: str,
+) -> None:
+    """Refuse a dose beyond a hard limit (``HardLimitRefused``, never overridable) or above a
+    soft limit without a reason (``Refused`` on ``limit_reason``)."""
+    problem = limit_problem(result, reason)
+    if problem is None:
+        return
+    field, message = problem
+    if result.calculation.refused:
+        detail = hard_limit_detail(session, result, dose_value, dose_unit)
+        raise HardLimitRefused(message, field, detail=detail)
+    raise Refused(message, field)
+
+
 def remaining_planned_min(session: InfusionSession, elapsed_min: float) -> float:
     return max(float(session.planned_session.duration_min) - elapsed_min, 1.0)
 
@@ -335,8 +381,9 @@ def infusing_seconds(segments: list[RateSegment], until: dt.datetime) -> float:
     return sum(((s.ended_at or until) - s.started_at).total_seconds() for s in segments)
 
 
-def preparation_problems(session: InfusionSession, data: dict[str, Any]) -> dict[str, str]:
-    """Nurse 1's entry against the drug library and the plan (messages by field)."""
+def preparation_problems(session: InfusionSession, data: Mapping[str, Any]) -> dict[str, str]:
+    """Nurse 1's entry against the drug library and the plan (messages by field); a dose
+    beyond a hard limit raises ``HardLimitRefused``."""
     problems: dict[str, str] = {}
     plan = session.plan
     entry = drug_entry(plan.drug)
@@ -365,6 +412,11 @@ def preparation_problems(session: InfusionSession, data: dict[str, Any]) -> dict
         concentration_mg_per_ml=bag,
         duration_min=float(step["duration_min"]),
     )
+    if result.calculation.refused:
+        # A hard limit is refused outright (and audited with its values), whatever the plan.
+        check_limits(
+            session, result, dose_value=data["dose_value"], dose_unit=data["dose_unit"], reason=""
+        )
     planned = Decimal(str(step["rate_mg_per_h"]))
     if abs(result.rate_mg_per_h - planned) > plan_rate_tolerance_mg_per_h(session, bag):
         problems["dose_value"] = (

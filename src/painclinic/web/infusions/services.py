@@ -1,8 +1,12 @@
 """Infusion-day state changes: each one transaction holding its checks, rows and audit events.
 
-Every change locks the session row, compares the version the form started from (a stale form
-raises ``SessionConflict`` naming what the other person charted), writes its rows, bumps the
-version with a ``SessionEvent`` and writes the audit event.
+Every ``do_*`` is a service (``painclinic.web.lib.service.service``): it acts for an explicit
+``Actor``, whose role ``roles.ROLES`` must allow, and takes a typed input (``inputs.py``) with the
+session's ``expected_version`` as its own argument. Every change locks the session row, compares
+the version the caller started from (a stale one raises ``SessionConflict``, a ``StaleVersion``
+naming what the other person charted), writes its rows, bumps the version with a
+``SessionEvent`` and writes the audit event. A refusal (``Refused``) or conflict rolls the
+change back; the ``service`` decorator then audits it, for every caller.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -20,11 +23,29 @@ from painclinic.clinical import Action as MonitoringAction
 from painclinic.clinical import evaluate_observation
 from painclinic.clinical import score as score_instrument
 from painclinic.web.accounts.models import Role
-from painclinic.web.audit.services import Action, Outcome, audit
+from painclinic.web.audit.services import Action, audit
 from painclinic.web.drugregister.models import ControlledDrug
 from painclinic.web.drugregister.services import DrugRegisterError, do_record_draw
 from painclinic.web.infusions import policy, readiness
 from painclinic.web.infusions.access import INFUSION_CATEGORY
+from painclinic.web.infusions.inputs import (
+    AcknowledgeInput,
+    AdverseEventInput,
+    AmendmentInput,
+    CancelInput,
+    ChecklistInput,
+    DischargeInput,
+    DoubleCheckInput,
+    NoteInput,
+    ObservationInput,
+    PauseInput,
+    PrepareBagInput,
+    RateChangeInput,
+    ResumeInput,
+    StartInput,
+    StopInput,
+    WasteRemainderInput,
+)
 from painclinic.web.infusions.models import (
     AdverseEvent,
     AESeverity,
@@ -45,14 +66,15 @@ from painclinic.web.infusions.models import (
     SessionNote,
     SessionStatus,
 )
+from painclinic.web.infusions.roles import ROLES
 from painclinic.web.infusions.rules import (
     Refused,
     calculate_rate,
+    check_limits,
     checklist_problems,
     delivered_mg,
     first_step,
     fmt,
-    limit_problem,
     monitoring_thresholds,
     plan_rate_tolerance_mg_per_h,
     preparation_problems,
@@ -61,36 +83,34 @@ from painclinic.web.infusions.rules import (
     vitals_problems,
 )
 from painclinic.web.infusions.waste import waste_due
-from painclinic.web.lib.service import Actor
+from painclinic.web.lib.service import Actor, StaleVersion, note_subject, service
 
-__all__ = ["Refused", "SessionConflict"]
+__all__ = ["NoteLocked", "Refused", "SessionConflict"]
 
 TIMED_KINDS = ("start", "pause", "resume", "rate_change", "stop")
 SERIOUS_SEVERITIES = (AESeverity.SEVERE, AESeverity.LIFE_THREATENING, AESeverity.DEATH)
 
 
-def audit_refusal(actor: Actor, session: InfusionSession, what: str, error: Refused) -> None:
-    """Audit a refused change (after its transaction rolled back, so the row survives)."""
-    audit(
-        actor,
-        category=INFUSION_CATEGORY,
-        action=Action.UPDATE,
-        patient=session.patient,
-        obj=session,
-        outcome=Outcome.DENIED,
-        detail={"event": what, "refused": error.message, "field": error.field},
-    )
+class SessionConflict(StaleVersion):
+    """The session changed after the caller read it: nothing was saved.
 
-
-class SessionConflict(Exception):
-    """The session changed after the form was opened: nothing was saved."""
+    ``session`` is the session as it is now and ``changes`` the ``SessionEvent`` rows charted
+    since ``expected_version`` (the conflict page lists them); the audit event records their
+    kinds.
+    """
 
     def __init__(
         self, session: InfusionSession, expected_version: int, changes: list[SessionEvent]
     ) -> None:
-        super().__init__("the infusion record changed while you were charting")
+        super().__init__(
+            "the infusion record changed while you were charting",
+            obj=session,
+            patient=session.patient,
+            expected_version=expected_version,
+            current_version=session.version,
+            changes=[event.kind for event in changes],
+        )
         self.session = session
-        self.expected_version = expected_version
         self.changes = changes
 
 
@@ -98,37 +118,34 @@ class SessionConflict(Exception):
 
 
 def _lock(actor: Actor, session_id: int, expected_version: int) -> InfusionSession:
+    """The session, locked, if it is still at ``expected_version``; names it as the subject
+    of the running service (for a refusal's audit event)."""
     session = (
         InfusionSession.objects.select_for_update(of=("self",))
         .select_related("patient", "plan", "plan__weight", "planned_session")
-        .get(pk=session_id)
+        .filter(pk=session_id)
+        .first()
     )
+    if session is None:
+        raise Refused("No such infusion session.")
+    note_subject(patient=session.patient, obj=session)
     if session.version != expected_version:
         changes = list(
             SessionEvent.objects.filter(session=session, version__gt=expected_version)
             .select_related("recorded_by")
             .order_by("version")
         )
-        # The conflict's audit event is written by the caller after this transaction rolls
-        # back (``audit_conflict``); written here it would be rolled back with it.
+        # Audited by the ``service`` decorator after this transaction rolls back.
         raise SessionConflict(session, expected_version, changes)
     return session
 
 
-def audit_conflict(actor: Actor, error: SessionConflict) -> None:
-    audit(
-        actor,
-        category=INFUSION_CATEGORY,
-        action=Action.UPDATE,
-        patient=error.session.patient,
-        obj=error.session,
-        outcome=Outcome.CONFLICT,
-        detail={
-            "expected_version": error.expected_version,
-            "current_version": error.session.version,
-            "changes": [e.kind for e in error.changes],
-        },
-    )
+def _note_session(session_id: int) -> None:
+    """Name the session as the subject before the checks that run ahead of its lock (the
+    witness's signature), so their refusal's audit event names the patient."""
+    session = InfusionSession.objects.select_related("patient").filter(pk=session_id).first()
+    if session is not None:
+        note_subject(patient=session.patient, obj=session)
 
 
 def _change(
@@ -222,10 +239,13 @@ REGISTER_FIELDS = {
 # --- 1. open --------------------------------------------------------------------------------
 
 
+@service(ROLES.open_session, category=INFUSION_CATEGORY, action=Action.CREATE)
 def do_open_session(actor: Actor, booking_id: int) -> InfusionSession:
+    """Open the chart of a booked session (or return the one already open)."""
     from painclinic.web.scheduling.models import Booking, BookingStatus
     from painclinic.web.treatments.models import PlanStatus
 
+    note_subject(event="open", booking_id=booking_id)
     with transaction.atomic():
         booking = (
             Booking.objects.select_for_update(of=("self",))
@@ -235,6 +255,7 @@ def do_open_session(actor: Actor, booking_id: int) -> InfusionSession:
         )
         if booking is None:
             raise Refused("No such booking.")
+        note_subject(patient=booking.patient, obj=booking)
         existing = InfusionSession.objects.filter(booking=booking).first()
         if existing is not None:
             return existing
@@ -287,8 +308,9 @@ def do_open_session(actor: Actor, booking_id: int) -> InfusionSession:
 # --- 2. checklist ---------------------------------------------------------------------------
 
 
+@service(ROLES.complete_checklist, category=INFUSION_CATEGORY, action=Action.CREATE)
 def do_complete_checklist(
-    actor: Actor, session_id: int, expected_version: int, data: dict[str, Any]
+    actor: Actor, session_id: int, expected_version: int, data: ChecklistInput
 ) -> PreInfusionChecklist:
     from painclinic.web.patients.services import WeightEntry, do_record_weight
 
@@ -297,25 +319,25 @@ def do_complete_checklist(
         _require_status(session, (SessionStatus.SCHEDULED,), "complete the checklist")
         _require_first_infusion_ready(session, "complete the checklist")
         now = timezone.now()
-        problems, screen = checklist_problems(session, data, now)
+        problems, screen = checklist_problems(session, data.as_mapping(), now)
         if problems:
             field, message = next(iter(problems.items()))
             raise Refused(message, None if field == "__all__" else field)
         checklist = PreInfusionChecklist.objects.create(
             session=session,
-            systolic_bp_mmhg=data["systolic_bp_mmhg"],
-            diastolic_bp_mmhg=data["diastolic_bp_mmhg"],
-            heart_rate_bpm=data["heart_rate_bpm"],
-            respiratory_rate_per_min=data["respiratory_rate_per_min"],
-            spo2_percent=data["spo2_percent"],
-            escort_name=data["escort_name"].strip(),
-            escort_phone=data["escort_phone"].strip(),
-            last_solids_at=data["last_solids_at"],
-            last_clear_fluids_at=data["last_clear_fluids_at"],
+            systolic_bp_mmhg=data.systolic_bp_mmhg,
+            diastolic_bp_mmhg=data.diastolic_bp_mmhg,
+            heart_rate_bpm=data.heart_rate_bpm,
+            respiratory_rate_per_min=data.respiratory_rate_per_min,
+            spo2_percent=data.spo2_percent,
+            escort_name=data.escort_name.strip(),
+            escort_phone=data.escort_phone.strip(),
+            last_solids_at=data.last_solids_at,
+            last_clear_fluids_at=data.last_clear_fluids_at,
             fasting_solids_hours_required=policy.fasting_hours()[0],
             fasting_clear_fluids_hours_required=policy.fasting_hours()[1],
-            pregnancy_test=data["pregnancy_test"],
-            weight_kg=data["weight_kg"],
+            pregnancy_test=data.pregnancy_test,
+            weight_kg=data.weight_kg,
             plan_weight_kg=session.plan.weight.weight_kg,
             no_new_conditions_confirmed=True,
             rescreen=screen or {},
@@ -327,7 +349,7 @@ def do_complete_checklist(
             actor,
             session.patient,
             WeightEntry(
-                weight_kg=data["weight_kg"],
+                weight_kg=data.weight_kg,
                 measured_on=timezone.localdate(now),
                 confirmed_large_change=True,
             ),
@@ -352,9 +374,12 @@ def do_complete_checklist(
 # --- 3. bag preparation and independent double check ---------------------------------------
 
 
+@service(ROLES.prepare_bag, category=INFUSION_CATEGORY, action=Action.CREATE)
 def do_prepare_bag(
-    actor: Actor, session_id: int, expected_version: int, data: dict[str, Any]
+    actor: Actor, session_id: int, expected_version: int, data: PrepareBagInput
 ) -> BagPreparation:
+    """Nurse 1's bag, checked against the drug library and the plan (a dose beyond a hard
+    limit is ``HardLimitRefused``); the drug drawn for it is taken out of the register."""
     with transaction.atomic():
         session = _lock(actor, session_id, expected_version)
         _require_status(session, (SessionStatus.CHECKLIST_DONE,), "prepare a bag")
@@ -362,30 +387,30 @@ def do_prepare_bag(
             session=session, status=PreparationStatus.AWAITING_CHECK
         ).exists():
             raise Refused("A bag already awaits its double check.")
-        problems = preparation_problems(session, data)
+        problems = preparation_problems(session, data.as_mapping())
         if problems:
             field, message = next(iter(problems.items()))
             raise Refused(message, field)
         step = first_step(session)
         result = calculate_rate(
             session,
-            dose_value=data["dose_value"],
-            dose_unit=data["dose_unit"],
-            concentration_mg_per_ml=data["bag_concentration_mg_per_ml"],
+            dose_value=data.dose_value,
+            dose_unit=data.dose_unit,
+            concentration_mg_per_ml=data.bag_concentration_mg_per_ml,
             duration_min=float(step["duration_min"]),
         )
         prep = BagPreparation.objects.create(
             session=session,
-            drug=data["drug"],
-            vial_concentration_mg_per_ml=data["vial_concentration_mg_per_ml"],
-            bag_concentration_mg_per_ml=data["bag_concentration_mg_per_ml"],
-            dose_value=data["dose_value"],
-            dose_unit=data["dose_unit"],
-            pump_rate_entered_ml_per_h=data["pump_rate_entered_ml_per_h"],
+            drug=data.drug,
+            vial_concentration_mg_per_ml=data.vial_concentration_mg_per_ml,
+            bag_concentration_mg_per_ml=data.bag_concentration_mg_per_ml,
+            dose_value=data.dose_value,
+            dose_unit=data.dose_unit,
+            pump_rate_entered_ml_per_h=data.pump_rate_entered_ml_per_h,
             rate_mg_per_h=result.rate_mg_per_h,
             rate_ml_per_h=result.rate_ml_per_h,
-            drawn_mg=data["drawn_mg"],
-            vial_lot=data["vial_lot"].strip(),
+            drawn_mg=data.drawn_mg,
+            vial_lot=data.vial_lot.strip(),
             prepared_by=actor.user,
             prepared_at=timezone.now(),
         )
@@ -426,7 +451,7 @@ def do_prepare_bag(
 
 
 def _compare(
-    session: InfusionSession, prep: BagPreparation, data: dict[str, Any], rate_mg_per_h: Decimal
+    session: InfusionSession, prep: BagPreparation, data: DoubleCheckInput, rate_mg_per_h: Decimal
 ) -> list[dict[str, str]]:
     step = first_step(session)
     planned_rate = Decimal(str(step["rate_mg_per_h"]))
@@ -438,9 +463,9 @@ def _compare(
         rows.append({"field": field, "label": label, "nurse_1": one, "nurse_2": two, "plan": plan})
 
     plan_drug = session.plan.drug
-    if data["drug"] != prep.drug or data["drug"] != plan_drug:
-        differ("drug", "Drug", prep.drug, data["drug"], plan_drug)
-    conc2 = Decimal(data["bag_concentration_mg_per_ml"])
+    if data.drug != prep.drug or data.drug != plan_drug:
+        differ("drug", "Drug", prep.drug, data.drug, plan_drug)
+    conc2 = Decimal(data.bag_concentration_mg_per_ml)
     if conc2 != prep.bag_concentration_mg_per_ml or conc2 != planned_conc:
         differ(
             "bag_concentration_mg_per_ml",
@@ -458,10 +483,10 @@ def _compare(
             "dose",
             "Dose",
             f"{fmt(prep.dose_value, prep.dose_unit)} ({fmt(prep.rate_mg_per_h, 'mg/h')})",
-            f"{fmt(data['dose_value'], data['dose_unit'])} ({fmt(rate_mg_per_h, 'mg/h')})",
+            f"{fmt(data.dose_value, data.dose_unit)} ({fmt(rate_mg_per_h, 'mg/h')})",
             fmt(planned_rate, "mg/h"),
         )
-    pump2 = Decimal(data["pump_rate_entered_ml_per_h"])
+    pump2 = Decimal(data.pump_rate_entered_ml_per_h)
     if pump2 != prep.pump_rate_entered_ml_per_h or abs(pump2 - prep.rate_ml_per_h) > Decimal(
         "0.001"
     ):
@@ -475,8 +500,9 @@ def _compare(
     return rows
 
 
+@service(ROLES.double_check, category=INFUSION_CATEGORY, action=Action.CREATE)
 def do_double_check(
-    actor: Actor, session_id: int, expected_version: int, data: dict[str, Any]
+    actor: Actor, session_id: int, expected_version: int, data: DoubleCheckInput
 ) -> DoubleCheck:
     """Nurse 2's blind entry. A mismatch is recorded (and blocks the start) — a new bag
     preparation and double check are then needed."""
@@ -499,9 +525,9 @@ def do_double_check(
         try:
             result = calculate_rate(
                 session,
-                dose_value=data["dose_value"],
-                dose_unit=data["dose_unit"],
-                concentration_mg_per_ml=data["bag_concentration_mg_per_ml"],
+                dose_value=data.dose_value,
+                dose_unit=data.dose_unit,
+                concentration_mg_per_ml=data.bag_concentration_mg_per_ml,
                 duration_min=float(first_step(session)["duration_min"]),
             )
             rate = result.rate_mg_per_h
@@ -510,11 +536,11 @@ def do_double_check(
         mismatches = _compare(session, prep, data, rate)
         check = DoubleCheck.objects.create(
             preparation=prep,
-            drug=data["drug"],
-            bag_concentration_mg_per_ml=data["bag_concentration_mg_per_ml"],
-            dose_value=data["dose_value"],
-            dose_unit=data["dose_unit"],
-            pump_rate_entered_ml_per_h=data["pump_rate_entered_ml_per_h"],
+            drug=data.drug,
+            bag_concentration_mg_per_ml=data.bag_concentration_mg_per_ml,
+            dose_value=data.dose_value,
+            dose_unit=data.dose_unit,
+            pump_rate_entered_ml_per_h=data.pump_rate_entered_ml_per_h,
             rate_mg_per_h=max(rate, Decimal(0)),
             matches=not mismatches,
             mismatches=mismatches,
@@ -591,9 +617,13 @@ def _new_segment(
         duration_min=remaining_planned_min(session, _elapsed_min(session, at)),
         prior_mg=delivered_mg(segments, at),
     )
-    problem = limit_problem(result, limit_reason if enforce_soft else "plan")
-    if problem:
-        raise Refused(problem[1], problem[0])
+    check_limits(
+        session,
+        result,
+        dose_value=dose_value,
+        dose_unit=dose_unit,
+        reason=limit_reason if enforce_soft else "plan",
+    )
     return RateSegment.objects.create(
         session=session,
         started_at=at,
@@ -622,7 +652,9 @@ def _close_segment(
     return segment
 
 
-def do_start(actor: Actor, session_id: int, expected_version: int, at: dt.datetime) -> RateSegment:
+@service(ROLES.start, category=INFUSION_CATEGORY, action=Action.UPDATE)
+def do_start(actor: Actor, session_id: int, expected_version: int, data: StartInput) -> RateSegment:
+    at = data.at
     with transaction.atomic():
         session = _lock(actor, session_id, expected_version)
         _require_status(session, (SessionStatus.PREPARED,), "start")
@@ -671,15 +703,18 @@ def _pause(actor: Actor, session: InfusionSession, at: dt.datetime, why: str) ->
     )
 
 
-def do_pause(
-    actor: Actor, session_id: int, expected_version: int, at: dt.datetime, reason: str = ""
-) -> None:
+@service(ROLES.pause, category=INFUSION_CATEGORY, action=Action.UPDATE)
+def do_pause(actor: Actor, session_id: int, expected_version: int, data: PauseInput) -> None:
     with transaction.atomic():
         session = _lock(actor, session_id, expected_version)
-        _pause(actor, session, at, reason)
+        _pause(actor, session, data.at, data.reason)
 
 
-def do_resume(actor: Actor, session_id: int, expected_version: int, at: dt.datetime) -> RateSegment:
+@service(ROLES.resume, category=INFUSION_CATEGORY, action=Action.UPDATE)
+def do_resume(
+    actor: Actor, session_id: int, expected_version: int, data: ResumeInput
+) -> RateSegment:
+    at = data.at
     with transaction.atomic():
         session = _lock(actor, session_id, expected_version)
         _require_status(session, (SessionStatus.PAUSED,), "resume")
@@ -757,18 +792,17 @@ def _rate_change(
     return segment
 
 
+@service(ROLES.change_rate, category=INFUSION_CATEGORY, action=Action.UPDATE)
 def do_change_rate(
-    actor: Actor,
-    session_id: int,
-    expected_version: int,
-    at: dt.datetime,
-    dose_value: Decimal,
-    dose_unit: str,
-    limit_reason: str = "",
+    actor: Actor, session_id: int, expected_version: int, data: RateChangeInput
 ) -> RateSegment:
+    """A new rate from a dose (the pump rate is computed); a dose beyond a hard limit is
+    ``HardLimitRefused``, one above a soft limit needs ``limit_reason``."""
     with transaction.atomic():
         session = _lock(actor, session_id, expected_version)
-        return _rate_change(actor, session, at, dose_value, dose_unit, limit_reason)
+        return _rate_change(
+            actor, session, data.at, data.dose_value, data.dose_unit, data.limit_reason
+        )
 
 
 def _stop(actor: Actor, session: InfusionSession, at: dt.datetime, reason: str) -> None:
@@ -790,20 +824,20 @@ def _stop(actor: Actor, session: InfusionSession, at: dt.datetime, reason: str) 
     )
 
 
-def do_stop(
-    actor: Actor, session_id: int, expected_version: int, at: dt.datetime, reason: str = ""
-) -> None:
+@service(ROLES.stop, category=INFUSION_CATEGORY, action=Action.UPDATE)
+def do_stop(actor: Actor, session_id: int, expected_version: int, data: StopInput) -> None:
     with transaction.atomic():
         session = _lock(actor, session_id, expected_version)
         _require_no_open_alerts(session, "stop")
-        _stop(actor, session, at, reason)
+        _stop(actor, session, data.at, data.reason)
 
 
 # --- 5/6. observations and alerts -----------------------------------------------------------
 
 
+@service(ROLES.record_observation, category=INFUSION_CATEGORY, action=Action.CREATE)
 def do_record_observation(
-    actor: Actor, session_id: int, expected_version: int, data: dict[str, Any]
+    actor: Actor, session_id: int, expected_version: int, data: ObservationInput
 ) -> Observation:
     with transaction.atomic():
         session = _lock(actor, session_id, expected_version)
@@ -812,14 +846,14 @@ def do_record_observation(
             (SessionStatus.RUNNING, SessionStatus.PAUSED, SessionStatus.STOPPED),
             "record an observation",
         )
-        at = data["observed_at"]
+        at = data.observed_at
         first = RateSegment.objects.filter(session=session).order_by("started_at").first()
         problem = time_problem(at, first.started_at if first else None, "observation")
         if problem:
             raise Refused(
                 problem.replace("previous charted event", "infusion start"), "observed_at"
             )
-        problems = vitals_problems(data)
+        problems = vitals_problems(data.as_mapping())
         if problems:
             field, message = next(iter(problems.items()))
             raise Refused(message, field)
@@ -832,17 +866,17 @@ def do_record_observation(
         )
         rate = running.rate_mg_per_h if running else Decimal(0)
         measures = {
-            "systolic_bp_mmhg": data["systolic_bp_mmhg"],
-            "diastolic_bp_mmhg": data["diastolic_bp_mmhg"],
-            "heart_rate_bpm": data["heart_rate_bpm"],
-            "respiratory_rate_per_min": data["respiratory_rate_per_min"],
-            "spo2_percent": data["spo2_percent"],
-            "rass": data.get("rass"),
-            "moaas": data.get("moaas"),
-            "cadss6": data.get("cadss6"),
+            "systolic_bp_mmhg": data.systolic_bp_mmhg,
+            "diastolic_bp_mmhg": data.diastolic_bp_mmhg,
+            "heart_rate_bpm": data.heart_rate_bpm,
+            "respiratory_rate_per_min": data.respiratory_rate_per_min,
+            "spo2_percent": data.spo2_percent,
+            "rass": data.rass,
+            "moaas": data.moaas,
+            "cadss6": data.cadss6,
         }
-        observation_input = {k: v for k, v in measures.items() if v is not None}
-        observation_input["symptoms"] = list(data.get("symptoms") or [])
+        observation_input: dict[str, Any] = {k: v for k, v in measures.items() if v is not None}
+        observation_input["symptoms"] = list(data.symptoms)
         if first is not None:
             observation_input["elapsed_min"] = max(
                 (at - first.started_at).total_seconds() / 60, 0.0
@@ -856,9 +890,9 @@ def do_record_observation(
             session=session,
             observed_at=at,
             **{k: v for k, v in measures.items()},
-            pain_nrs=data.get("pain_nrs"),
-            symptoms=sorted(data.get("symptoms") or []),
-            note=(data.get("note") or "").strip(),
+            pain_nrs=data.pain_nrs,
+            symptoms=sorted(data.symptoms),
+            note=data.note.strip(),
             rate_mg_per_h=rate if running else None,
             action=decision.action.value,
             decision=decision.to_dict(),
@@ -898,12 +932,13 @@ def do_record_observation(
     return observation
 
 
+@service(ROLES.acknowledge_alert, category=INFUSION_CATEGORY, action=Action.UPDATE)
 def do_acknowledge_alert(
     actor: Actor,
     session_id: int,
     expected_version: int,
     alert_id: int,
-    data: dict[str, Any],
+    data: AcknowledgeInput,
 ) -> Alert:
     """Acknowledge an alert with the action taken; a rate reduction, pause or stop is carried
     out in the same transaction."""
@@ -914,21 +949,22 @@ def do_acknowledge_alert(
             raise Refused("No such alert on this session.")
         if alert.acknowledged_at is not None:
             raise Refused("This alert was already acknowledged.")
-        response = data["response"]
-        at = data.get("at") or timezone.now()
-        text = data["action_taken"].strip()
+        response = data.response
+        if response not in AlertResponse.values:
+            raise Refused("Choose the action taken.", "response")
+        at = data.at or timezone.now()
+        text = data.action_taken.strip()
+        if not text:
+            raise Refused("Say what you did.", "action_taken")
         segment = None
         if response == AlertResponse.REDUCE_RATE:
             current = _open_segment(session)
             if current is None:
                 raise Refused("No rate is running to reduce.", "response")
+            if data.dose_value is None:
+                raise Refused("Enter the new dose.", "dose_value")
             segment = _rate_change(
-                actor,
-                session,
-                at,
-                data["dose_value"],
-                data["dose_unit"],
-                data.get("limit_reason", ""),
+                actor, session, at, data.dose_value, data.dose_unit, data.limit_reason
             )
             if segment.rate_mg_per_h >= current.rate_mg_per_h:
                 raise Refused(
@@ -971,17 +1007,18 @@ def do_acknowledge_alert(
 # --- 7. adverse events ----------------------------------------------------------------------
 
 
-def is_serious(data: dict[str, Any]) -> bool:
+def is_serious(data: AdverseEventInput) -> bool:
     return bool(
-        data.get("serious")
-        or data.get("severity") in SERIOUS_SEVERITIES
-        or data.get("outcome") in ("transferred", "death")
-        or data.get("event_type") == "transfer"
+        data.serious
+        or data.severity in SERIOUS_SEVERITIES
+        or data.outcome in ("transferred", "death")
+        or data.event_type == "transfer"
     )
 
 
+@service(ROLES.record_adverse_event, category=INFUSION_CATEGORY, action=Action.CREATE)
 def do_record_adverse_event(
-    actor: Actor, session_id: int, expected_version: int, data: dict[str, Any]
+    actor: Actor, session_id: int, expected_version: int, data: AdverseEventInput
 ) -> AdverseEvent:
     with transaction.atomic():
         session = _lock(actor, session_id, expected_version)
@@ -998,7 +1035,7 @@ def do_record_adverse_event(
             ),
             "record an adverse event",
         )
-        at = data["occurred_at"]
+        at = data.occurred_at
         problem = time_problem(at, None, "event")
         if problem:
             raise Refused(problem, "occurred_at")
@@ -1006,11 +1043,11 @@ def do_record_adverse_event(
         event = AdverseEvent.objects.create(
             session=session,
             occurred_at=at,
-            event_type=data["event_type"],
-            severity=data["severity"],
-            description=(data.get("description") or "").strip(),
-            action_taken=data["action_taken"].strip(),
-            outcome=data["outcome"],
+            event_type=data.event_type,
+            severity=data.severity,
+            description=data.description.strip(),
+            action_taken=data.action_taken.strip(),
+            outcome=data.outcome,
             serious=serious,
             report_due_at=at + dt.timedelta(hours=policy.serious_event_report_hours())
             if serious
@@ -1044,33 +1081,35 @@ def aldrete_result(answers: dict[str, int]) -> Any:
     return score_instrument("aldrete", answers)
 
 
+@service(ROLES.discharge, category=INFUSION_CATEGORY, action=Action.CREATE)
 def do_discharge(
-    actor: Actor, session_id: int, expected_version: int, data: dict[str, Any]
+    actor: Actor, session_id: int, expected_version: int, data: DischargeInput
 ) -> Discharge:
     with transaction.atomic():
         session = _lock(actor, session_id, expected_version)
         _require_status(session, (SessionStatus.STOPPED,), "discharge")
         _require_no_open_alerts(session, "discharge")
-        at = data["at"]
+        at = data.at
         _check_time(session, at, "discharge")
-        result = aldrete_result(data["aldrete"])
+        aldrete = data.aldrete
+        result = aldrete_result(aldrete)
         if not result.met:
             raise Refused(
                 f"Modified Aldrete score {result.score}: not ready for discharge "
                 f"({'; '.join(result.reasons)}). Reassess later.",
                 "__all__",
             )
-        if not data.get("escort_confirmed") or not (data.get("escort_name") or "").strip():
+        if not data.escort_confirmed or not data.escort_name.strip():
             raise Refused(
                 "An escort must be confirmed: the patient may not leave alone after the infusion.",
                 "escort_confirmed",
             )
         discharge = Discharge.objects.create(
             session=session,
-            aldrete_answers=data["aldrete"],
+            aldrete_answers=aldrete,
             aldrete_score=int(result.score),
-            escort_name=data["escort_name"].strip(),
-            escort_phone=(data.get("escort_phone") or "").strip(),
+            escort_name=data.escort_name.strip(),
+            escort_phone=data.escort_phone.strip(),
             discharged_at=at,
             discharged_by=actor.user,
         )
@@ -1083,7 +1122,7 @@ def do_discharge(
             status=SessionStatus.DISCHARGED,
             obj=discharge,
             action=Action.CREATE,
-            detail={"aldrete": data["aldrete"], "aldrete_score": discharge.aldrete_score},
+            detail={"aldrete": aldrete, "aldrete_score": discharge.aldrete_score},
         )
     return discharge
 
@@ -1095,9 +1134,13 @@ class NoteLocked(Refused):
     """A signed note cannot be edited; amend it instead."""
 
 
+@service(ROLES.save_note, category=INFUSION_CATEGORY, action=Action.UPDATE)
 def do_save_note(
-    actor: Actor, session_id: int, expected_version: int, text: str, *, sign: bool
+    actor: Actor, session_id: int, expected_version: int, data: NoteInput
 ) -> SessionNote:
+    """Save the note's draft, or sign and lock it (``data.sign``); a signed note is
+    ``NoteLocked``: amend it instead."""
+    text, sign = data.text, data.sign
     with transaction.atomic():
         session = _lock(actor, session_id, expected_version)
         note = SessionNote.objects.select_for_update().filter(session=session).first()
@@ -1134,9 +1177,11 @@ def do_save_note(
     return note
 
 
+@service(ROLES.amend_note, category=INFUSION_CATEGORY, action=Action.AMEND)
 def do_amend_note(
-    actor: Actor, session_id: int, expected_version: int, text: str, reason: str
+    actor: Actor, session_id: int, expected_version: int, data: AmendmentInput
 ) -> NoteAmendment:
+    text, reason = data.text, data.reason
     with transaction.atomic():
         session = _lock(actor, session_id, expected_version)
         note = SessionNote.objects.select_for_update().filter(session=session).first()
@@ -1177,8 +1222,6 @@ CANCELLABLE_STATUSES = (
     SessionStatus.CHECKLIST_DONE,
     SessionStatus.PREPARED,
 )
-SESSION_CANCELLERS = frozenset({Role.NURSE, Role.PHYSICIAN})
-AE_REPORTERS = frozenset({Role.PHYSICIAN, Role.CLINIC_ADMIN})
 
 
 def _require_nothing_left_to_waste(session: InfusionSession) -> None:
@@ -1197,17 +1240,15 @@ def _register_refusal(error: DrugRegisterError) -> Refused:
     return Refused(f"Drug register: {error.message}", error.field, detail=error.detail)
 
 
-def _verify_witness(actor: Actor, data: dict[str, Any]) -> None:
-    """Check the witness's signature before the transaction, so that a wrong password is
-    audited (and counts towards the witness lock-out) even though the change is refused.
-    ``do_record_waste`` checks it again inside the transaction."""
+def _verify_witness(actor: Actor, data: WasteRemainderInput | CancelInput) -> None:
+    """Check the witness's signature first, before the session is locked: a wrong password is
+    refused, and audited by the service after the rollback with the witness's id (it counts
+    towards the witness lock-out). ``do_record_waste`` checks it again inside the transaction."""
     from painclinic.web.drugregister.models import EntryKind
     from painclinic.web.drugregister.services import DrugRegisterError, verify_witness
 
     try:
-        verify_witness(
-            actor, data.get("witness"), data.get("witness_password") or "", what=EntryKind.WASTE
-        )
+        verify_witness(actor, data.witness, data.witness_password or "", what=EntryKind.WASTE)
     except DrugRegisterError as error:
         raise _register_refusal(error) from error
 
@@ -1217,7 +1258,7 @@ def _record_waste(
     session: InfusionSession,
     amount_mg: Decimal,
     concentration: Decimal,
-    data: dict[str, Any],
+    data: WasteRemainderInput | CancelInput,
     reason: str,
 ) -> Any:
     from painclinic.web.drugregister.services import DrugRegisterError, do_record_waste
@@ -1228,23 +1269,24 @@ def _record_waste(
             session,
             concentration_mg_per_ml=concentration,
             amount_mg=amount_mg,
-            witness=data.get("witness"),
-            witness_password=data.get("witness_password") or "",
+            witness=data.witness,
+            witness_password=data.witness_password or "",
             reason=reason,
         )
     except DrugRegisterError as error:
         raise _register_refusal(error) from error
 
 
+@service(ROLES.waste_remainder, category=INFUSION_CATEGORY, action=Action.CREATE)
 def do_waste_remainder(
-    actor: Actor, session_id: int, expected_version: int, data: dict[str, Any]
+    actor: Actor, session_id: int, expected_version: int, data: WasteRemainderInput
 ) -> Any:
     """Waste what is left of the drug drawn for a stopped session, witnessed (second person,
     password re-entry), through the drug register, with the session event in one transaction.
 
-    The amount is computed (drawn - delivered - already wasted), never typed."""
-    if actor.user.role != Role.NURSE:
-        raise PermissionDenied("only a nurse records controlled-drug waste")
+    The amount is computed (drawn - delivered - already wasted), never typed. Only a nurse
+    records controlled-drug waste (``ROLES.waste_remainder``)."""
+    _note_session(session_id)
     _verify_witness(actor, data)
     with transaction.atomic():
         session = _lock(actor, session_id, expected_version)
@@ -1296,8 +1338,9 @@ def cancel_reason_text(reason: str, detail: str) -> str:
     return f"{label}: {detail}" if detail else label
 
 
+@service(ROLES.cancel_session, category=INFUSION_CATEGORY, action=Action.UPDATE)
 def do_cancel_session(
-    actor: Actor, session_id: int, expected_version: int, data: dict[str, Any]
+    actor: Actor, session_id: int, expected_version: int, data: CancelInput
 ) -> SessionCancellation:
     """Cancel a session that has not started, with a reason; its booking is cancelled with the
     same reason through the scheduling service (the chair is freed). Drug already drawn from
@@ -1307,15 +1350,14 @@ def do_cancel_session(
     from painclinic.web.scheduling.services import SchedulingError, cancel_booking_of_session
 
     user = actor.user
-    if user.role not in SESSION_CANCELLERS:
-        raise PermissionDenied("only a nurse or a physician cancels an infusion session")
-    reason = str(data.get("reason") or "")
+    _note_session(session_id)
+    reason = str(data.reason or "")
     if reason not in CancelReason.values:
         raise Refused("Choose the reason for cancelling.", "reason")
-    detail = str(data.get("detail") or "").strip()
+    detail = str(data.detail or "").strip()
     if reason == CancelReason.OTHER and not detail:
         raise Refused("Say why the session is cancelled.", "detail")
-    wants_witness = bool(data.get("witness"))
+    wants_witness = bool(data.witness)
     if wants_witness:
         _verify_witness(actor, data)
     with transaction.atomic():
@@ -1390,18 +1432,14 @@ def do_cancel_session(
 # --- 7b. serious adverse events: the 24-hour report -----------------------------------------
 
 
+@service(ROLES.mark_adverse_event_reported, category=INFUSION_CATEGORY, action=Action.UPDATE)
 def do_mark_adverse_event_reported(actor: Actor, event_id: int, reference: str) -> AdverseEvent:
     """Record once that a serious adverse event was reported (CPSO out-of-hospital premises
     programme), with the report number or to whom it was sent. It cannot be unset or changed:
     a correction is an amendment of the session note, which keeps this mark as it was."""
     user = actor.user
-    if user.role not in AE_REPORTERS:
-        raise PermissionDenied("only a physician or clinic admin marks a report as sent")
+    note_subject(event="sae_reported", adverse_event_id=event_id)
     reference = (reference or "").strip()
-    if not reference:
-        raise Refused(
-            "Give the report number (or to whom and how the report was sent).", "reference"
-        )
     with transaction.atomic():
         event = (
             AdverseEvent.objects.select_for_update(of=("self",))
@@ -1411,6 +1449,11 @@ def do_mark_adverse_event_reported(actor: Actor, event_id: int, reference: str) 
         )
         if event is None:
             raise Refused("No such adverse event.")
+        note_subject(patient=event.session.patient, obj=event)
+        if not reference:
+            raise Refused(
+                "Give the report number (or to whom and how the report was sent).", "reference"
+            )
         if not event.serious:
             raise Refused("Only a serious adverse event has a 24-hour report.")
         if event.reported_at is not None:

@@ -52,6 +52,7 @@ from painclinic.web.infusions.forms import (
     VersionedForm,
     WasteRemainderForm,
 )
+from painclinic.web.infusions.inputs import NoteInput
 from painclinic.web.infusions.models import (
     AdverseEvent,
     Alert,
@@ -62,16 +63,12 @@ from painclinic.web.infusions.models import (
     SessionNote,
     SessionStatus,
 )
+from painclinic.web.infusions.roles import ROLES
 from painclinic.web.infusions.rules import Refused, drug_entry, first_step, fmt
-from painclinic.web.infusions.services import SessionConflict
+from painclinic.web.infusions.services import NoteLocked, SessionConflict
 from painclinic.web.infusions.waste import WasteDue, waste_due
 from painclinic.web.lib.http import actor_of
 from painclinic.web.patients.access import read_for
-
-NURSE = (Role.NURSE,)
-CLINICIANS = (Role.PHYSICIAN, Role.NURSE)
-SERIOUS_EVENT_READERS = (Role.PHYSICIAN, Role.NURSE, Role.CLINIC_ADMIN)
-SERIOUS_EVENT_REPORTERS = (Role.PHYSICIAN, Role.CLINIC_ADMIN)
 
 
 def _chart_redirect(session: InfusionSession) -> HttpResponse:
@@ -81,7 +78,7 @@ def _chart_redirect(session: InfusionSession) -> HttpResponse:
 def _conflict(
     request: HttpRequest, session: InfusionSession, error: SessionConflict
 ) -> HttpResponse:
-    services.audit_conflict(actor_of(request), error)
+    """The conflict page (the service audited the conflict after its rollback)."""
     context = {
         "session": session,
         "banner": banner_for(error.session),
@@ -95,7 +92,7 @@ def _form_page(
     request: HttpRequest,
     session: InfusionSession,
     form: VersionedForm,
-    call: Callable[[dict[str, Any]], Any],
+    call: Callable[[VersionedForm], Any],
     *,
     title: str,
     success: Callable[[Any], str] | str,
@@ -103,13 +100,14 @@ def _form_page(
     extra: dict[str, Any] | None = None,
     submit: str = "Save",
 ) -> HttpResponse:
+    """A chart form: on a valid POST, ``call(form)`` runs the service (which audits its own
+    refusals and conflicts); a refusal goes back on the form's field."""
     if request.method == "POST" and form.is_valid():
         try:
-            result = call(form.cleaned_data)
+            result = call(form)
         except SessionConflict as error:
             return _conflict(request, session, error)
         except Refused as error:
-            services.audit_refusal(actor_of(request), session, title, error)
             form.refuse(error)
         else:
             text = success(result) if callable(success) else success
@@ -128,26 +126,15 @@ def _form_page(
     return render(request, template, context)
 
 
-def _version(data: dict[str, Any]) -> int:
-    return int(data["expected_version"])
-
-
 # --- open and chart -------------------------------------------------------------------------
 
 
-@allow_roles(NURSE)
+@allow_roles(ROLES.open_session)
 @require_POST
 def open_session(request: HttpRequest, booking_id: int) -> HttpResponse:
     try:
         session = services.do_open_session(actor_of(request), booking_id)
     except Refused as error:
-        audit(
-            actor_of(request),
-            category=INFUSION_CATEGORY,
-            action=Action.CREATE,
-            outcome="denied",
-            detail={"event": "open", "booking_id": booking_id, "refused": error.message},
-        )
         return render(
             request,
             "infusions/refused.html",
@@ -180,7 +167,7 @@ def _next_action(session: InfusionSession, chart: Any) -> tuple[str, str] | None
     return None
 
 
-@allow_roles(CLINICIANS)
+@allow_roles(ROLES.view_chart)
 def session_chart(request: HttpRequest, session_id: int) -> HttpResponse:
     session = get_session_for(actor_of(request), session_id)
     chart = build_chart(session)
@@ -208,10 +195,10 @@ def session_chart(request: HttpRequest, session_id: int) -> HttpResponse:
         if session.status in services.CANCELLABLE_STATUSES
         else None,
         "can_cancel": session.status in services.CANCELLABLE_STATUSES
-        and role in services.SESSION_CANCELLERS,
+        and role in ROLES.cancel_session,
         "cancellation": _cancellation(session),
         "ae_rows": [(e, _report_state(e, context_now)) for e in chart.adverse_events],
-        "can_report": role in SERIOUS_EVENT_REPORTERS,
+        "can_report": role in ROLES.mark_adverse_event_reported,
         **_waste_context(session, chart, acting_user(request).pk),
     }
     return render(request, "infusions/chart.html", context)
@@ -257,7 +244,7 @@ def _report_state(event: AdverseEvent, now: Any) -> str:
     return "due"
 
 
-@allow_roles(CLINICIANS)
+@allow_roles(ROLES.view_chart)
 def concentration_chart(request: HttpRequest, session_id: int) -> HttpResponse:
     """The predicted-concentration SVG of the chart page (its own request, cached)."""
     session = get_session_for(
@@ -274,7 +261,7 @@ def concentration_chart(request: HttpRequest, session_id: int) -> HttpResponse:
 # --- checklist ------------------------------------------------------------------------------
 
 
-@allow_roles(NURSE)
+@allow_roles(ROLES.complete_checklist)
 @require_http_methods(["GET", "POST"])
 def checklist(request: HttpRequest, session_id: int) -> HttpResponse:
     session = get_session_for(actor_of(request), session_id, detail={"purpose": "checklist"})
@@ -283,7 +270,9 @@ def checklist(request: HttpRequest, session_id: int) -> HttpResponse:
         request,
         session,
         form,
-        lambda d: services.do_complete_checklist(actor_of(request), session.pk, _version(d), d),
+        lambda f: services.do_complete_checklist(
+            actor_of(request), session.pk, f.version, f.to_input()
+        ),
         title="Pre-infusion checklist",
         template="infusions/checklist.html",
         success="Checklist passed. Next: prepare the bag.",
@@ -298,7 +287,7 @@ def checklist(request: HttpRequest, session_id: int) -> HttpResponse:
 # --- bag preparation and double check -------------------------------------------------------
 
 
-@allow_roles(NURSE)
+@allow_roles(ROLES.prepare_bag)
 @require_http_methods(["GET", "POST"])
 def prepare(request: HttpRequest, session_id: int) -> HttpResponse:
     session = get_session_for(actor_of(request), session_id, detail={"purpose": "prepare"})
@@ -308,7 +297,7 @@ def prepare(request: HttpRequest, session_id: int) -> HttpResponse:
         request,
         session,
         form,
-        lambda d: services.do_prepare_bag(actor_of(request), session.pk, _version(d), d),
+        lambda f: services.do_prepare_bag(actor_of(request), session.pk, f.version, f.to_input()),
         title="Prepare the bag (nurse 1)",
         template="infusions/prepare.html",
         success="Bag prepared. A second nurse must now do the independent double check.",
@@ -322,7 +311,7 @@ def prepare(request: HttpRequest, session_id: int) -> HttpResponse:
     )
 
 
-@allow_roles(NURSE)
+@allow_roles(ROLES.double_check)
 @require_http_methods(["GET", "POST"])
 def double_check(request: HttpRequest, session_id: int) -> HttpResponse:
     session = get_session_for(actor_of(request), session_id, detail={"purpose": "double_check"})
@@ -341,7 +330,7 @@ def double_check(request: HttpRequest, session_id: int) -> HttpResponse:
         request,
         session,
         form,
-        lambda d: services.do_double_check(actor_of(request), session.pk, _version(d), d),
+        lambda f: services.do_double_check(actor_of(request), session.pk, f.version, f.to_input()),
         title="Independent double check (nurse 2)",
         template="infusions/double_check.html",
         success=success,
@@ -357,7 +346,7 @@ def _timed(
     request: HttpRequest,
     session_id: int,
     form_class: type[VersionedForm],
-    call: Callable[[InfusionSession, dict[str, Any]], Any],
+    call: Callable[[InfusionSession, VersionedForm], Any],
     title: str,
     success: Callable[[Any], str] | str,
     submit: str,
@@ -374,7 +363,7 @@ def _timed(
         request,
         session,
         form,
-        lambda d: call(session, d),
+        lambda f: call(session, f),
         title=title,
         success=success,
         submit=submit,
@@ -390,14 +379,14 @@ def _pump(segment: RateSegment) -> str:
     )
 
 
-@allow_roles(NURSE)
+@allow_roles(ROLES.start)
 @require_http_methods(["GET", "POST"])
 def start(request: HttpRequest, session_id: int) -> HttpResponse:
     return _timed(
         request,
         session_id,
         StartForm,
-        lambda s, d: services.do_start(actor_of(request), s.pk, _version(d), d["at"]),
+        lambda s, f: services.do_start(actor_of(request), s.pk, f.version, f.to_input()),
         "Start the infusion",
         lambda seg: "Infusion started. " + _pump(seg),
         "Start",
@@ -405,52 +394,42 @@ def start(request: HttpRequest, session_id: int) -> HttpResponse:
     )
 
 
-@allow_roles(NURSE)
+@allow_roles(ROLES.pause)
 @require_http_methods(["GET", "POST"])
 def pause(request: HttpRequest, session_id: int) -> HttpResponse:
     return _timed(
         request,
         session_id,
         PauseForm,
-        lambda s, d: services.do_pause(
-            actor_of(request), s.pk, _version(d), d["at"], d.get("reason", "")
-        ),
+        lambda s, f: services.do_pause(actor_of(request), s.pk, f.version, f.to_input()),
         "Pause the infusion",
         "Infusion paused.",
         "Pause",
     )
 
 
-@allow_roles(NURSE)
+@allow_roles(ROLES.resume)
 @require_http_methods(["GET", "POST"])
 def resume(request: HttpRequest, session_id: int) -> HttpResponse:
     return _timed(
         request,
         session_id,
         ResumeForm,
-        lambda s, d: services.do_resume(actor_of(request), s.pk, _version(d), d["at"]),
+        lambda s, f: services.do_resume(actor_of(request), s.pk, f.version, f.to_input()),
         "Resume the infusion",
         lambda seg: "Infusion resumed. " + _pump(seg),
         "Resume",
     )
 
 
-@allow_roles(NURSE)
+@allow_roles(ROLES.change_rate)
 @require_http_methods(["GET", "POST"])
 def rate_change(request: HttpRequest, session_id: int) -> HttpResponse:
     return _timed(
         request,
         session_id,
         RateChangeForm,
-        lambda s, d: services.do_change_rate(
-            actor_of(request),
-            s.pk,
-            _version(d),
-            d["at"],
-            d["dose_value"],
-            d["dose_unit"],
-            d.get("limit_reason", ""),
-        ),
+        lambda s, f: services.do_change_rate(actor_of(request), s.pk, f.version, f.to_input()),
         "Change the rate",
         lambda seg: "Rate changed. " + _pump(seg),
         "Change the rate",
@@ -458,16 +437,14 @@ def rate_change(request: HttpRequest, session_id: int) -> HttpResponse:
     )
 
 
-@allow_roles(NURSE)
+@allow_roles(ROLES.stop)
 @require_http_methods(["GET", "POST"])
 def stop(request: HttpRequest, session_id: int) -> HttpResponse:
     return _timed(
         request,
         session_id,
         StopForm,
-        lambda s, d: services.do_stop(
-            actor_of(request), s.pk, _version(d), d["at"], d.get("reason", "")
-        ),
+        lambda s, f: services.do_stop(actor_of(request), s.pk, f.version, f.to_input()),
         "Stop the infusion",
         "Infusion stopped. Observe the patient until discharge.",
         "Stop",
@@ -477,7 +454,7 @@ def stop(request: HttpRequest, session_id: int) -> HttpResponse:
 # --- observations, alerts, adverse events ---------------------------------------------------
 
 
-@allow_roles(NURSE)
+@allow_roles(ROLES.record_observation)
 @require_http_methods(["GET", "POST"])
 def observe(request: HttpRequest, session_id: int) -> HttpResponse:
     session = get_session_for(actor_of(request), session_id, detail={"purpose": "observation"})
@@ -498,14 +475,16 @@ def observe(request: HttpRequest, session_id: int) -> HttpResponse:
         request,
         session,
         form,
-        lambda d: services.do_record_observation(actor_of(request), session.pk, _version(d), d),
+        lambda f: services.do_record_observation(
+            actor_of(request), session.pk, f.version, f.to_input()
+        ),
         title="Record an observation",
         template="infusions/observe.html",
         success=success,
     )
 
 
-@allow_roles(CLINICIANS)
+@allow_roles(ROLES.acknowledge_alert)
 @require_http_methods(["GET", "POST"])
 def acknowledge(request: HttpRequest, session_id: int, alert_id: int) -> HttpResponse:
     session = get_session_for(actor_of(request), session_id, detail={"purpose": "acknowledge"})
@@ -518,8 +497,8 @@ def acknowledge(request: HttpRequest, session_id: int, alert_id: int) -> HttpRes
         request,
         session,
         form,
-        lambda d: services.do_acknowledge_alert(
-            actor_of(request), session.pk, _version(d), alert.pk, d
+        lambda f: services.do_acknowledge_alert(
+            actor_of(request), session.pk, f.version, alert.pk, f.to_input()
         ),
         title="Acknowledge the alert",
         template="infusions/acknowledge.html",
@@ -529,7 +508,7 @@ def acknowledge(request: HttpRequest, session_id: int, alert_id: int) -> HttpRes
     )
 
 
-@allow_roles(CLINICIANS)
+@allow_roles(ROLES.record_adverse_event)
 @require_http_methods(["GET", "POST"])
 def adverse_event(request: HttpRequest, session_id: int) -> HttpResponse:
     session = get_session_for(actor_of(request), session_id, detail={"purpose": "adverse_event"})
@@ -545,13 +524,15 @@ def adverse_event(request: HttpRequest, session_id: int) -> HttpResponse:
         request,
         session,
         form,
-        lambda d: services.do_record_adverse_event(actor_of(request), session.pk, _version(d), d),
+        lambda f: services.do_record_adverse_event(
+            actor_of(request), session.pk, f.version, f.to_input()
+        ),
         title="Record an adverse event",
         success=success,
     )
 
 
-@allow_roles(SERIOUS_EVENT_READERS)
+@allow_roles(ROLES.list_serious_events)
 def serious_events(request: HttpRequest) -> HttpResponse:
     events = list(
         AdverseEvent.objects.filter(serious=True)
@@ -570,8 +551,8 @@ def serious_events(request: HttpRequest) -> HttpResponse:
         {
             "events": events,
             "now": timezone.now(),
-            "can_open": acting_user(request).role in CLINICIANS,
-            "can_report": acting_user(request).role in SERIOUS_EVENT_REPORTERS,
+            "can_open": acting_user(request).role in ROLES.view_chart,
+            "can_report": acting_user(request).role in ROLES.mark_adverse_event_reported,
         },
     )
 
@@ -579,7 +560,7 @@ def serious_events(request: HttpRequest) -> HttpResponse:
 # --- discharge and note ---------------------------------------------------------------------
 
 
-@allow_roles(NURSE)
+@allow_roles(ROLES.discharge)
 @require_http_methods(["GET", "POST"])
 def discharge(request: HttpRequest, session_id: int) -> HttpResponse:
     session = get_session_for(actor_of(request), session_id, detail={"purpose": "discharge"})
@@ -596,22 +577,18 @@ def discharge(request: HttpRequest, session_id: int) -> HttpResponse:
         initial=initial,
     )
 
-    def call(d: dict[str, Any]) -> Any:
-        data = {**d, "aldrete": form.aldrete()}
-        return services.do_discharge(actor_of(request), session.pk, _version(d), data)
-
     return _form_page(
         request,
         session,
         form,
-        call,
+        lambda f: services.do_discharge(actor_of(request), session.pk, f.version, f.to_input()),
         title="Discharge",
         success=lambda dis: f"Discharged with {dis.escort_name} (Aldrete {dis.aldrete_score}/10).",
         submit="Discharge",
     )
 
 
-@allow_roles(CLINICIANS)
+@allow_roles(ROLES.save_note)
 @require_http_methods(["GET", "POST"])
 def note(request: HttpRequest, session_id: int) -> HttpResponse:
     session = get_session_for(actor_of(request), session_id, detail={"purpose": "note"})
@@ -628,22 +605,16 @@ def note(request: HttpRequest, session_id: int) -> HttpResponse:
                     actor_of(request),
                     session.pk,
                     session.version,
-                    request.POST.get("text", ""),
-                    sign=False,
+                    NoteInput(text=request.POST.get("text", "")),
                 )
-            except services.NoteLocked as error:
-                services.audit_refusal(actor_of(request), session, "note edit", error)
+            except NoteLocked as error:
                 locked_message = error.message
                 status = 409
         elif form.is_valid():
             sign = "sign" in request.POST
             try:
                 services.do_save_note(
-                    actor_of(request),
-                    session.pk,
-                    _version(form.cleaned_data),
-                    form.cleaned_data["text"],
-                    sign=sign,
+                    actor_of(request), session.pk, form.version, form.to_input(sign=sign)
                 )
             except SessionConflict as error:
                 return _conflict(request, session, error)
@@ -666,7 +637,7 @@ def note(request: HttpRequest, session_id: int) -> HttpResponse:
     return render(request, "infusions/note.html", context, status=status)
 
 
-@allow_roles(CLINICIANS)
+@allow_roles(ROLES.amend_note)
 @require_http_methods(["GET", "POST"])
 def amend(request: HttpRequest, session_id: int) -> HttpResponse:
     session = get_session_for(actor_of(request), session_id, detail={"purpose": "amend"})
@@ -675,9 +646,7 @@ def amend(request: HttpRequest, session_id: int) -> HttpResponse:
         request,
         session,
         form,
-        lambda d: services.do_amend_note(
-            actor_of(request), session.pk, _version(d), d["text"], d["reason"]
-        ),
+        lambda f: services.do_amend_note(actor_of(request), session.pk, f.version, f.to_input()),
         title="Amend the signed note",
         success="Amendment signed; the original note is kept as it was.",
         submit="Sign the amendment",
@@ -687,7 +656,7 @@ def amend(request: HttpRequest, session_id: int) -> HttpResponse:
 # --- waste of the remainder, cancellation ---------------------------------------------------
 
 
-@allow_roles(NURSE)
+@allow_roles(ROLES.waste_remainder)
 @require_http_methods(["GET", "POST"])
 def waste_remainder(request: HttpRequest, session_id: int) -> HttpResponse:
     """The chart's waste step: the witness signs the waste of the computed remainder."""
@@ -700,7 +669,9 @@ def waste_remainder(request: HttpRequest, session_id: int) -> HttpResponse:
         request,
         session,
         form,
-        lambda d: services.do_waste_remainder(actor_of(request), session.pk, _version(d), d),
+        lambda f: services.do_waste_remainder(
+            actor_of(request), session.pk, f.version, f.to_input()
+        ),
         title="Waste the remainder (witnessed)",
         template="infusions/waste.html",
         success=lambda entry: (
@@ -716,7 +687,7 @@ def _needs_witness(session: InfusionSession) -> WasteDue | None:
     return due if due is not None and due.outstanding else None
 
 
-@allow_roles(CLINICIANS)
+@allow_roles(ROLES.cancel_session)
 @require_http_methods(["GET", "POST"])
 def cancel(request: HttpRequest, session_id: int) -> HttpResponse:
     session = get_session_for(actor_of(request), session_id, detail={"purpose": "cancel"})
@@ -731,7 +702,9 @@ def cancel(request: HttpRequest, session_id: int) -> HttpResponse:
         request,
         session,
         form,
-        lambda d: services.do_cancel_session(actor_of(request), session.pk, _version(d), d),
+        lambda f: services.do_cancel_session(
+            actor_of(request), session.pk, f.version, f.to_input()
+        ),
         title="Cancel the session",
         template="infusions/cancel.html",
         success="Session cancelled; the booking is cancelled and the chair is free.",
@@ -746,7 +719,7 @@ def cancel(request: HttpRequest, session_id: int) -> HttpResponse:
 # --- serious adverse events: the 24-hour report ---------------------------------------------
 
 
-@allow_roles(SERIOUS_EVENT_REPORTERS)
+@allow_roles(ROLES.list_serious_events_to_report)
 def serious_events_to_report(request: HttpRequest) -> HttpResponse:
     """Serious adverse events not yet marked reported: overdue first, then by deadline."""
     now = timezone.now()
@@ -770,7 +743,7 @@ def serious_events_to_report(request: HttpRequest) -> HttpResponse:
     )
 
 
-@allow_roles(SERIOUS_EVENT_REPORTERS)
+@allow_roles(ROLES.mark_adverse_event_reported)
 @require_http_methods(["GET", "POST"])
 def mark_reported(request: HttpRequest, event_id: int) -> HttpResponse:
     event = read_for(
@@ -789,15 +762,6 @@ def mark_reported(request: HttpRequest, event_id: int) -> HttpResponse:
                 actor_of(request), event.pk, form.cleaned_data["reference"]
             )
         except Refused as error:
-            audit(
-                actor_of(request),
-                category=INFUSION_CATEGORY,
-                action=Action.UPDATE,
-                patient=event.session.patient,
-                obj=event,
-                outcome="denied",
-                detail={"event": "sae_reported", "refused": error.message},
-            )
             form.add_error(error.field if error.field in form.fields else None, error.message)
             status = 409 if event.reported_at is not None else 200
         else:
@@ -807,7 +771,7 @@ def mark_reported(request: HttpRequest, event_id: int) -> HttpResponse:
         "event": event,
         "state": _report_state(event, timezone.now()),
         "form": form,
-        "can_open": acting_user(request).role in CLINICIANS,
+        "can_open": acting_user(request).role in ROLES.view_chart,
     }
     return render(request, "infusions/mark_reported.html", context, status=status)
 
