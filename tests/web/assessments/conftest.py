@@ -8,7 +8,7 @@ import pytest
 
 from painclinic import clinical
 from painclinic.web.accounts.models import Role
-from painclinic.web.assessments.services import EligibilityEntry, PriorTreatment
+from painclinic.web.assessments.services import EligibilityInput, PriorTreatment
 from tests.conftest import actor_as
 
 
@@ -20,10 +20,10 @@ def request_as(users):
     return build
 
 
-def clean_entry(**overrides: Any) -> EligibilityEntry:
+def clean_entry(**overrides: Any) -> EligibilityInput:
     """What the eligibility form hands the service for a patient with nothing against them.
 
-    ``overrides`` are EligibilityEntry fields; ``ecg=None`` is short for "no ECG on file"."""
+    ``overrides`` are EligibilityInput fields; ``ecg=None`` is short for "no ECG on file"."""
     if "ecg" in overrides:
         findings = overrides.pop("ecg")
         overrides["ecg_on_file"] = findings is not None
@@ -57,7 +57,7 @@ def clean_entry(**overrides: Any) -> EligibilityEntry:
         ),
     }  # fmt: skip
     entry.update(overrides)
-    return EligibilityEntry(**entry)
+    return EligibilityInput(**entry)
 
 
 def budapest_met(variant: str = "clinical") -> dict[str, Any]:

@@ -23,7 +23,7 @@ from painclinic import clinical
 from painclinic.clinical.eligibility import COMORBIDITIES, ECG_FINDINGS, OUTCOMES, PREGNANCY
 from painclinic.clinical.instruments import ItemKind, ItemSpec
 from painclinic.web.assessments.models import EngineStatus, PhysicianDecision
-from painclinic.web.assessments.services import DrugDecision, EligibilityEntry, PriorTreatment
+from painclinic.web.assessments.services import DrugDecision, EligibilityInput, PriorTreatment
 
 # --- instrument forms -----------------------------------------------------------------------
 
@@ -369,10 +369,10 @@ class FactsForm(forms.Form):
             self.add_error("ecg_findings", "Findings need an ECG on file: choose 'ECG on file'.")
         return cleaned
 
-    def to_input(self, treatments: list[PriorTreatment]) -> EligibilityEntry:
+    def to_input(self, treatments: list[PriorTreatment]) -> EligibilityInput:
         """The service's input (see services.build_facts), with the prior-treatment rows."""
         c = self.cleaned_data
-        return EligibilityEntry(
+        return EligibilityInput(
             condition=c["condition"],
             comorbidities=tuple(c["comorbidities"]),
             current_medications=tuple(c["current_medications"]),

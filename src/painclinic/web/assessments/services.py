@@ -219,7 +219,7 @@ class PriorTreatment:
 
 
 @dataclass(frozen=True, kw_only=True)
-class EligibilityEntry:
+class EligibilityInput:
     """What the physician enters for an eligibility decision (the attribute names are the
     facts form's field names); the rest of the facts comes from the record (:func:`build_facts`).
 
@@ -247,7 +247,7 @@ class EligibilityEntry:
     prior_treatments: tuple[PriorTreatment, ...]
 
 
-def build_facts(patient: Patient, entry: EligibilityEntry) -> tuple[dict[str, Any], RecordedFacts]:
+def build_facts(patient: Patient, entry: EligibilityInput) -> tuple[dict[str, Any], RecordedFacts]:
     """The facts JSON for ``assess_eligibility``: recorded data plus the physician's entries."""
     recorded = recorded_facts(patient, entry.condition)
     criteria = None
@@ -342,7 +342,7 @@ def _check_decision(choice: DrugDecision, engine_status: str) -> str:
 def do_record_eligibility(
     actor: Actor,
     patient: Patient,
-    entry: EligibilityEntry,
+    entry: EligibilityInput,
     choices: list[DrugDecision],
 ) -> list[EligibilityDecision]:
     """Recompute the recommendation from the facts, store one decision per chosen drug, and

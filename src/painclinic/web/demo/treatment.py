@@ -17,7 +17,7 @@ from django.utils import timezone
 from painclinic.web.accounts.models import User
 from painclinic.web.assessments.services import (
     DrugDecision,
-    EligibilityEntry,
+    EligibilityInput,
     build_facts,
     do_record_assessment,
     do_record_eligibility,
@@ -78,10 +78,10 @@ ECG_NOTE = (
 )
 
 
-def _entered_facts(cardiac_risk: bool = False) -> EligibilityEntry:
+def _entered_facts(cardiac_risk: bool = False) -> EligibilityInput:
     """The eligibility form's facts. With ``cardiac_risk`` and no ECG on file the engine names
     the ECG as missing information (KET-MISS-001): a checklist item for the first infusion."""
-    return EligibilityEntry(
+    return EligibilityInput(
         condition="crps_1",
         comorbidities=("cardiac_risk_factors",) if cardiac_risk else (),
         current_medications=(),
