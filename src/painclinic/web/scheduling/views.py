@@ -10,9 +10,9 @@ from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from painclinic.web.accounts.models import Role
 from painclinic.web.accounts.permissions import acting_user, allow_roles
 from painclinic.web.audit.services import Action, audit
+from painclinic.web.infusions.roles import ROLES as INFUSION_ROLES
 from painclinic.web.lib.clinictime import local_today, to_local
 from painclinic.web.lib.http import actor_of
 from painclinic.web.patients.access import get_patient_for, read_for
@@ -51,9 +51,6 @@ from painclinic.web.scheduling.services import (
 )
 from painclinic.web.treatments.models import PlanStatus, TreatmentPlan
 
-# Physicians read a chart; only nurses open one (infusions:open is nurse-only).
-CHART_READERS = frozenset({Role.PHYSICIAN, Role.NURSE})
-CHART_OPENERS = frozenset({Role.NURSE})
 BOARD_RANGE_DAYS = 3660
 
 
@@ -103,14 +100,15 @@ def board(request: HttpRequest) -> HttpResponse:
         "today": today,
         "previous": day - dt.timedelta(days=1),
         "next": day + dt.timedelta(days=1),
+        # The chart links follow the infusions app's own rules (read a chart, open one).
         "grid_rows": grid_html(
             result,
-            can_view_chart=role in CHART_READERS,
-            can_open_chart=role in CHART_OPENERS,
+            can_view_chart=role in INFUSION_ROLES.view_chart,
+            can_open_chart=role in INFUSION_ROLES.open_session,
             csrf_token=get_token(request),
         ),
         "can_book": role in ROLES.book_series,
-        "can_view_chart": role in CHART_READERS,
+        "can_view_chart": role in INFUSION_ROLES.view_chart,
     }
     return render(request, "scheduling/board.html", context)
 
