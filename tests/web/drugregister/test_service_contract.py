@@ -18,7 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from painclinic.web.accounts.models import Role
-from painclinic.web.audit.models import Action, AuditEvent, Outcome
+from painclinic.web.audit.models import Action, AuditEvent, Category, Outcome
 from painclinic.web.drugregister.models import (
     Discrepancy,
     DiscrepancyResolution,
@@ -347,3 +347,41 @@ def test_a_wrong_role_calling_directly_is_refused_and_audited(
     assert isinstance(RoleRefused("x"), PermissionDenied)
     assert event.action == Action.ACCESS_DENIED and event.actor == users[role]
     assert event.channel == "cli"
+
+
+def test_the_lock_out_counts_failures_audited_by_other_apps_and_before_the_contract(
+    drawn, session, second_nurse
+):
+    """The infusion chart's waste and cancellation audit a failed signature under their own
+    category (the outer service's); events written before the service contract said
+    ``"refused": "witness_password"``. Both count."""
+    from painclinic.web.audit.services import audit
+
+    for detail in (
+        {"service": "do_waste_remainder", "field": "witness_password"},
+        {"refused": "witness_password"},
+    ):
+        for _ in range(2):
+            audit(
+                drawn,
+                category=Category.INFUSION,
+                action=Action.CREATE,
+                outcome=Outcome.DENIED,
+                detail={**detail, "witness_id": second_nurse.pk},
+            )
+    # Another witness's failures and other refusals on the same field do not count.
+    audit(
+        drawn,
+        category="drug_register",
+        action=Action.CREATE,
+        outcome=Outcome.DENIED,
+        detail={"field": "witness_password", "witness_id": second_nurse.pk + 1000},
+    )
+    with pytest.raises(DrugRegisterError):
+        waste(drawn, session, witness=second_nurse, witness_password="guess")  # the fifth
+    error, _ = refused_once(
+        lambda: waste(drawn, session, witness=second_nurse),
+        service="do_record_waste",
+        patient=session.patient,
+    )
+    assert "Too many wrong passwords" in error.message
