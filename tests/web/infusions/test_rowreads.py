@@ -16,6 +16,7 @@ from django.utils import timezone
 from painclinic.web.accounts.models import Role
 from painclinic.web.infusions import services
 from painclinic.web.infusions.access import SESSION_READ
+from painclinic.web.infusions.inputs import ObservationInput
 from painclinic.web.infusions.models import (
     BagPreparation,
     InfusionSession,
@@ -27,7 +28,7 @@ from painclinic.web.lib.rowreads import joined_row, joined_rows, rows_in, rows_w
 from painclinic.web.scheduling.models import Booking, Chair
 from painclinic.web.treatments.models import PlannedSession
 from tests.web.scheduling.factories import make_booking as make_scheduling_booking
-from tests.web.scheduling.factories import make_chair, next_weekday
+from tests.web.scheduling.factories import make_chair, make_session, next_weekday
 from tests.web.scheduling.factories import make_plan as make_scheduling_plan
 
 from .conftest import make_request, run_to
@@ -85,15 +86,15 @@ def test_rows_where_and_rows_in_match_the_orm(session, nurse, nurse2):
         make_request(nurse),
         running.pk,
         running.version,
-        {
-            "observed_at": timezone.now() - dt.timedelta(minutes=5),
-            "systolic_bp_mmhg": 125,
-            "diastolic_bp_mmhg": 75,
-            "heart_rate_bpm": 72,
-            "respiratory_rate_per_min": 14,
-            "spo2_percent": 98,
-            "rass": 0,
-        },
+        ObservationInput(
+            observed_at=timezone.now() - dt.timedelta(minutes=5),
+            systolic_bp_mmhg=125,
+            diastolic_bp_mmhg=75,
+            heart_rate_bpm=72,
+            respiratory_rate_per_min=14,
+            spo2_percent=98,
+            rass=0,
+        ),
     )
     assert Observation.objects.filter(session=session).count() == 1
     for model, order in (
@@ -229,6 +230,39 @@ def test_a_root_row_whose_nullable_relation_is_empty_is_returned_by_joined_row(u
         "patient", "chair", "plan__weight", "planned_session__plan"
     ).get(pk=unplanned.pk)
     _compare_with_select_related(found, expected)
+
+
+def test_a_reverse_one_to_one_is_a_left_join_cached_both_ways(users, patient):
+    # The chair board reads each booking with its infusion session (none until the chart is
+    # opened), as select_related("infusion_session") would.
+    planned, unplanned = _bookings_with_and_without_a_plan(users, patient)
+    opened = make_session(planned)
+    paths = {"": ("status",), "infusion_session": ("status",), "infusion_session__plan": ()}
+    with CaptureQueriesContext(connection) as queries:
+        found = joined_rows(
+            Booking, paths, where=[("id", "in", [planned.pk, unplanned.pk])], order_by=("id",)
+        )
+        assert found[0].infusion_session.pk == opened.pk
+        assert found[0].infusion_session.booking is found[0]  # the back link, cached
+        assert found[0].infusion_session.plan.pk == planned.plan_id
+        assert getattr(found[1], "infusion_session", None) is None
+    assert len(queries) == 1
+    expected = {
+        b.pk: b
+        for b in Booking.objects.select_related("infusion_session__plan").filter(
+            pk__in=[planned.pk, unplanned.pk]
+        )
+    }
+    mine, theirs = found[0].infusion_session, expected[planned.pk].infusion_session
+    assert (mine.pk, mine.status) == (theirs.pk, theirs.status)
+    for field in type(theirs.plan)._meta.concrete_fields:
+        assert getattr(mine.plan, field.attname) == getattr(theirs.plan, field.attname), field
+    with pytest.raises(Booking.infusion_session.RelatedObjectDoesNotExist):  # as the ORM's
+        expected[unplanned.pk].infusion_session  # noqa: B018
+    with pytest.raises(Booking.infusion_session.RelatedObjectDoesNotExist):
+        found[1].infusion_session  # noqa: B018
+    joins = re.findall(r"(LEFT OUTER|LEFT|INNER) JOIN", queries[0]["sql"].upper())
+    assert joins == ["LEFT OUTER", "LEFT OUTER"]  # the session's plan: below a LEFT JOIN
 
 
 # --- the database router -------------------------------------------------------------------

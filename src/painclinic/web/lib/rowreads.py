@@ -25,7 +25,7 @@ from typing import Any
 
 from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field, ForeignKey, Model
+from django.db.models import Field, ForeignKey, Model, OneToOneRel
 
 
 def _database(model: type[Model]) -> tuple[str, BaseDatabaseWrapper]:
@@ -124,7 +124,9 @@ class _Part:
     model: type[Model]
     alias: str
     fields: tuple[Field, ...]  # in the model's concrete-field order, primary key included
-    link: ForeignKey | None  # the foreign key on the parent part that leads here
+    # What leads here from the parent part: its foreign key, or the reverse side of a
+    # one-to-one field on this part's model (``booking.infusion_session``); None for the root.
+    link: ForeignKey | OneToOneRel | None
     parent: int | None  # index of the parent part
     converters: tuple[tuple[tuple[Any, ...], Any], ...]  # per field: (converters, column)
     attnames: tuple[str, ...]
@@ -162,8 +164,8 @@ def _joined_select(
             parent_path, _, name = path.rpartition("__")
             parent = by_path[parent_path]
             link = parts[parent].model._meta.get_field(name)
-            if not isinstance(link, ForeignKey):
-                raise ValueError(f"{path} is not a foreign key")
+            if not isinstance(link, ForeignKey | OneToOneRel):
+                raise ValueError(f"{path} is neither a foreign key nor a reverse one-to-one")
             model = link.related_model
             assert isinstance(model, type)
         else:
@@ -175,13 +177,17 @@ def _joined_select(
         if link is not None and parent is not None:
             # Join promotion, as the ORM does it: below a LEFT JOIN every join is LEFT, or a
             # root row whose nullable relation is empty would be dropped by the inner join of
-            # that relation's own relations.
-            left = link.null or outer[parent]
+            # that relation's own relations. A reverse one-to-one may have no row: LEFT.
+            if isinstance(link, OneToOneRel):
+                left = True
+                mine, theirs = str(link.field.column), str(link.field.target_field.column)
+            else:
+                left = link.null or outer[parent]
+                mine, theirs = str(link.target_field.column), str(link.column)
             outer.append(left)
             joins.append(
                 f"{'LEFT OUTER JOIN' if left else 'INNER JOIN'} {quote(model._meta.db_table)} "
-                f"{table} ON {table}.{quote(str(link.target_field.column))} = "
-                f"{parts[parent].alias}.{quote(str(link.column))}"
+                f"{table} ON {table}.{quote(mine)} = {parts[parent].alias}.{quote(theirs)}"
             )
         else:
             outer.append(False)
@@ -197,7 +203,7 @@ def _joined_select(
                 model,
                 table,
                 fields,
-                link if isinstance(link, Field) else None,
+                link,
                 parent,
                 tuple(converters),
                 tuple(f.attname for f in fields),
@@ -251,9 +257,10 @@ def joined_rows[M: Model](
 ) -> list[M]:
     """``root`` rows with the rows their foreign keys lead to, in one query.
 
-    ``paths`` maps "" (the root) and each foreign-key path ("plan", "plan__weight") to the
-    fields to load (empty: all); the related instances are cached on their parents as
-    ``select_related`` would cache them, and fields left out are deferred. ``where`` is a list
+    ``paths`` maps "" (the root) and each foreign-key path ("plan", "plan__weight") or reverse
+    one-to-one ("infusion_session") to the fields to load (empty: all); the related instances
+    are cached on their parents as ``select_related`` would cache them (None for a missing
+    one), and fields left out are deferred. ``where`` is a list
     of ``(root field, operator, value)`` (operators ``= != < <= > >= in``), all of which must
     hold; values go through the field's ``get_db_prep_value``. ``order_by`` names root fields
     (``-`` for descending). ``counts`` adds ``name: (child model, child's foreign key, root
@@ -307,6 +314,8 @@ def _hydrate(plan: _JoinedSelect, row: Sequence[Any], connection: BaseDatabaseWr
             )
         if part.link is not None and parent is not None:
             part.link.set_cached_value(parent, instance)
+            if isinstance(part.link, OneToOneRel) and instance is not None:
+                part.link.field.set_cached_value(instance, parent)  # and back, as the ORM does
         instances.append(instance)
     found = instances[0]
     assert found is not None
