@@ -13,7 +13,11 @@ PUBLIC = [getattr(pharmacology, name) for name in pharmacology.__all__]
 NUMERICAL = [
     solver.disposition_rates,
     solver.convolve_first_order,
-    solver.separate_rates,
+    solver.cascade_rates,
+    solver.confluent_patients,
+    solver.chain_response,
+    solver.chain_propagator,
+    solver.superpose_chains,
     solver.unit_response,
     solver.superpose,
     solver.solve,

@@ -25,10 +25,29 @@ segments are evaluated in one batched product of a coarse and a fine exponential
 (``e^{r(a·B + b)Δ} = e^{raBΔ}·e^{rbΔ}``, tables built by repeated doubling), so only
 ``O(N·m)`` exponentials are computed for ``N × T`` outputs.
 
-Coincident rate constants (e.g. ``ka`` equal to a disposition rate) make the partial
-fractions singular; such a rate is moved by a relative ``2e-7`` (error ≈ 1e-7 relative,
-below the 1e-6 test tolerance). Three or more coincident rates (contrived) are separated
-by ``1e-5`` (error ≈ 1e-5 relative); see :func:`separate_rates`.
+Coincident rate constants
+-------------------------
+When a first-order rate that follows disposition (``ka``, ``ke0``, ``km``) equals a
+disposition rate or another such rate, the partial fractions above divide by zero: the
+exact solution then has confluent terms ``t e^{−k t}`` (and ``t²/2 e^{−k t}`` for three
+equal rates). Nothing is perturbed. A patient whose cascade has two rates within a
+relative :data:`CONFLUENT_RTOL` (1e-2) of each other is solved in the *cascade basis*
+instead (:func:`chain_response`, :func:`superpose_chains`): each disposition mode ``λ_i``
+followed by the extra rates is one chain, whose unit response is the convolution
+``e^{−x_1 t} * ... * e^{−x_L t}`` (a divided difference of ``e^{−x t}`` over the chain's
+rates), and whose state evolves by ``exp(τ J)``, ``J`` upper bidiagonal with ``−x_j`` on
+the diagonal and ones above it (Opitz's formula; :func:`chain_propagator`). That small
+matrix exponential (scaling and squaring of a Taylor polynomial: every entry is
+non-negative, so the squarings lose nothing to cancellation) is continuous in the rates
+and exact when they coincide: for ``ka = k`` it gives ``t e^{−k t}``. Rates further apart
+than ``CONFLUENT_RTOL`` stay in the partial fractions, whose cancellation error is below
+``ε/CONFLUENT_RTOL ≈ 2e-14`` of the peak per near pair (``ε/CONFLUENT_RTOL² ≈ 2e-12`` if
+three rates crowd together). Every other patient takes the fast path unchanged.
+
+Disposition rates themselves never coincide while the inter-compartmental clearances are
+positive (they interlace strictly with ``k21`` and ``k31``, and a reversible compartmental
+system has no confluent modes); :func:`disposition_rates` only separates floating-point
+ties among them, by a relative ``2e-7``.
 """
 
 from __future__ import annotations
@@ -46,8 +65,10 @@ from painclinic.pharmacology.regimen import Input
 
 FloatArray = NDArray[np.float64]
 
-#: Relative separation below which two rate constants are considered coincident.
+#: Relative separation below which two disposition rates count as a floating-point tie.
 COINCIDENCE_TOL = 1e-7
+#: Relative separation below which a cascade's rates are solved in the confluent basis.
+CONFLUENT_RTOL = 1e-2
 
 
 @dataclass(frozen=True)
@@ -82,6 +103,25 @@ class BatchParameters:
     def n(self) -> int:
         """Number of patients."""
         return int(self.cl_l_per_h.shape[0])
+
+    def take(self, index: NDArray[np.intp]) -> BatchParameters:
+        """The parameters of the patients at ``index`` (an integer array)."""
+
+        def pick(a: FloatArray | None) -> FloatArray | None:
+            return None if a is None else a[index]
+
+        return BatchParameters(
+            compartments=self.compartments,
+            cl_l_per_h=self.cl_l_per_h[index],
+            v1_l=self.v1_l[index],
+            q2_l_per_h=self.q2_l_per_h[index],
+            v2_l=self.v2_l[index],
+            q3_l_per_h=self.q3_l_per_h[index],
+            v3_l=self.v3_l[index],
+            ke0_per_h=pick(self.ke0_per_h),
+            ka_factor=self.ka_factor[index],
+            weight_kg=pick(self.weight_kg),
+        )
 
 
 def _polish(lam: FloatArray, coeffs: Sequence[FloatArray], steps: int = 2) -> FloatArray:
@@ -134,9 +174,7 @@ def disposition_rates(bp: BatchParameters) -> tuple[FloatArray, FloatArray]:
     else:
         k13 = bp.q3_l_per_h / bp.v1_l
         k31 = bp.q3_l_per_h / bp.v3_l
-        # keep k21 and k31 distinct so that the partial fractions stay finite
-        close = np.abs(k31 - k21) <= COINCIDENCE_TOL * np.maximum(k31, k21)
-        k31 = np.where(close, k21 * (1 + 2 * COINCIDENCE_TOL), k31)
+        # k21 == k31 needs no care: k21 is then a root, whose coefficient is zero
         a2 = k10 + k12 + k13 + k21 + k31
         a1 = k10 * k21 + k10 * k31 + k12 * k31 + k13 * k21 + k21 * k31
         a0 = k10 * k21 * k31
@@ -168,52 +206,71 @@ def disposition_rates(bp: BatchParameters) -> tuple[FloatArray, FloatArray]:
     return np.ascontiguousarray(lam), np.ascontiguousarray(coef)
 
 
-#: Window (relative) within which rates are treated as near-coincident.
-CLUSTER_WINDOW = 1e-5
-#: Separation used when three or more rates are near-coincident.
-CLUSTER_SEPARATION = 1e-5
+def cascade_rates(
+    bp: BatchParameters,
+    output: OutputKind,
+    entry: Entry,
+    *,
+    ka_per_h: float = 0.0,
+    norketamine: NorketamineParameters | None = None,
+) -> list[FloatArray]:
+    """The first-order rates (1/h) that follow disposition, in cascade order.
+
+    Parameters
+    ----------
+    bp : BatchParameters
+    output : OutputKind
+    entry : Entry
+    ka_per_h : float
+        Absorption rate constant (1/h) of a depot entry, before ``bp.ka_factor``.
+    norketamine : NorketamineParameters, optional
+        Required for ``OutputKind.METABOLITE``.
+
+    Returns
+    -------
+    list of ndarray, shape (N,)
+        ``ka`` (depot entry), then ``ke0`` (effect) or ``km`` (metabolite).
+    """
+    extras: list[FloatArray] = []
+    if entry is Entry.DEPOT:
+        extras.append(ka_per_h * bp.ka_factor)
+    if output is OutputKind.EFFECT:
+        if bp.ke0_per_h is None:
+            raise ValueError("model has no effect site (ke0)")
+        extras.append(bp.ke0_per_h)
+    elif output is OutputKind.METABOLITE:
+        if norketamine is None or bp.weight_kg is None:
+            raise ValueError("metabolite output needs norketamine parameters and weight")
+        extras.append(np.full(bp.n, norketamine.ke_per_h))
+    elif output is not OutputKind.PLASMA:
+        raise ValueError(f"unknown output {output}")
+    return extras
 
 
-def separate_rates(lam: FloatArray, extras: Sequence[FloatArray]) -> list[FloatArray]:
-    """Move extra rate constants (ka, ke0, km) away from coincident rates.
+def confluent_patients(lam: FloatArray, extras: Sequence[FloatArray]) -> NDArray[np.bool_]:
+    """Patients with an extra rate within a relative :data:`CONFLUENT_RTOL` of another rate.
 
     Parameters
     ----------
     lam : ndarray, shape (N, n)
-        Disposition rates (1/h); never changed.
+        Disposition rates (1/h).
     extras : sequence of ndarray, shape (N,)
-        Further rates in cascade order (e.g. ka then ke0).
+        Rates that follow disposition (1/h), see :func:`cascade_rates`.
 
     Returns
     -------
-    list of ndarray
-        Adjusted extras. Where a rate lies within a relative 1e-7 of one other, it is moved
-        to a relative 2e-7 (error ≈ 1e-7). Where three or more rates lie within 1e-5 of each
-        other (contrived parameter sets such as ka = ke0 = CL/V), the extras are spaced a
-        relative 1e-5 apart (perturbation error ≈ 1e-5, cancellation error ≈ 1e-6).
+    ndarray of bool, shape (N,)
+        True where the partial fractions would divide by a difference smaller than
+        ``CONFLUENT_RTOL`` times the rates: those patients are solved by
+        :func:`superpose_chains`.
     """
-    if not extras:
-        return []
-    allr = np.concatenate([lam, np.stack(list(extras), axis=1)], axis=1)
-    m = allr.shape[1]
-    pair = np.abs(allr[:, :, None] - allr[:, None, :]) / np.maximum(
-        allr[:, :, None], allr[:, None, :]
-    )
-    pair[:, np.arange(m), np.arange(m)] = np.inf
-    triple = ((pair <= CLUSTER_WINDOW).sum(axis=2) >= 2).any(axis=1)
-    delta = np.where(triple, CLUSTER_SEPARATION, 2 * COINCIDENCE_TOL)
-    threshold = np.where(triple, CLUSTER_SEPARATION, COINCIDENCE_TOL)
-    current = lam
-    out: list[FloatArray] = []
+    flagged = np.zeros(lam.shape[0], dtype=bool)
+    earlier = lam
     for e in extras:
-        rel = np.abs(current - e[:, None]) / np.maximum(current, e[:, None])
-        near = rel <= np.maximum(threshold, COINCIDENCE_TOL)[:, None] * 1.5
-        top = np.where(near, current, -np.inf).max(axis=1)
-        need = rel.min(axis=1) < threshold
-        e_new = np.where(need, top * (1 + delta), e)
-        out.append(e_new)
-        current = np.concatenate([current, e_new[:, None]], axis=1)
-    return out
+        gap = np.abs(earlier - e[:, None]) <= CONFLUENT_RTOL * np.maximum(earlier, e[:, None])
+        flagged |= gap.any(axis=1)
+        earlier = np.concatenate([earlier, e[:, None]], axis=1)
+    return flagged
 
 
 def convolve_first_order(
@@ -226,8 +283,9 @@ def convolve_first_order(
     coef, rates : ndarray, shape (N, m)
         Polyexponential coefficients and decay rates (1/h).
     k : ndarray, shape (N,)
-        First-order rate constant (1/h); must differ from every rate (see
-        :func:`separate_rates`).
+        First-order rate constant (1/h); it must differ from every rate by more than a
+        relative :data:`CONFLUENT_RTOL` (see :func:`confluent_patients`), or the
+        coefficients lose about ``ε/gap`` to cancellation (and divide by zero at a tie).
 
     Returns
     -------
@@ -253,6 +311,9 @@ def unit_response(
 ) -> tuple[FloatArray, FloatArray]:
     """Response of ``output`` to a 1 mg bolus into ``entry``, as a polyexponential.
 
+    For patients whose rates are separated (see :func:`confluent_patients`); the others
+    take :func:`chain_response`.
+
     Parameters
     ----------
     bp : BatchParameters
@@ -262,6 +323,13 @@ def unit_response(
         Central compartment, or an absorption depot emptying at ``ka_per_h·ka_factor``
         with fraction ``bioavailability`` reaching the central compartment and
         ``first_pass_fraction`` converted presystemically to norketamine.
+    bioavailability : float
+        Fraction of a depot's outflow reaching the central compartment (dimensionless).
+    ka_per_h : float
+        Absorption rate constant of a depot entry (1/h).
+    first_pass_fraction : float
+        Fraction of a depot's outflow converted to norketamine before reaching the central
+        compartment (dimensionless).
     norketamine : NorketamineParameters, optional
         Required when ``output`` is ``OutputKind.METABOLITE``.
     disposition : tuple, optional
@@ -273,20 +341,7 @@ def unit_response(
         Output (mg/L per mg) is ``Σ coef e^{−rates·t}``.
     """
     lam, a = disposition if disposition is not None else disposition_rates(bp)
-    extras: list[FloatArray] = []
-    if entry is Entry.DEPOT:
-        extras.append(ka_per_h * bp.ka_factor)
-    if output is OutputKind.EFFECT:
-        if bp.ke0_per_h is None:
-            raise ValueError("model has no effect site (ke0)")
-        extras.append(bp.ke0_per_h)
-    elif output is OutputKind.METABOLITE:
-        if norketamine is None or bp.weight_kg is None:
-            raise ValueError("metabolite output needs norketamine parameters and weight")
-        extras.append(np.full(bp.n, norketamine.ke_per_h))
-    elif output is not OutputKind.PLASMA:
-        raise ValueError(f"unknown output {output}")
-    sep = separate_rates(lam, extras)
+    sep = cascade_rates(bp, output, entry, ka_per_h=ka_per_h, norketamine=norketamine)
     coef, rates = a, lam
     ka = None
     if entry is Entry.DEPOT:
@@ -488,6 +543,245 @@ def superpose(
             out[:, lo:i1] += vals
 
 
+# --- confluent rates: the cascade basis -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainGroup:
+    """``G`` chains of ``L`` first-order processes for each of ``N`` patients.
+
+    The unit response of one chain is ``weight · (e^{−x_1 t} * e^{−x_2 t} * ... * e^{−x_L t})``
+    (``*`` is convolution), i.e. ``weight`` times the divided difference of ``e^{−x t}`` over
+    the chain's rates with sign ``(−1)^{L−1}``; it is finite, and exact, when rates coincide.
+
+    Attributes
+    ----------
+    rates : ndarray, shape (N, G, L)
+        Rate constants along each chain (1/h), in cascade order.
+    weight : ndarray, shape (N, G)
+        Scale of each chain's response (mg/L per mg, times h^{1−L}).
+    """
+
+    rates: FloatArray
+    weight: FloatArray
+
+
+def chain_response(
+    bp: BatchParameters,
+    output: OutputKind,
+    entry: Entry,
+    *,
+    bioavailability: float = 1.0,
+    ka_per_h: float = 0.0,
+    first_pass_fraction: float = 0.0,
+    norketamine: NorketamineParameters | None = None,
+    disposition: tuple[FloatArray, FloatArray] | None = None,
+) -> list[ChainGroup]:
+    """The response of :func:`unit_response` in the cascade basis (any rates, even equal).
+
+    Each disposition mode ``λ_i`` (coefficient ``A_i``) followed by the cascade's rates
+    (:func:`cascade_rates`) is one chain of weight ``A_i · Π k`` (times F for a depot; the
+    norketamine formation for the metabolite). After a depot dose with first-pass
+    metabolism, the presystemic path ``ka → km`` is one more chain.
+
+    Parameters
+    ----------
+    bp : BatchParameters
+    output : OutputKind
+    entry : Entry
+    bioavailability : float
+        Fraction of a depot's outflow reaching the central compartment (dimensionless).
+    ka_per_h : float
+        Absorption rate constant of a depot entry (1/h).
+    first_pass_fraction : float
+        Fraction of a depot's outflow converted presystemically to norketamine
+        (dimensionless).
+    norketamine : NorketamineParameters, optional
+        Required for ``OutputKind.METABOLITE``.
+    disposition : tuple, optional
+        Precomputed ``disposition_rates(bp)``.
+
+    Returns
+    -------
+    list of ChainGroup
+        Their responses add up to the output (mg/L) after a 1 mg bolus into ``entry``.
+    """
+    lam, a = disposition if disposition is not None else disposition_rates(bp)
+    extras = cascade_rates(bp, output, entry, ka_per_h=ka_per_h, norketamine=norketamine)
+    n, modes = lam.shape
+    columns = [lam[:, :, None]] + [np.broadcast_to(e[:, None, None], (n, modes, 1)) for e in extras]
+    rates = np.ascontiguousarray(np.concatenate(columns, axis=2))
+    weight = a.copy()
+    for e in extras:
+        weight = weight * e[:, None]
+    if entry is Entry.DEPOT:
+        weight = weight * bioavailability
+    if output is not OutputKind.METABOLITE:
+        return [ChainGroup(rates, weight)]
+    assert norketamine is not None and bp.weight_kg is not None
+    km = extras[-1]
+    vm = norketamine.volume_l(1.0) * bp.weight_kg
+    formation = norketamine.fraction_metabolised * norketamine.mass_ratio * bp.cl_l_per_h
+    groups = [ChainGroup(rates, weight * (formation / (vm * km))[:, None])]
+    if entry is Entry.DEPOT and first_pass_fraction > 0:
+        ka = extras[0]
+        scale = first_pass_fraction * norketamine.mass_ratio * ka / vm
+        groups.append(ChainGroup(np.stack([ka, km], axis=1)[:, None, :], scale[:, None]))
+    return groups
+
+
+#: Degree of the Taylor polynomial in :func:`chain_propagator` (‖τJ/2^s‖ ≤ 1/2, so the
+#: truncation error is below 0.5^17/17! ≈ 2e-20).
+_TAYLOR_DEGREE = 16
+
+
+def chain_propagator(rates: FloatArray, tau_h: FloatArray | float) -> FloatArray:
+    """``exp(τ J)`` for chains: ``J`` upper bidiagonal, ``−rates`` on the diagonal, ones above.
+
+    Entry ``(i, j)``, ``i ≤ j``, is the convolution ``e^{−x_i τ} * ... * e^{−x_j τ}``
+    (Opitz's formula for divided differences of the exponential), so row 0 holds the
+    responses of the chain's basis functions at ``τ``, and ``exp((τ+σ) J) =
+    exp(τ J) exp(σ J)`` propagates a state from one time to another.
+
+    Parameters
+    ----------
+    rates : ndarray, shape (..., L)
+        Rate constants along each chain (1/h), positive.
+    tau_h : ndarray or float
+        Elapsed time (h), non-negative, broadcastable against ``rates[..., 0]``.
+
+    Returns
+    -------
+    ndarray, shape (..., L, L)
+        Upper triangular and non-negative; exact to rounding (scaling and squaring of a
+        degree-16 Taylor polynomial; the squarings multiply non-negative matrices, so they
+        lose nothing to cancellation).
+    """
+    tau = np.asarray(tau_h, dtype=np.float64)
+    shape = np.broadcast_shapes(rates.shape[:-1], tau.shape)
+    size = rates.shape[-1]
+    diag = np.arange(size)
+    x = np.zeros((*shape, size, size))
+    x[..., diag, diag] = -np.broadcast_to(rates, (*shape, size)) * tau[..., None]
+    x[..., diag[:-1], diag[1:]] = tau[..., None]
+    norm = np.abs(x).sum(axis=-1).max(axis=-1)
+    with np.errstate(divide="ignore"):
+        squarings = np.ceil(np.log2(np.maximum(norm, 1e-300) / 0.5))
+    squarings = np.maximum(squarings, 0).astype(np.int64)
+    x /= np.ldexp(1.0, squarings)[..., None, None]
+    eye = np.broadcast_to(np.eye(size), x.shape)
+    result = eye.copy()
+    for k in range(_TAYLOR_DEGREE, 0, -1):
+        result = eye + np.matmul(x, result) / k
+    for i in range(int(squarings.max(initial=0))):
+        squared = np.matmul(result, result)
+        result = np.where((squarings > i)[..., None, None], squared, result)
+    return result
+
+
+def _propagate(m: FloatArray, state: FloatArray) -> FloatArray:
+    """``m @ state`` for each chain: (..., L, L) @ (..., L)."""
+    return np.einsum("...ij,...j->...i", m, state)
+
+
+def _chain_values(rates: FloatArray, state: FloatArray, tau: FloatArray, step: float) -> FloatArray:
+    """``Σ_chains (exp(τ J) state)_0`` at each ``τ`` (``step > 0``: ``τ`` is uniform)."""
+    n, groups, size = state.shape
+    count = tau.size
+    if step > 0 and count >= 4:
+        # coarse rows (state after q·B steps) times fine columns (head row after b steps)
+        block = max(1, math.isqrt(count))
+        rows = -(-count // block)
+        fine = chain_propagator(rates, step)
+        coarse = chain_propagator(rates, step * block)
+        p = np.empty((rows, n, groups, size))
+        p[0] = _propagate(chain_propagator(rates, tau[0]), state)
+        for q in range(1, rows):
+            p[q] = _propagate(coarse, p[q - 1])
+        head = np.empty((block, n, groups, size))
+        head[0] = 0.0
+        head[0, ..., 0] = 1.0
+        for b in range(1, block):
+            head[b] = np.einsum("...i,...ij->...j", head[b - 1], fine)
+        vals = np.einsum("qngl,bngl->nqb", p, head).reshape(n, rows * block)
+        return vals[:, :count]
+    m = chain_propagator(rates[:, None], tau[None, :, None])  # (N, T, G, L, L)
+    return np.einsum("ntgj,ngj->nt", m[..., 0, :], state)
+
+
+def superpose_chains(
+    groups: Sequence[ChainGroup],
+    events: Sequence[tuple[float, float, float]],
+    times: FloatArray,
+    out: FloatArray,
+) -> None:
+    """Superpose doses on responses in the cascade basis, adding into ``out``.
+
+    Parameters
+    ----------
+    groups : sequence of ChainGroup
+        Unit-bolus response (:func:`chain_response`).
+    events : sequence of (time_h, bolus_mg, rate_change_mg_per_h)
+        Boluses and starts/ends of zero-order inputs (already lag-shifted).
+    times : ndarray, shape (T,)
+        Strictly increasing output times (h).
+    out : ndarray, shape (N, T)
+        Added to.
+
+    Notes
+    -----
+    The same segments as :func:`superpose`: between events the output is
+    ``Σ_chains (exp((t − t_s) J) Y)_0 + Z``, the state ``Y`` propagated exactly from event to
+    event. A bolus adds ``bolus·c`` (``c`` is the weight on each chain's last basis
+    function); a zero-order input adds ``−rate·s`` to ``Y`` and ``rate·Σ s_0`` to ``Z``,
+    where ``s_j = weight / Π_{i ≥ j} x_i`` expresses the integral of the unit response,
+    ``∫_0^τ h = Σ s_0 − Σ_j s_j φ_j(τ)``.
+    """
+    n_t = times.size
+    merged: dict[float, list[float]] = {}
+    for t, bolus, d_rate in events:
+        acc = merged.setdefault(float(t), [0.0, 0.0])
+        acc[0] += bolus
+        acc[1] += d_rate
+    ev_times = sorted(merged)
+    step = float(times[1] - times[0]) if _is_uniform(times) else 0.0
+    for group in groups:
+        x = group.rates
+        coef = np.zeros(x.shape)
+        coef[..., -1] = group.weight
+        steady = group.weight[..., None] / np.cumprod(x[..., ::-1], axis=-1)[..., ::-1]
+        z_unit = steady[..., 0].sum(axis=1)
+        segments: list[tuple[int, float, FloatArray, float]] = []
+        y = np.zeros(x.shape)
+        rate = 0.0
+        t_prev: float | None = None
+        for te in ev_times:
+            bolus, d_rate = merged[te]
+            if t_prev is not None:
+                y = _propagate(chain_propagator(x, te - t_prev), y)
+            y = y + bolus * coef - d_rate * steady
+            rate += d_rate
+            if abs(rate) <= 1e-12 * max(1.0, abs(d_rate)):
+                rate = 0.0
+            t_prev = te
+            i0 = int(np.searchsorted(times, _snap(te), side="left"))
+            if i0 >= n_t:
+                break
+            if segments and segments[-1][0] == i0:
+                segments.pop()  # the previous segment has no grid point
+            segments.append((i0, te, y, rate))
+        ends = [s[0] for s in segments[1:]] + [n_t]
+        for (i0, te, ys, seg_rate), i1 in zip(segments, ends, strict=True):
+            if i1 <= i0:
+                continue
+            out[:, i0:i1] += _chain_values(x, ys, times[i0:i1] - te, step)
+            if seg_rate:
+                out[:, i0:i1] += (seg_rate * z_unit)[:, None]
+
+
+# --- dispatch ------------------------------------------------------------------------------
+
+
 def class_key(inp: Input) -> tuple[Entry, float, float, float]:
     """Inputs sharing this key share one unit response."""
     if inp.entry is Entry.CENTRAL:
@@ -539,6 +833,13 @@ def solve(
     -------
     ndarray, shape (N, T)
         Concentrations in mg/L (right-continuous at dose times).
+
+    Notes
+    -----
+    Patients whose cascade has (nearly) coincident rates (:func:`confluent_patients`) are
+    solved in the cascade basis (:func:`chain_response`, :func:`superpose_chains`); the
+    others, usually all of them, by partial fractions (:func:`unit_response`,
+    :func:`superpose`).
     """
     if out is None:
         out = np.empty((bp.n, times.size))
@@ -550,9 +851,50 @@ def solve(
         out[:] = 0.0
         return out
     disp = disposition if disposition is not None else disposition_rates(bp)
+    confluent = np.zeros(bp.n, dtype=bool)
+    for entry, ka, _f, _fpm in groups:
+        extras = cascade_rates(bp, kind, entry, ka_per_h=ka, norketamine=norketamine)
+        confluent |= confluent_patients(disp[0], extras)
+    if not confluent.any():
+        _solve_separated(bp, groups, times, kind, norketamine, disp, out)
+        return out
+    # Every row of the fast path depends on its own patient only, so it runs on the whole
+    # batch (no copy of the N x T result) and the confluent rows, which divide by a zero or
+    # tiny rate difference there, are overwritten below.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        _solve_separated(bp, groups, times, kind, norketamine, disp, out)
+    lam, a = disp
+    index = np.flatnonzero(confluent)
+    sub, sub_disp = bp.take(index), (lam[index], a[index])
+    part = np.zeros((index.size, times.size))
+    for (entry, ka, f, fpm), members in groups.items():
+        chains = chain_response(
+            sub,
+            kind,
+            entry,
+            bioavailability=f,
+            ka_per_h=ka,
+            first_pass_fraction=fpm,
+            norketamine=norketamine,
+            disposition=sub_disp,
+        )
+        superpose_chains(chains, events_of(members), times, part)
+    out[index] = part
+    return out
+
+
+def _solve_separated(
+    bp: BatchParameters,
+    groups: dict[tuple[Entry, float, float, float], list[Input]],
+    times: FloatArray,
+    kind: OutputKind,
+    norketamine: NorketamineParameters | None,
+    disp: tuple[FloatArray, FloatArray],
+    out: FloatArray,
+) -> None:
+    """The fast path: partial fractions and batched exponential tables, into ``out``."""
     first = True
-    for key, members in groups.items():
-        entry, ka, f, fpm = key
+    for (entry, ka, f, fpm), members in groups.items():
         coef, rates = unit_response(
             bp,
             kind,
@@ -565,4 +907,3 @@ def solve(
         )
         superpose(coef, rates, events_of(members), times, out, first=first)
         first = False
-    return out
