@@ -314,7 +314,26 @@ def ideal_body_weight_kg(height_cm: float, sex: Sex) -> float:
 
 
 def dosing_weight_kg(order: InfusionOrder) -> tuple[float, list[str]]:
-    """Dosing weight (kg) for the order's weight basis and cap, with warnings."""
+    """Dosing weight (kg) for the order's weight basis and cap, with warnings.
+
+    Parameters
+    ----------
+    order : InfusionOrder
+        A validated order: its patient's actual weight (kg), height (cm) and sex, its
+        ``weight_basis`` and its ``weight_cap_kg``.
+
+    Returns
+    -------
+    weight_kg : float
+        Dosing weight (kg): actual, ideal or adjusted, then capped.
+    warnings : list of str
+        An ideal weight above the actual one, or the cap applied.
+
+    Raises
+    ------
+    PharmacologyInputError
+        Ideal or adjusted weight without height (``patient.height_cm``) or sex.
+    """
     p = order.patient
     assert p.weight_kg is not None
     warnings: list[str] = []
@@ -383,7 +402,23 @@ def ordered_rate_mg_per_h(
 
 
 def round_to_step(value: float, step: float, *, down: bool = False) -> float:
-    """Round ``value`` to a multiple of ``step`` (nearest, halves up; or down), exactly."""
+    """Round ``value`` to a multiple of ``step`` (nearest, halves up; or down), exactly.
+
+    Parameters
+    ----------
+    value : float
+        The quantity to round (any unit, e.g. a pump rate in mL/h).
+    step : float
+        The increment, in the unit of ``value`` (e.g. the pump precision 0.1 mL/h).
+    down : bool
+        Round down (towards minus infinity) instead of to the nearest multiple.
+
+    Returns
+    -------
+    float
+        A multiple of ``step``, computed in decimal arithmetic from the shortest decimal
+        representations of ``value`` and ``step`` (``round_to_step(0.35, 0.1) == 0.4``).
+    """
     q = Decimal(repr(value)) / Decimal(repr(step))
     n = q.quantize(Decimal(1), rounding=ROUND_FLOOR if down else ROUND_HALF_UP)
     return float(n * Decimal(repr(step)))

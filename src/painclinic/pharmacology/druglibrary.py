@@ -194,6 +194,18 @@ _DRUG_KEYS = {
 def parse_drug_library(data: Any, path: str = "<memory>") -> DrugLibrary:
     """Validate a library document (already decoded from JSON).
 
+    Parameters
+    ----------
+    data : Any
+        The decoded JSON document: sign-off fields and ``drugs`` (see
+        ``drug_library.json``).
+    path : str
+        Where the document came from, kept in :attr:`DrugLibrary.path` for messages.
+
+    Returns
+    -------
+    DrugLibrary
+
     Raises
     ------
     DrugLibraryError

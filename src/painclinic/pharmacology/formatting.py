@@ -28,7 +28,18 @@ ISMP_PATTERN = re.compile(r"^(0|[1-9]\d{0,2}(,\d{3})*)(\.\d*[1-9])? \S+$")
 
 
 def normalise_unit(unit: str) -> str:
-    """Spell a unit the ISMP way (``"ug/kg/min"`` → ``"mcg/kg/min"``, ``"ml/hr"`` → ``"mL/h"``)."""
+    """Spell a unit the ISMP way (``"ug/kg/min"`` → ``"mcg/kg/min"``, ``"ml/hr"`` → ``"mL/h"``).
+
+    Parameters
+    ----------
+    unit : str
+        A unit as typed (``"µg/kg/min"``, ``"ML/HR"``...).
+
+    Returns
+    -------
+    str
+        ``mcg`` for micrograms, ``mL`` for millilitres, ``h`` for hours.
+    """
     text = unit.strip()
     for pattern, repl in _UNIT_FIXES:
         text = pattern.sub(repl, text)
@@ -36,7 +47,19 @@ def normalise_unit(unit: str) -> str:
 
 
 def round_half_up(value: float, decimals: int) -> float:
-    """Round ``value`` to ``decimals`` places, halves away from zero (decimal arithmetic)."""
+    """Round ``value`` to ``decimals`` places, halves away from zero (decimal arithmetic).
+
+    Parameters
+    ----------
+    value : float
+        The number to round (any unit).
+    decimals : int
+        Decimal places to keep (may be negative: tens, hundreds).
+
+    Returns
+    -------
+    float
+    """
     q = Decimal(1).scaleb(-decimals)
     return float(Decimal(repr(value)).quantize(q, rounding=ROUND_HALF_UP))
 
@@ -117,6 +140,17 @@ def format_dose(value: float, unit: str, *, decimals: int | None = None) -> str:
 
 
 def decimals_of_step(step: float) -> int:
-    """Number of decimal places of a pump step such as 0.1 or 0.01 (0 for 1)."""
+    """Number of decimal places of a pump step such as 0.1 or 0.01 (0 for 1).
+
+    Parameters
+    ----------
+    step : float
+        Pump precision (e.g. 0.1 mL/h), or any positive increment.
+
+    Returns
+    -------
+    int
+        Decimal places needed to show a multiple of ``step`` exactly.
+    """
     text = format(Decimal(repr(step)).normalize(), "f")
     return len(text.split(".")[1]) if "." in text else 0

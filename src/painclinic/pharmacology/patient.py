@@ -78,7 +78,24 @@ def positive_number(value: Any, field: str, *, allow_zero: bool = False) -> floa
 
 
 def parse_sex(value: Any, field: str) -> Sex:
-    """Parse ``"female"``/``"male"`` (also ``"f"``/``"m"``) or None into :class:`Sex`."""
+    """Parse ``"female"``/``"male"`` (also ``"f"``/``"m"``) or None into :class:`Sex`.
+
+    Parameters
+    ----------
+    value : Any
+        The sex as given (case-insensitive text, or None for ``Sex.UNKNOWN``).
+    field : str
+        Dotted path of the value, named by the error (``"patient.sex"``).
+
+    Returns
+    -------
+    Sex
+
+    Raises
+    ------
+    PharmacologyInputError
+        Any other value.
+    """
     if value is None:
         return Sex.UNKNOWN
     if isinstance(value, Sex):

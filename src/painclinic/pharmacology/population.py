@@ -168,8 +168,12 @@ def sample_parameters(
     Parameters
     ----------
     reg : Regimen
+        The regimen; its patient is the typical patient and its model gives the typical
+        parameters.
     n : int
+        Number of virtual patients.
     rng : numpy.random.Generator
+        Source of the random draws (seeded by the caller for reproducibility).
 
     Returns
     -------

@@ -179,7 +179,29 @@ _DOSE_KEYS = {
 
 
 def parse_dose(data: Any, path: str, drug: str | None, custom: bool) -> Dose:
-    """Validate one dose object; ``path`` is e.g. ``doses[2]``."""
+    """Validate one dose object; ``path`` is e.g. ``doses[2]``.
+
+    Parameters
+    ----------
+    data : Any
+        The dose object (route, ``time_h``, ``amount_mg`` or ``rate_mg_per_h`` with
+        ``duration_h``, repeats, absorption overrides; see the module docstring).
+    path : str
+        Dotted path of the dose in the regimen, prefixed to every error's field.
+    drug : str or None
+        The regimen's drug (for route defaults and the lidocaine route rule).
+    custom : bool
+        True for a custom model (routes then need their own bioavailability and ka).
+
+    Returns
+    -------
+    Dose
+
+    Raises
+    ------
+    PharmacologyInputError
+        ``.field`` names the culprit (``doses[2].duration_h``).
+    """
     if not isinstance(data, Mapping):
         raise PharmacologyInputError(path, "must be an object")
     for key in data:
@@ -281,7 +303,21 @@ def parse_dose(data: Any, path: str, drug: str | None, custom: bool) -> Dose:
 
 
 def parse_times(data: Any, path: str = "times_h") -> tuple[float, ...]:
-    """Parse ``{"start", "stop", "step"}`` or a list of times (h) into an increasing tuple."""
+    """Parse ``{"start", "stop", "step"}`` or a list of times (h) into an increasing tuple.
+
+    Parameters
+    ----------
+    data : Any
+        ``{"start", "stop", "step"}`` in hours (``stop`` included when on the grid) or a
+        strictly increasing list of times (h).
+    path : str
+        Dotted path named by errors.
+
+    Returns
+    -------
+    tuple of float
+        Output times (h).
+    """
     if isinstance(data, Mapping):
         start = positive_number(data.get("start", 0), f"{path}.start", allow_zero=True)
         stop = positive_number(data.get("stop"), f"{path}.stop", allow_zero=True)
@@ -392,6 +428,11 @@ def parse_regimen(data: Any) -> Regimen:
 
 def expand_inputs(regimen: Regimen) -> tuple[list[Input], list[str]]:
     """Expand repeats and fill route defaults; return solver inputs and assumption warnings.
+
+    Parameters
+    ----------
+    regimen : Regimen
+        A validated regimen (its doses, model and norketamine settings).
 
     Returns
     -------

@@ -74,7 +74,22 @@ class SimulationResult:
 def batch_from_parameters(
     params: ModelParameters, weight_kg: float | None, n: int = 1
 ) -> BatchParameters:
-    """Replicate one parameter set into a :class:`BatchParameters` of ``n`` patients."""
+    """Replicate one parameter set into a :class:`BatchParameters` of ``n`` patients.
+
+    Parameters
+    ----------
+    params : ModelParameters
+        Clearances (L/h), volumes (L), ke0 (1/h) of one patient.
+    weight_kg : float or None
+        Body weight (kg), needed for the norketamine volume; None when unknown.
+    n : int
+        Number of identical patients.
+
+    Returns
+    -------
+    BatchParameters
+        Every attribute an array of shape ``(n,)``; ``ka_factor`` is 1.
+    """
 
     def col(v: float) -> FloatArray:
         return np.full(n, float(v))
@@ -94,7 +109,21 @@ def batch_from_parameters(
 
 
 def regimen_warnings(regimen: Regimen, inputs: list[Input]) -> list[str]:
-    """Model-validity and drug-specific warnings for a regimen."""
+    """Model-validity and drug-specific warnings for a regimen.
+
+    Parameters
+    ----------
+    regimen : Regimen
+        The validated regimen (model, patient covariates, drug).
+    inputs : list of Input
+        Its expanded administrations (:func:`~painclinic.pharmacology.regimen.expand_inputs`).
+
+    Returns
+    -------
+    list of str
+        Covariates outside the model's validity range, extrapolations, long lidocaine
+        infusions, norketamine switched off.
+    """
     out: list[str] = []
     if isinstance(regimen.model, ModelSpec):
         out.extend(regimen.model.validity_warnings(regimen.patient))

@@ -148,6 +148,7 @@ def disposition_rates(bp: BatchParameters) -> tuple[FloatArray, FloatArray]:
     Parameters
     ----------
     bp : BatchParameters
+        N patients' clearances (L/h) and volumes (L).
 
     Returns
     -------
@@ -219,8 +220,12 @@ def cascade_rates(
     Parameters
     ----------
     bp : BatchParameters
+        N patients' parameters (``ka_factor``, ``ke0_per_h``, ``weight_kg`` are used).
     output : OutputKind
+        Which concentration: plasma adds no rate, the effect site ``ke0``, the metabolite
+        ``km``.
     entry : Entry
+        A depot entry adds ``ka`` first.
     ka_per_h : float
         Absorption rate constant (1/h) of a depot entry, before ``bp.ka_factor``.
     norketamine : NorketamineParameters, optional
@@ -317,6 +322,7 @@ def unit_response(
     Parameters
     ----------
     bp : BatchParameters
+        N patients' parameters.
     output : OutputKind
         Plasma (mg/L parent), effect site (mg/L parent) or norketamine (mg/L).
     entry : Entry
@@ -587,8 +593,11 @@ def chain_response(
     Parameters
     ----------
     bp : BatchParameters
+        N patients' parameters.
     output : OutputKind
+        Plasma (mg/L parent), effect site (mg/L parent) or norketamine (mg/L).
     entry : Entry
+        Central compartment, or an absorption depot emptying at ``ka_per_h·ka_factor``.
     bioavailability : float
         Fraction of a depot's outflow reaching the central compartment (dimensionless).
     ka_per_h : float
@@ -783,14 +792,36 @@ def superpose_chains(
 
 
 def class_key(inp: Input) -> tuple[Entry, float, float, float]:
-    """Inputs sharing this key share one unit response."""
+    """Inputs sharing this key share one unit response.
+
+    Parameters
+    ----------
+    inp : Input
+        One expanded administration.
+
+    Returns
+    -------
+    tuple of (Entry, float, float, float)
+        Entry, ka (1/h), bioavailability and first-pass fraction (0, 1, 0 for central).
+    """
     if inp.entry is Entry.CENTRAL:
         return (Entry.CENTRAL, 0.0, 1.0, 0.0)
     return (Entry.DEPOT, inp.ka_per_h, inp.bioavailability, inp.first_pass_fraction)
 
 
 def events_of(inputs: Sequence[Input]) -> list[tuple[float, float, float]]:
-    """Events (time, bolus mg, rate change mg/h) of a list of inputs."""
+    """Events (time, bolus mg, rate change mg/h) of a list of inputs.
+
+    Parameters
+    ----------
+    inputs : sequence of Input
+        Administrations sharing one unit response (:func:`class_key`).
+
+    Returns
+    -------
+    list of (time_h, bolus_mg, rate_change_mg_per_h)
+        A bolus is one event; a zero-order input starts (+rate) and ends (−rate).
+    """
     events: list[tuple[float, float, float]] = []
     for inp in inputs:
         if inp.duration_h > 0:
@@ -824,6 +855,7 @@ def solve(
         Which concentration: ``OutputKind.PLASMA``, ``EFFECT`` or ``METABOLITE`` (or their
         text, ``"plasma"``...).
     norketamine : NorketamineParameters, optional
+        Metabolite parameters; required for ``OutputKind.METABOLITE``.
     out : ndarray, shape (N, T), optional
         Preallocated result.
     disposition : tuple, optional
