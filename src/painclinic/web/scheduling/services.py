@@ -21,9 +21,8 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from painclinic.web.audit.services import Action, Category, audit
-from painclinic.web.infusions.models import InfusionSession
 from painclinic.web.lib.clinictime import LocalTimeError, local_day_bounds, to_local, to_utc
-from painclinic.web.lib.rowreads import joined_rows, rows_in
+from painclinic.web.lib.rowreads import joined_rows
 from painclinic.web.lib.service import Actor, Refused, StaleVersion, note_subject, service
 from painclinic.web.patients.models import Patient
 from painclinic.web.scheduling.models import (
@@ -614,8 +613,10 @@ def do_reschedule_booking(
 
 def cancelled_on(day: dt.date) -> list[Booking]:
     """The day's cancelled bookings (desk cancellations, moves and infusion sessions cancelled
-    from the chart), for the list under the chair board: two plain reads (web/lib/rowreads.py),
-    the board being read every two minutes at every chairside."""
+    from the chart), for the list under the chair board: one joined read with the patient, the
+    chair and the infusion session (if any). Hand-built (web/lib/rowreads.py): the board is read
+    every two minutes at every chairside, and the same read through the ORM (select_related
+    with only) added 1.1-1.6 ms to the board's median, past its budget (bench_treatment)."""
     start, end = local_day_bounds(day)
     found = joined_rows(
         Booking,
@@ -623,6 +624,7 @@ def cancelled_on(day: dt.date) -> list[Booking]:
             "": ("patient", "chair", "starts_at", "cancel_reason", "status"),
             "patient": ("legal_given_name", "legal_family_name", "preferred_name"),
             "chair": ("name",),
+            "infusion_session": ("status",),
         },
         where=[
             ("status", "=", BookingStatus.CANCELLED),
@@ -631,15 +633,6 @@ def cancelled_on(day: dt.date) -> list[Booking]:
             ("cancel_reason", "!=", "rescheduled"),
         ],
     )
-    if not found:
-        return []
-    sessions = {
-        s.booking_id: s
-        for s in rows_in(InfusionSession, "booking", found, only=("booking", "status"))
-    }
-    relation = Booking._meta.get_field("infusion_session")
-    for booking in found:
-        relation.set_cached_value(booking, sessions.get(booking.pk))  # type: ignore[union-attr]
     return sorted(found, key=lambda b: (b.starts_at, b.chair.name))
 
 
