@@ -6,10 +6,8 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
 
-from painclinic.web.accounts.models import STAFF_ROLES, User
+from painclinic.web.accounts.models import STAFF_ROLES
 
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., Any])
 
@@ -38,11 +36,3 @@ def public(view: ViewFunc) -> ViewFunc:  # noqa: UP047 - matches allow_roles
 
 
 allow_staff = allow_roles(STAFF_ROLES)
-
-
-def acting_user(request: HttpRequest) -> User:
-    """The signed-in user of a request that the role gate has already let through."""
-    user = request.user
-    if not isinstance(user, User):
-        raise PermissionDenied("no signed-in user")
-    return user

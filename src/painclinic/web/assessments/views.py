@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from painclinic import clinical
-from painclinic.web.accounts.permissions import acting_user, allow_roles
+from painclinic.web.accounts.permissions import allow_roles
 from painclinic.web.assessments import services
 from painclinic.web.assessments.forms import (
     CorrectionForm,
@@ -37,7 +37,7 @@ from painclinic.web.assessments.models import (
 )
 from painclinic.web.assessments.roles import ROLES
 from painclinic.web.audit.services import Action, Outcome, audit
-from painclinic.web.lib.http import actor_of
+from painclinic.web.lib.http import acting_user, actor_of
 from painclinic.web.lib.service import Refused
 from painclinic.web.patients.access import get_patient_for
 from painclinic.web.patients.models import Patient

@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from painclinic.web.accounts.permissions import acting_user, allow_roles
+from painclinic.web.accounts.permissions import allow_roles
 from painclinic.web.audit.services import Action, audit
 from painclinic.web.drugregister.forms import (
     CountForm,
@@ -33,7 +33,7 @@ from painclinic.web.drugregister.services import (
     lots_in_stock,
     open_discrepancies,
 )
-from painclinic.web.lib.http import actor_of
+from painclinic.web.lib.http import acting_user, actor_of
 from painclinic.web.patients.access import read_for
 
 PAGE_SIZE = 50

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from painclinic.web.accounts.models import Role
-from painclinic.web.accounts.permissions import acting_user, allow_roles
+from painclinic.web.accounts.permissions import allow_roles
 from painclinic.web.assessments.services import latest_eligibility_decision
 from painclinic.web.audit.services import Action, audit
 from painclinic.web.infusions import readiness, services
@@ -67,7 +67,7 @@ from painclinic.web.infusions.roles import ROLES
 from painclinic.web.infusions.rules import Refused, drug_entry, first_step, fmt
 from painclinic.web.infusions.services import NoteLocked, SessionConflict
 from painclinic.web.infusions.waste import WasteDue, waste_due
-from painclinic.web.lib.http import actor_of
+from painclinic.web.lib.http import acting_user, actor_of
 from painclinic.web.patients.access import read_for
 
 

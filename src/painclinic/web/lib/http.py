@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from painclinic.web.lib.actor import Actor, Channel
@@ -23,3 +26,11 @@ def actor_of(request: HttpRequest, user: object = None) -> Actor:
         current = getattr(request, "user", None)
         user = current if getattr(current, "is_authenticated", False) else None
     return Actor(user, Channel.WEB, request.path[:200], client_ip(request))
+
+
+def acting_user(request: HttpRequest) -> Any:
+    """The signed-in user of a request that the role gate has already let through."""
+    user = getattr(request, "user", None)
+    if user is None or not getattr(user, "is_authenticated", False):
+        raise PermissionDenied("no signed-in user")
+    return user

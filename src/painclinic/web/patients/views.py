@@ -6,9 +6,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from painclinic.web.accounts.permissions import acting_user, allow_roles
+from painclinic.web.accounts.permissions import allow_roles
 from painclinic.web.audit.services import Action, Category, audit
-from painclinic.web.lib.http import actor_of
+from painclinic.web.lib.http import acting_user, actor_of
 from painclinic.web.lib.service import Refused
 from painclinic.web.patients.access import get_patient_for
 from painclinic.web.patients.forms import (

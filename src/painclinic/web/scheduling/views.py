@@ -10,11 +10,11 @@ from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from painclinic.web.accounts.permissions import acting_user, allow_roles
+from painclinic.web.accounts.permissions import allow_roles
 from painclinic.web.audit.services import Action, audit
 from painclinic.web.infusions.roles import ROLES as INFUSION_ROLES
 from painclinic.web.lib.clinictime import local_today, to_local
-from painclinic.web.lib.http import actor_of
+from painclinic.web.lib.http import acting_user, actor_of
 from painclinic.web.patients.access import get_patient_for, read_for
 from painclinic.web.patients.models import Patient
 from painclinic.web.patients.services import latest_weight
