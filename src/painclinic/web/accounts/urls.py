@@ -1,6 +1,7 @@
 from django.urls import path
 
 from painclinic.web.accounts import views
+from painclinic.web.lib import converters  # noqa: F401 - registers <id:...>
 
 app_name = "accounts"
 urlpatterns = [
@@ -12,5 +13,5 @@ urlpatterns = [
     path("ping/", views.ping, name="ping"),
     path("staff/", views.staff_list, name="staff_list"),
     path("staff/new/", views.staff_create, name="staff_create"),
-    path("staff/<int:user_id>/role/", views.staff_role, name="staff_role"),
+    path("staff/<id:user_id>/role/", views.staff_role, name="staff_role"),
 ]

@@ -1,33 +1,34 @@
 from django.urls import path
 
 from painclinic.web.assessments import views
+from painclinic.web.lib import converters  # noqa: F401 - registers <id:...>
 
 app_name = "assessments"
 urlpatterns = [
-    path("patient/<int:patient_id>/", views.patient_assessments, name="patient"),
+    path("patient/<id:patient_id>/", views.patient_assessments, name="patient"),
     path(
-        "patient/<int:patient_id>/new/<slug:instrument>/",
+        "patient/<id:patient_id>/new/<slug:instrument>/",
         views.new_assessment,
         name="new",
     ),
     path(
-        "patient/<int:patient_id>/result/<int:assessment_id>/",
+        "patient/<id:patient_id>/result/<id:assessment_id>/",
         views.result,
         name="result",
     ),
     path(
-        "patient/<int:patient_id>/result/<int:assessment_id>/correct/",
+        "patient/<id:patient_id>/result/<id:assessment_id>/correct/",
         views.correct_assessment,
         name="correct",
     ),
-    path("patient/<int:patient_id>/eligibility/", views.eligibility, name="eligibility"),
+    path("patient/<id:patient_id>/eligibility/", views.eligibility, name="eligibility"),
     path(
-        "patient/<int:patient_id>/eligibility/<int:decision_id>/",
+        "patient/<id:patient_id>/eligibility/<id:decision_id>/",
         views.decision,
         name="decision",
     ),
     path(
-        "patient/<int:patient_id>/checklist/<int:item_id>/resolve/",
+        "patient/<id:patient_id>/checklist/<id:item_id>/resolve/",
         views.resolve_item,
         name="resolve_item",
     ),

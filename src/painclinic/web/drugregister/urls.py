@@ -1,6 +1,7 @@
 from django.urls import path
 
 from painclinic.web.drugregister import views
+from painclinic.web.lib import converters  # noqa: F401 - registers <id:...>
 
 app_name = "drugregister"
 urlpatterns = [
@@ -8,8 +9,8 @@ urlpatterns = [
     path("receive/", views.receive, name="receive"),
     path("count/", views.count, name="count"),
     path("discrepancies/", views.discrepancies, name="discrepancies"),
-    path("discrepancies/<int:discrepancy_id>/", views.resolve, name="resolve"),
+    path("discrepancies/<id:discrepancy_id>/", views.resolve, name="resolve"),
     path("entries/", views.entries, name="entries"),
     path("destroy/", views.destroy, name="destroy"),
-    path("sessions/<int:session_id>/waste/", views.waste, name="waste"),
+    path("sessions/<id:session_id>/waste/", views.waste, name="waste"),
 ]
