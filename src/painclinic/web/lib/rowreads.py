@@ -7,13 +7,19 @@ instances with the fields' converters applied and any omitted column deferred, b
 built once per shape from the model's metadata: identifiers come only from ``_meta``, every
 value is a query parameter.
 
-They behave as the ORM's own reads do where it matters for correctness:
+Only the reads the page bench (bench/bench_treatment.py) shows the ORM to be too slow for use
+them: the chart's session read and its child rows (infusions/access.py, infusions/chart.py,
+infusions/waste.py) and the chair board's booking read and its cancelled list
+(scheduling/board.py, scheduling/services.py: cancelled_on). Everything else reads through the
+ORM. They behave as the ORM's own reads do where it matters for correctness:
 
 - the database is chosen by Django's router (``router.db_for_read(model)``, the root model for
   a joined read), and the instances are marked as read from that alias;
 - joins are promoted as the ORM promotes them: a nullable foreign key is a LEFT JOIN, and every
   join below a LEFT JOIN is a LEFT JOIN too, so a missing row further down a nullable chain
-  never turns the outer join back into an inner one and drops the root row.
+  never turns the outer join back into an inner one and drops the root row;
+- a reverse one-to-one (``booking.infusion_session``) is a LEFT JOIN cached on both sides, None
+  when there is no row, as ``select_related`` caches it.
 """
 
 from __future__ import annotations
