@@ -3,12 +3,18 @@
 Each event's hash covers its own fields and the previous event's hash, so editing, deleting or
 reordering any row out of band breaks every later link. Writers serialise on the chain head: an
 advisory transaction lock on PostgreSQL, the IMMEDIATE write transaction on SQLite.
+
+The chain's lock is the first lock of every write transaction that audits (the lock order in
+docs/architecture.md): ``write_transaction`` opens the transaction and takes it before the
+service body locks any clinical row, and audit rows take no lock on the rows they name.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -86,6 +92,36 @@ def _statements() -> tuple[str, str, list[Any]]:
     insert = f"INSERT INTO {table} ({names}) VALUES ({marks}) "  # noqa: S608
     insert += f"RETURNING {quote(str(meta.pk.column if meta.pk else 'id'))}"
     return head, insert, columns
+
+
+def lock_chain() -> None:
+    """Take the chain's lock for the rest of the current transaction (PostgreSQL; re-entrant).
+
+    On SQLite the IMMEDIATE transaction already holds the database's one write lock from its
+    first statement, which is the same order.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_KEY])
+
+
+@contextmanager
+def write_transaction() -> Iterator[None]:
+    """A write transaction that takes the audit chain's lock before anything else.
+
+    Used by the service decorator around every ``do_*`` call: a service that locks a clinical
+    row and then audits would otherwise wait for the chain's lock while holding that row, and a
+    page view holding the chain's lock could be waiting for the row (a lock cycle, which
+    PostgreSQL ends by failing one of them). On SQLite it opens nothing: the body's own
+    IMMEDIATE transaction takes the database's write lock first, and opening it earlier would
+    only hold that lock longer.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic():
+        lock_chain()
+        yield
 
 
 def append_event(**fields: Any) -> AuditEvent:

@@ -60,13 +60,29 @@ class AuditEvent(AppendOnlyModel):
     # ``sequence`` is assigned by the chain writer, gap-free, so a deleted row is also detectable.
     sequence = models.PositiveBigIntegerField(unique=True)
     occurred_at = models.DateTimeField(db_index=True)
+    # No database constraint on ``actor`` and ``patient`` (the ORM still refuses to delete a
+    # user or patient they name: PROTECT): a foreign key would make every audit row take a
+    # share lock on the user's and the patient's row, so a page view holding the audit chain's
+    # lock would wait for a clinician editing that patient, who waits for the chain: a lock
+    # cycle. Audit rows never block, and are never blocked by, clinical edits (the lock order
+    # in docs/architecture.md). The names are kept in the row too (``actor_username``).
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     actor_username = models.CharField(max_length=150, blank=True)
     actor_role = models.CharField(max_length=20, blank=True)
     patient = models.ForeignKey(
-        "patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "patients.Patient",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     category = models.CharField(max_length=20, choices=Category.choices)
     action = models.CharField(max_length=20, choices=Action.choices)

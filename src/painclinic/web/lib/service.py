@@ -6,7 +6,9 @@ wrapped by :func:`service`, which
 1. refuses an actor whose role the app's role table does not allow (``RoleRefused``, a
    ``PermissionDenied``), before the function body runs;
 2. lets the body run (it opens its own ``transaction.atomic`` block and writes its audit events
-   inside it);
+   inside it), on PostgreSQL inside a transaction that took the audit chain's lock first
+   (``audit.chain.write_transaction``: the lock order of docs/architecture.md, so a service
+   never holds a clinical row while it waits for the chain, the cause of "deadlock detected");
 3. when the outermost service call ends in a refusal (:class:`Refused`), a stale version
    (:class:`StaleVersion`) or a permission error, writes one audit event for it *after* the
    body's transaction has rolled back, so the refusal itself stays on record whichever caller
@@ -22,6 +24,7 @@ from __future__ import annotations
 import contextvars
 import functools
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
@@ -202,6 +205,13 @@ def _audit_failure(actor: Actor, call: _Call, error: Exception) -> None:
     )
 
 
+def _write_transaction() -> AbstractContextManager[None]:
+    # Imported here, like the audit call above: this module loads before the apps are ready.
+    from painclinic.web.audit.chain import write_transaction
+
+    return write_transaction()
+
+
 def require_role(actor: Actor, allowed: frozenset[str], doing: str) -> None:
     if not actor.is_authenticated or actor.role not in allowed:
         who = actor.role or "an anonymous visitor"
@@ -231,7 +241,11 @@ def service(
             token = _CURRENT.set(call)
             try:
                 require_role(actor, allowed, doing)
-                return function(*args, **kwargs)
+                if outer is not None:
+                    return function(*args, **kwargs)
+                # The lock order: the audit chain's lock before any row the body locks.
+                with _write_transaction():
+                    return function(*args, **kwargs)
             except (Refused, StaleVersion, PermissionDenied) as error:
                 # Only the outermost call audits: an inner call's transaction is a savepoint of
                 # the outer one, and an event written there would be rolled back with it.
