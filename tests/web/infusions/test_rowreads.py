@@ -132,6 +132,27 @@ def test_values_are_parameters_and_only_known_operators_are_accepted(session, nu
         rows_where(user_model, "username; DROP TABLE x", "a")  # not a field of the model
 
 
+@pytest.mark.parametrize("huge", [10**30, 2**63, -(2**63) - 1])
+def test_a_value_beyond_the_columns_range_is_answered_as_the_orm_answers_it(session, huge):
+    # The ORM decides such a lookup without the database (SQLite's driver cannot even bind an
+    # integer past 64 bits): "=" matches nothing, "!=" everything, "<"/">" one or the other.
+    assert InfusionSession.objects.filter(pk=huge).first() is None
+    with CaptureQueriesContext(connection) as queries:
+        assert joined_row(InfusionSession, huge, SESSION_READ) is None
+        assert rows_where(RateSegment, "session", huge) == []
+        assert rows_in(InfusionSession, "id", [huge]) == []
+    assert len(queries) == 0
+    assert [s.pk for s in rows_in(InfusionSession, "id", [huge, session.pk])] == [session.pk]
+    for operator, lookup in (("!=", None), ("<", "lt"), ("<=", "lte"), (">", "gt"), (">=", "gte")):
+        mine = joined_rows(InfusionSession, {"": ("status",)}, where=[("id", operator, huge)])
+        orm = (
+            InfusionSession.objects.exclude(pk=huge)
+            if lookup is None
+            else InfusionSession.objects.filter(**{f"pk__{lookup}": huge})
+        )
+        assert [s.pk for s in mine] == [s.pk for s in orm], operator
+
+
 # --- join promotion -----------------------------------------------------------------------
 # Booking.plan and Booking.planned_session are nullable; TreatmentPlan.weight and
 # PlannedSession.plan are not. Below the nullable link every join must stay LEFT, or a

@@ -40,6 +40,36 @@ def _database(model: type[Model]) -> tuple[str, BaseDatabaseWrapper]:
     return alias, connections[alias]
 
 
+def _out_of_range(field: Any, value: Any, connection: BaseDatabaseWrapper) -> str | None:
+    """ "over" or "under" when ``value`` is an integer beyond what ``field``'s column can hold on
+    this database, else None. The ORM answers such a lookup without asking the database (which
+    may refuse the value: SQLite's driver overflows past 64 bits); so do these reads."""
+    target = field.target_field if isinstance(field, ForeignKey) else field
+    kind = target.get_internal_type()
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    if kind not in connection.ops.integer_field_ranges:
+        return None
+    low, high = connection.ops.integer_field_range(kind)
+    if low is not None and value < low:
+        return "under"
+    if high is not None and value > high:
+        return "over"
+    return None
+
+
+# Whether a condition holds for every row (True) or none (False) when its value is out of the
+# column's range, by operator and "over"/"under", as the ORM's integer lookups decide it.
+_BEYOND: dict[str, dict[str, bool]] = {
+    "=": {"over": False, "under": False},
+    "!=": {"over": True, "under": True},
+    ">": {"over": False, "under": True},
+    ">=": {"over": False, "under": True},
+    "<": {"over": True, "under": False},
+    "<=": {"over": True, "under": False},
+}
+
+
 def _column(model: type[Model], name: str) -> str:
     field = model._meta.get_field(name)
     if not isinstance(field, Field) or not field.concrete:
@@ -102,8 +132,11 @@ def rows_where[M: Model](
     order = tuple(pk if n == "pk" else (f"-{pk}" if n == "-pk" else n) for n in order_by)
     fields = _fields(model, omit, only)
     alias, wrapper = _database(model)
+    key = getattr(value, "pk", value)
+    if _out_of_range(model._meta.get_field(field), key, wrapper):
+        return []  # no row can hold it
     sql = _select(model, alias, wrapper.vendor, field, 0, order, limit, fields)
-    return list(model._default_manager.raw(sql, [getattr(value, "pk", value)], using=alias))
+    return list(model._default_manager.raw(sql, [key], using=alias))
 
 
 def rows_in[M: Model](
@@ -115,11 +148,16 @@ def rows_in[M: Model](
     only: Iterable[str] | None = None,
 ) -> list[M]:
     """``model`` rows whose ``field`` is one of ``values`` (none: no query)."""
-    keys = sorted({getattr(v, "pk", v) for v in values})
+    alias, wrapper = _database(model)
+    column = model._meta.get_field(field)
+    keys = sorted(
+        k
+        for k in {getattr(v, "pk", v) for v in values}
+        if not _out_of_range(column, k, wrapper)  # no row can hold it
+    )
     if not keys:
         return []
     fields = _fields(model, omit, only)
-    alias, wrapper = _database(model)
     sql = _select(model, alias, wrapper.vendor, field, len(keys), (), None, fields)
     return list(model._default_manager.raw(sql, keys, using=alias))
 
@@ -278,7 +316,17 @@ def joined_rows[M: Model](
     for name, operator, value in where:
         field = root._meta.get_field(name)
         assert isinstance(field, Field)
-        values = list(value) if operator == "in" else [value]
+        if operator == "in":
+            values = [v for v in value if not _out_of_range(field, v, connection)]
+            if not values:
+                return []
+        else:
+            beyond = _out_of_range(field, value, connection)
+            if beyond and operator in _BEYOND:
+                if not _BEYOND[operator][beyond]:
+                    return []  # no row can match: no query, as the ORM does
+                continue  # every row matches: no condition
+            values = [value]
         shape.append((name, operator, len(values)))
         params.extend(field.get_db_prep_value(v, connection) for v in values)
     # Built once per shape and per connection: the converters are bound to this thread's
