@@ -12,7 +12,7 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -24,20 +24,26 @@ from painclinic.web.accounts.services import do_change_role, do_create_staff
 from painclinic.web.audit.services import Action, Category, Outcome, audit
 from painclinic.web.lib.http import actor_of
 
+# Django's form views answer PUT as POST; these pages serve GET and POST only (405 otherwise).
 login_view = public(
-    auth_views.LoginView.as_view(
-        template_name="accounts/login.html", redirect_authenticated_user=True
+    require_http_methods(["GET", "POST"])(
+        auth_views.LoginView.as_view(
+            template_name="accounts/login.html", redirect_authenticated_user=True
+        )
     )
 )
 logout_view = public(auth_views.LogoutView.as_view())
 password_change_view = allow_roles(ROLES.own_account)(
-    auth_views.PasswordChangeView.as_view(
-        template_name="accounts/password_change.html", success_url="/"
+    require_http_methods(["GET", "POST"])(
+        auth_views.PasswordChangeView.as_view(
+            template_name="accounts/password_change.html", success_url="/"
+        )
     )
 )
 
 
 @allow_roles(ROLES.own_account)
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.role == Role.PATIENT:  # type: ignore[union-attr]
         return redirect("portal:home")
@@ -47,12 +53,14 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @allow_roles(ROLES.own_account)
+@require_safe
 def ping(request: HttpRequest) -> HttpResponse:
     """A trivial authenticated view: keeps the session alive; the bench's framework floor."""
     return JsonResponse({"ok": True})
 
 
 @public
+@require_safe
 def healthz(request: HttpRequest) -> HttpResponse:
     """For load balancers: 200 when the database answers, 503 when it does not. No PHI."""
     try:
@@ -136,6 +144,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
 
 
 @allow_roles(ROLES.list_staff)
+@require_safe
 def staff_list(request: HttpRequest) -> HttpResponse:
     users = User.objects.exclude(role=Role.PATIENT).order_by("last_name", "first_name", "username")
     return render(request, "accounts/staff_list.html", {"users": users})

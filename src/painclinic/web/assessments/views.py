@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from painclinic import clinical
 from painclinic.web.accounts.permissions import allow_roles
@@ -94,6 +94,7 @@ def _title(instrument: str) -> str:
 
 
 @allow_roles(ROLES.view_patient)
+@require_safe
 def patient_assessments(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = _patient(request, patient_id, "assessment")
     history = list(
@@ -263,6 +264,7 @@ def _shown(value: Any) -> str:
 
 
 @allow_roles(ROLES.view_result)
+@require_safe
 def result(request: HttpRequest, patient_id: int, assessment_id: int) -> HttpResponse:
     patient = _patient(request, patient_id, "assessment", assessment_id=assessment_id)
     assessment = _object_of(request, Assessment, assessment_id, patient, "assessment")
@@ -402,6 +404,7 @@ def _condition_name(condition_id: str) -> str:
 
 
 @allow_roles(ROLES.view_decision)
+@require_safe
 def decision(request: HttpRequest, patient_id: int, decision_id: int) -> HttpResponse:
     patient = _patient(request, patient_id, "eligibility", decision_id=decision_id)
     found = _object_of(request, EligibilityDecision, decision_id, patient, "eligibilitydecision")

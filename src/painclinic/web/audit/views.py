@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.http import require_safe
 
 from painclinic.web.accounts.models import Role, User
 from painclinic.web.accounts.permissions import allow_roles
@@ -62,6 +63,7 @@ def filtered_events(data: dict[str, Any]) -> QuerySet[AuditEvent]:
 
 
 @allow_roles(Role.CLINIC_ADMIN)
+@require_safe
 def report(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_bound and form.is_valid() else {}
@@ -85,6 +87,7 @@ class _Echo:
 
 
 @allow_roles(Role.CLINIC_ADMIN)
+@require_safe
 def export_csv(request: HttpRequest) -> StreamingHttpResponse:
     form = AuditFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_bound and form.is_valid() else {}

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from painclinic.web.accounts.permissions import allow_roles
 from painclinic.web.audit.services import Action, audit
@@ -48,6 +48,7 @@ def _entries() -> Any:
 
 
 @allow_roles(ROLES.view_register)
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     recent = list(_entries()[:15])
     audit(
@@ -110,6 +111,7 @@ def count(request: HttpRequest) -> HttpResponse:
 
 
 @allow_roles(ROLES.list_discrepancies)
+@require_safe
 def discrepancies(request: HttpRequest) -> HttpResponse:
     rows = list(
         Discrepancy.objects.select_related(
@@ -160,6 +162,7 @@ def resolve(request: HttpRequest, discrepancy_id: int) -> HttpResponse:
 
 
 @allow_roles(ROLES.list_entries)
+@require_safe
 def entries(request: HttpRequest) -> HttpResponse:
     form = EntryFilterForm(request.GET)
     filters: dict[str, Any] = {}

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from painclinic.web.accounts.models import Role
 from painclinic.web.accounts.permissions import allow_roles
@@ -168,6 +168,7 @@ def _next_action(session: InfusionSession, chart: Any) -> tuple[str, str] | None
 
 
 @allow_roles(ROLES.view_chart)
+@require_safe
 def session_chart(request: HttpRequest, session_id: int) -> HttpResponse:
     session = get_session_for(actor_of(request), session_id)
     chart = build_chart(session)
@@ -245,6 +246,7 @@ def _report_state(event: AdverseEvent, now: Any) -> str:
 
 
 @allow_roles(ROLES.view_chart)
+@require_safe
 def concentration_chart(request: HttpRequest, session_id: int) -> HttpResponse:
     """The predicted-concentration SVG of the chart page (its own request, cached)."""
     session = get_session_for(
@@ -533,6 +535,7 @@ def adverse_event(request: HttpRequest, session_id: int) -> HttpResponse:
 
 
 @allow_roles(ROLES.list_serious_events)
+@require_safe
 def serious_events(request: HttpRequest) -> HttpResponse:
     events = list(
         AdverseEvent.objects.filter(serious=True)
@@ -720,6 +723,7 @@ def cancel(request: HttpRequest, session_id: int) -> HttpResponse:
 
 
 @allow_roles(ROLES.list_serious_events_to_report)
+@require_safe
 def serious_events_to_report(request: HttpRequest) -> HttpResponse:
     """Serious adverse events not yet marked reported: overdue first, then by deadline."""
     now = timezone.now()

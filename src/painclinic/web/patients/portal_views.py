@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from painclinic.web.accounts.permissions import allow_roles
 from painclinic.web.audit.models import Action as AuditAction
@@ -19,6 +20,7 @@ from painclinic.web.patients.services import current_consents, latest_weight
 
 
 @allow_roles(ROLES.portal)
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     patient = get_own_patient(actor_of(request))
     audit(
@@ -37,12 +39,14 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @allow_roles(ROLES.portal)
+@require_safe
 def consent_detail(request: HttpRequest, consent_id: int) -> HttpResponse:
     consent = get_consent_for(actor_of(request), consent_id)
     return render(request, "portal/consent.html", {"consent": consent})
 
 
 @allow_roles(ROLES.portal)
+@require_safe
 def access_log(request: HttpRequest) -> HttpResponse:
     """Who viewed or changed my record (PHIPA access-log transparency)."""
     patient = get_own_patient(actor_of(request))

@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from painclinic.web.accounts.permissions import allow_roles
 from painclinic.web.audit.services import Action, Category, audit
@@ -35,6 +35,7 @@ from painclinic.web.patients.services import (
 
 
 @allow_roles(ROLES.search)
+@require_safe
 def search(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET or None)
     results = None
@@ -75,6 +76,7 @@ def register(request: HttpRequest) -> HttpResponse:
 
 
 @allow_roles(ROLES.view_patient)
+@require_safe
 def detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get_patient_for(actor_of(request), patient_id)
     weights = list(
@@ -124,6 +126,7 @@ def edit(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 @allow_roles(ROLES.view_history)
+@require_safe
 def history(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get_patient_for(actor_of(request), patient_id, detail={"purpose": "history"})
     revisions = patient.revisions.select_related("changed_by")

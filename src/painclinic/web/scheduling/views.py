@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from painclinic.web.accounts.permissions import allow_roles
 from painclinic.web.audit.services import Action, audit
@@ -68,6 +68,7 @@ def _patient_context(patient: Patient) -> dict[str, Any]:
 
 
 @allow_roles(ROLES.view_board)
+@require_safe
 def board(request: HttpRequest) -> HttpResponse:
     today = local_today()
     raw = request.GET.get("date", "")
@@ -218,6 +219,7 @@ def chair_edit(request: HttpRequest, chair_id: int) -> HttpResponse:
 
 
 @allow_roles(ROLES.view_patient_bookings)
+@require_safe
 def patient(request: HttpRequest, patient_id: int) -> HttpResponse:
     record = get_patient_for(actor_of(request), patient_id, category=CATEGORY)
     bookings = list(

@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from painclinic.pharmacology import format_dose, load_drug_library
 from painclinic.web.accounts.permissions import allow_roles
@@ -149,6 +149,7 @@ def _charts(
 
 
 @allow_roles(ROLES.view_patient)
+@require_safe
 def patient(request: HttpRequest, patient_id: int) -> HttpResponse:
     record = get_patient_for(actor_of(request), patient_id, category=TREATMENT_CATEGORY)
     role = acting_user(request).role
@@ -239,6 +240,7 @@ def consent_new(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 @allow_roles(ROLES.view_consent)
+@require_safe
 def consent(request: HttpRequest, consent_id: int) -> HttpResponse:
     record = get_consent_for(actor_of(request), consent_id)
     role = acting_user(request).role
@@ -389,6 +391,7 @@ def _plan_context(request: HttpRequest, plan: TreatmentPlan) -> dict[str, Any]:
 
 
 @allow_roles(ROLES.view_plan)
+@require_safe
 def plan(request: HttpRequest, plan_id: int) -> HttpResponse:
     record = get_plan_for(actor_of(request), plan_id)
     user = acting_user(request)
