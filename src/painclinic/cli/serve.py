@@ -5,26 +5,50 @@ from __future__ import annotations
 import typer
 
 from painclinic.cli._django import setup_django
-from painclinic.cli._io import EXIT_REFUSED
+from painclinic.cli._io import refuse
 
 
 def serve(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
     port: int = typer.Option(8000, help="port to listen on"),
 ) -> None:
-    """Serve the clinic app (Django's server; use gunicorn in production)."""
-    setup_django()
-    from django.core.management import call_command
+    """Serve the clinic app (Django's server; use gunicorn in production).
 
-    from painclinic.web.lib.durability import durability_problems
+    Refuses to start (one line on standard error, exit status 1) when the settings are not
+    usable (a missing or weak secret key in production, a malformed variable), the database
+    cannot be reached, a migration is not applied, or the storage can lose committed writes.
+    """
+    from django.core.exceptions import ImproperlyConfigured
 
-    problems = durability_problems()
+    from painclinic.web.lib.env import SettingError
+
+    try:
+        setup_django()
+    except (SettingError, ImproperlyConfigured, OSError) as error:
+        refuse(f"refusing to serve: {error}")
+
+    from django.core.management import (
+        CommandError,
+        call_command,
+        get_commands,
+        load_command_class,
+    )
+
+    from painclinic.cli._server import QuietWSGIServer
+    from painclinic.web.lib.startup import startup_problems
+
+    problems = startup_problems()
     if problems:
-        for problem in problems:
-            typer.echo(f"refusing to serve: {problem}", err=True)
-        raise typer.Exit(code=EXIT_REFUSED)
+        refuse(f"refusing to serve: {'; '.join(problems)}")
 
-    call_command("runserver", f"{host}:{port}", "--noreload")
+    # runserver as installed (staticfiles' own, when that app is), with a server that does not
+    # name its Python version in every response.
+    command = load_command_class(get_commands()["runserver"], "runserver")
+    command.server_cls = QuietWSGIServer  # type: ignore[attr-defined]
+    try:
+        call_command(command, f"{host}:{port}", "--noreload")
+    except CommandError as error:  # a failed system check, ALLOWED_HOSTS unset in production
+        refuse(f"refusing to serve: {error}")
 
 
 def register(app: typer.Typer) -> None:

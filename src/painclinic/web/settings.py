@@ -21,6 +21,7 @@ from painclinic.web.lib.env import (
     env_optional,
     env_str,
 )
+from painclinic.web.lib.startup import secret_key_hint, weak_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BASE_DIR.parents[2]
@@ -34,9 +35,18 @@ DATA_DIR = Path(env_str("PAINCLINIC_DATA_DIR", str(PROJECT_ROOT / "var")))
 def _secret_key() -> str:
     configured = env_optional("PAINCLINIC_SECRET_KEY")
     if configured:
+        weakness = weak_secret_key(configured) if PRODUCTION else None
+        if weakness:
+            raise SettingError(
+                f"PAINCLINIC_SECRET_KEY is too weak for production: {weakness}; "
+                f"{secret_key_hint()}"
+            )
         return configured
     if PRODUCTION:
-        raise SettingError("PAINCLINIC_SECRET_KEY (or PAINCLINIC_SECRET_KEY_FILE) is required")
+        raise SettingError(
+            "PAINCLINIC_SECRET_KEY (or PAINCLINIC_SECRET_KEY_FILE) is required in production; "
+            f"{secret_key_hint()}"
+        )
     # Development and tests: a random key kept beside the SQLite database, so sessions
     # survive restarts.
     DATA_DIR.mkdir(parents=True, exist_ok=True)

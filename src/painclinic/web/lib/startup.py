@@ -1,0 +1,142 @@
+"""What must hold before the clinic app serves anyone, each problem said in one line.
+
+``painclinic serve`` stops with one line on standard error and a non-zero exit (never a
+traceback) when a check fails:
+
+- the secret key is missing (settings) or weak in production (:func:`weak_secret_key`);
+- the database cannot be reached;
+- a migration is not applied (the code would read tables or columns that do not exist);
+- the database can lose committed writes (``durability.durability_problems``).
+
+Settings import :func:`weak_secret_key`, so this module imports nothing of Django at import
+time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MIN_SECRET_KEY_LENGTH = 50
+MIN_SECRET_KEY_DISTINCT_CHARACTERS = 5
+
+# Values people paste from examples and templates (compared lower-cased, with "-" and "_"
+# removed); also refused when a longer key starts with one of them.
+KNOWN_PLACEHOLDERS = frozenset(
+    {
+        "changeme",
+        "changemeplease",
+        "changethis",
+        "replaceme",
+        "replacethis",
+        "secret",
+        "secretkey",
+        "yoursecretkey",
+        "yoursecretkeyhere",
+        "mysecretkey",
+        "placeholder",
+        "insecure",
+        "djangoinsecure",
+        "notasecret",
+        "development",
+        "test",
+        "password",
+    }
+)
+
+
+def weak_secret_key(key: str) -> str | None:
+    """Why ``key`` is too weak to sign a production clinic's sessions (None when it is not).
+
+    Weak: shorter than 50 characters, fewer than 5 distinct characters (Django's own
+    deployment check uses both), Django's ``django-insecure-`` development prefix, or a known
+    placeholder (``changeme``, ``your-secret-key`` ... alone or as the start of the key).
+    """
+    normalised = key.strip().lower().replace("-", "").replace("_", "")
+    if key.strip().lower().startswith("django-insecure"):
+        return "it is a Django development key (django-insecure-...)"
+    for placeholder in KNOWN_PLACEHOLDERS:
+        if normalised == placeholder or (
+            len(placeholder) >= 6 and normalised.startswith(placeholder)
+        ):
+            return "it is a placeholder from an example, not a generated secret"
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return f"it has {len(key)} characters, fewer than {MIN_SECRET_KEY_LENGTH}"
+    if len(set(key)) < MIN_SECRET_KEY_DISTINCT_CHARACTERS:
+        return (
+            f"it has {len(set(key))} distinct characters, fewer than "
+            f"{MIN_SECRET_KEY_DISTINCT_CHARACTERS}"
+        )
+    return None
+
+
+def secret_key_hint() -> str:
+    """How to make a good key (part of the one-line refusal)."""
+    return (
+        "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(64))' "
+        "and point PAINCLINIC_SECRET_KEY_FILE at a file holding it"
+    )
+
+
+def _database_name(connection: Any) -> str:
+    params = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"SQLite database {params.get('NAME')}"
+    host = params.get("HOST") or "localhost"
+    port = params.get("PORT") or ""
+    where = f"{host}:{port}" if port else host
+    return f"{connection.vendor} database {params.get('NAME')!r} at {where}"
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0].strip() if text else type(error).__name__
+
+
+def database_problem(connection: Any = None) -> str | None:
+    """Why the database cannot be used (unreachable, refused log-in ...), or None."""
+    from django.db import DatabaseError
+    from django.db import connection as default_connection
+
+    connection = connection or default_connection
+    try:
+        connection.ensure_connection()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except (DatabaseError, OSError) as error:
+        return f"cannot reach the {_database_name(connection)}: {_first_line(error)}"
+    return None
+
+
+def unapplied_migrations(connection: Any = None) -> list[str]:
+    """``app.migration`` names the code needs and the database has not applied."""
+    from django.db import connection as default_connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    connection = connection or default_connection
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    return [f"{migration.app_label}.{migration.name}" for migration, _backwards in plan]
+
+
+def startup_problems(connection: Any = None) -> list[str]:
+    """Everything that stops the server, in the order it is checked (empty when all is well).
+
+    A later check needs the earlier ones (no migrations without a database), so the list
+    stops at the first problem of the database or its schema.
+    """
+    from django.db import connection as default_connection
+
+    from painclinic.web.lib.durability import durability_problems
+
+    connection = connection or default_connection
+    problem = database_problem(connection)
+    if problem:
+        return [problem]
+    pending = unapplied_migrations(connection)
+    if pending:
+        more = f" and {len(pending) - 1} more" if len(pending) > 1 else ""
+        return [
+            f"{len(pending)} database migration(s) not applied ({pending[0]}{more}); run "
+            "'painclinic manage migrate' first"
+        ]
+    return durability_problems(connection)
