@@ -17,6 +17,7 @@ from painclinic.web.accounts.permissions import allow_roles
 from painclinic.web.audit.models import AuditEvent
 from painclinic.web.audit.services import Action, Category, audit
 from painclinic.web.lib.http import actor_of
+from painclinic.web.lib.spreadsheet import inert_row
 
 # User input never reaches order_by directly: only these keys are accepted.
 SORTS = {
@@ -119,23 +120,26 @@ def export_csv(request: HttpRequest) -> StreamingHttpResponse:
     def rows() -> Any:
         yield writer.writerow(header)
         for e in events.iterator(chunk_size=1000):
+            # Inert cells: a log-in name typed by anyone reaches this file (CSV injection).
             yield writer.writerow(
-                [
-                    e.sequence,
-                    e.occurred_at.astimezone(dt.UTC).isoformat(),
-                    e.actor_username,
-                    e.actor_role,
-                    e.patient_id or "",
-                    e.category,
-                    e.action,
-                    e.object_type,
-                    e.object_id,
-                    e.outcome,
-                    e.client_ip or "",
-                    e.channel,
-                    e.origin,
-                    e.event_hash,
-                ]
+                inert_row(
+                    [
+                        e.sequence,
+                        e.occurred_at.astimezone(dt.UTC).isoformat(),
+                        e.actor_username,
+                        e.actor_role,
+                        e.patient_id or "",
+                        e.category,
+                        e.action,
+                        e.object_type,
+                        e.object_id,
+                        e.outcome,
+                        e.client_ip or "",
+                        e.channel,
+                        e.origin,
+                        e.event_hash,
+                    ]
+                )
             )
 
     stamp = timezone.localdate().isoformat()
