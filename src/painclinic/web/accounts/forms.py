@@ -39,7 +39,12 @@ class StaffCreateForm(forms.Form):
     password = forms.CharField(widget=forms.PasswordInput, strip=False)
 
     def clean_username(self) -> str:
+        from painclinic.web.accounts.services import username_problem
+
         username: str = self.cleaned_data["username"].strip()
+        problem = username_problem(username)
+        if problem:
+            raise forms.ValidationError(problem)
         if User.objects.filter(username__iexact=username).exists():
             raise forms.ValidationError("That username is taken.")
         return username

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from django.core.exceptions import PermissionDenied
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from painclinic.web.accounts.models import Role, User
@@ -26,10 +28,30 @@ class StaffAccount:
     registration_number: str = ""
 
 
+# A username is shown on pages, in the audit report and in its CSV export: letters, digits and
+# . _ - @ only, starting with a letter or digit (so it can never begin like a spreadsheet
+# formula, =, +, - or @), ASCII only (no look-alike letters from other scripts).
+USERNAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,149}")
+USERNAME_RULE = (
+    "Use letters, digits and the characters . _ - @ only (no spaces), starting with a letter "
+    "or a digit, at most 150 characters."
+)
+
+
+def username_problem(username: str) -> str | None:
+    """Why ``username`` cannot name an account (None when it can)."""
+    if not USERNAME_PATTERN.fullmatch(username or ""):
+        return USERNAME_RULE
+    return None
+
+
 @service(ROLES.create_staff, category=Category.ACCOUNT, action=Action.CREATE)
 def do_create_staff(actor: Actor, account: StaffAccount) -> User:
     if account.role in (Role.PATIENT, Role.SYSTEM):
         raise Refused("Staff accounts take a staff role.", "role")
+    problem = username_problem(account.username)
+    if problem:
+        raise Refused(problem, "username")
     with transaction.atomic():
         if User.objects.filter(username__iexact=account.username).exists():
             raise Refused("That username is taken.", "username")
@@ -51,6 +73,32 @@ def do_create_staff(actor: Actor, account: StaffAccount) -> User:
             detail={"username": user.username, "role": user.role},
         )
     return user
+
+
+@service(ROLES.own_account, category=Category.ACCOUNT, action=Action.UPDATE)
+def do_change_password(actor: Actor, new_password: str) -> User:
+    """The actor's own new password (already checked against their current one by the page),
+    saved with an audit event that says it changed and carries no password."""
+    user = actor.user
+    note_subject(obj=user)
+    if not new_password:
+        raise Refused("Enter the new password.", "new_password1")
+    try:
+        validate_password(new_password, user)
+    except ValidationError as error:
+        raise Refused(" ".join(error.messages), "new_password2") from None
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        locked.set_password(new_password)
+        locked.save(update_fields=["password"])
+        audit(
+            actor,
+            category=Category.ACCOUNT,
+            action=Action.UPDATE,
+            obj=locked,
+            detail={"event": "password changed", "username": locked.username},
+        )
+    return locked
 
 
 @service(ROLES.change_role, category=Category.ACCOUNT, action=Action.ROLE_CHANGE)

@@ -7,6 +7,7 @@ from typing import Any
 import qrcode
 import qrcode.image.svg
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -20,9 +21,14 @@ from painclinic.web.accounts.forms import RoleChangeForm, StaffCreateForm, Token
 from painclinic.web.accounts.models import Role, User
 from painclinic.web.accounts.permissions import allow_roles, public
 from painclinic.web.accounts.roles import ROLES
-from painclinic.web.accounts.services import do_change_role, do_create_staff
+from painclinic.web.accounts.services import (
+    do_change_password,
+    do_change_role,
+    do_create_staff,
+)
 from painclinic.web.audit.services import Action, Category, Outcome, audit
 from painclinic.web.lib.http import actor_of
+from painclinic.web.lib.service import Refused
 
 # Django's form views answer PUT as POST; these pages serve GET and POST only (405 otherwise).
 login_view = public(
@@ -33,9 +39,25 @@ login_view = public(
     )
 )
 logout_view = public(auth_views.LogoutView.as_view())
+
+
+class AuditedPasswordChangeView(auth_views.PasswordChangeView):
+    """Django's page (the current password checked, the validators run), saving through the
+    account service so the change is audited; this session stays signed in, others end."""
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        try:
+            user = do_change_password(actor_of(self.request), form.cleaned_data["new_password1"])
+        except Refused as error:
+            form.add_error(error.field, error.message)
+            return self.form_invalid(form)
+        update_session_auth_hash(self.request, user)
+        return redirect(self.get_success_url())
+
+
 password_change_view = allow_roles(ROLES.own_account)(
     require_http_methods(["GET", "POST"])(
-        auth_views.PasswordChangeView.as_view(
+        AuditedPasswordChangeView.as_view(
             template_name="accounts/password_change.html", success_url="/"
         )
     )
