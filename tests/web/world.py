@@ -287,9 +287,9 @@ def build_world(users: dict[Role, User]) -> World:
         as_nurse,
         s.pk,
         fresh(s).version,
-        RateChangeInput(
+        RateChangeInput(  # above the 25 mg/h soft limit: the reason is kept
             at + dt.timedelta(minutes=10),
-            Decimal("20"),
+            Decimal("30"),
             "mg/h",
             _m(m, "rate_segment.limit_reason"),
         ),

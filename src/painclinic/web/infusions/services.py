@@ -1338,6 +1338,14 @@ def cancel_reason_text(reason: str, detail: str) -> str:
     return f"{label}: {detail}" if detail else label
 
 
+def booking_reason_text(reason: str) -> str:
+    """What the cancelled booking says, which the front desk reads: the reason's category,
+    never the clinician's details (those stay on the chart, for the clinical roles)."""
+    if reason == CancelReason.OTHER:
+        return "Other reason (details on the infusion chart)"
+    return str(CancelReason(reason).label)
+
+
 @service(ROLES.cancel_session, category=INFUSION_CATEGORY, action=Action.UPDATE)
 def do_cancel_session(
     actor: Actor, session_id: int, expected_version: int, data: CancelInput
@@ -1398,7 +1406,7 @@ def do_cancel_session(
                 f"Session cancelled before the start ({text}): all of the drawn drug wasted",
             )
         try:
-            cancel_booking_of_session(actor, session.booking_id, reason=text)
+            cancel_booking_of_session(actor, session.booking_id, reason=booking_reason_text(reason))
         except SchedulingError as error:
             raise Refused(f"Booking: {error}") from error
         cancellation = SessionCancellation.objects.create(

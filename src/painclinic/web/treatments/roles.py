@@ -28,4 +28,7 @@ ROLES = RoleTable(
     view_consent=(P, N, F, B),
     view_plan=(P, N),
     list_fees=(B, A),
+    # Free text a clinician wrote (why a plan was cancelled or a consent withdrawn): shown to
+    # the clinical roles only; the front desk and billing see the status and the date.
+    read_clinical_notes=(P, N),
 )
