@@ -74,6 +74,13 @@ def logged_in_client(user: User, *, verified: bool = True) -> Client:
     return client
 
 
+@pytest.fixture(autouse=True)
+def _audit_checkpoints_of_this_test(settings, tmp_path):
+    """Each test's audit checkpoints go to its own file: the test database starts empty, so
+    checkpoints of an earlier test's (or the demo's) chain would name events it never held."""
+    settings.AUDIT_CHECKPOINT_FILE = tmp_path / "audit-checkpoints.log"
+
+
 @pytest.fixture
 def users(db) -> dict[Role, User]:
     return {role: make_user(role) for role in Role}

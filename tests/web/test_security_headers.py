@@ -44,6 +44,7 @@ def test_deploy_check_passes_with_production_settings(tmp_path):
         "PAINCLINIC_SECRET_KEY": "x" * 20 + "production-secret-key-for-the-check-only-0123456789",
         "PAINCLINIC_ALLOWED_HOSTS": "clinic.example.org",
         "PAINCLINIC_DATA_DIR": str(tmp_path),
+        "PAINCLINIC_AUDIT_KEY": "audit-key-for-the-check-only-0123456789abcdef",
     }
     result = subprocess.run(
         [sys.executable, "-m", "django", "check", "--deploy", "--fail-level", "WARNING"],

@@ -12,6 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.utils.csp import CSP
 
+from painclinic.web.audit.keys import build_keyring
 from painclinic.web.lib.env import (
     SettingError,
     env_bool,
@@ -58,6 +59,21 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
+# The audit trail's keys, kept outside the database (docs/audit-trail.md): the current key
+# and its id, and the keyring of older keys by id. Without either, a development key is
+# generated into the data directory on first use; production refuses to start.
+AUDIT_KEY = env_optional("PAINCLINIC_AUDIT_KEY")
+AUDIT_KEY_ID = env_optional("PAINCLINIC_AUDIT_KEY_ID")
+AUDIT_KEYS = env_optional("PAINCLINIC_AUDIT_KEYS")
+AUDIT_DEV_KEYS_FILE = None if PRODUCTION else DATA_DIR / "audit-keys"
+if PRODUCTION or AUDIT_KEY or AUDIT_KEYS:
+    build_keyring(AUDIT_KEY, AUDIT_KEY_ID, AUDIT_KEYS, None)  # missing or malformed: stop here
+# Signed checkpoints of the chain's head, appended outside the database every N events.
+AUDIT_CHECKPOINT_FILE = Path(
+    env_str("PAINCLINIC_AUDIT_CHECKPOINT_FILE", str(DATA_DIR / "audit-checkpoints.log"))
+)
+AUDIT_CHECKPOINT_EVERY = env_int("PAINCLINIC_AUDIT_CHECKPOINT_EVERY", 100, minimum=1)
 ALLOWED_HOSTS = env_list(
     "PAINCLINIC_ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"]
 )

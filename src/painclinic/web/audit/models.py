@@ -96,6 +96,9 @@ class AuditEvent(AppendOnlyModel):
     origin = models.CharField(max_length=200, blank=True)
     detail = models.JSONField(default=dict, blank=True)
     previous_hash = models.CharField(max_length=64)
+    # The id of the key whose HMAC seals this event (audit/keys.py); "" for events written
+    # before keys existed, sealed with a plain SHA-256 (legacy). Covered by the seal.
+    key_id = models.CharField(max_length=32, blank=True, default="")
     event_hash = models.CharField(max_length=64, unique=True)
 
     class Meta:
