@@ -19,6 +19,19 @@ class Sex(enum.Enum):
     UNKNOWN = "unknown"
 
 
+#: Covariates no human patient has are refused before any model or calculator sees them, with
+#: the same bounds as the clinical core's protocol planner (``painclinic.clinical``: weight
+#: 1-400 kg, height 50-260 cm). A weight of 800 kg is a typing slip (pounds, an extra digit);
+#: simulated or dosed, it would only give a confident wrong answer. Inside these bounds, each
+#: model warns when a covariate is outside the population it was validated in
+#: (``ModelSpec.validity_warnings``).
+COVARIATE_RANGES: dict[str, tuple[float, float, str]] = {
+    "weight_kg": (1.0, 400.0, "kg (kilograms only)"),
+    "height_cm": (50.0, 260.0, "cm"),
+    "age_years": (0.0, 130.0, "years"),
+}
+
+
 @dataclass(frozen=True)
 class Patient:
     """Covariates of one patient.
@@ -26,19 +39,36 @@ class Patient:
     Attributes
     ----------
     weight_kg : float or None
-        Total body weight in kilograms.
+        Total body weight in kilograms (1-400 kg).
     height_cm : float or None
-        Height in centimetres.
+        Height in centimetres (50-260 cm).
     age_years : float or None
-        Age in years.
+        Age in years (0-130).
     sex : Sex
         Biological sex (``Sex.UNKNOWN`` if not given).
+
+    Raises
+    ------
+    PharmacologyInputError
+        A covariate outside ``COVARIATE_RANGES`` (``field`` is ``patient.<name>``).
     """
 
     weight_kg: float | None = None
     height_cm: float | None = None
     age_years: float | None = None
     sex: Sex = Sex.UNKNOWN
+
+    def __post_init__(self) -> None:
+        for name, (low, high, unit) in COVARIATE_RANGES.items():
+            value = getattr(self, name)
+            if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            if not (math.isfinite(value) and low <= value <= high):
+                raise PharmacologyInputError(
+                    f"patient.{name}",
+                    f"must be between {low:g} and {high:g} {unit}, got {value:g}: no model or "
+                    "dose calculation is valid for it (check the number and the unit)",
+                )
 
 
 def positive_number(value: Any, field: str, *, allow_zero: bool = False) -> float:
