@@ -60,6 +60,7 @@ def _child(database_url: str | None, data_dir: str) -> dict:
     import django
 
     django.setup()
+    import time_machine  # charts the probe at its own times (a development dependency)
     from django.core.management import call_command
     from django.db import connection, transaction
     from django.test import Client
@@ -170,82 +171,89 @@ def _child(database_url: str | None, data_dir: str) -> dict:
     def req(user: User) -> Actor:  # a direct service call, as the command line makes it
         return Actor.for_user(user, Channel.CLI, "bench")
 
-    probe = services.do_open_session(req(nurse), probe_booking.pk)
-    services.do_complete_checklist(
-        req(nurse),
-        probe.pk,
-        probe.version,
-        ChecklistInput(
-            systolic_bp_mmhg=128,
-            diastolic_bp_mmhg=78,
-            heart_rate_bpm=72,
-            respiratory_rate_per_min=14,
-            spo2_percent=98,
-            weight_kg=Decimal("80"),
-            escort_name="Escort",
-            escort_phone="1",
-            last_solids_at=now - dt.timedelta(hours=9),
-            last_clear_fluids_at=now - dt.timedelta(hours=3),
-            pregnancy_test="not_applicable",
-            no_new_conditions_confirmed=True,
-        ),
-    )
-    probe.refresh_from_db()
-    # Ketamine is drawn from the controlled-drug register: receive stock.
-    from painclinic.web.drugregister.services import ReceiptInput, do_record_receipt
-
-    do_record_receipt(
-        req(nurse),
-        ReceiptInput(
-            drug="ketamine",
-            concentration_mg_per_ml=Decimal("10"),
-            vial_volume_ml=Decimal("10"),
-            vial_count=10,
-            lot="BENCH",
-            expiry_date=timezone.localdate() + dt.timedelta(days=100),
-            supplier="bench",
-            reference="bench",
-        ),
-    )
-    bag = DoubleCheckInput(
-        drug="ketamine",
-        bag_concentration_mg_per_ml=Decimal("1"),
-        dose_value=Decimal("25"),
-        dose_unit="mg/h",
-        pump_rate_entered_ml_per_h=Decimal("25"),
-    )
-    services.do_prepare_bag(
-        req(nurse),
-        probe.pk,
-        probe.version,
-        PrepareBagInput(
-            vial_concentration_mg_per_ml=Decimal("10"),
-            drawn_mg=Decimal("100"),
-            vial_lot="BENCH",
-            **bag.as_mapping(),
-        ),
-    )
-    probe.refresh_from_db()
-    services.do_double_check(req(nurse2), probe.pk, probe.version, bag)
-    probe.refresh_from_db()
+    # Each step charted at its own time (the services keep charted times in order): the
+    # chart opened on the booking's day, checklist, bag and double check before the start,
+    # each observation a minute after it was taken.
     start = now - dt.timedelta(minutes=90)
-    services.do_start(req(nurse), probe.pk, probe.version, StartInput(start))
-    for minutes in (0, 15, 30, 45, 60, 90 - 1):
-        probe.refresh_from_db()
-        services.do_record_observation(
+    with time_machine.travel(start - dt.timedelta(minutes=10), tick=True):
+        probe = services.do_open_session(req(nurse), probe_booking.pk)
+        services.do_complete_checklist(
             req(nurse),
             probe.pk,
             probe.version,
-            ObservationInput(
-                observed_at=start + dt.timedelta(minutes=minutes),
-                systolic_bp_mmhg=125,
-                diastolic_bp_mmhg=75,
+            ChecklistInput(
+                systolic_bp_mmhg=128,
+                diastolic_bp_mmhg=78,
                 heart_rate_bpm=72,
                 respiratory_rate_per_min=14,
                 spo2_percent=98,
-                rass=0,
+                weight_kg=Decimal("80"),
+                escort_name="Escort",
+                escort_phone="1",
+                last_solids_at=start - dt.timedelta(hours=9),
+                last_clear_fluids_at=start - dt.timedelta(hours=3),
+                pregnancy_test="not_applicable",
+                no_new_conditions_confirmed=True,
             ),
         )
+        probe.refresh_from_db()
+        # Ketamine is drawn from the controlled-drug register: receive stock.
+        from painclinic.web.drugregister.services import ReceiptInput, do_record_receipt
+
+        do_record_receipt(
+            req(nurse),
+            ReceiptInput(
+                drug="ketamine",
+                concentration_mg_per_ml=Decimal("10"),
+                vial_volume_ml=Decimal("10"),
+                vial_count=10,
+                lot="BENCH",
+                expiry_date=timezone.localdate() + dt.timedelta(days=100),
+                supplier="bench",
+                reference="bench",
+            ),
+        )
+        bag = DoubleCheckInput(
+            drug="ketamine",
+            bag_concentration_mg_per_ml=Decimal("1"),
+            dose_value=Decimal("25"),
+            dose_unit="mg/h",
+            pump_rate_entered_ml_per_h=Decimal("25"),
+        )
+        services.do_prepare_bag(
+            req(nurse),
+            probe.pk,
+            probe.version,
+            PrepareBagInput(
+                vial_concentration_mg_per_ml=Decimal("10"),
+                drawn_mg=Decimal("100"),
+                vial_lot="BENCH",
+                **{k: v for k, v in bag.as_mapping().items() if k != "limit_reason"},
+            ),
+        )
+        probe.refresh_from_db()
+        services.do_double_check(req(nurse2), probe.pk, probe.version, bag)
+    probe.refresh_from_db()
+    with time_machine.travel(start, tick=True):
+        services.do_start(req(nurse), probe.pk, probe.version, StartInput(start))
+    for minutes in (0, 15, 30, 45, 60, 90 - 1):
+        probe.refresh_from_db()
+        observed = start + dt.timedelta(minutes=minutes)
+        with time_machine.travel(min(observed + dt.timedelta(minutes=1), now), tick=True):
+            services.do_record_observation(
+                req(nurse),
+                probe.pk,
+                probe.version,
+                ObservationInput(
+                    observed_at=observed,
+                    systolic_bp_mmhg=125,
+                    diastolic_bp_mmhg=75,
+                    heart_rate_bpm=72,
+                    respiratory_rate_per_min=14,
+                    spo2_percent=98,
+                    rass=0,
+                ),
+            )
 
     client = Client()
     client.force_login(nurse)

@@ -34,6 +34,7 @@ def _seed() -> dict:
     django.setup()
     from decimal import Decimal
 
+    import time_machine
     from django.utils import timezone
 
     from painclinic.web.accounts.models import User
@@ -83,8 +84,10 @@ def _seed() -> dict:
         services.do_double_check(request(nurse2), session.pk, v(), check_input())
         return session
 
-    stopped = prepared("Beatrice", "Closeout-Waste")
     start = timezone.now() - dt.timedelta(minutes=90)
+    # Bag and double check charted before the start, each at its own time.
+    with time_machine.travel(start - dt.timedelta(minutes=15), tick=True):
+        stopped = prepared("Beatrice", "Closeout-Waste")
 
     def version(pk: int) -> int:
         return InfusionSession.objects.get(pk=pk).version

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import nullcontext
 from dataclasses import fields
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from painclinic.clinical import plan as clinical_plan
@@ -96,12 +98,20 @@ def make_plan(
     return plan
 
 
-def make_booking(plan: TreatmentPlan, booked_by: User, number: int = 1) -> Booking:
-    chair, _ = Chair.objects.get_or_create(name="Chair 1")
-    starts = timezone.now().replace(second=0, microsecond=0) - dt.timedelta(hours=2)
+def make_booking(
+    plan: TreatmentPlan,
+    booked_by: User,
+    number: int = 1,
+    *,
+    starts_at: dt.datetime | None = None,
+    chair: str = "Chair 1",
+) -> Booking:
+    """A booking of the plan's session ``number``: by default today, two hours ago."""
+    chair_row, _ = Chair.objects.get_or_create(name=chair)
+    starts = starts_at or timezone.now().replace(second=0, microsecond=0) - dt.timedelta(hours=2)
     return Booking.objects.create(
         patient=plan.patient,
-        chair=chair,
+        chair=chair_row,
         plan=plan,
         planned_session=plan.sessions.get(number=number),
         starts_at=starts,
@@ -109,6 +119,25 @@ def make_booking(plan: TreatmentPlan, booked_by: User, number: int = 1) -> Booki
         booked_by=booked_by,
         booked_at=timezone.now(),
     )
+
+
+@pytest.fixture(autouse=True)
+def clear_of_midnight() -> Any:
+    """A chart is opened on its booking's clinic day, and the tests book and chart a few hours
+    either side of now: from 21:00 to 03:00 clinic time the test runs at noon of that clinic day
+    instead (the clock keeps ticking)."""
+    now = timezone.localtime()
+    if 3 <= now.hour < 21:
+        yield
+        return
+    with time_machine.travel(now.replace(hour=12), tick=True):
+        yield
+
+
+def charted_at(at: dt.datetime) -> Any:
+    """Chart as if the clock showed ``at`` (and kept ticking): for steps that happened earlier
+    than the test runs, so that each is charted at its own time, not as a late entry."""
+    return time_machine.travel(at, tick=True)
 
 
 @pytest.fixture
@@ -195,24 +224,32 @@ def prep_input(**overrides: Any) -> PrepareBagInput:
 def check_input(**overrides: Any) -> DoubleCheckInput:
     """Nurse 2's blind entry of the same bag as the service's input."""
     entry = dose_entry(**overrides)
-    return DoubleCheckInput(**{f.name: entry[f.name] for f in fields(DoubleCheckInput)})
+    return DoubleCheckInput(
+        **{f.name: entry[f.name] for f in fields(DoubleCheckInput) if f.name in entry}
+    )
 
 
 def run_to(session: InfusionSession, stage: str, nurse: User, nurse2: User, **kw: Any):
-    """Advance a session through the workflow up to ``stage`` (checklist, prepared, running)."""
-    s = fresh(session)
-    services.do_complete_checklist(make_request(nurse), s.pk, s.version, checklist_input())
-    if stage == "checklist":
-        return fresh(session)
-    s = fresh(session)
-    services.do_prepare_bag(make_request(nurse), s.pk, s.version, prep_input())
-    s = fresh(session)
-    services.do_double_check(make_request(nurse2), s.pk, s.version, check_input())
-    if stage == "prepared":
-        return fresh(session)
-    s = fresh(session)
+    """Advance a session through the workflow up to ``stage`` (checklist, prepared, running).
+
+    To reach ``running`` the infusion starts at ``start_at`` (default: an hour ago), each step
+    charted at its own time: checklist, bag and double check ten minutes before the start.
+    """
     start_at = kw.get("start_at") or timezone.now() - dt.timedelta(hours=1)
-    services.do_start(make_request(nurse), s.pk, s.version, StartInput(start_at))
+    with charted_at(start_at - dt.timedelta(minutes=10)) if stage == "running" else nullcontext():
+        s = fresh(session)
+        services.do_complete_checklist(make_request(nurse), s.pk, s.version, checklist_input())
+        if stage == "checklist":
+            return fresh(session)
+        s = fresh(session)
+        services.do_prepare_bag(make_request(nurse), s.pk, s.version, prep_input())
+        s = fresh(session)
+        services.do_double_check(make_request(nurse2), s.pk, s.version, check_input())
+        if stage == "prepared":
+            return fresh(session)
+    with charted_at(start_at):
+        s = fresh(session)
+        services.do_start(make_request(nurse), s.pk, s.version, StartInput(start_at))
     return fresh(session)
 
 

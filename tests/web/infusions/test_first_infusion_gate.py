@@ -13,7 +13,7 @@ from painclinic.web.assessments import services as assessments
 from painclinic.web.assessments.models import ChecklistItem
 from painclinic.web.audit.models import AuditEvent
 from painclinic.web.infusions import services
-from painclinic.web.infusions.inputs import StartInput
+from painclinic.web.infusions.inputs import StartInput, StopInput
 from painclinic.web.infusions.models import (
     PreInfusionChecklist,
     RateSegment,
@@ -99,7 +99,11 @@ def test_an_item_appearing_after_the_checklist_refuses_the_start(session, physic
 def test_a_later_infusion_of_the_same_drug_is_not_blocked_and_shows_a_warning(
     session, plan, users, physician, nurse, nurse2, client_for
 ):
-    run_to(session, "running", nurse, nurse2)  # the first ketamine infusion has started
+    first = run_to(session, "running", nurse, nurse2)  # the first ketamine infusion started
+    started = first.segments.get().started_at
+    services.do_stop(
+        make_request(nurse), first.pk, first.version, StopInput(started + dt.timedelta(hours=1))
+    )
     item = missing_ecg(session.patient, physician)
     second = services.do_open_session(
         make_request(nurse), make_booking(plan, users[Role.FRONT_DESK], number=2).pk

@@ -22,6 +22,7 @@ from painclinic.web.infusions.chart import build_chart, observation_schedule
 from painclinic.web.infusions.inputs import ObservationInput, StopInput
 from painclinic.web.infusions.models import Observation, RateSegment
 from painclinic.web.infusions.rules import delivered_mg
+from tests.conftest import make_patient
 from tests.web.infusions.conftest import (
     checklist_input,
     dose_entry,
@@ -70,14 +71,16 @@ def test_a_running_segment_counts_up_to_now():
 
 @pytest.mark.django_db
 def test_a_session_across_the_daylight_saving_change_reports_the_right_duration(
-    session, nurse, nurse2
+    plan, users, nurse, nurse2
 ):
     # 2026-11-01 00:30 EDT (04:30 UTC) to 03:30 EST (08:30 UTC): 4 hours, though the wall
     # clock moved 3.
     start = dt.datetime(2026, 11, 1, 0, 30, tzinfo=TORONTO)
     stop = dt.datetime(2026, 11, 1, 3, 30, tzinfo=TORONTO)
     assert stop.replace(tzinfo=None) - start.replace(tzinfo=None) == dt.timedelta(hours=3)
+    booking = make_booking(plan, users[Role.FRONT_DESK], starts_at=start.astimezone(UTC))
     with time_machine.travel(dt.datetime(2026, 11, 1, 9, 0, tzinfo=UTC), tick=False):
+        session = services.do_open_session(make_request(nurse), booking.pk)
         s = run_to(session, "running", nurse, nurse2, start_at=start)
         services.do_stop(make_request(nurse), s.pk, s.version, StopInput(stop))
         chart = build_chart(fresh(s))
@@ -151,10 +154,15 @@ def test_chart_query_count_does_not_grow_with_the_data(
             for i in range(30)
         ]
     )
-    for _ in range(3):
+    for i in range(3):
+        # Other patients: this one's infusion runs, and a patient has one at a time.
         other = services.do_open_session(
             make_request(nurse),
-            make_booking(make_plan(patient, physician), users[Role.FRONT_DESK]).pk,
+            make_booking(
+                make_plan(make_patient(f"Other{i}", "Patient"), physician),
+                users[Role.FRONT_DESK],
+                chair=f"Chair {i + 2}",
+            ).pk,
         )
         services.do_complete_checklist(make_request(nurse), other.pk, 1, checklist_input())
     with CaptureQueriesContext(connection) as second:

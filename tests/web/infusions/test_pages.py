@@ -27,8 +27,9 @@ from painclinic.web.infusions.models import (
     Observation,
     SessionStatus,
 )
-from tests.conftest import logged_in_client
+from tests.conftest import logged_in_client, make_patient
 from tests.web.infusions.conftest import (
+    charted_at,
     check_input,
     dose_entry,
     fresh,
@@ -53,6 +54,7 @@ P, N, F, B, A, T = (
 # GET access per URL. "infusions:open" is POST-only: allowed roles get 405 on GET.
 URL_MATRIX: dict[str, set[Role]] = {
     "infusions:open": {N},
+    "infusions:open_off_day": {P},
     "infusions:serious_events": {P, N, A},
     "infusions:session": {P, N},
     "infusions:concentration_chart": {P, N},
@@ -78,7 +80,7 @@ URL_MATRIX: dict[str, set[Role]] = {
 
 
 def url(name: str, session: InfusionSession, alert_id: int = 0) -> str:
-    if name == "infusions:open":
+    if name in ("infusions:open", "infusions:open_off_day"):
         return reverse(name, kwargs={"booking_id": session.booking_id})
     if name in ("infusions:serious_events", "infusions:serious_events_to_report"):
         return reverse(name)
@@ -166,20 +168,23 @@ def test_chart_renders_at_every_stage_and_audits_the_read(session, nurse, nurse2
     assert "KETAMINE" in body and "1 of 10" in body
     after = AuditEvent.objects.filter(action=Action.VIEW, patient=session.patient).count()
     assert after == before + 1
-    run_to(session, "checklist", nurse, nurse2)
-    assert "Prepare the bag" in client.get(chart).content.decode()
-    services.do_prepare_bag(make_request(nurse), session.pk, fresh(session).version, prep_input())
-    assert "Independent double check" in client.get(chart).content.decode()
-    services.do_double_check(
-        make_request(nurse2), session.pk, fresh(session).version, check_input()
-    )
-    assert "Start the infusion" in client.get(chart).content.decode()
-    services.do_start(
-        make_request(nurse),
-        session.pk,
-        fresh(session).version,
-        StartInput(timezone.now() - dt.timedelta(minutes=40)),
-    )
+    start = timezone.now() - dt.timedelta(minutes=40)
+    with charted_at(start - dt.timedelta(minutes=5)):
+        run_to(session, "checklist", nurse, nurse2)
+        assert "Prepare the bag" in client.get(chart).content.decode()
+        services.do_prepare_bag(
+            make_request(nurse), session.pk, fresh(session).version, prep_input()
+        )
+        assert "Independent double check" in client.get(chart).content.decode()
+        services.do_double_check(
+            make_request(nurse2), session.pk, fresh(session).version, check_input()
+        )
+        assert "Start the infusion" in client.get(chart).content.decode()
+    with charted_at(start):
+        services.do_start(
+            make_request(nurse), session.pk, fresh(session).version, StartInput(start)
+        )
+    client = client_for(N)  # signed in again: the time travel idled out the other one
     body = client.get(chart).content.decode()
     assert "Record an observation" in body
     assert "overdue" in body  # +0 and +15 and +30 min are past their grace
@@ -311,7 +316,7 @@ def test_alert_from_another_session_is_404_and_audited(
     session, nurse, nurse2, patient, physician, users, client_for
 ):
     alert = _alert(session, nurse, nurse2)
-    other_plan = make_plan(patient, physician)
+    other_plan = make_plan(make_patient("Grace", "Hopper"), physician)
     other = services.do_open_session(make_request(nurse), make_booking(other_plan, users[F]).pk)
     before = AuditEvent.objects.filter(action=Action.ACCESS_DENIED).count()
     response = client_for(N).get(

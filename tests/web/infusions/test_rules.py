@@ -49,6 +49,7 @@ from painclinic.web.patients.models import WeightMeasurement
 from painclinic.web.scheduling.models import BookingStatus
 from tests.conftest import make_patient
 from tests.web.infusions.conftest import (
+    charted_at,
     check_input,
     checklist_data,
     checklist_input,
@@ -565,6 +566,9 @@ def test_a_normal_observation_raises_no_alert(session, nurse, nurse2):
 def test_last_prodrome_raises_an_alert_on_lidocaine(patient, physician, nurse, nurse2, users):
     plan = make_plan(patient, physician, protocol_id="lid-5mgkg-60min")
     s = services.do_open_session(make_request(nurse), make_booking(plan, users[Role.FRONT_DESK]).pk)
+    start = timezone.now() - dt.timedelta(minutes=20)
+    earlier = charted_at(start - dt.timedelta(minutes=5))
+    earlier.start()  # checklist, bag and double check before the start
     services.do_complete_checklist(make_request(nurse), s.pk, 1, checklist_input())
     step = fresh(s).planned_session.steps[0]
     entry = {
@@ -583,8 +587,8 @@ def test_last_prodrome_raises_an_alert_on_lidocaine(patient, physician, nurse, n
     assert not prep.register_draw_recorded  # lidocaine is not a controlled drug
     s = fresh(s)
     services.do_double_check(make_request(nurse2), s.pk, s.version, check_input(**entry))
+    earlier.stop()
     s = fresh(s)
-    start = timezone.now() - dt.timedelta(minutes=20)
     services.do_start(make_request(nurse), s.pk, s.version, StartInput(start))
     s = fresh(s)
     obs = services.do_record_observation(

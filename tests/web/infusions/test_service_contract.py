@@ -238,13 +238,23 @@ def serious_event(ctx: Ctx) -> AdverseEvent:
 Arrange = Callable[[Ctx], Callable[[], Any]]
 
 
-def _open_booking(status: str = PlanStatus.ACTIVE, cancel: bool = False) -> Arrange:
+def _open_booking(
+    status: str = PlanStatus.ACTIVE,
+    cancel: bool = False,
+    days: int = 0,
+    physician_reason: str | None = None,
+) -> Arrange:
     def arrange(ctx: Ctx) -> Callable[[], Any]:
         plan = make_plan(ctx.s.patient, ctx.physician, status=status)
-        booking = make_booking(plan, ctx.nurse)
+        starts = timezone.now().replace(second=0, microsecond=0) + dt.timedelta(days=days)
+        booking = make_booking(plan, ctx.nurse, starts_at=starts - dt.timedelta(hours=2))
         if cancel:
             booking.status = BookingStatus.CANCELLED
             booking.save()
+        if physician_reason is not None:
+            return lambda: services.do_open_session_off_day(
+                actor_as(ctx.physician), booking.pk, physician_reason
+            )
         return lambda: services.do_open_session(actor_as(ctx.nurse), booking.pk)
 
     return arrange
@@ -330,6 +340,14 @@ CASES: list[tuple[str, str, str, Arrange, type[BaseException], str, str | None]]
      _open_booking(cancel=True), Refused, "The booking is cancelled", None),
     ("open: plan awaits co-signature", "scheduled", "do_open_session",
      _open_booking(PlanStatus.AWAITING_COSIGN), Refused, "co-signature", None),
+    ("open: tomorrow's booking", "scheduled", "do_open_session",
+     _open_booking(days=1), Refused, "a chart is opened on its booking's day", None),
+    ("open: another infusion running", "running", "do_open_session",
+     _open_booking(), Refused, "One infusion at a time", None),
+    ("open on another day: no reason", "scheduled", "do_open_session_off_day",
+     _open_booking(days=1, physician_reason=" "), Refused, "Give the reason", "reason"),
+    ("open on another day: it is today", "scheduled", "do_open_session_off_day",
+     _open_booking(physician_reason="x"), Refused, "This booking is today", None),
     ("no such session", "scheduled", "do_start",
      _no_such_session, Refused, "No such infusion session", None),
     ("checklist: twice", "checklist", "do_complete_checklist",
@@ -360,6 +378,9 @@ CASES: list[tuple[str, str, str, Arrange, type[BaseException], str, str | None]]
     ("start: in the future", "prepared", "do_start",
      _call(S.do_start, "nurse", lambda ctx: StartInput(_now(10)(ctx))),
      Refused, "future", "at"),
+    ("start: before the bag's double check", "prepared", "do_start",
+     _call(S.do_start, "nurse", lambda ctx: StartInput(_now(-30)(ctx))),
+     Refused, "before the bag's double check", "at"),
     ("pause: not running", "prepared", "do_pause",
      _call(S.do_pause, "nurse", lambda ctx: PauseInput(_now()(ctx))),
      Refused, "Cannot pause", None),
@@ -719,6 +740,9 @@ def test_a_stale_page_shows_the_conflict_and_audits_it_once(ctx, client_for):
 
 ROLE_CALLS: dict[str, Callable[[Ctx, User], Any]] = {
     "open_session": lambda c, u: S.do_open_session(actor_as(u), c.s.booking_id),
+    "open_session_off_day": lambda c, u: S.do_open_session_off_day(
+        actor_as(u), c.s.booking_id, "reason"
+    ),
     "complete_checklist": lambda c, u: S.do_complete_checklist(
         actor_as(u), c.s.pk, c.s.version, checklist_input()
     ),

@@ -26,6 +26,7 @@ from painclinic.web.infusions.rules import Refused
 from painclinic.web.infusions.waste import waste_due
 from tests.conftest import PASSWORD, logged_in_client
 from tests.web.infusions.conftest import (
+    charted_at,
     check_input,
     fresh,
     make_booking,
@@ -148,18 +149,19 @@ def test_only_a_nurse_records_the_waste(session, nurse, nurse2, physician):
 
 
 def test_a_bag_that_failed_its_double_check_is_part_of_the_remainder(session, nurse, nurse2):
-    s = run_to(session, "checklist", nurse, nurse2)
-    services.do_prepare_bag(make_request(nurse), s.pk, s.version, prep_input())
+    start = fresh(session).booking.starts_at
+    with charted_at(start - dt.timedelta(minutes=15)):
+        s = run_to(session, "checklist", nurse, nurse2)
+        services.do_prepare_bag(make_request(nurse), s.pk, s.version, prep_input())
+        s = fresh(s)
+        services.do_double_check(
+            make_request(nurse2), s.pk, s.version, check_input(pump_rate_entered_ml_per_h=250)
+        )
+        s = fresh(s)
+        services.do_prepare_bag(make_request(nurse), s.pk, s.version, prep_input())
+        s = fresh(s)
+        services.do_double_check(make_request(nurse2), s.pk, s.version, check_input())
     s = fresh(s)
-    services.do_double_check(
-        make_request(nurse2), s.pk, s.version, check_input(pump_rate_entered_ml_per_h=250)
-    )
-    s = fresh(s)
-    services.do_prepare_bag(make_request(nurse), s.pk, s.version, prep_input())
-    s = fresh(s)
-    services.do_double_check(make_request(nurse2), s.pk, s.version, check_input())
-    s = fresh(s)
-    start = s.booking.starts_at
     services.do_start(make_request(nurse), s.pk, s.version, StartInput(start))
     s = fresh(s)
     services.do_stop(

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from painclinic.web.accounts.models import Role
 from painclinic.web.infusions import services
 from painclinic.web.infusions.chart import build_chart, summary_text
 from painclinic.web.infusions.inputs import (
@@ -24,7 +25,9 @@ from painclinic.web.infusions.models import (
 )
 from painclinic.web.infusions.rules import Refused
 from tests.web.infusions.conftest import (
+    charted_at,
     fresh,
+    make_booking,
     make_request,
     run_to,
     waste_remainder,
@@ -56,8 +59,11 @@ ALDRETE_OK = {
 }
 
 
-def test_full_day(session, nurse, nurse2, physician):
-    start = timezone.now() - dt.timedelta(hours=4, minutes=10)
+def test_full_day(plan, users, nurse, nurse2, physician):
+    start = timezone.now().replace(second=0, microsecond=0) - dt.timedelta(hours=4, minutes=10)
+    booking = make_booking(plan, users[Role.FRONT_DESK], starts_at=start)
+    with charted_at(start - dt.timedelta(minutes=20)):  # on the booking's day
+        session = services.do_open_session(make_request(nurse), booking.pk)
     s = run_to(session, "running", nurse, nurse2, start_at=start)
     assert s.status == SessionStatus.RUNNING
     for minutes in (0, 15, 30, 45, 60):

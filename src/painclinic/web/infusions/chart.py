@@ -34,6 +34,7 @@ from painclinic.web.infusions.rules import (
     dosing_weight_kg,
     fmt,
     infusing_seconds,
+    is_late,
     plan_steps,
     protocol_for,
 )
@@ -428,13 +429,26 @@ def _cell(value: object) -> str:
     return "" if value is None else html.escape(str(value))
 
 
+def late_text(occurred_at: dt.datetime, recorded_at: dt.datetime, name: str) -> str:
+    """ "late entry, charted at HH:MM by X" for an entry charted late, else empty."""
+    if not is_late(occurred_at, recorded_at):
+        return ""
+    return f"late entry, charted at {_hm(recorded_at)} by {name}"
+
+
+def _late_mark(occurred_at: dt.datetime, recorded_at: dt.datetime, name: str) -> str:
+    text = late_text(occurred_at, recorded_at, name)
+    return f' <span class="inf-tag inf-late">{html.escape(text)}</span>' if text else ""
+
+
 def observation_rows(observations: list[Observation], names: dict[int, str]) -> SafeString:
     """The observations table body, built once in Python: a chart holds dozens of rows, and
     a template loop (or format_html per row) was a large share of the page's time. Every text
     value is escaped with ``html.escape``."""
     rows = [
         f'<tr class="{"" if o.action == "continue" else "obs-alert"}">'
-        f"<td>{_hm(o.observed_at)}</td>"
+        f"<td>{_hm(o.observed_at)}"
+        f"{_late_mark(o.observed_at, o.recorded_at, names.get(o.recorded_by_id, ''))}</td>"
         f"<td>{_cell(o.systolic_bp_mmhg)}/{_cell(o.diastolic_bp_mmhg)}</td>"
         f"<td>{_cell(o.heart_rate_bpm)}</td><td>{_cell(o.respiratory_rate_per_min)}</td>"
         f"<td>{_cell(o.spo2_percent)}%</td><td>{_cell(o.rass)}</td><td>{_cell(o.moaas)}</td>"
@@ -465,13 +479,29 @@ def schedule_items(schedule: list[DueObservation]) -> SafeString:
 
 
 def event_items(events: list[SessionEvent], names: dict[int, str]) -> SafeString:
-    return mark_safe(  # noqa: S308  (every value goes through _cell)
+    """The charted events, newest first; one charted late says when and by whom."""
+    return mark_safe(  # noqa: S308  (every value goes through _cell or html.escape)
         "".join(
             f'<li><span class="muted">{_hm(e.occurred_at)}</span> {_cell(e.summary)} '
-            f'<span class="muted">· {_cell(names.get(e.recorded_by_id, ""))}</span></li>'
+            f'<span class="muted">· {_cell(names.get(e.recorded_by_id, ""))}</span>'
+            f"{_late_mark(e.occurred_at, e.recorded_at, names.get(e.recorded_by_id, ''))}</li>"
             for e in events
         )
     )
+
+
+def late_entries(events: list[SessionEvent], names: dict[int, str]) -> list[str]:
+    """Each event charted late, oldest first: "observation 10:15 (late entry, charted at
+    10:42 by X)"."""
+    return [
+        f"{e.kind.replace('_', ' ')} {_hm(e.occurred_at)} "
+        f"({late_text(e.occurred_at, e.recorded_at, names.get(e.recorded_by_id, ''))})"
+        for e in sorted(events, key=lambda e: (e.occurred_at, e.version))
+        if is_late(e.occurred_at, e.recorded_at)
+    ]
+
+
+NAME_FIELDS = ("first_name", "last_name", "username")
 
 
 def user_names(chart: Chart) -> dict[int, str]:
@@ -486,12 +516,13 @@ def user_names(chart: Chart) -> dict[int, str]:
         for p in chart.preparations
         if getattr(p, "double_check", None) is not None
     }
-    users = rows_in(User, "id", ids, only=("first_name", "last_name", "username"))
+    users = rows_in(User, "id", ids, only=NAME_FIELDS)
     return {u.pk: u.display_name for u in users}
 
 
-def summary_text(chart: Chart) -> str:
-    """The prefilled session summary (times in the clinic zone, doses ISMP-formatted)."""
+def summary_text(chart: Chart, events: list[SessionEvent] | None = None) -> str:
+    """The prefilled session summary (times in the clinic zone, doses ISMP-formatted), with the
+    entries charted late among ``events`` (default: the chart's, its latest 30)."""
     b = chart.banner
     lines = [
         f"{b.drug.capitalize()} infusion, {b.protocol}, session {b.session_number} of "
@@ -547,6 +578,13 @@ def summary_text(chart: Chart) -> str:
         )
     if not chart.alerts and not chart.adverse_events:
         lines.append("No alerts and no adverse events.")
+    events = chart.events if events is None else events
+    if any(is_late(e.occurred_at, e.recorded_at) for e in events):
+        from painclinic.web.accounts.models import User
+
+        ids = {e.recorded_by_id for e in events}
+        names = {u.pk: u.display_name for u in rows_in(User, "id", ids, only=NAME_FIELDS)}
+        lines.append("Late entries: " + "; ".join(late_entries(events, names)) + ".")
     discharge = getattr(chart.session, "discharge", None)
     if discharge is not None:
         lines.append(

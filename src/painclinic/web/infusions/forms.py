@@ -287,8 +287,20 @@ class PrepareForm(_DoseEntryForm):
         )
 
 
+def limit_reason_field() -> forms.CharField:
+    return forms.CharField(
+        label="Reason, only if the 24-hour total is above the drug library's soft limit",
+        max_length=300,
+        required=False,
+        help_text="The patient's dose over 24 hours counts every session. Above a soft limit "
+        "the infusion needs a reason (a hard limit cannot be overridden).",
+    )
+
+
 class DoubleCheckForm(_DoseEntryForm):
     """Nurse 2's blind entry: never given nurse 1's values (no initial data at all)."""
+
+    limit_reason = limit_reason_field()
 
     def to_input(self) -> DoubleCheckInput:
         d = self.cleaned_data
@@ -298,6 +310,7 @@ class DoubleCheckForm(_DoseEntryForm):
             dose_value=d["dose_value"],
             dose_unit=d["dose_unit"],
             pump_rate_entered_ml_per_h=d["pump_rate_entered_ml_per_h"],
+            limit_reason=d.get("limit_reason") or "",
         )
 
 
@@ -321,9 +334,19 @@ class TimedForm(VersionedForm):
 
 class StartForm(TimedForm):
     what = "start"
+    limit_reason = limit_reason_field()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["limit_reason"].help_text = (
+            "A reason given at the double check carries over; give one here if the start is "
+            "refused for the 24-hour total."
+        )
 
     def to_input(self) -> StartInput:
-        return StartInput(at=self.cleaned_data["at"])
+        return StartInput(
+            at=self.cleaned_data["at"], limit_reason=self.cleaned_data.get("limit_reason") or ""
+        )
 
 
 class PauseForm(TimedForm):
@@ -662,6 +685,17 @@ class CancelSessionForm(VersionedForm):
             witness=d.get("witness"),
             witness_password=d.get("witness_password") or "",
         )
+
+
+class OpenOffDayForm(forms.Form):
+    """A physician's reason for opening a chart on another day than its booking's."""
+
+    reason = forms.CharField(
+        label="Why the chart is opened on this day",
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Kept on the chart and in the audit trail, with your name.",
+    )
 
 
 class ReportedForm(forms.Form):

@@ -61,13 +61,15 @@ class ChecklistInput(_Input):
 
 @dataclass(frozen=True)
 class DoubleCheckInput(_Input):
-    """Nurse 2's blind entry of the bag."""
+    """Nurse 2's blind entry of the bag; ``limit_reason`` when the patient's 24-hour total would
+    be above the drug library's soft limit."""
 
     drug: str
     bag_concentration_mg_per_ml: Decimal
     dose_value: Decimal
     dose_unit: str
     pump_rate_entered_ml_per_h: Decimal
+    limit_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,11 @@ class PrepareBagInput(_Input):
 
 @dataclass(frozen=True)
 class StartInput(_Input):
+    """When the infusion started; ``limit_reason`` when the patient's 24-hour total is above the
+    drug library's soft limit and the double check gave no reason (or a new one is due)."""
+
     at: dt.datetime
+    limit_reason: str = ""
 
 
 @dataclass(frozen=True)

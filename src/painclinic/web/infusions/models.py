@@ -48,9 +48,21 @@ class InfusionSession(models.Model):
     )
     # The plan's dosing weight, copied when the session is opened: every mg/kg dose uses it.
     dosing_weight_kg = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    # A chart is opened on its booking's clinic day; on another day only by a physician, who
+    # documents why (``opened_by`` is that physician).
+    opened_off_day_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-booking__starts_at"]
+        constraints = [
+            # One running or paused infusion per patient, whatever writes the status (the
+            # start checks it first and names the other chair; this settles a race).
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=models.Q(status__in=["running", "paused"]),
+                name="one_running_infusion_per_patient",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"infusion {self.pk} patient {self.patient_id}"
@@ -173,6 +185,9 @@ class DoubleCheck(models.Model):
     matches = models.BooleanField()
     # [{"field", "label", "nurse_1", "nurse_2", "plan"}] for every value that differs.
     mismatches = models.JSONField(default=list)
+    # Why the bag may go ahead though the patient's 24-hour total is above the drug library's
+    # soft limit (empty when it is not); the start carries it.
+    limit_reason = models.TextField(blank=True)
     checked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

@@ -54,3 +54,20 @@ def serious_event_report_hours() -> int:
 def future_tolerance_s() -> int:
     """Clock skew allowed between a tablet and the server before a time is 'in the future'."""
     return int(getattr(settings, "INFUSION_FUTURE_TOLERANCE_S", 60))
+
+
+def start_early_margin_min() -> int:
+    """How long before its booking's time an infusion may start (default 30 min).
+
+    A chair is often ready early; earlier than this, the start is refused as a likely wrong time
+    or wrong booking (``INFUSION_START_EARLY_MARGIN_MIN``). A session a physician opened on
+    another day than its booking's may start from the time it was opened.
+    """
+    return int(getattr(settings, "INFUSION_START_EARLY_MARGIN_MIN", 30))
+
+
+def late_entry_min() -> int:
+    """An entry whose clinical time is more than this many minutes before it was charted is a
+    late entry, marked as such on the chart and in the summary (default 10 min,
+    ``INFUSION_LATE_ENTRY_MIN``)."""
+    return int(getattr(settings, "INFUSION_LATE_ENTRY_MIN", 10))

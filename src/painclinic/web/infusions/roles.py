@@ -3,7 +3,8 @@
 One entry per ``do_*`` service (the name without ``do_``) and per page that only reads. The
 nurse charts the infusion; a physician may also acknowledge alerts, record adverse events,
 write, sign and amend the note and cancel a session that has not started; a serious adverse
-event's 24-hour report is marked sent by a physician or the clinic admin.
+event's 24-hour report is marked sent by a physician or the clinic admin. Only a physician
+opens a chart on another day than its booking's (with the reason).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ AE_REPORTERS = (Role.PHYSICIAN, Role.CLINIC_ADMIN)
 ROLES = RoleTable(
     # --- services ---
     open_session=NURSE,
+    # On another day than the booking's, with the reason: a physician's decision.
+    open_session_off_day=(Role.PHYSICIAN,),
     complete_checklist=NURSE,
     prepare_bag=NURSE,
     double_check=NURSE,

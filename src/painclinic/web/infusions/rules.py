@@ -127,6 +127,12 @@ def time_problem(at: dt.datetime, not_before: dt.datetime | None, what: str) -> 
     return None
 
 
+def is_late(occurred_at: dt.datetime, recorded_at: dt.datetime) -> bool:
+    """A late entry: charted more than the clinic's late-entry minutes after its clinical time
+    (kept at that time, and marked on the chart and in the summary)."""
+    return recorded_at - occurred_at > dt.timedelta(minutes=policy.late_entry_min())
+
+
 def vitals_problems(data: Mapping[str, Any]) -> dict[str, str]:
     problems: dict[str, str] = {}
     for name, (low, high, unit) in VITAL_RANGES.items():

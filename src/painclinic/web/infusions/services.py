@@ -15,7 +15,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -28,6 +28,11 @@ from painclinic.web.drugregister.models import ControlledDrug
 from painclinic.web.drugregister.services import DrugRegisterError, do_record_draw
 from painclinic.web.infusions import policy, readiness
 from painclinic.web.infusions.access import INFUSION_CATEGORY
+from painclinic.web.infusions.cumulative import (
+    Delivery,
+    cumulative_24h,
+    planned_by_steps,
+)
 from painclinic.web.infusions.inputs import (
     AcknowledgeInput,
     AdverseEventInput,
@@ -75,6 +80,7 @@ from painclinic.web.infusions.rules import (
     delivered_mg,
     first_step,
     fmt,
+    is_late,
     monitoring_thresholds,
     plan_rate_tolerance_mg_per_h,
     preparation_problems,
@@ -83,6 +89,8 @@ from painclinic.web.infusions.rules import (
     vitals_problems,
 )
 from painclinic.web.infusions.waste import waste_due
+from painclinic.web.lib.clinicdate import clinic_today
+from painclinic.web.lib.clinictime import to_local
 from painclinic.web.lib.service import Actor, StaleVersion, note_subject, service
 
 __all__ = ["NoteLocked", "Refused", "SessionConflict"]
@@ -159,8 +167,9 @@ def _change(
     obj: Any = None,
     action: str = Action.UPDATE,
     detail: dict[str, Any] | None = None,
+    now: dt.datetime | None = None,
 ) -> SessionEvent:
-    now = timezone.now()
+    now = now or timezone.now()
     before = session.status
     session.version += 1
     if status is not None:
@@ -189,10 +198,18 @@ def _change(
             "status_before": before,
             "status_after": session.status,
             "occurred_at": (occurred_at or now).isoformat(),
+            **(late_entry(occurred_at, now) or {}),
             **(detail or {}),
         },
     )
     return event
+
+
+def late_entry(occurred_at: dt.datetime | None, now: dt.datetime) -> dict[str, Any] | None:
+    """The audit detail of a late entry (kept at its clinical time, marked on the chart)."""
+    if occurred_at is None or not is_late(occurred_at, now):
+        return None
+    return {"late_entry": True, "charted_at": now.isoformat()}
 
 
 def _require_status(session: InfusionSession, allowed: tuple[str, ...], doing: str) -> None:
@@ -238,10 +255,50 @@ REGISTER_FIELDS = {
 
 # --- 1. open --------------------------------------------------------------------------------
 
+RUNNING_STATUSES = (SessionStatus.RUNNING, SessionStatus.PAUSED)
 
-@service(ROLES.open_session, category=INFUSION_CATEGORY, action=Action.CREATE)
-def do_open_session(actor: Actor, booking_id: int) -> InfusionSession:
-    """Open the chart of a booked session (or return the one already open)."""
+
+def _hm(at: dt.datetime) -> str:
+    return f"{to_local(at):%H:%M}"
+
+
+def _day(at: dt.datetime) -> str:
+    return f"{to_local(at):%Y-%m-%d}"
+
+
+def running_infusion(patient_id: int, *, other_than: int | None = None) -> InfusionSession | None:
+    """The patient's running or paused infusion (there is at most one), with its chair."""
+    found = InfusionSession.objects.filter(patient_id=patient_id, status__in=RUNNING_STATUSES)
+    if other_than is not None:
+        found = found.exclude(pk=other_than)
+    return found.select_related("booking__chair").first()
+
+
+def _one_at_a_time(running: InfusionSession, doing: str) -> Refused:
+    """The refusal naming the patient's other infusion: its chair and start time."""
+    started = (
+        RateSegment.objects.filter(session=running)
+        .order_by("started_at")
+        .values_list("started_at", flat=True)
+        .first()
+    )
+    when = f", started {_hm(started)} on {_day(started)}" if started else ""
+    return Refused(
+        f"Another infusion of this patient is {running.get_status_display().lower()}: "
+        f"{running.booking.chair}{when}. One infusion at a time: stop it before {doing}.",
+        detail={"other_session_id": running.pk, "other_status": running.status},
+    )
+
+
+def _require_none_running(patient_id: int, doing: str, *, other_than: int | None) -> None:
+    running = running_infusion(patient_id, other_than=other_than)
+    if running is not None:
+        raise _one_at_a_time(running, doing)
+
+
+def _open(actor: Actor, booking_id: int, off_day_reason: str | None) -> InfusionSession:
+    """Open the chart of a booking: on its clinic day (``off_day_reason`` None), or on another
+    day with a physician's reason."""
     from painclinic.web.scheduling.models import Booking, BookingStatus
     from painclinic.web.treatments.models import PlanStatus
 
@@ -257,10 +314,30 @@ def do_open_session(actor: Actor, booking_id: int) -> InfusionSession:
             raise Refused("No such booking.")
         note_subject(patient=booking.patient, obj=booking)
         existing = InfusionSession.objects.filter(booking=booking).first()
-        if existing is not None:
+        if existing is not None and off_day_reason is None:
             return existing
+        if existing is not None:
+            raise Refused("The chart of this booking is open already.")
         if booking.status != BookingStatus.BOOKED:
             raise Refused(f"The booking is {booking.get_status_display().lower()}.")
+        # The clinic's calendar day (settings.TIME_ZONE), not UTC's.
+        booked_on, today = to_local(booking.starts_at).date(), clinic_today()
+        if off_day_reason is None and booked_on != today:
+            raise Refused(
+                f"This booking is for {booked_on:%Y-%m-%d} at {_hm(booking.starts_at)}; today "
+                f"is {today:%Y-%m-%d}: a chart is opened on its booking's day. If the patient "
+                "must be infused today, a physician opens the chart with the reason."
+            )
+        if off_day_reason is not None and booked_on == today:
+            raise Refused(
+                "This booking is today: the nurse opens its chart as usual, no reason needed."
+            )
+        if off_day_reason is not None and not off_day_reason.strip():
+            raise Refused(
+                f"Give the reason for opening this chart today ({today:%Y-%m-%d}) for the "
+                f"booking of {booked_on:%Y-%m-%d}.",
+                "reason",
+            )
         plan = booking.plan
         if plan is None or booking.planned_session is None:
             raise Refused("The booking has no treatment plan session: book it from a plan.")
@@ -272,6 +349,8 @@ def do_open_session(actor: Actor, booking_id: int) -> InfusionSession:
             }
             why = reasons.get(str(plan.status), f"is {plan.status}")
             raise Refused(f"The treatment plan {why}: it must be active to infuse.")
+        _require_none_running(booking.patient_id, "opening another chart", other_than=None)
+        reason = (off_day_reason or "").strip()
         session = InfusionSession.objects.create(
             patient=booking.patient,
             booking=booking,
@@ -279,14 +358,22 @@ def do_open_session(actor: Actor, booking_id: int) -> InfusionSession:
             planned_session=booking.planned_session,
             opened_by=actor.user,
             dosing_weight_kg=plan.dosing_weight_kg,
+            opened_off_day_reason=reason,
         )
+        now = timezone.now()
+        summary = "Session opened"
+        if reason:
+            summary = (
+                f"Session opened on {today:%Y-%m-%d} for the booking of {booked_on:%Y-%m-%d} "
+                f"by {actor.user.display_name}: {reason}"
+            )
         SessionEvent.objects.create(
             session=session,
             version=session.version,
             kind="open",
-            summary="Session opened",
-            occurred_at=timezone.now(),
-            recorded_at=timezone.now(),
+            summary=summary[:300],
+            occurred_at=now,
+            recorded_at=now,
             recorded_by=actor.user,
         )
         audit(
@@ -300,9 +387,28 @@ def do_open_session(actor: Actor, booking_id: int) -> InfusionSession:
                 "booking_id": booking.pk,
                 "plan_id": plan.pk,
                 "planned_session": booking.planned_session.number,
+                "booking_day": f"{booked_on:%Y-%m-%d}",
+                **({"off_day": True, "reason": reason} if reason else {}),
             },
         )
     return session
+
+
+@service(ROLES.open_session, category=INFUSION_CATEGORY, action=Action.CREATE)
+def do_open_session(actor: Actor, booking_id: int) -> InfusionSession:
+    """Open the chart of a booked session on its clinic day (or return the one already open).
+
+    Refused on another day (a physician may open it then, with a reason:
+    ``do_open_session_off_day``) and while another infusion of the patient runs or is paused."""
+    return _open(actor, booking_id, None)
+
+
+@service(ROLES.open_session_off_day, category=INFUSION_CATEGORY, action=Action.CREATE)
+def do_open_session_off_day(actor: Actor, booking_id: int, reason: str) -> InfusionSession:
+    """A physician opens the chart of a booking on another day than its own, saying why (kept on
+    the session, in its record and in the audit trail); the nurse then charts as usual, and the
+    infusion may start from the time the chart was opened."""
+    return _open(actor, booking_id, str(reason if reason is not None else ""))
 
 
 # --- 2. checklist ---------------------------------------------------------------------------
@@ -534,6 +640,14 @@ def do_double_check(
         except Refused:
             rate = Decimal(-1)
         mismatches = _compare(session, prep, data, rate)
+        cumulative = None
+        if not mismatches:
+            # What the patient would get over 24 hours if this bag started now, with what every
+            # session gave them: the drug library's 24-hour limits (a reason above a soft one).
+            now = timezone.now()
+            cumulative = cumulative_24h(session, now, planned_by_steps(session, now))
+            cumulative.check(data.limit_reason)
+        limit_reason = data.limit_reason.strip() if cumulative and cumulative.crossed else ""
         check = DoubleCheck.objects.create(
             preparation=prep,
             drug=data.drug,
@@ -544,6 +658,7 @@ def do_double_check(
             rate_mg_per_h=max(rate, Decimal(0)),
             matches=not mismatches,
             mismatches=mismatches,
+            limit_reason=limit_reason,
             checked_by=user,
             checked_at=timezone.now(),
         )
@@ -553,6 +668,11 @@ def do_double_check(
             summary = "Double check MISMATCH (" + ", ".join(m["label"] for m in mismatches) + ")"
         else:
             summary = f"Double check by {user.display_name}: matches nurse 1 and the plan"
+        if limit_reason and cumulative is not None:
+            summary += (
+                f"; {fmt(cumulative.window.total_mg, 'mg')} over 24 hours, above the soft "
+                f"limit: {limit_reason}"
+            )
         _change(
             actor,
             session,
@@ -561,7 +681,15 @@ def do_double_check(
             status=None if mismatches else SessionStatus.PREPARED,
             obj=check,
             action=Action.CREATE,
-            detail={"matches": not mismatches, "mismatches": mismatches},
+            detail={
+                "matches": not mismatches,
+                "mismatches": mismatches,
+                **(
+                    {"cumulative_24h": cumulative.detail(), "limit_reason": limit_reason}
+                    if limit_reason and cumulative is not None
+                    else {}
+                ),
+            },
         )
     return check
 
@@ -606,24 +734,40 @@ def _new_segment(
     concentration: Decimal,
     reason: str,
     limit_reason: str = "",
-    enforce_soft: bool = True,
+    planned: list[Delivery] | None = None,
+    cumulative_reason: str | None = None,
 ) -> RateSegment:
+    """A rate from ``at``, checked against the drug library: the dose's own limits and the
+    patient's 24 hours across sessions, with ``planned`` (default: this rate for the rest of the
+    planned duration) as what is still to come. A hard limit is refused first, whichever it is;
+    a soft one needs ``limit_reason`` (the 24-hour one ``cumulative_reason`` when given)."""
     segments = _segments(session)
+    remaining_min = remaining_planned_min(session, _elapsed_min(session, at))
     result = calculate_rate(
         session,
         dose_value=dose_value,
         dose_unit=dose_unit,
         concentration_mg_per_ml=concentration,
-        duration_min=remaining_planned_min(session, _elapsed_min(session, at)),
+        duration_min=remaining_min,
         prior_mg=delivered_mg(segments, at),
     )
-    check_limits(
-        session,
-        result,
-        dose_value=dose_value,
-        dose_unit=dose_unit,
-        reason=limit_reason if enforce_soft else "plan",
-    )
+    if planned is None:
+        planned = [Delivery(at, at + dt.timedelta(minutes=remaining_min), result.rate_mg_per_h)]
+    cumulative = cumulative_24h(session, at, planned)
+    reason_24h = limit_reason if cumulative_reason is None else cumulative_reason
+
+    def dose_limits() -> None:
+        check_limits(
+            session, result, dose_value=dose_value, dose_unit=dose_unit, reason=limit_reason
+        )
+
+    if result.calculation.refused:
+        dose_limits()  # a hard limit of the dose itself first
+    cumulative.check(reason_24h)
+    dose_limits()
+    limit_status = str(result.calculation.status)
+    if cumulative.crossed:
+        limit_status, limit_reason = "soft_limit", reason_24h.strip()
     return RateSegment.objects.create(
         session=session,
         started_at=at,
@@ -633,7 +777,7 @@ def _new_segment(
         rate_ml_per_h=result.rate_ml_per_h,
         concentration_mg_per_ml=concentration,
         start_reason=reason,
-        limit_status=result.calculation.status,
+        limit_status=limit_status,
         limit_reason=limit_reason,
         started_by=actor.user,
     )
@@ -652,8 +796,39 @@ def _close_segment(
     return segment
 
 
-@service(ROLES.start, category=INFUSION_CATEGORY, action=Action.UPDATE)
-def do_start(actor: Actor, session_id: int, expected_version: int, data: StartInput) -> RateSegment:
+def _minute(at: dt.datetime) -> dt.datetime:
+    """``at`` to the whole minute: the forms' times are whole minutes."""
+    return at.replace(second=0, microsecond=0)
+
+
+def _check_start_time(session: InfusionSession, prep: BagPreparation, at: dt.datetime) -> None:
+    """Not in the future; not before the bag's double check; not before the booking allows
+    (its time less the clinic's margin, or, for a chart a physician opened on another day, the
+    time it was opened)."""
+    _check_time(session, at, "start")
+    check = getattr(prep, "double_check", None)
+    checked = check.checked_at if check is not None else prep.prepared_at
+    if at < _minute(checked):
+        raise Refused(
+            f"The start time ({_hm(at)}) is before the bag's double check ({_hm(checked)}): "
+            "the bag is prepared and double-checked before the infusion starts.",
+            "at",
+        )
+    booking = session.booking
+    margin = policy.start_early_margin_min()
+    earliest = booking.starts_at - dt.timedelta(minutes=margin)
+    if session.opened_off_day_reason:
+        earliest = min(earliest, _minute(session.created_at))
+    if at < earliest:
+        raise Refused(
+            f"The infusion is booked for {_hm(booking.starts_at)} on {_day(booking.starts_at)}: "
+            f"it may start from {_hm(earliest)} ({margin} min before), not {_hm(at)} on "
+            f"{_day(at)}.",
+            "at",
+        )
+
+
+def _start(actor: Actor, session_id: int, expected_version: int, data: StartInput) -> RateSegment:
     at = data.at
     with transaction.atomic():
         session = _lock(actor, session_id, expected_version)
@@ -662,7 +837,9 @@ def do_start(actor: Actor, session_id: int, expected_version: int, data: StartIn
         prep = verified_preparation(session)
         if prep is None:
             raise Refused("The bag has not passed an independent double check.")
-        _check_time(session, at, "start")
+        _require_none_running(session.patient_id, "starting this one", other_than=session.pk)
+        _check_start_time(session, prep, at)
+        check = getattr(prep, "double_check", None)
         segment = _new_segment(
             actor,
             session,
@@ -673,19 +850,65 @@ def do_start(actor: Actor, session_id: int, expected_version: int, data: StartIn
             reason="start",
             # The plan's dose was checked (soft limits co-signed) when it was prescribed.
             limit_reason=session.plan.soft_limit_reason or "dose as planned",
+            planned=planned_by_steps(session, at),
+            # Above the 24-hour soft limit: the reason given now, or at the double check.
+            cumulative_reason=data.limit_reason.strip() or (check.limit_reason if check else ""),
         )
         _change(
             actor,
             session,
             "start",
             f"Started at {fmt(segment.rate_mg_per_h, 'mg/h')} "
-            f"(pump {fmt(segment.rate_ml_per_h, 'mL/h')})",
+            f"(pump {fmt(segment.rate_ml_per_h, 'mL/h')})"
+            + (
+                f"; above a soft limit: {segment.limit_reason}"
+                if segment.limit_status == "soft_limit"
+                else ""
+            ),
             occurred_at=at,
             status=SessionStatus.RUNNING,
             obj=segment,
-            detail={"rate_mg_per_h": str(segment.rate_mg_per_h)},
+            detail={
+                "rate_mg_per_h": str(segment.rate_mg_per_h),
+                "limit_status": segment.limit_status,
+                "limit_reason": segment.limit_reason,
+            },
         )
     return segment
+
+
+ONE_RUNNING = "one_running_infusion_per_patient"
+
+
+def _is_second_running(error: IntegrityError) -> bool:
+    """The one-running-infusion constraint (PostgreSQL names it; SQLite names its column)."""
+    text = str(error)
+    return ONE_RUNNING in text or "infusions_infusionsession.patient_id" in text
+
+
+@service(ROLES.start, category=INFUSION_CATEGORY, action=Action.UPDATE)
+def do_start(actor: Actor, session_id: int, expected_version: int, data: StartInput) -> RateSegment:
+    """Start the double-checked bag at ``data.at``: refused while another infusion of the
+    patient runs or is paused (naming its chair and start time), before the bag's double check
+    or the booking's time less the clinic's margin, and beyond the drug library's limits, the
+    patient's 24 hours across sessions included (``data.limit_reason``, or the double check's,
+    above a soft one)."""
+    try:
+        return _start(actor, session_id, expected_version, data)
+    except IntegrityError as error:
+        # Two starts at the same moment, each before the other committed: the database's
+        # constraint let one through. Name the winner, as the check inside would have.
+        if not _is_second_running(error):
+            raise
+        patient_id = (
+            InfusionSession.objects.filter(pk=session_id).values_list("patient_id", flat=True).get()
+        )
+        running = running_infusion(patient_id, other_than=session_id)
+        if running is None:
+            raise Refused(
+                "Another infusion of this patient started at the same moment: open the chart again."
+            ) from error
+        raise _one_at_a_time(running, "starting this one") from error
 
 
 def _pause(actor: Actor, session: InfusionSession, at: dt.datetime, why: str) -> None:
@@ -886,6 +1109,7 @@ def do_record_observation(
             {"drug": session.plan.drug, "rate_mg_per_h": float(rate)},
             thresholds=monitoring_thresholds(),
         )
+        now = timezone.now()
         observation = Observation.objects.create(
             session=session,
             observed_at=at,
@@ -897,7 +1121,7 @@ def do_record_observation(
             action=decision.action.value,
             decision=decision.to_dict(),
             recorded_by=actor.user,
-            recorded_at=timezone.now(),
+            recorded_at=now,
         )
         alert = None
         if decision.action != MonitoringAction.CONTINUE:
@@ -921,6 +1145,7 @@ def do_record_observation(
             "observation",
             summary,
             occurred_at=at,
+            now=now,
             obj=observation,
             action=Action.CREATE,
             detail={

@@ -6,6 +6,7 @@ from painclinic.web.lib import converters  # noqa: F401 - registers <id:...>
 app_name = "infusions"
 urlpatterns = [
     path("open/<id:booking_id>/", views.open_session, name="open"),
+    path("open/<id:booking_id>/another-day/", views.open_session_off_day, name="open_off_day"),
     path("serious-events/", views.serious_events, name="serious_events"),
     path(
         "serious-events/to-report/",

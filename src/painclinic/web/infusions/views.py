@@ -42,6 +42,7 @@ from painclinic.web.infusions.forms import (
     DoubleCheckForm,
     NoteForm,
     ObservationForm,
+    OpenOffDayForm,
     PauseForm,
     PrepareForm,
     RateChangeForm,
@@ -60,6 +61,7 @@ from painclinic.web.infusions.models import (
     InfusionSession,
     PreparationStatus,
     RateSegment,
+    SessionEvent,
     SessionNote,
     SessionStatus,
 )
@@ -142,6 +144,43 @@ def open_session(request: HttpRequest, booking_id: int) -> HttpResponse:
             status=409,
         )
     return _chart_redirect(session)
+
+
+@allow_roles(ROLES.open_session_off_day)
+@require_http_methods(["GET", "POST"])
+def open_session_off_day(request: HttpRequest, booking_id: int) -> HttpResponse:
+    """A physician opens the chart of a booking on another day than its own, with the reason."""
+    from painclinic.web.scheduling.models import Booking
+
+    actor = actor_of(request)
+    booking = read_for(
+        actor,
+        Booking.objects.select_related("patient", "chair", "plan", "planned_session"),
+        booking_id,
+        category=INFUSION_CATEGORY,
+        patient_of=lambda row: row.patient,
+        detail={"purpose": "open the chart on another day"},
+    )
+    form = OpenOffDayForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            session = services.do_open_session_off_day(
+                actor, booking.pk, form.cleaned_data["reason"]
+            )
+        except Refused as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            messages.success(
+                request, "Chart opened with your reason. The nurse charts the infusion as usual."
+            )
+            return _chart_redirect(session)
+    context = {
+        "booking": booking,
+        "form": form,
+        "today": timezone.localdate(),
+        "title": "Open the chart on another day",
+    }
+    return render(request, "infusions/open_off_day.html", context)
 
 
 def _next_action(session: InfusionSession, chart: Any) -> tuple[str, str] | None:
@@ -597,7 +636,11 @@ def note(request: HttpRequest, session_id: int) -> HttpResponse:
     session = get_session_for(actor_of(request), session_id, detail={"purpose": "note"})
     existing = SessionNote.objects.filter(session=session).select_related("signed_by").first()
     chart = build_chart(session) if existing is None or not existing.signed else None
-    initial = {"text": existing.text if existing else summary_text(chart) if chart else ""}
+    summary = ""
+    if existing is None and chart is not None:
+        # Every charted event, not only the chart's latest: each late entry is in the summary.
+        summary = summary_text(chart, list(SessionEvent.objects.filter(session=session)))
+    initial = {"text": existing.text if existing else summary}
     form = NoteForm(request.POST or None, session=session, initial=initial)
     status = 200
     locked_message = ""
@@ -792,6 +835,7 @@ __all__ = [
     "note",
     "observe",
     "open_session",
+    "open_session_off_day",
     "pause",
     "prepare",
     "rate_change",

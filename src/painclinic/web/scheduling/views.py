@@ -415,6 +415,11 @@ def booking(request: HttpRequest, booking_id: int) -> HttpResponse:
         "chart_open": session is not None
         and session.status not in STARTED_SESSION_STATUSES
         and session.status != "cancelled",
+        # A booking of another day: a physician may open its chart now, with the reason.
+        "can_open_off_day": role in INFUSION_ROLES.open_session_off_day
+        and session is None
+        and current.status == BookingStatus.BOOKED
+        and local_start.date() != local_today(),
         "reschedule_form": reschedule_form,
         "cancel_form": cancel_form,
         "conflict": conflict,
