@@ -21,7 +21,6 @@ from painclinic.web.accounts.models import Role
 from tests.web.world import (
     World,
     access_matrix,
-    build_world,
     client_as,
     kwargs_for,
     url_patterns,
@@ -31,11 +30,6 @@ pytestmark = pytest.mark.django_db
 
 NOT_FOLLOWED = ("/accounts/logout/", "/static/")
 MAX_PAGES = 600
-
-
-@pytest.fixture
-def world(users) -> World:
-    return build_world(users)
 
 
 def start_urls(world: World, role: Role) -> list[str]:

@@ -15,7 +15,6 @@ from painclinic.web.accounts.models import Role
 from tests.web.world import (
     PUBLIC_URLS,
     access_matrix,
-    build_world,
     client_as,
     url_of,
     url_patterns,
@@ -24,11 +23,6 @@ from tests.web.world import (
 pytestmark = pytest.mark.django_db
 
 ROLES = list(Role)
-
-
-@pytest.fixture
-def world(users):
-    return build_world(users)
 
 
 def assert_not_cached(response, what) -> None:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -394,6 +396,125 @@ def build_world(users: dict[Role, User]) -> World:
         portal_consent=portal_consent,
         markers=m,
     )
+
+
+@dataclass
+class Stages:
+    """One infusion session at each step of the day, each for its own patient (one running
+    infusion per patient), for pages that act only at that step."""
+
+    scheduled: InfusionSession  # opened: the checklist is next
+    checklist: InfusionSession  # checklist done: the bag is next
+    prepared: InfusionSession  # bag prepared: the double check is next
+    checked: InfusionSession  # double-checked: the start is next
+    running: InfusionSession  # running, with an open alert and an unreported serious event
+    paused: InfusionSession
+    stopped: InfusionSession  # stopped: discharge, waste and the note are next
+    unopened: Booking  # a booking whose chart is not open yet
+    alert: Alert
+    serious_event: AdverseEvent
+
+
+def build_stages(world: World) -> Stages:
+    """Sessions at every step (built after ``build_world``; about half a second)."""
+    from tests.web.infusions.conftest import prep_input
+
+    physician, nurse, front = (
+        world.users[r] for r in (Role.PHYSICIAN, Role.NURSE, Role.FRONT_DESK)
+    )
+    nurse2 = User.objects.get(username="rn_world")
+    as_nurse = actor_as(nurse)
+
+    do_record_receipt(  # the stock the stages' bags are drawn from
+        as_nurse,
+        ReceiptInput(
+            drug="ketamine",
+            concentration_mg_per_ml=Decimal("10"),
+            vial_volume_ml=Decimal("10"),
+            vial_count=50,
+            lot="KX123",
+            expiry_date=timezone.localdate() + dt.timedelta(days=365),
+            supplier="Test supplier",
+            reference="PO-2",
+        ),
+    )
+
+    def opened(family: str) -> InfusionSession:
+        patient = make_patient("Stage", family)
+        booking = make_booking(make_plan(patient, physician), front)
+        return infusion_services.do_open_session(as_nurse, booking.pk)
+
+    scheduled = opened("Scheduled")
+    checklist = run_to(opened("Checklist"), "checklist", nurse, nurse2)
+    prepared = run_to(opened("Prepared"), "checklist", nurse, nurse2)
+    infusion_services.do_prepare_bag(as_nurse, prepared.pk, fresh(prepared).version, prep_input())
+    checked = run_to(opened("Checked"), "prepared", nurse, nurse2)
+    running = run_to(opened("Running"), "running", nurse, nurse2)
+    start = running.segments.get().started_at
+    infusion_services.do_record_observation(
+        as_nurse,
+        running.pk,
+        fresh(running).version,
+        ObservationInput(
+            observed_at=start + dt.timedelta(minutes=15),
+            systolic_bp_mmhg=190,
+            diastolic_bp_mmhg=100,
+            heart_rate_bpm=80,
+            respiratory_rate_per_min=14,
+            spo2_percent=97,
+            rass=0,
+        ),
+    )
+    infusion_services.do_record_adverse_event(
+        as_nurse,
+        running.pk,
+        fresh(running).version,
+        AdverseEventInput(
+            occurred_at=start + dt.timedelta(minutes=16),
+            event_type="hypertension",
+            severity="severe",
+            action_taken="Rate reduced",
+            outcome="resolving",
+            serious=True,
+        ),
+    )
+    paused = run_to(opened("Paused"), "running", nurse, nurse2)
+    infusion_services.do_pause(
+        as_nurse, paused.pk, fresh(paused).version, PauseInput(timezone.now(), "")
+    )
+    stopped = run_to(opened("Stopped"), "running", nurse, nurse2)
+    infusion_services.do_stop(
+        as_nurse, stopped.pk, fresh(stopped).version, StopInput(timezone.now(), "")
+    )
+    unopened_patient = make_patient("Stage", "Unopened")
+    unopened = make_booking(make_plan(unopened_patient, physician), front)
+    return Stages(
+        scheduled=fresh(scheduled),
+        checklist=fresh(checklist),
+        prepared=fresh(prepared),
+        checked=fresh(checked),
+        running=fresh(running),
+        paused=fresh(paused),
+        stopped=fresh(stopped),
+        unopened=unopened,
+        alert=Alert.objects.get(session=running),
+        serious_event=AdverseEvent.objects.get(session=running),
+    )
+
+
+@contextmanager
+def clear_of_midnight() -> Iterator[None]:
+    """A chart opens on its booking's clinic day, and the world books a few hours either side
+    of now: from 21:00 to 03:00 clinic time, build and test at noon of that day instead (the
+    clock keeps ticking)."""
+    import time_machine
+
+    now = timezone.localtime()
+    if 3 <= now.hour < 21:
+        yield
+        return
+    with time_machine.travel(now.replace(hour=12), tick=True):
+        yield
 
 
 # --- the URL configuration, walked --------------------------------------------------------------

@@ -24,6 +24,7 @@ from painclinic.clinical.eligibility import COMORBIDITIES, ECG_FINDINGS, OUTCOME
 from painclinic.clinical.instruments import ItemKind, ItemSpec
 from painclinic.web.assessments.models import EngineStatus, PhysicianDecision
 from painclinic.web.assessments.services import DrugDecision, EligibilityInput, PriorTreatment
+from painclinic.web.lib.bounds import version_field
 
 # --- instrument forms -----------------------------------------------------------------------
 
@@ -592,7 +593,7 @@ class ResolveChecklistForm(forms.Form):
         label="What was obtained (or why the item no longer applies)",
         widget=forms.Textarea(attrs={"rows": 3}),
     )
-    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+    expected_version = version_field()
 
     def clean_note(self) -> str:
         note: str = self.cleaned_data["note"].strip()

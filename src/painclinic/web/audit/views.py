@@ -16,6 +16,7 @@ from painclinic.web.accounts.models import Role, User
 from painclinic.web.accounts.permissions import allow_roles
 from painclinic.web.audit.models import AuditEvent
 from painclinic.web.audit.services import Action, Category, audit
+from painclinic.web.lib.converters import MAX_ROW_ID
 from painclinic.web.lib.http import actor_of
 from painclinic.web.lib.spreadsheet import inert_row
 
@@ -29,17 +30,27 @@ SORTS = {
 }
 
 
+# The dates a report can ask for (a day past the last one must still be a date).
+EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+
+
 class AuditFilterForm(forms.Form):
     user = forms.ModelChoiceField(
         queryset=User.objects.order_by("username"), required=False, to_field_name="username"
     )
-    patient = forms.IntegerField(required=False, min_value=1, label="Patient #")
+    patient = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_ROW_ID, label="Patient #"
+    )
     date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     sort = forms.ChoiceField(choices=[(k, k) for k in SORTS], required=False)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        for name in ("date_from", "date_to"):
+            day = cleaned.get(name)
+            if day is not None and not EARLIEST <= day <= LATEST:
+                self.add_error(name, f"Choose a date from {EARLIEST} to {LATEST}.")
         start, end = cleaned.get("date_from"), cleaned.get("date_to")
         if start and end and end < start:
             self.add_error("date_to", "The end date is before the start date.")

@@ -10,7 +10,11 @@ from django import forms
 
 from painclinic.web.drugregister.models import EntryKind
 from painclinic.web.drugregister.services import CountInput, ReceiptInput, concentration_choices
+from painclinic.web.lib.bounds import bounded_decimal
 from painclinic.web.lib.clinictime import local_today
+
+# More than any safe holds of one drug (a hundred 10 mL vials at 100 mg/mL).
+MAX_AMOUNT_MG = Decimal("100000")
 
 
 def _concentration_field(required: bool = True) -> forms.TypedChoiceField:
@@ -190,11 +194,14 @@ class WitnessedFormMixin(forms.Form):
 
 class WasteForm(WitnessedFormMixin):
     concentration_mg_per_ml = _concentration_field()
-    amount_mg = forms.DecimalField(
-        label="Amount wasted (mg)",
+    amount_mg = bounded_decimal(
+        "Amount wasted (mg)",
+        what="The amount wasted",
+        low=Decimal("0.01"),
+        high=MAX_AMOUNT_MG,
+        unit="mg",
         max_digits=10,
         decimal_places=2,
-        min_value=Decimal("0.01"),
     )
     reason = forms.CharField(max_length=300, label="Reason")
 
@@ -209,11 +216,14 @@ class WasteForm(WitnessedFormMixin):
 class DestructionForm(WitnessedFormMixin):
     concentration_mg_per_ml = _concentration_field()
     lot = forms.CharField(max_length=40, label="Lot number")
-    amount_mg = forms.DecimalField(
-        label="Amount destroyed (mg)",
+    amount_mg = bounded_decimal(
+        "Amount destroyed (mg)",
+        what="The amount destroyed",
+        low=Decimal("0.01"),
+        high=MAX_AMOUNT_MG,
+        unit="mg",
         max_digits=10,
         decimal_places=2,
-        min_value=Decimal("0.01"),
     )
     reason = forms.CharField(max_length=300, label="Reason (expired, vial broken...)")
 

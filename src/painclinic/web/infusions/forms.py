@@ -58,6 +58,12 @@ from painclinic.web.infusions.rules import (
     time_problem,
     vitals_problems,
 )
+from painclinic.web.lib.bounds import bounded_decimal, version_field
+from painclinic.web.patients.forms import WEIGHT_MAX_KG, WEIGHT_MIN_KG
+
+# Bounds of the typed doses, in any of the rate units (mg/h, mg/kg/h, mcg/kg/min): beyond them a
+# number is a slip, whatever the drug library's limits say.
+DOSE_MIN, DOSE_MAX = Decimal("0.0001"), Decimal("10000")
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 LAST_SYMPTOMS = (
@@ -110,7 +116,7 @@ def drug_choices() -> list[tuple[str, str]]:
 
 
 class VersionedForm(forms.Form):
-    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+    expected_version = version_field()
 
     def __init__(self, *args: Any, session: InfusionSession, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {})
@@ -145,8 +151,15 @@ class VitalsMixin(forms.Form):
 
 
 class ChecklistForm(VersionedForm, VitalsMixin):
-    weight_kg = forms.DecimalField(
-        label="Today's weight (kg)", max_digits=5, decimal_places=1, min_value=Decimal("1")
+    # Registration's bounds: an absurd weight gets this message, not the eligibility re-screen.
+    weight_kg = bounded_decimal(
+        "Today's weight (kg)",
+        what="Weight",
+        low=WEIGHT_MIN_KG,
+        high=WEIGHT_MAX_KG,
+        message="Weight must be between 20 and 300 kg (kilograms only).",
+        max_digits=5,
+        decimal_places=1,
     )
     escort_name = forms.CharField(label="Escort home: name", max_length=120)
     escort_phone = forms.CharField(label="Escort home: phone", max_length=30)
@@ -205,17 +218,26 @@ class _DoseEntryForm(VersionedForm):
     bag_concentration_mg_per_ml = forms.TypedChoiceField(
         label="Bag concentration (from the label)", coerce=Decimal
     )
-    dose_value = forms.DecimalField(
-        label="Dose", max_digits=9, decimal_places=4, min_value=Decimal("0.0001")
+    dose_value = bounded_decimal(
+        "Dose",
+        what="The dose",
+        low=DOSE_MIN,
+        high=DOSE_MAX,
+        unit="in its unit (check the number and the unit)",
+        max_digits=9,
+        decimal_places=4,
     )
     dose_unit = forms.ChoiceField(
         label="Dose unit", choices=[(u, u) for u in RATE_DOSE_UNITS], initial="mg/h"
     )
-    pump_rate_entered_ml_per_h = forms.DecimalField(
-        label="Pump rate as programmed (mL/h)",
+    pump_rate_entered_ml_per_h = bounded_decimal(
+        "Pump rate as programmed (mL/h)",
+        what="The pump rate",
+        low=Decimal("0.01"),
+        high=Decimal("1000"),
+        unit="mL/h",
         max_digits=7,
         decimal_places=2,
-        min_value=Decimal("0.01"),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -230,11 +252,14 @@ class PrepareForm(_DoseEntryForm):
     vial_concentration_mg_per_ml = forms.TypedChoiceField(
         label="Vial concentration (read the vial label)", coerce=Decimal
     )
-    drawn_mg = forms.DecimalField(
-        label="Drug drawn from vials into the bag (mg)",
+    drawn_mg = bounded_decimal(
+        "Drug drawn from vials into the bag (mg)",
+        what="The drug drawn",
+        low=Decimal("0.01"),
+        high=Decimal("10000"),
+        unit="mg",
         max_digits=8,
         decimal_places=2,
-        min_value=Decimal("0.01"),
     )
     vial_lot = forms.CharField(label="Vial lot number", max_length=40)
 
@@ -373,11 +398,14 @@ class StopForm(TimedForm):
 
 
 class RateFieldsMixin(forms.Form):
-    dose_value = forms.DecimalField(
-        label="New dose",
+    dose_value = bounded_decimal(
+        "New dose",
+        what="The dose",
+        low=DOSE_MIN,
+        high=DOSE_MAX,
+        unit="in its unit (check the number and the unit)",
         max_digits=9,
         decimal_places=4,
-        min_value=Decimal("0.0001"),
         required=False,
     )
     dose_unit = forms.ChoiceField(

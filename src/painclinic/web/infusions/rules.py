@@ -39,6 +39,7 @@ from painclinic.web.infusions import policy
 from painclinic.web.infusions.models import InfusionSession, PregnancyTest, RateSegment
 from painclinic.web.lib.clinicdate import age_in_years
 from painclinic.web.lib.service import HardLimitRefused, Refused
+from painclinic.web.patients.forms import WEIGHT_MAX_KG, WEIGHT_MIN_KG
 
 __all__ = ["HardLimitRefused", "Refused"]  # re-exported: the service contract's refusals
 
@@ -160,12 +161,23 @@ def pregnancy_test_required(session: InfusionSession, on: dt.date) -> bool:
     )
 
 
+def weight_in_range(weight: Any) -> bool:
+    """A checklist weight within registration's bounds (20-300 kg)."""
+    if weight is None:
+        return False
+    try:
+        value = Decimal(str(weight))
+    except ArithmeticError:
+        return False
+    return value.is_finite() and WEIGHT_MIN_KG <= value <= WEIGHT_MAX_KG
+
+
 def rescreen(session: InfusionSession, data: Mapping[str, Any], on: dt.date) -> dict[str, Any]:
     """Re-run the eligibility rules that today's facts can decide (vitals, pregnancy, weight,
     age) for the plan's drug; other facts are left neutral so only these can fire."""
     facts = facts_template()
     facts["age_years"] = age_in_years(session.patient.date_of_birth, on)
-    if data.get("weight_kg") is not None:
+    if weight_in_range(data.get("weight_kg")):
         facts["weight_kg"] = float(data["weight_kg"])
     for name in VITAL_RANGES:
         if data.get(name) is not None:
@@ -222,6 +234,12 @@ def checklist_problems(
     if test == PregnancyTest.POSITIVE:
         problems["pregnancy_test"] = "Positive pregnancy test: do not infuse. Tell the physician."
     weight = data.get("weight_kg")
+    if weight is not None and not weight_in_range(weight):
+        # Registration's bounds; the re-screen and the comparison below never see it.
+        problems["weight_kg"] = (
+            f"Weight must be between {WEIGHT_MIN_KG} and {WEIGHT_MAX_KG} kg (kilograms only)."
+        )
+        weight = None
     plan_weight = Decimal(session.plan.weight.weight_kg)
     if weight is not None and plan_weight > 0:
         change = abs(Decimal(weight) - plan_weight) / plan_weight * 100

@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 
+from painclinic.web.lib.bounds import version_field
 from painclinic.web.lib.clinicdate import clinic_today
 from painclinic.web.patients.healthcard import (
     health_number_problem,
@@ -85,7 +86,7 @@ class PatientForm(forms.ModelForm):
         required=False,
         label="I have checked: this is a different person with the same name and date of birth",
     )
-    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    expected_version = version_field(required=False)
     # Wider than the stored 10 digits: people type the groups with spaces or dashes.
     health_card_number = forms.CharField(
         max_length=14, required=False, label="Ontario health card number"

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 
+from painclinic.web.lib.bounds import version_field
 from painclinic.web.lib.clinictime import local_today
 from painclinic.web.scheduling.models import Chair
 from painclinic.web.scheduling.services import WEEKDAYS
@@ -62,7 +63,7 @@ class RescheduleForm(SlotFormMixin):
         widget=forms.TimeInput(attrs={"type": "time", "step": TIME_STEP_MIN * 60}),
     )
     chair = _chair_field()
-    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+    expected_version = version_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -75,7 +76,7 @@ class CancelForm(forms.Form):
         label="Reason for cancelling",
         widget=forms.TextInput(attrs={"placeholder": "e.g. patient unwell, called to cancel"}),
     )
-    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+    expected_version = version_field()
 
     def clean_reason(self) -> str:
         value = self.cleaned_data["reason"].strip()

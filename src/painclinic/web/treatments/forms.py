@@ -11,6 +11,7 @@ from django import forms
 from django.utils import timezone
 
 from painclinic.web.accounts.models import STAFF_ROLES, User
+from painclinic.web.lib.bounds import OUT_OF_DATE, row_id_field, version_field
 from painclinic.web.treatments.models import Drug, FeeBasis, SignatureMethod
 from painclinic.web.treatments.services import (
     FeeItemInput,
@@ -21,6 +22,8 @@ from painclinic.web.treatments.services import (
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,29}$")
 MAX_FEE_CENTS = 10_000_000  # $100,000: anything above is a typing error
+# The estimate a consent shows (a whole series of sessions): far above any real one.
+MAX_ESTIMATE_CENTS = 1_000_000_000
 
 
 class FeeItemForm(forms.Form):
@@ -67,6 +70,8 @@ class FeeItemForm(forms.Form):
             raise forms.ValidationError("The amount cannot be negative.")
         if value.as_tuple().exponent < -2:  # type: ignore[operator]
             raise forms.ValidationError("Use at most two decimals (cents).")
+        if value > Decimal(MAX_FEE_CENTS) / 100:  # before any arithmetic: 1e999999 overflows
+            raise forms.ValidationError("That is more than $100,000: check the amount.")
         cents = int(value * 100)
         if cents == 0:
             raise forms.ValidationError("A fee of $0 is not a fee; leave it out.")
@@ -123,7 +128,13 @@ class TreatmentConsentForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
     # The estimate total shown to the patient (the page renders it beside the estimate).
-    shown_total_cents = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    shown_total_cents = forms.IntegerField(
+        required=False,
+        widget=forms.HiddenInput,
+        min_value=0,
+        max_value=MAX_ESTIMATE_CENTS,
+        error_messages=dict.fromkeys(("invalid", "min_value", "max_value"), OUT_OF_DATE),
+    )
 
     def __init__(self, *args: Any, obtained_by: User, patient_name: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -234,7 +245,7 @@ class PlanChoiceForm(forms.Form):
 class PlanSaveForm(PlanChoiceForm):
     """Step 2: save the calculated plan (a soft-limit plan needs the reason)."""
 
-    expected_weight_id = forms.IntegerField(widget=forms.HiddenInput)
+    expected_weight_id = row_id_field(widget=forms.HiddenInput)
     soft_limit_reason = forms.CharField(
         required=False,
         max_length=2000,
@@ -247,7 +258,7 @@ class PlanSaveForm(PlanChoiceForm):
 
 
 class CosignForm(forms.Form):
-    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+    expected_version = version_field()
     note = forms.CharField(
         required=False,
         max_length=1000,
@@ -260,7 +271,7 @@ class CosignForm(forms.Form):
 
 
 class CancelForm(forms.Form):
-    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+    expected_version = version_field()
     reason = forms.CharField(
         max_length=1000, widget=forms.Textarea(attrs={"rows": 3}), label="Reason for cancelling"
     )

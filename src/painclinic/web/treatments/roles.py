@@ -30,5 +30,5 @@ ROLES = RoleTable(
     list_fees=(B, A),
     # Free text a clinician wrote (why a plan was cancelled or a consent withdrawn): shown to
     # the clinical roles only; the front desk and billing see the status and the date.
-    read_clinical_notes=(P, N),
+    view_clinical_notes=(P, N),
 )

@@ -176,7 +176,7 @@ def patient(request: HttpRequest, patient_id: int) -> HttpResponse:
         "plans": plans,
         "can_prescribe": role in ROLES.create_plan,
         "can_open_plans": role in ROLES.view_plan,
-        "can_read_notes": role in ROLES.read_clinical_notes,
+        "can_read_notes": role in ROLES.view_clinical_notes,
     }
     return render(request, "treatments/patient.html", context)
 
@@ -253,7 +253,7 @@ def consent(request: HttpRequest, consent_id: int) -> HttpResponse:
         "can_withdraw": role in ROLES.withdraw_treatment_consent
         and record.decision == "granted"
         and withdrawal is None,
-        "can_read_notes": role in ROLES.read_clinical_notes,
+        "can_read_notes": role in ROLES.view_clinical_notes,
     }
     return render(request, "treatments/consent.html", context)
 
