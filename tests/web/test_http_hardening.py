@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from painclinic.web.accounts.models import Role
 from tests.web.world import (
@@ -30,6 +31,13 @@ def assert_not_cached(response, what) -> None:
     assert "no-store" in cache_control, (what, response.status_code, response.get("Cache-Control"))
     assert "private" in cache_control, what
     assert response.get("Pragma") == "no-cache", what
+    # and the security headers of every page (checklist item 22), on every answer
+    csp = response["Content-Security-Policy"]
+    script_src = next(d for d in csp.split(";") if d.strip().startswith("script-src"))
+    assert "'unsafe-inline'" not in script_src and "frame-ancestors 'none'" in csp, what
+    assert response["X-Content-Type-Options"] == "nosniff", what
+    assert response["X-Frame-Options"] == "DENY", what
+    assert response["Referrer-Policy"] == "same-origin", what
 
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda r: r.value)
@@ -43,9 +51,16 @@ def test_no_page_may_be_cached_by_the_browser(role, world):
 
 
 def test_anonymous_pages_and_redirects_are_not_cached_either(world):
+    """And every URL but the public ones sends an anonymous visitor to the log-in page."""
     client = Client()
+    login = reverse("accounts:login")
     for route in url_patterns():
-        assert_not_cached(client.get(url_of(route.name, world)), route.name)
+        url = url_of(route.name, world)
+        response = client.get(url)
+        assert_not_cached(response, route.name)
+        if route.name not in PUBLIC_URLS:
+            assert response.status_code == 302, (route.name, response.status_code)
+            assert response["Location"] == f"{login}?next={url}", route.name
 
 
 def test_static_files_keep_their_cache(client):
