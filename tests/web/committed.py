@@ -24,8 +24,8 @@ DROP = {"sqlite": TRIGGERS.SQLITE_REVERSE, "postgresql": TRIGGERS.POSTGRES_REVER
 
 def races_can_run() -> tuple[bool, str]:
     """Whether this database lets two threads wait on each other's locks."""
-    name = str(connection.settings_dict.get("TEST", {}).get("NAME") or "")
-    if connection.vendor == "sqlite" and not name:
+    name = str(connection.settings_dict.get("TEST", {}).get("NAME") or ":memory:")
+    if connection.vendor == "sqlite" and (name == ":memory:" or "mode=memory" in name):
         return False, (
             "the in-memory SQLite test database shares one cache between threads, whose "
             "table locks fail at once instead of waiting; set PAINCLINIC_TEST_SQLITE_FILE=1 "

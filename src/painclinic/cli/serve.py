@@ -35,6 +35,7 @@ def serve(
     )
 
     from painclinic.cli._server import QuietWSGIServer
+    from painclinic.cli._slots import bounded_handlers, request_slots
     from painclinic.web.lib.startup import startup_problems
 
     problems = startup_problems()
@@ -45,6 +46,12 @@ def serve(
     # name its Python version in every response.
     command = load_command_class(get_commands()["runserver"], "runserver")
     command.server_cls = QuietWSGIServer  # type: ignore[attr-defined]
+    # At most PAINCLINIC_SERVE_REQUEST_SLOTS requests run the app at once (cli/_slots.py).
+    try:
+        slots = request_slots()
+    except SettingError as error:
+        refuse(f"refusing to serve: {error}")
+    command.get_handler = bounded_handlers(command.get_handler, slots)  # type: ignore[attr-defined]
     try:
         call_command(command, f"{host}:{port}", "--noreload")
     except CommandError as error:  # a failed system check, ALLOWED_HOSTS unset in production

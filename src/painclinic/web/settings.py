@@ -157,16 +157,20 @@ else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            # Django's SQLite backend whose write transactions take their turn in arrival order
+            # (web/lib/sqlite/base.py), so no writer is starved past the timeout under load.
+            "ENGINE": "painclinic.web.lib.sqlite",
             "NAME": str(DATA_DIR / "painclinic.sqlite3"),
             "OPTIONS": {
                 # WAL for concurrent readers; FULL so a reported commit survives power loss;
                 # IMMEDIATE so writers queue instead of failing with "database is locked".
                 "init_command": (
-                    "PRAGMA journal_mode=WAL;PRAGMA synchronous=FULL;"
-                    "PRAGMA foreign_keys=ON;PRAGMA busy_timeout=10000;"
+                    "PRAGMA journal_mode=WAL;PRAGMA synchronous=FULL;PRAGMA foreign_keys=ON;"
                 ),
                 "transaction_mode": "IMMEDIATE",
+                # Seconds a write waits for its turn, and then for SQLite's lock (the busy
+                # timeout, in force from the moment the connection opens).
+                "timeout": env_int("PAINCLINIC_SQLITE_WRITE_WAIT_SECONDS", 10, minimum=1),
             },
         }
     }

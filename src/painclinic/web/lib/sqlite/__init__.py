@@ -1,0 +1,1 @@
+"""The embedded SQLite database backend: Django's, with writers served in turn (see ``base``)."""
