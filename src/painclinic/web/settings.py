@@ -39,8 +39,7 @@ def _secret_key() -> str:
         weakness = weak_secret_key(configured) if PRODUCTION else None
         if weakness:
             raise SettingError(
-                f"PAINCLINIC_SECRET_KEY is too weak for production: {weakness}; "
-                f"{secret_key_hint()}"
+                f"PAINCLINIC_SECRET_KEY is too weak for production: {weakness}; {secret_key_hint()}"
             )
         return configured
     if PRODUCTION:
