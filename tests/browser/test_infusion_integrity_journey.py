@@ -14,14 +14,12 @@ import json
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, DEMO_PASSWORD, _free_port
+from tests.browser.conftest import ARTIFACTS, DEMO_PASSWORD, serving
 from tests.browser.test_infusion_journey import sign_in
 
 pytestmark = pytest.mark.browser
@@ -180,26 +178,8 @@ def integrity_server(tmp_path_factory) -> Iterator[tuple[str, dict]]:
         timeout=300,
     )
     seed = json.loads(seeded.stdout.strip().splitlines()[-1])
-    port = _free_port()
-    log = open(data_dir / "server.log", "w")  # noqa: SIM115 - closed at teardown
-    process = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=2)  # noqa: S310 - localhost
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        raise RuntimeError((data_dir / "server.log").read_text())
-    yield url, seed
-    process.terminate()
-    process.wait(timeout=20)
-    log.close()
+    with serving(data_dir, env) as url:
+        yield url, seed
 
 
 def shot(page, name: str) -> None:

@@ -7,13 +7,11 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.conftest import DEMO_PASSWORD, screenshot
+from tests.browser.conftest import DEMO_PASSWORD, screenshot, serving
 
 pytestmark = pytest.mark.browser
 
@@ -87,26 +85,8 @@ def journey(tmp_path_factory) -> Iterator[tuple[str, int, int]]:
     )
     patient_id = int(setup.stdout.split("PATIENT")[1].split()[0])
     small_id = int(setup.stdout.split("SMALL")[1].split()[0])
-    port = _free_port()
-    log = open(data_dir / "server.log", "w")  # noqa: SIM115 - closed at teardown
-    process = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=2)  # noqa: S310 - localhost
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        raise RuntimeError((data_dir / "server.log").read_text())
-    yield url, patient_id, small_id
-    process.terminate()
-    process.wait(timeout=20)
-    log.close()
+    with serving(data_dir, env) as url:
+        yield url, patient_id, small_id
 
 
 def sign_in(page, base: str, username: str) -> None:
