@@ -5,6 +5,7 @@ Public API
 simulate(regimen) -> SimulationResult
 simulate_population(regimen, n, seed) -> PopulationResult
 calculate_infusion(order) -> InfusionCalculation
+evaluate_session(library, drug, patient, steps) -> SessionLimitResult
 predict_crps_relief(regimen, ...) -> ReliefPrediction
 format_dose(value, unit) -> str
 load_drug_library(path=None) -> DrugLibrary
@@ -46,6 +47,11 @@ from painclinic.pharmacology.pkpd import ReliefPrediction, predict_crps_relief
 from painclinic.pharmacology.population import PopulationResult, simulate_population
 from painclinic.pharmacology.regimen import Dose, Regimen, parse_regimen
 from painclinic.pharmacology.routes import Route
+from painclinic.pharmacology.sessionlimits import (
+    SessionLimitResult,
+    SessionStep,
+    evaluate_session,
+)
 from painclinic.pharmacology.simulation import SimulationResult, simulate
 
 __all__ = [
@@ -74,9 +80,12 @@ __all__ = [
     "Regimen",
     "ReliefPrediction",
     "Route",
+    "SessionLimitResult",
+    "SessionStep",
     "Sex",
     "SimulationResult",
     "calculate_infusion",
+    "evaluate_session",
     "format_dose",
     "load_drug_library",
     "parse_order",

@@ -12,7 +12,9 @@ Order schema (dict or :class:`InfusionOrder`)::
      "max_total_mg": null,
      "bag": {"concentration_mg_per_ml": 1} | {"drug_amount_mg": 100, "diluent_volume_ml": 100},
      "pump_precision_ml_per_h": 0.1,
-     "prior_24h_mg": 0}
+     "prior_24h_mg": 0,
+     "scope": "session" | "step",
+     "setting": "outpatient" | "inpatient"}
 
 Calculation
 -----------
@@ -28,8 +30,15 @@ Calculation
    used, with a warning). The delivered mg/h after rounding is reported and used for all
    totals and limit checks.
 4. Volume = mL/h × hours; total = delivered mg/h × hours.
-5. Limit checks against the drug library (soft/hard, lower/upper); a bag concentration not
-   in the library's standard list is a hard limit (refused). Status = worst check.
+5. Limit checks against the drug library (soft/hard, lower/upper) by
+   :func:`~painclinic.pharmacology.sessionlimits.evaluate_session`, the order being one step:
+   with ``scope`` "session" (default) it is a whole session and every limit is checked; with
+   "step" only the step's own (weight, rate, bolus), the session's being checked on all the
+   steps together. An amount over at most ``bolus_max_duration_min`` is a bolus, checked
+   against the bolus limits and not the rate limits. Per-kg limits are on the weight their
+   library entry names (actual, or the lower of actual and ideal), whatever the dosing
+   weight. A bag concentration not in the library's standard list is a hard limit (refused).
+   Status = worst check.
 """
 
 from __future__ import annotations
@@ -43,7 +52,6 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from painclinic.pharmacology.druglibrary import (
-    QUANTITY_UNITS,
     DrugEntry,
     DrugLibrary,
     load_drug_library,
@@ -51,16 +59,23 @@ from painclinic.pharmacology.druglibrary import (
 from painclinic.pharmacology.enums import DoseUnit, LimitBound, LimitLevel, LimitStatus
 from painclinic.pharmacology.errors import PharmacologyInputError
 from painclinic.pharmacology.formatting import decimals_of_step, format_dose, format_number
-from painclinic.pharmacology.patient import Patient, Sex, parse_patient, positive_number
+from painclinic.pharmacology.patient import Patient, parse_patient, positive_number
+from painclinic.pharmacology.sessionlimits import (
+    IBW_OFFSET_CM as IBW_OFFSET_CM,
+)
+from painclinic.pharmacology.sessionlimits import (
+    LIMIT_RTOL,
+    STEP_QUANTITIES,
+    LimitCheck,
+    SessionStep,
+    evaluate_session,
+    ideal_body_weight_kg,
+)
 
 DOSE_UNITS = tuple(DoseUnit)
 WEIGHT_BASES = ("actual", "ideal", "adjusted")
 #: Adjusted body weight factor: IBW + 0.4 × (actual − IBW) [U, conventional].
 ADJUSTED_WEIGHT_FACTOR = 0.4
-#: IBW offsets (cm) from the Foo 2021 summary [S2]: height − 100 (men), − 105 (women).
-IBW_OFFSET_CM = {Sex.MALE: 100.0, Sex.FEMALE: 105.0}
-#: Relative tolerance when comparing a value with a limit (floating-point noise only).
-LIMIT_RTOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -92,38 +107,8 @@ class InfusionOrder:
     max_total_mg: float | None = None
     pump_precision_ml_per_h: float = 0.1
     prior_24h_mg: float = 0.0
-
-
-@dataclass(frozen=True)
-class LimitCheck:
-    """Outcome of one drug-library limit.
-
-    Attributes
-    ----------
-    name : str
-        Quantity checked (e.g. ``"rate_mg_per_h"``, ``"concentration_mg_per_ml"``).
-    status : LimitStatus
-        ``WITHIN``, ``SOFT_LIMIT`` (allowed with a reason) or ``HARD_LIMIT`` (refused).
-    value : float
-        The order's value of the quantity.
-    unit : str
-    limit_value : float or None
-    bound : LimitBound
-        ``LOWER``, ``UPPER``, or ``MEMBER`` (the value must be in a list).
-    source : str
-    level : LimitLevel
-    clinic_policy : bool
-    """
-
-    name: str
-    status: LimitStatus
-    value: float
-    unit: str
-    limit_value: float | None
-    bound: LimitBound
-    source: str
-    level: LimitLevel
-    clinic_policy: bool
+    scope: str = "session"
+    setting: str = "outpatient"
 
 
 @dataclass(frozen=True)
@@ -179,7 +164,13 @@ _ORDER_KEYS = {
     "bag",
     "pump_precision_ml_per_h",
     "prior_24h_mg",
+    "scope",
+    "setting",
 }
+#: ``scope``: the order is a whole session, or one step of a longer session.
+SCOPES = ("session", "step")
+#: ``setting``: which 24-hour limits apply.
+SETTINGS = ("outpatient", "inpatient")
 
 
 def parse_order(data: Any, library: DrugLibrary | None = None) -> InfusionOrder:
@@ -264,6 +255,12 @@ def parse_order(data: Any, library: DrugLibrary | None = None) -> InfusionOrder:
     precision = data.get("pump_precision_ml_per_h", 0.1)
     precision = positive_number(precision, "pump_precision_ml_per_h")
     prior = data.get("prior_24h_mg", 0) or 0
+    scope = str(data.get("scope") or "session").strip().lower()
+    if scope not in SCOPES:
+        raise PharmacologyInputError("scope", f"must be one of {SCOPES}")
+    setting = str(data.get("setting") or "outpatient").strip().lower()
+    if setting not in SETTINGS:
+        raise PharmacologyInputError("setting", f"must be one of {SETTINGS}")
     return InfusionOrder(
         drug=drug,
         patient=patient,
@@ -277,40 +274,9 @@ def parse_order(data: Any, library: DrugLibrary | None = None) -> InfusionOrder:
         max_total_mg=_opt(data, "max_total_mg", "max_total_mg"),
         pump_precision_ml_per_h=precision,
         prior_24h_mg=positive_number(prior, "prior_24h_mg", allow_zero=True),
+        scope=scope,
+        setting=setting,
     )
-
-
-def ideal_body_weight_kg(height_cm: float, sex: Sex) -> float:
-    """Ideal body weight (kg) = height (cm) − 100 (men) or − 105 (women).
-
-    Source: the Foo 2021 perioperative lidocaine consensus as summarised [S2]; check the
-    primary paper before making it a hard rule.
-
-    Parameters
-    ----------
-    height_cm : float
-        Height (cm).
-    sex : Sex
-        ``Sex.MALE`` or ``Sex.FEMALE``.
-
-    Returns
-    -------
-    float
-        Ideal body weight (kg).
-
-    Raises
-    ------
-    PharmacologyInputError
-        Sex not male/female (``patient.sex``) or a non-positive result (``patient.height_cm``).
-    """
-    if sex not in IBW_OFFSET_CM:
-        raise PharmacologyInputError(
-            "patient.sex", "must be 'female' or 'male' for ideal or adjusted body weight"
-        )
-    ibw = height_cm - IBW_OFFSET_CM[sex]
-    if ibw <= 0:
-        raise PharmacologyInputError("patient.height_cm", f"gives a non-positive IBW ({ibw:g} kg)")
-    return ibw
 
 
 def dosing_weight_kg(order: InfusionOrder) -> tuple[float, list[str]]:
@@ -424,31 +390,6 @@ def round_to_step(value: float, step: float, *, down: bool = False) -> float:
     return float(n * Decimal(repr(step)))
 
 
-def _check(name: str, value: float, limits: list[Any], entry_unit: str) -> list[LimitCheck]:
-    out = []
-    for lim in limits:
-        tol = LIMIT_RTOL * max(abs(lim.value), 1e-12)
-        if lim.bound is LimitBound.UPPER:
-            crossed = value > lim.value + tol
-        else:
-            crossed = value < lim.value - tol
-        status = lim.level.crossed if crossed else LimitStatus.WITHIN
-        out.append(
-            LimitCheck(
-                name=name,
-                status=status,
-                value=value,
-                unit=entry_unit,
-                limit_value=lim.value,
-                bound=lim.bound,
-                source=lim.source,
-                level=lim.level,
-                clinic_policy=lim.clinic_policy,
-            )
-        )
-    return out
-
-
 def _member(values: tuple[float, ...], x: float) -> bool:
     return any(math.isclose(x, v, rel_tol=1e-9) for v in values)
 
@@ -560,38 +501,30 @@ def calculate_infusion(
             f"bag concentration {format_dose(conc, 'mg/mL')} is not a library standard "
             f"({allowed}): refused"
         )
-    actual_weight = o.patient.weight_kg
-    assert actual_weight is not None
     is_bolus = o.dose_unit.is_amount and o.duration_min <= entry.bolus_max_duration_min
-    quantities: dict[str, float] = {
-        "weight_kg": actual_weight,
-        "rate_mg_per_h": delivered,
-        "rate_mg_per_kg_per_h": delivered / weight,
-        "session_total_mg": total,
-        "session_total_mg_per_kg": total / weight,
-        "total_24h_mg": o.prior_24h_mg + total,
+    # The order is one step; with scope "session" (the default) it is the whole session and the
+    # session limits are checked on it too, with scope "step" (one step of a longer session,
+    # as the protocol planner sends them) only the step's own limits: the session's are for
+    # evaluate_session on all its steps together. A bolus is checked against the bolus limits,
+    # never the infusion-rate limits. Upper limits are checked on what the pump delivers after
+    # rounding (it may round up); lower limits on the ordered dose after protocol caps
+    # (rounding may deliver a hair less).
+    session_checks = {
+        amount: evaluate_session(
+            lib,
+            o.drug,
+            o.patient,
+            [SessionStep(0.0, o.duration_min, amount, bolus=is_bolus)],
+            setting=o.setting,
+            prior_24h_mg=o.prior_24h_mg,
+            quantities=None if o.scope == "session" else STEP_QUANTITIES,
+        )
+        for amount in (total, rate * duration_h)
     }
-    if is_bolus:
-        quantities["bolus_mg"] = total
-        quantities["bolus_mg_per_kg"] = total / weight
-    # Upper limits are checked on what the pump delivers after rounding (it may round up);
-    # lower limits on the ordered dose after protocol caps (rounding may deliver a hair less).
-    ordered_total = rate * duration_h
-    ordered_quantities: dict[str, float] = {
-        "weight_kg": actual_weight,
-        "rate_mg_per_h": rate,
-        "rate_mg_per_kg_per_h": rate / weight,
-        "session_total_mg": ordered_total,
-        "session_total_mg_per_kg": ordered_total / weight,
-        "total_24h_mg": o.prior_24h_mg + ordered_total,
-        "bolus_mg": ordered_total,
-        "bolus_mg_per_kg": ordered_total / weight,
-    }
-    for name, value in quantities.items():
-        for lim in entry.limits:
-            if lim.quantity == name:
-                v = value if lim.bound is LimitBound.UPPER else ordered_quantities[name]
-                checks.extend(_check(name, v, [lim], QUANTITY_UNITS[name]))
+    delivered_eval, ordered_eval = session_checks[total], session_checks[rate * duration_h]
+    for upper_check, lower_check in zip(delivered_eval.checks, ordered_eval.checks, strict=True):
+        checks.append(upper_check if upper_check.bound is LimitBound.UPPER else lower_check)
+    warnings.extend(delivered_eval.warnings)
     status = max((c.status for c in checks), key=lambda s: s.rank, default=LimitStatus.WITHIN)
     for c in checks:
         if c.status is not LimitStatus.WITHIN and c.name != "concentration_mg_per_ml":

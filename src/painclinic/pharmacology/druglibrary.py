@@ -33,10 +33,21 @@ QUANTITY_UNITS: dict[str, str] = {
     "session_total_mg_per_kg": "mg/kg",
     "total_24h_mg": "mg",
     "weight_kg": "kg",
+    "session_duration_min": "min",
 }
 BOUNDS = (LimitBound.LOWER, LimitBound.UPPER)
 LEVELS = tuple(LimitLevel)
-EVIDENCE = ("published", "clinic_policy")
+#: How a limit's value is supported: a published source, a secondary source ([S2], not yet
+#: checked against the primary paper), or a clinic decision (derived, or no source at all).
+EVIDENCE = ("published", "secondary", "clinic_policy")
+#: The weight a per-kg limit is computed on. ``lower_of_actual_and_ideal``: the lower of the
+#: actual and the ideal body weight (IBW = height - 100 cm men, - 105 cm women; Foo 2021 [S2]).
+WEIGHT_BASES = ("actual", "lower_of_actual_and_ideal")
+#: Which sessions a limit applies to: every one, a short session (planned no longer than the
+#: drug's ``short_session_max_duration_min``), or a continuous infusion (longer).
+APPLIES_TO = ("all", "short_session", "continuous")
+#: Which clinic setting a limit applies to.
+SETTINGS = ("all", "outpatient", "inpatient")
 
 
 @dataclass(frozen=True)
@@ -57,7 +68,15 @@ class Limit:
     source : str
         Citation or policy text.
     clinic_policy : bool
-        True when the value is clinic policy ([S2]/[U]/derived) rather than published.
+        True when the value is not published (``evidence`` secondary or clinic policy).
+    evidence : str
+        One of :data:`EVIDENCE`.
+    weight_basis : str
+        One of :data:`WEIGHT_BASES` (per-kg quantities only; ``"actual"`` otherwise).
+    applies_to : str
+        One of :data:`APPLIES_TO`.
+    setting : str
+        One of :data:`SETTINGS`.
     """
 
     quantity: str
@@ -67,6 +86,14 @@ class Limit:
     unit: str
     source: str
     clinic_policy: bool
+    evidence: str = "published"
+    weight_basis: str = "actual"
+    applies_to: str = "all"
+    setting: str = "all"
+
+    def applies(self, session_kind: str, setting: str) -> bool:
+        """True when the limit applies to a ``session_kind`` session in ``setting``."""
+        return self.applies_to in ("all", session_kind) and self.setting in ("all", setting)
 
 
 @dataclass(frozen=True)
@@ -80,6 +107,17 @@ class DrugEntry:
     concentration_source: str
     bolus_max_duration_min: float
     limits: tuple[Limit, ...]
+    #: Sessions planned longer than this (min) are continuous infusions; None: all are short.
+    short_session_max_duration_min: float | None = None
+    session_kinds_source: str = ""
+    session_kinds_evidence: str = "clinic_policy"
+
+    def session_kind(self, duration_min: float) -> str:
+        """``"short_session"`` or ``"continuous"`` for a session planned ``duration_min`` long."""
+        limit = self.short_session_max_duration_min
+        if limit is not None and duration_min > limit * (1 + 1e-9):
+            return "continuous"
+        return "short_session"
 
 
 @dataclass(frozen=True)
@@ -130,7 +168,18 @@ def _concentrations(value: Any, field: str) -> tuple[float, ...]:
 def _limit(raw: Any, field: str) -> Limit:
     if not isinstance(raw, Mapping):
         raise DrugLibraryError(field, "must be an object")
-    allowed = {"quantity", "bound", "level", "value", "unit", "source", "evidence"}
+    allowed = {
+        "quantity",
+        "bound",
+        "level",
+        "value",
+        "unit",
+        "source",
+        "evidence",
+        "weight_basis",
+        "applies_to",
+        "setting",
+    }
     for key in raw:
         if key not in allowed:
             raise DrugLibraryError(f"{field}.{key}", f"unknown field (expected {sorted(allowed)})")
@@ -143,6 +192,18 @@ def _limit(raw: Any, field: str) -> Limit:
         raise DrugLibraryError(f"{field}.level", f"must be one of {tuple(map(str, LEVELS))}")
     if raw.get("evidence") not in EVIDENCE:
         raise DrugLibraryError(f"{field}.evidence", f"must be one of {EVIDENCE}")
+    for key, choices in (
+        ("weight_basis", WEIGHT_BASES),
+        ("applies_to", APPLIES_TO),
+        ("setting", SETTINGS),
+    ):
+        if key in raw and raw[key] not in choices:
+            raise DrugLibraryError(f"{field}.{key}", f"must be one of {choices}")
+    weight_basis = raw.get("weight_basis", "actual")
+    if weight_basis != "actual" and "_per_kg" not in quantity:
+        raise DrugLibraryError(
+            f"{field}.weight_basis", f"only a per-kg quantity has one, not {quantity}"
+        )
     unit = raw.get("unit")
     if unit != QUANTITY_UNITS[quantity]:
         raise DrugLibraryError(
@@ -155,18 +216,26 @@ def _limit(raw: Any, field: str) -> Limit:
         value=_num(raw.get("value"), f"{field}.value"),
         unit=unit,
         source=_text(raw.get("source"), f"{field}.source"),
-        clinic_policy=raw["evidence"] == "clinic_policy",
+        clinic_policy=raw["evidence"] != "published",
+        evidence=raw["evidence"],
+        weight_basis=weight_basis,
+        applies_to=raw.get("applies_to", "all"),
+        setting=raw.get("setting", "all"),
     )
 
 
 def _check_consistency(limits: tuple[Limit, ...], field: str) -> None:
-    """Soft limits must sit inside hard ones; lower limits below upper ones."""
+    """Soft limits must sit inside hard ones; lower limits below upper ones (among the limits
+    of one quantity for the same sessions and setting)."""
     by_q: dict[str, dict[tuple[LimitBound, LimitLevel], float]] = {}
     for lim in limits:
         key = (lim.bound, lim.level)
-        slot = by_q.setdefault(lim.quantity, {})
+        scope = lim.quantity
+        if lim.applies_to != "all" or lim.setting != "all":
+            scope = f"{lim.quantity} ({lim.applies_to}, {lim.setting})"
+        slot = by_q.setdefault(scope, {})
         if key in slot:
-            raise DrugLibraryError(field, f"two {lim.level} {lim.bound} limits for {lim.quantity}")
+            raise DrugLibraryError(field, f"two {lim.level} {lim.bound} limits for {scope}")
         slot[key] = lim.value
     upper, lower = LimitBound.UPPER, LimitBound.LOWER
     soft, hard = LimitLevel.SOFT, LimitLevel.HARD
@@ -188,7 +257,27 @@ _DRUG_KEYS = {
     "concentration_source",
     "bolus_max_duration_min",
     "limits",
+    "session_kinds",
 }
+
+
+def _session_kinds(raw: Any, field: str) -> tuple[float | None, str, str]:
+    """(short_session_max_duration_min, source, evidence) of an optional ``session_kinds``."""
+    if raw is None:
+        return None, "", "clinic_policy"
+    if not isinstance(raw, Mapping):
+        raise DrugLibraryError(field, "must be an object")
+    allowed = {"short_session_max_duration_min", "source", "evidence"}
+    for key in raw:
+        if key not in allowed:
+            raise DrugLibraryError(f"{field}.{key}", f"unknown field (expected {sorted(allowed)})")
+    if raw.get("evidence") not in EVIDENCE:
+        raise DrugLibraryError(f"{field}.evidence", f"must be one of {EVIDENCE}")
+    return (
+        _num(raw.get("short_session_max_duration_min"), f"{field}.short_session_max_duration_min"),
+        _text(raw.get("source"), f"{field}.source"),
+        str(raw["evidence"]),
+    )
 
 
 def parse_drug_library(data: Any, path: str = "<memory>") -> DrugLibrary:
@@ -237,6 +326,9 @@ def parse_drug_library(data: Any, path: str = "<memory>") -> DrugLibrary:
             raise DrugLibraryError(f"{f}.limits", "must be a list")
         limits = tuple(_limit(lim, f"{f}.limits[{i}]") for i, lim in enumerate(limits_raw))
         _check_consistency(limits, f"{f}.limits")
+        short_max, kinds_source, kinds_evidence = _session_kinds(
+            raw.get("session_kinds"), f"{f}.session_kinds"
+        )
         drugs[str(name).lower()] = DrugEntry(
             name=str(name).lower(),
             display_name=_text(raw.get("display_name"), f"{f}.display_name"),
@@ -254,6 +346,9 @@ def parse_drug_library(data: Any, path: str = "<memory>") -> DrugLibrary:
                 raw.get("bolus_max_duration_min"), f"{f}.bolus_max_duration_min"
             ),
             limits=limits,
+            short_session_max_duration_min=short_max,
+            session_kinds_source=kinds_source,
+            session_kinds_evidence=kinds_evidence,
         )
     signed_by = sign.get("signed_by")
     signed_on = sign.get("signed_on")
