@@ -411,6 +411,7 @@ def evaluate_session(
     Parameters
     ----------
     library : DrugLibrary
+        The validated drug library whose limits are checked.
     drug : str
         ``"ketamine"`` or ``"lidocaine"`` (any drug in the library).
     patient : Patient
