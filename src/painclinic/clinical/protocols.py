@@ -34,6 +34,9 @@ DRUGS = ("ketamine", "lidocaine")
 DOSE_UNITS = ("mg/kg/h", "mg/h", "mcg/kg/min", "mg/kg", "mg")
 WEIGHT_BASES = ("actual", "ideal")
 SEXES = ("female", "male")
+#: Where a protocol is given: an outpatient clinic, or only to admitted patients. A clinic
+#: configured without an inpatient service is offered the outpatient protocols only.
+SETTINGS = ("outpatient", "inpatient")
 STATUS_ORDER = ("within", "soft_limit", "hard_limit")
 
 Calculator = Callable[[dict[str, Any]], Any]
@@ -97,6 +100,7 @@ class Protocol:
     min_weight_kg: float | None
     order_chunk_min: float | None
     raw: Mapping[str, Any] = field(repr=False)
+    setting: str = "outpatient"
 
     def order_steps(self) -> tuple[Step, ...]:
         """Steps as sent to the calculator: rate steps longer than ``order_chunk_min`` are
@@ -215,7 +219,7 @@ RATE_UNITS = ("mg/kg/h", "mg/h", "mcg/kg/min")
 def _protocol(pid: str, value: object, cadences: Mapping[str, Cadence]) -> Protocol:
     path = join("protocols", pid)
     data = as_mapping(value, path)
-    check_keys(data, path, PROTOCOL_KEYS)
+    check_keys(data, path, PROTOCOL_KEYS, ["setting"])
     steps = []
     for i, raw in enumerate(as_list(data["steps"], join(path, "steps"))):
         spath = join(join(path, "steps"), i)
@@ -297,6 +301,7 @@ def _protocol(pid: str, value: object, cadences: Mapping[str, Cadence]) -> Proto
         min_weight_kg=_opt(data["min_weight_kg"], join(path, "min_weight_kg")),
         order_chunk_min=chunk,
         raw=dict(data),
+        setting=as_str(data.get("setting", "outpatient"), join(path, "setting"), SETTINGS),
     )
 
 
@@ -330,6 +335,14 @@ def load_protocols(policy_dir: str | Path | None = None) -> ProtocolLibrary:
         ),
         ibw_sources=check_sources(ibw["sources"], "ideal_body_weight.sources"),
         protocols=protocols,
+    )
+
+
+def offered_protocols(library: ProtocolLibrary, *, inpatient_service: bool) -> tuple[Protocol, ...]:
+    """The protocols a clinic may plan: every one with an inpatient service, else the
+    outpatient ones only (an inpatient-only protocol is never offered to an outpatient clinic)."""
+    return tuple(
+        p for p in library.protocols.values() if inpatient_service or p.setting == "outpatient"
     )
 
 
@@ -375,12 +388,15 @@ class PlannedSession:
     steps: tuple[PlanStep, ...]
     total_mg: float
     observation_times_min: tuple[float, ...] | None
+    #: The whole session against the drug library (``SessionLimitResult.to_dict()``).
+    session_limits: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "number": self.number,
             "day": self.day,
             "total_mg": self.total_mg,
+            "session_limits": None if self.session_limits is None else dict(self.session_limits),
             "steps": [s.to_dict() for s in self.steps],
             "observation_times_min": None
             if self.observation_times_min is None
@@ -543,6 +559,50 @@ def _calc_value(result: Any, name: str) -> Any:
     return getattr(result, name)
 
 
+def _session_limits(
+    protocol: Protocol,
+    pt: Mapping[str, Any],
+    steps: list[PlanStep],
+    delivered: list[tuple[float, float, float]],
+    session_start: float,
+) -> Any:
+    """The whole session (every step, the loading dose included) against the drug library,
+    with earlier sessions' doses in the rolling 24 hours: ``pharmacology.evaluate_session``."""
+    from painclinic.pharmacology import SessionStep, evaluate_session, load_drug_library
+    from painclinic.pharmacology.patient import parse_patient
+    from painclinic.pharmacology.sessionlimits import SESSION_QUANTITIES
+
+    library = load_drug_library()
+    entry = library.drug(protocol.drug)
+    session_steps = [
+        SessionStep(
+            s.start_min,
+            s.duration_min,
+            s.total_mg,
+            bolus=str(s.order["dose"]["unit"]) in ("mg", "mg/kg")
+            and s.duration_min <= entry.bolus_max_duration_min,
+            label=s.label,
+        )
+        for s in steps
+    ]
+    own = len(steps)
+    earlier = [
+        SessionStep(a - session_start, b - a, mg)
+        for a, b, mg in delivered[: len(delivered) - own]
+        if b > a and b > session_start - DAY_MIN
+    ]
+    return evaluate_session(
+        library,
+        protocol.drug,
+        parse_patient(dict(pt)),
+        session_steps,
+        setting=protocol.setting,
+        earlier=earlier,
+        # The steps' own limits (weight, rate, bolus) were checked order by order.
+        quantities=SESSION_QUANTITIES,
+    )
+
+
 def plan(
     protocol_id: str,
     patient: Mapping[str, Any],
@@ -606,6 +666,11 @@ def plan(
                 "bag": {"concentration_mg_per_ml": conc},
                 "pump_precision_ml_per_h": protocol.pump_precision_ml_per_h,
                 "prior_24h_mg": round(prior, 3),
+                # One step of the session: the session's own limits are checked below on
+                # all its steps together (pharmacology.evaluate_session).
+                "scope": "step",
+                "setting": protocol.setting,
+                "session_duration_min": protocol.session_duration_min,
             }
             try:
                 result = calc(order)
@@ -659,8 +724,28 @@ def plan(
         times = (
             protocol.cadence.times(offset) if offset <= 24 * 60 else None
         )  # multi-day: cadence phases only
+        session_limits = _session_limits(protocol, pt, steps, delivered, session_start)
+        status = str(session_limits.status)
+        statuses.append(status)
+        label = f"session {index + 1} (whole session)"
+        if status == "hard_limit":
+            blocked = True
+            notes.append((label, "hard limit - plan blocked"))
+        elif status == "soft_limit":
+            notes.append((label, "soft limit - needs a reason and a second clinician"))
+        for check in session_limits.breaches:
+            notes.append((label, check.message()))
+        for w in session_limits.warnings:
+            notes.append(("plan", w))
         planned.append(
-            PlannedSession(index + 1, day, tuple(steps), sum(s.total_mg for s in steps), times)
+            PlannedSession(
+                index + 1,
+                day,
+                tuple(steps),
+                sum(s.total_mg for s in steps),
+                times,
+                session_limits.to_dict(),
+            )
         )
     warnings = _group_notes(notes)
     if protocol.session_duration_min > 24 * 60:

@@ -14,7 +14,8 @@ Order schema (dict or :class:`InfusionOrder`)::
      "pump_precision_ml_per_h": 0.1,
      "prior_24h_mg": 0,
      "scope": "session" | "step",
-     "setting": "outpatient" | "inpatient"}
+     "setting": "outpatient" | "inpatient",
+     "session_duration_min": null}
 
 Calculation
 -----------
@@ -34,10 +35,12 @@ Calculation
    :func:`~painclinic.pharmacology.sessionlimits.evaluate_session`, the order being one step:
    with ``scope`` "session" (default) it is a whole session and every limit is checked; with
    "step" only the step's own (weight, rate, bolus), the session's being checked on all the
-   steps together. An amount over at most ``bolus_max_duration_min`` is a bolus, checked
-   against the bolus limits and not the rate limits. Per-kg limits are on the weight their
-   library entry names (actual, or the lower of actual and ideal), whatever the dosing
-   weight. A bag concentration not in the library's standard list is a hard limit (refused).
+   steps together (``session_duration_min``, the whole session's planned length, then
+   decides whether the step belongs to a short session or a continuous infusion). An amount
+   over at most ``bolus_max_duration_min`` is a bolus, checked against the bolus limits and
+   not the rate limits. Per-kg limits are on the weight their library entry names (actual,
+   or the lower of actual and ideal), whatever the dosing weight. A bag concentration not in
+   the library's standard list is a hard limit (refused).
    Status = worst check.
 """
 
@@ -109,6 +112,7 @@ class InfusionOrder:
     prior_24h_mg: float = 0.0
     scope: str = "session"
     setting: str = "outpatient"
+    session_duration_min: float | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +170,7 @@ _ORDER_KEYS = {
     "prior_24h_mg",
     "scope",
     "setting",
+    "session_duration_min",
 }
 #: ``scope``: the order is a whole session, or one step of a longer session.
 SCOPES = ("session", "step")
@@ -276,6 +281,7 @@ def parse_order(data: Any, library: DrugLibrary | None = None) -> InfusionOrder:
         prior_24h_mg=positive_number(prior, "prior_24h_mg", allow_zero=True),
         scope=scope,
         setting=setting,
+        session_duration_min=_opt(data, "session_duration_min", "session_duration_min"),
     )
 
 
@@ -517,6 +523,7 @@ def calculate_infusion(
             [SessionStep(0.0, o.duration_min, amount, bolus=is_bolus)],
             setting=o.setting,
             prior_24h_mg=o.prior_24h_mg,
+            planned_duration_min=o.session_duration_min,
             quantities=None if o.scope == "session" else STEP_QUANTITIES,
         )
         for amount in (total, rate * duration_h)
