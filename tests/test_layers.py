@@ -41,6 +41,7 @@ PROJECT = (
     "painclinic.web.settings",
     "painclinic.web.urls",
     "painclinic.web.wsgi",
+    "painclinic.web.gunicorn_conf",
     "painclinic.web.errors",
 )
 PRESENTATION_FILES = {

@@ -30,6 +30,7 @@ URL_MATRIX: dict[str, set[Role]] = {
     "accounts:staff_list": {A},
     "accounts:staff_create": {A},
     "accounts:staff_role": {A},
+    "accounts:staff_password_reset": {A},
     "patients:search": STAFF,
     "patients:register": {P, N, F},
     "patients:detail": STAFF,
@@ -69,7 +70,7 @@ def url_for(name: str, users, patient, own_patient) -> str:
         kwargs["weight_id"] = patient.weights.first().pk
     if name == "portal:consent":
         kwargs["consent_id"] = own_patient.consents.first().pk
-    if name == "accounts:staff_role":
+    if name in ("accounts:staff_role", "accounts:staff_password_reset"):
         kwargs["user_id"] = users[Role.NURSE].pk
     return reverse(name, kwargs=kwargs)
 

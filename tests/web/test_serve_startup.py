@@ -56,21 +56,59 @@ def production_env(data_dir: Path, **settings: str) -> dict[str, str]:
     return clean_env(data_dir, **{k: v for k, v in values.items() if v is not None})
 
 
-def serve_refused(env: dict[str, str]) -> str:
-    """Run `painclinic serve`, which must stop by itself; its one line of standard error."""
+# Three ways to start the app in production, each must refuse the same way: the embedded
+# server, gunicorn with the clinic's settings module (the README's command) and gunicorn
+# given only the WSGI module.
+LAUNCHERS = ("serve", "gunicorn", "gunicorn-wsgi-only")
+
+
+def _command(launcher: str, port: int) -> list[str]:
+    if launcher == "serve":
+        return [*CLI, "serve", "--port", str(port)]
+    gunicorn = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"]
+    gunicorn += ["--no-control-socket", "--workers", "1"]
+    if launcher == "gunicorn":
+        return [*gunicorn, "-c", "python:painclinic.web.gunicorn_conf"]
+    return [*gunicorn, "painclinic.web.wsgi"]
+
+
+@pytest.fixture(params=LAUNCHERS)
+def launcher(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def serve_refused(env: dict[str, str], launcher: str = "serve") -> str:
+    """Start the app, which must stop by itself; its one line of refusal.
+
+    `painclinic serve` and gunicorn with the clinic's settings module write that one line and
+    nothing else of their own (gunicorn logs its own start first); gunicorn given only the
+    WSGI module stops with gunicorn's "App failed to load" (status 4) after the same line,
+    instead of booting a failing worker forever.
+    """
     result = subprocess.run(
-        [*CLI, "serve", "--port", str(_free_port())],
+        _command(launcher, _free_port()),
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
+        cwd=env["PAINCLINIC_DATA_DIR"],  # no stray ./gunicorn.conf.py is read
     )
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert result.returncode == 1, (result.returncode, result.stderr)
     assert "Traceback" not in result.stderr, result.stderr
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: refusing to serve: "), lines[0]
-    return lines[0]
+    refusals = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(refusals) == 1, result.stderr
+    assert refusals[0].startswith("error: refusing to serve: "), refusals[0]
+    if launcher == "gunicorn-wsgi-only":
+        assert result.returncode == 4, (result.returncode, result.stderr)
+        assert "App failed to load" in result.stderr, result.stderr
+    else:
+        assert result.returncode == 1, (result.returncode, result.stderr)
+        others = [
+            line
+            for line in result.stderr.splitlines()
+            if line.strip() and line != refusals[0] and "[INFO] Starting gunicorn" not in line
+        ]
+        assert others == [], result.stderr
+    return refusals[0]
 
 
 def migrate(env: dict[str, str]) -> None:
@@ -86,8 +124,11 @@ def migrate(env: dict[str, str]) -> None:
 # --- refusals -------------------------------------------------------------------------------
 
 
-def test_production_without_a_secret_key_stops_with_one_line(tmp_path):
-    line = serve_refused(production_env(tmp_path, PAINCLINIC_SECRET_KEY=None))  # type: ignore[arg-type]
+def test_production_without_a_secret_key_stops_with_one_line(tmp_path, launcher):
+    line = serve_refused(
+        production_env(tmp_path, PAINCLINIC_SECRET_KEY=None),  # type: ignore[arg-type]
+        launcher,
+    )
     assert "PAINCLINIC_SECRET_KEY" in line and "required" in line
 
 
@@ -102,31 +143,59 @@ def test_production_without_a_secret_key_stops_with_one_line(tmp_path):
     ],
     ids=["short", "placeholder", "long-placeholder", "django-insecure", "few-characters"],
 )
-def test_production_with_a_weak_secret_key_stops_with_one_line(tmp_path, key, why):
-    line = serve_refused(production_env(tmp_path, PAINCLINIC_SECRET_KEY=key))
+def test_production_with_a_weak_secret_key_stops_with_one_line(tmp_path, key, why, launcher):
+    line = serve_refused(production_env(tmp_path, PAINCLINIC_SECRET_KEY=key), launcher)
     assert "PAINCLINIC_SECRET_KEY is too weak" in line and why in line
     assert key not in line  # the refused key is not echoed into logs
 
 
-def test_production_with_an_unreachable_database_stops_with_one_line(tmp_path):
+def test_production_with_an_unreachable_database_stops_with_one_line(tmp_path, launcher):
     port = _free_port()  # nothing listens there
     env = production_env(
         tmp_path, DATABASE_URL=f"postgres://postgres@127.0.0.1:{port}/painclinic_nowhere"
     )
-    line = serve_refused(env)
+    line = serve_refused(env, launcher)
     assert "cannot reach the postgresql database 'painclinic_nowhere'" in line
     assert f"127.0.0.1:{port}" in line
 
 
-def test_production_with_unapplied_migrations_stops_with_one_line(tmp_path):
-    line = serve_refused(production_env(tmp_path))  # a new, empty SQLite file
+def test_production_with_unapplied_migrations_stops_with_one_line(tmp_path, launcher):
+    line = serve_refused(production_env(tmp_path), launcher)  # a new, empty SQLite file
     assert re.search(r"\d+ database migration\(s\) not applied \(\w+\.\w+", line), line
     assert "painclinic manage migrate" in line
 
 
-def test_a_malformed_setting_stops_with_one_line(tmp_path):
-    line = serve_refused(production_env(tmp_path, PAINCLINIC_SESSION_IDLE_MINUTES="soon"))
+def test_a_malformed_setting_stops_with_one_line(tmp_path, launcher):
+    line = serve_refused(production_env(tmp_path, PAINCLINIC_SESSION_IDLE_MINUTES="soon"), launcher)
     assert "PAINCLINIC_SESSION_IDLE_MINUTES" in line
+
+
+@pytest.fixture(scope="module")
+def non_durable_postgresql(tmp_path_factory) -> Iterator[str]:
+    """A migrated PostgreSQL database whose commits return before they reach the disk."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        pytest.skip("needs PostgreSQL (scripts/run-postgres-suite.sh sets DATABASE_URL)")
+    import psycopg
+
+    server, _, _name = url.rpartition("/")
+    name = f"painclinic_nondurable_{secrets.token_hex(4)}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+        admin.execute(f"ALTER DATABASE {name} SET synchronous_commit = off")
+    try:
+        migrate(clean_env(tmp_path_factory.mktemp("nondurable"), DATABASE_URL=f"{server}/{name}"))
+        yield f"{server}/{name}"
+    finally:
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_production_on_storage_that_can_lose_commits_stops_with_one_line(
+    tmp_path, launcher, non_durable_postgresql
+):
+    line = serve_refused(production_env(tmp_path, DATABASE_URL=non_durable_postgresql), launcher)
+    assert "PostgreSQL synchronous_commit is off, expected on" in line
 
 
 def test_weak_secret_keys():
@@ -139,15 +208,19 @@ def test_weak_secret_keys():
 # --- a running server -----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory) -> Iterator[str]:
+@pytest.fixture(scope="module", params=("serve", "gunicorn"))
+def served(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("serve-headers")
     env = clean_env(data_dir, PAINCLINIC_ENV="development")
     migrate(env)
     port = _free_port()
     log = open(data_dir / "server.log", "w")  # noqa: SIM115 - closed at teardown
     process = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+        _command(request.param, port),
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=data_dir,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -218,7 +291,7 @@ def test_the_servers_own_error_pages_name_no_version_either(served):
         else:
             assert head.startswith("HTTP/1.1 " + status), head
             server = [v for k, v in _header_lines(head) if k == "server"]
-            assert server and not VERSION.search(server[0]), head
+            assert not any(VERSION.search(value) for value in server), head
         assert not re.search(r"python|wsgiserver", body, re.IGNORECASE), body[:300]
 
 

@@ -5,10 +5,24 @@ from __future__ import annotations
 import typer
 
 from painclinic.cli._django import setup_django
+from painclinic.cli._io import refuse
+
+# Django commands that change accounts without an audit event (and, for createsuperuser, make
+# an account with no role, which no page admits): the audited command instead.
+UNAUDITED_ACCOUNT_COMMANDS = {
+    "createsuperuser": "painclinic accounts create-admin",
+    "changepassword": "painclinic accounts reset-password (or the staff page's Reset password)",
+}
 
 
 def manage(ctx: typer.Context) -> None:
     """Pass-through to Django management commands: painclinic manage migrate, ..."""
+    command = next((arg for arg in ctx.args if not arg.startswith("-")), "")
+    if command in UNAUDITED_ACCOUNT_COMMANDS:
+        refuse(
+            f"refused: '{command}' changes accounts without an audit event; use "
+            f"{UNAUDITED_ACCOUNT_COMMANDS[command]}"
+        )
     setup_django()
     from django.core.management import execute_from_command_line
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from painclinic.cli._django import setup_django
 from painclinic.cli._io import refuse
 
 
@@ -18,14 +17,11 @@ def serve(
     usable (a missing or weak secret key in production, a malformed variable), the database
     cannot be reached, a migration is not applied, or the storage can lose committed writes.
     """
-    from django.core.exceptions import ImproperlyConfigured
+    from painclinic.web.lib.startup import startup_refusal
 
-    from painclinic.web.lib.env import SettingError
-
-    try:
-        setup_django()
-    except (SettingError, ImproperlyConfigured, OSError) as error:
-        refuse(f"refusing to serve: {error}")
+    refusal = startup_refusal()
+    if refusal:
+        refuse(refusal)
 
     from django.core.management import (
         CommandError,
@@ -36,11 +32,7 @@ def serve(
 
     from painclinic.cli._server import QuietWSGIServer
     from painclinic.cli._slots import bounded_handlers, request_slots
-    from painclinic.web.lib.startup import startup_problems
-
-    problems = startup_problems()
-    if problems:
-        refuse(f"refusing to serve: {'; '.join(problems)}")
+    from painclinic.web.lib.env import SettingError
 
     # runserver as installed (staticfiles' own, when that app is), with a server that does not
     # name its Python version in every response.

@@ -112,6 +112,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "painclinic.web.accounts.middleware.SessionTimeoutMiddleware",
     "painclinic.web.accounts.middleware.TwoFactorMiddleware",
+    "painclinic.web.accounts.middleware.PasswordMustChangeMiddleware",
     "painclinic.web.accounts.middleware.RoleGateMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -274,6 +275,9 @@ PLAN_WEIGHT_MAX_AGE_DAYS = env_int("PAINCLINIC_PLAN_WEIGHT_MAX_AGE_DAYS", 30, mi
 # Ontario HST; whether physician-supervised infusions are exempt needs the clinic's CRA ruling.
 TREATMENT_HST_PERCENT = env_int("PAINCLINIC_HST_PERCENT", 13, minimum=0)
 TREATMENT_INFUSIONS_HST_EXEMPT = env_bool("PAINCLINIC_INFUSIONS_HST_EXEMPT", False)
+# Does the clinic admit patients? Inpatient-only protocols (a multi-day continuous infusion)
+# are offered only when it does, and their sessions are held to the inpatient 24-hour limits.
+INPATIENT_SERVICE = env_bool("PAINCLINIC_INPATIENT_SERVICE", False)
 
 # Infusion-day policy (clinic decisions, not published limits).
 INFUSION_FASTING_HOURS = (

@@ -83,3 +83,48 @@ class StaffCreateForm(forms.Form):
 class RoleChangeForm(forms.Form):
     role = forms.ChoiceField(choices=STAFF_ROLE_CHOICES)
     reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class PasswordResetForm(forms.Form):
+    """A temporary password for a colleague; they must replace it when they next sign in."""
+
+    temporary_password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        strip=False,
+        max_length=128,
+        help_text="Give it to them in person or by phone, never by e-mail.",
+    )
+    temporary_password_again = forms.CharField(
+        label="Temporary password, again",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        strip=False,
+        max_length=128,
+    )
+    reason = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="For example: forgot it; locked out after failed sign-ins.",
+    )
+
+    def __init__(self, *args: Any, target: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.target = target
+
+    def clean_reason(self) -> str:
+        reason: str = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Say why the password is reset.")
+        return reason
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        first = cleaned.get("temporary_password")
+        second = cleaned.get("temporary_password_again")
+        if first and second and first != second:
+            self.add_error("temporary_password_again", "The two passwords differ.")
+        elif first:
+            try:
+                validate_password(first, self.target)
+            except forms.ValidationError as error:
+                self.add_error("temporary_password", error)
+        return cleaned

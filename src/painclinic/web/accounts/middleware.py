@@ -90,6 +90,38 @@ class TwoFactorMiddleware:
         return None
 
 
+_PASSWORD_CHANGE_EXEMPT = (
+    "accounts:password_change",
+    "accounts:logout",
+    "accounts:two_factor_setup",
+    "accounts:two_factor_verify",
+    "accounts:ping",
+)
+
+
+class PasswordMustChangeMiddleware:
+    """After a reset, the temporary password opens only the page that replaces it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any
+    ) -> HttpResponse | None:
+        user = request.user
+        if not user.is_authenticated or not getattr(user, "password_must_change", False):
+            return None
+        match = request.resolver_match
+        if match is not None and match.view_name in _PASSWORD_CHANGE_EXEMPT:
+            return None
+        if not getattr(view_func, "login_required", True):
+            return None
+        return redirect("accounts:password_change")
+
+
 class RoleGateMiddleware:
     """Every view must declare the roles it serves; undeclared views are refused."""
 

@@ -27,6 +27,9 @@ class User(AbstractUser):
     role = models.CharField(max_length=20, choices=Role.choices)
     # Professional identifiers shown on signed records (CPSO or CNO registration number).
     registration_number = models.CharField(max_length=20, blank=True)
+    # Set when a clinic admin (or the server's operator) resets the password: the temporary
+    # password signs in once and leads straight to choosing a new one.
+    password_must_change = models.BooleanField(default=False)
 
     @property
     def is_clinic_staff(self) -> bool:

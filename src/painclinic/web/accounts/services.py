@@ -45,7 +45,7 @@ def username_problem(username: str) -> str | None:
     return None
 
 
-@service(ROLES.create_staff, category=Category.ACCOUNT, action=Action.CREATE)
+@service(ROLES.create_staff_account, category=Category.ACCOUNT, action=Action.CREATE)
 def do_create_staff(actor: Actor, account: StaffAccount) -> User:
     if account.role in (Role.PATIENT, Role.SYSTEM):
         raise Refused("Staff accounts take a staff role.", "role")
@@ -90,7 +90,8 @@ def do_change_password(actor: Actor, new_password: str) -> User:
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         locked.set_password(new_password)
-        locked.save(update_fields=["password"])
+        locked.password_must_change = False
+        locked.save(update_fields=["password", "password_must_change"])
         audit(
             actor,
             category=Category.ACCOUNT,
@@ -99,6 +100,56 @@ def do_change_password(actor: Actor, new_password: str) -> User:
             detail={"event": "password changed", "username": locked.username},
         )
     return locked
+
+
+@service(ROLES.reset_staff_password, category=Category.ACCOUNT, action=Action.UPDATE)
+def do_reset_password(actor: Actor, user: User, temporary_password: str, reason: str) -> User:
+    """Give ``user`` a temporary password that must be changed at the next sign-in.
+
+    For a colleague who forgot theirs (a clinic admin, on the staff page) or for a locked-out
+    clinic admin (the server's operator, ``painclinic accounts reset-password``). Every session
+    of the user ends (Django ties a session to the password hash), the log-in lock-out of the
+    username is lifted, and the audit event carries the reason but no password. Nobody resets
+    their own password this way (they change it, knowing the current one).
+    """
+    note_subject(obj=user, target_username=user.username)
+    if user.pk == actor.user.pk:
+        raise PermissionDenied("nobody resets their own password; change it instead")
+    if user.role == Role.SYSTEM or not user.is_active:
+        raise Refused("This account cannot sign in, so it has no password to reset.", "username")
+    if not reason.strip():
+        raise Refused("Say why the password is reset.", "reason")
+    if not temporary_password:
+        raise Refused("Enter the temporary password.", "temporary_password")
+    try:
+        validate_password(temporary_password, user)
+    except ValidationError as error:
+        raise Refused(" ".join(error.messages), "temporary_password") from None
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        locked.set_password(temporary_password)
+        locked.password_must_change = True
+        locked.save(update_fields=["password", "password_must_change"])
+        _lift_lockout(locked.username)
+        audit(
+            actor,
+            category=Category.ACCOUNT,
+            action=Action.UPDATE,
+            obj=locked,
+            detail={
+                "event": "password reset",
+                "username": locked.username,
+                "reason": reason.strip(),
+            },
+        )
+    return locked
+
+
+def _lift_lockout(username: str) -> None:
+    """Forget the failed log-ins that locked ``username`` out (django-axes)."""
+    from axes.utils import reset
+
+    reset(username=username)
 
 
 @service(ROLES.change_role, category=Category.ACCOUNT, action=Action.ROLE_CHANGE)

@@ -14,4 +14,5 @@ urlpatterns = [
     path("staff/", views.staff_list, name="staff_list"),
     path("staff/new/", views.staff_create, name="staff_create"),
     path("staff/<id:user_id>/role/", views.staff_role, name="staff_role"),
+    path("staff/<id:user_id>/password/", views.staff_password_reset, name="staff_password_reset"),
 ]

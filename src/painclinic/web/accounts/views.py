@@ -17,7 +17,12 @@ from django.views.decorators.http import require_http_methods, require_safe
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from painclinic.web.accounts.forms import RoleChangeForm, StaffCreateForm, TokenForm
+from painclinic.web.accounts.forms import (
+    PasswordResetForm,
+    RoleChangeForm,
+    StaffCreateForm,
+    TokenForm,
+)
 from painclinic.web.accounts.models import Role, User
 from painclinic.web.accounts.permissions import allow_roles, public
 from painclinic.web.accounts.roles import ROLES
@@ -25,6 +30,7 @@ from painclinic.web.accounts.services import (
     do_change_password,
     do_change_role,
     do_create_staff,
+    do_reset_password,
 )
 from painclinic.web.audit.services import Action, Category, Outcome, audit
 from painclinic.web.lib.http import actor_of
@@ -168,7 +174,9 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
 @allow_roles(ROLES.list_staff)
 @require_safe
 def staff_list(request: HttpRequest) -> HttpResponse:
-    users = User.objects.exclude(role=Role.PATIENT).order_by("last_name", "first_name", "username")
+    users = User.objects.exclude(role__in=(Role.PATIENT, Role.SYSTEM)).order_by(
+        "last_name", "first_name", "username"
+    )
     return render(request, "accounts/staff_list.html", {"users": users})
 
 
@@ -186,7 +194,9 @@ def staff_create(request: HttpRequest) -> HttpResponse:
 @allow_roles(ROLES.change_role)
 @require_http_methods(["GET", "POST"])
 def staff_role(request: HttpRequest, user_id: int) -> HttpResponse:
-    target = get_object_or_404(User.objects.exclude(role=Role.PATIENT), pk=user_id)
+    target = get_object_or_404(
+        User.objects.exclude(role__in=(Role.PATIENT, Role.SYSTEM)), pk=user_id
+    )
     initial: dict[str, Any] = {"role": target.role}
     form = RoleChangeForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -202,3 +212,31 @@ def staff_role(request: HttpRequest, user_id: int) -> HttpResponse:
             messages.success(request, f"{target.username} is now {target.get_role_display()}.")
             return redirect("accounts:staff_list")
     return render(request, "accounts/staff_role.html", {"form": form, "target": target})
+
+
+@allow_roles(ROLES.reset_password)
+@require_http_methods(["GET", "POST"])
+def staff_password_reset(request: HttpRequest, user_id: int) -> HttpResponse:
+    # Nobody resets their own password here: the service refuses it (403); they change it.
+    target = get_object_or_404(
+        User.objects.exclude(role__in=(Role.PATIENT, Role.SYSTEM)), pk=user_id
+    )
+    form = PasswordResetForm(request.POST or None, target=target)
+    if request.method == "POST" and form.is_valid():
+        try:
+            do_reset_password(
+                actor_of(request),
+                target,
+                form.cleaned_data["temporary_password"],
+                form.cleaned_data["reason"],
+            )
+        except Refused as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            messages.success(
+                request,
+                f"{target.display_name} has a temporary password; they choose a new one when "
+                "they next sign in. Their open sessions have ended.",
+            )
+            return redirect("accounts:staff_list")
+    return render(request, "accounts/staff_password_reset.html", {"form": form, "target": target})

@@ -140,3 +140,36 @@ def startup_problems(connection: Any = None) -> list[str]:
             "'painclinic manage migrate' first"
         ]
     return durability_problems(connection)
+
+
+def startup_refusal() -> str | None:
+    """Set Django up and run every start-up check; the one line that refuses, or None.
+
+    One entry for every way the app is served: ``painclinic serve``, gunicorn's start-up hook
+    (``web/gunicorn_conf.py``) and the WSGI module itself (``web/wsgi.py``), so a production
+    start with a missing or weak secret key, a malformed setting, an unreachable database, an
+    unapplied migration or non-durable storage stops with the same sentence whichever way the
+    clinic starts it. The database connection the checks opened is closed again, so a server
+    that forks workers afterwards does not share it.
+    """
+    import os
+
+    from painclinic.web.lib.env import SettingError
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "painclinic.web.settings")
+    import django
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        django.setup()
+    except (SettingError, ImproperlyConfigured, OSError) as error:
+        return f"refusing to serve: {' '.join(str(error).split())}"
+    from django.db import connections
+
+    try:
+        problems = startup_problems()
+    finally:
+        connections.close_all()
+    if problems:
+        return f"refusing to serve: {'; '.join(problems)}"
+    return None
