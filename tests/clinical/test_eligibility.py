@@ -89,6 +89,24 @@ def neuropathic_weak(f: dict[str, Any]) -> None:
     ]  # fmt: skip
 
 
+def phn(months: float | None = 4, met: bool | None = True, confirmed: bool | None = None):
+    def mutate(f: dict[str, Any]) -> None:
+        neuropathic_weak(f)
+        f["diagnosis"]["criteria"]["met"] = met
+        f["diagnosis"]["findings"] = {"months_since_rash": months}
+        f["diagnosis"]["clinician_confirmed"] = confirmed
+
+    return mutate
+
+
+def both(*mutations: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    def mutate(f: dict[str, Any]) -> None:
+        for m in mutations:
+            m(f)
+
+    return mutate
+
+
 # (rule id, drug, mutation that should fire it, category)
 CASES: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
     ("KET-CI-001", "ketamine", comorbidity("poorly_controlled_cardiovascular_disease"), "absolute"),
@@ -99,7 +117,17 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
     ("KET-CI-005", "ketamine", comorbidity("raised_intraocular_pressure"), "absolute"),
     ("KET-CI-006", "ketamine", setter("pregnancy", value="pregnant"), "absolute"),
     ("KET-CI-007", "ketamine", setter("vitals", "systolic_bp_mmhg", value=181), "absolute"),
+    ("KET-CI-008", "ketamine", setter("psychiatric", "history_psychosis_or_mania", value=True),
+     "absolute"),
+    ("KET-CI-009", "ketamine", comorbidity("ketamine_hypersensitivity"), "absolute"),
+    ("KET-CI-010", "ketamine", comorbidity("untreated_hyperthyroidism"), "absolute"),
+    ("KET-CI-011", "ketamine", setter("age_years", value=17), "absolute"),
     ("KET-DX-001", "ketamine", setter("diagnosis", "criteria", "met", value=False), "absolute"),
+    ("KET-DX-002", "ketamine", phn(met=False, confirmed=True), "relative"),
+    ("KET-DX-003", "ketamine", phn(months=2.9), "absolute"),
+    ("KET-DX-004", "ketamine", setter("diagnosis", "clinician_confirmed", value=False),
+     "absolute"),
+    ("KET-REL-006", "ketamine", setter("vitals", "heart_rate_bpm", value=101), "relative"),
     ("KET-REL-001", "ketamine", comorbidity("moderate_hepatic_impairment"), "relative"),
     ("KET-REL-002", "ketamine",
      setter("substance_use", "active_substance_use_disorder", value=True), "relative"),
@@ -115,8 +143,12 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
     ("KET-MISS-003", "ketamine", setter("pregnancy", value="unknown"), "missing"),
     ("KET-MISS-004", "ketamine", setter("diagnosis", "criteria", value=None), "missing"),
     ("KET-MISS-005", "ketamine", setter("vitals", "heart_rate_bpm", value=None), "missing"),
+    ("KET-MISS-006", "ketamine", setter("current_medications", value=["foobarin 10 mg"]),
+     "missing"),
+    ("KET-MISS-007", "ketamine", phn(months=None), "missing"),
+    ("KET-MISS-008", "ketamine", phn(met=False), "missing"),
     ("LID-CI-001", "lidocaine", comorbidity("amide_local_anaesthetic_allergy"), "absolute"),
-    ("LID-CI-002", "lidocaine", comorbidity("pacemaker"), "absolute"),
+    ("LID-CI-002", "lidocaine", comorbidity("conduction_block"), "absolute"),
     ("LID-CI-003", "lidocaine", comorbidity("poorly_controlled_cardiovascular_disease"),
      "absolute"),
     ("LID-CI-004", "lidocaine", comorbidity("severe_renal_impairment"), "absolute"),
@@ -127,12 +159,25 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
     ("LID-CI-009", "lidocaine", setter("other_local_anaesthetic_within_4h", value=True),
      "absolute"),
     ("LID-CI-010", "lidocaine", setter("weight_kg", value=39.9), "absolute"),
+    ("LID-CI-011", "lidocaine", setter("age_years", value=17), "absolute"),
+    ("LID-CI-012", "lidocaine", comorbidity("pre_excitation"), "absolute"),
+    ("LID-DX-001", "lidocaine", setter("diagnosis", "criteria", "met", value=False), "absolute"),
+    ("LID-DX-002", "lidocaine", phn(met=False, confirmed=True), "relative"),
+    ("LID-DX-003", "lidocaine", phn(months=2.9), "absolute"),
+    ("LID-DX-004", "lidocaine", setter("diagnosis", "clinician_confirmed", value=False),
+     "absolute"),
     ("LID-REL-001", "lidocaine", comorbidity("heart_failure"), "relative"),
     ("LID-REL-002", "lidocaine", setter("age_years", value=65), "relative"),
     ("LID-REL-003", "lidocaine", setter("ecg", "qrs_widening", value=True), "relative"),
+    ("LID-REL-004", "lidocaine", both(comorbidity("conduction_block"), comorbidity("pacemaker")),
+     "relative"),
     ("LID-MISS-001", "lidocaine", setter("ecg", value=None), "missing"),
     ("LID-MISS-002", "lidocaine", setter("pregnancy", value="unknown"), "missing"),
     ("LID-MISS-003", "lidocaine", setter("weight_kg", value=None), "missing"),
+    ("LID-MISS-004", "lidocaine", setter("current_medications", value=["foobarin"]), "missing"),
+    ("LID-MISS-005", "lidocaine", phn(months=None), "missing"),
+    ("LID-MISS-006", "lidocaine", phn(met=False), "missing"),
+    ("LID-MISS-007", "lidocaine", setter("diagnosis", "criteria", value=None), "missing"),
 ]  # fmt: skip
 
 STATUS_FOR = {
@@ -263,23 +308,24 @@ def test_lidocaine_needs_an_adequate_ketamine_trial() -> None:
 
 
 @pytest.mark.parametrize(
-    ("medicine", "rule_id", "status"),
+    ("medicine", "rule_id", "status", "ketamine_status"),
     [
-        ("amiodarone", "LID-IX-001", "not_eligible"),
-        ("phenytoin", "LID-IX-001", "not_eligible"),
-        ("flecainide", "LID-IX-002", "not_eligible"),
-        ("fluconazole", "LID-IX-003", "eligible_with_cautions"),
-        ("Paroxetine", "LID-IX-003", "eligible_with_cautions"),
-        ("fluvoxamine", "LID-IX-004", "eligible_with_cautions"),
+        ("amiodarone", "LID-IX-001", "not_eligible", "eligible"),
+        # phenytoin and fluconazole also change ketamine exposure (inducer, CYP3A4 inhibitor)
+        ("phenytoin", "LID-IX-001", "not_eligible", "eligible_with_cautions"),
+        ("flecainide", "LID-IX-002", "not_eligible", "eligible"),
+        ("fluconazole", "LID-IX-003", "eligible_with_cautions", "eligible_with_cautions"),
+        ("Paroxetine", "LID-IX-003", "eligible_with_cautions", "eligible"),
+        ("fluvoxamine", "LID-IX-004", "eligible_with_cautions", "eligible"),
     ],
 )
-def test_interaction_fires(medicine: str, rule_id: str, status: str) -> None:
+def test_interaction_fires(medicine: str, rule_id: str, status: str, ketamine_status: str) -> None:
     facts = clean()
     facts["current_medications"] = [medicine]
     result = assess_eligibility(facts)
     assert rule_id in result.lidocaine.rule_ids
     assert result.lidocaine.status == status
-    assert result.ketamine.status == "eligible"
+    assert result.ketamine.status == ketamine_status
 
 
 def test_interaction_quiet_for_unrelated_medicine() -> None:
@@ -404,8 +450,12 @@ def test_every_rule_and_interaction_cites_a_source() -> None:
 STATUS_RANK = {"eligible": 0, "eligible_with_cautions": 1, "not_eligible": 2}
 
 
+# A pacemaker is the one recorded fact that lowers a risk (conduction disease becomes relative).
+WORSENING = tuple(c for c in COMORBIDITIES if c != "pacemaker")
+
+
 @settings(max_examples=60)
-@given(st.sets(st.sampled_from(COMORBIDITIES)), st.sampled_from(COMORBIDITIES))
+@given(st.sets(st.sampled_from(WORSENING)), st.sampled_from(WORSENING))
 def test_adding_a_comorbidity_never_improves_status(present: set[str], extra: str) -> None:
     facts = clean()
     for name in present:

@@ -66,6 +66,35 @@ class KetamineEvidence:
 
 
 @dataclass(frozen=True)
+class DiagnosisFact:
+    """A fact the diagnosis itself rests on (PHN: months since the rash; PDN: neuropathy
+    confirmed). ``kind`` "min_value": the finding must be at least ``value``; "required_true":
+    the finding must be true."""
+
+    id: str
+    label: str
+    kind: str
+    value: float | None
+    unit: str
+    sources: tuple[str, ...]
+    note: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "label": self.label,
+            "kind": self.kind,
+            "value": self.value,
+            "unit": self.unit,
+            "sources": list(self.sources),
+            "note": self.note,
+        }
+
+
+DIAGNOSIS_FACT_KINDS = ("min_value", "required_true")
+
+
+@dataclass(frozen=True)
 class Condition:
     id: str
     name: str
@@ -74,6 +103,7 @@ class Condition:
     icd10ca: Code
     ketamine_evidence: KetamineEvidence
     first_line: tuple[FirstLineOption, ...]
+    diagnosis_facts: tuple[DiagnosisFact, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +117,7 @@ class Condition:
                 "summary": self.ketamine_evidence.summary,
                 "sources": list(self.ketamine_evidence.sources),
             },
+            "diagnosis_facts": [f.to_dict() for f in self.diagnosis_facts],
             "first_line": [
                 {
                     "id": o.id,
@@ -106,6 +137,12 @@ class ConditionsCatalogue:
     origin: str
     adequate_trial_min_weeks: float
     conditions: dict[str, Condition]
+    screening_instruments: frozenset[str] = frozenset()
+    screening_sources: tuple[str, ...] = ()
+
+    def is_screening(self, instrument: str | None) -> bool:
+        """A screening tool (DN4, LANSS) suggests neuropathic pain; it does not diagnose it."""
+        return instrument in self.screening_instruments
 
     def get(self, condition_id: str, field: str = "condition") -> Condition:
         try:
@@ -153,6 +190,24 @@ def _option(value: object, path: str) -> FirstLineOption:
     )
 
 
+def _diagnosis_fact(value: object, path: str) -> DiagnosisFact:
+    data = as_mapping(value, path)
+    check_keys(data, path, ["id", "label", "kind", "value", "unit", "sources", "note"])
+    kind = as_str(data["kind"], join(path, "kind"), DIAGNOSIS_FACT_KINDS)
+    number = None
+    if kind == "min_value":
+        number = as_number(data["value"], join(path, "value"), lo=0)
+    return DiagnosisFact(
+        as_str(data["id"], join(path, "id")),
+        as_str(data["label"], join(path, "label")),
+        kind,
+        number,
+        as_str(data["unit"], join(path, "unit")),
+        check_sources(data["sources"], join(path, "sources")),
+        as_str(data["note"], join(path, "note")),
+    )
+
+
 def load_conditions(policy_dir: str | Path | None = None) -> ConditionsCatalogue:
     raw = load_policy("conditions.json", policy_dir)
     origin = raw["_origin"]
@@ -160,8 +215,18 @@ def load_conditions(policy_dir: str | Path | None = None) -> ConditionsCatalogue
         raw,
         "",
         ["version", "conditions", "adequate_trial_min_weeks", "_origin"],
-        ["description"],
+        ["description", "screening_instruments"],
     )
+    screening: frozenset[str] = frozenset()
+    screening_sources: tuple[str, ...] = ()
+    if "screening_instruments" in raw:
+        sc = as_mapping(raw["screening_instruments"], "screening_instruments")
+        check_keys(sc, "screening_instruments", ["instruments", "sources", "note"])
+        screening = frozenset(
+            as_str(i, "screening_instruments.instruments")
+            for i in as_list(sc["instruments"], "screening_instruments.instruments")
+        )
+        screening_sources = check_sources(sc["sources"], "screening_instruments.sources")
     weeks_raw = as_mapping(raw["adequate_trial_min_weeks"], "adequate_trial_min_weeks")
     weeks = as_number(weeks_raw.get("value"), "adequate_trial_min_weeks.value", lo=0)
     conditions: dict[str, Condition] = {}
@@ -173,6 +238,7 @@ def load_conditions(policy_dir: str | Path | None = None) -> ConditionsCatalogue
             path,
             ["name", "diagnostic_criteria", "snomed_ct", "icd10ca", "ketamine_evidence",
              "first_line"],
+            ["diagnosis_facts"],
         )  # fmt: skip
         ev = as_mapping(data["ketamine_evidence"], join(path, "ketamine_evidence"))
         evpath = join(path, "ketamine_evidence")
@@ -195,5 +261,13 @@ def load_conditions(policy_dir: str | Path | None = None) -> ConditionsCatalogue
                 _option(o, join(join(path, "first_line"), i))
                 for i, o in enumerate(as_list(data["first_line"], join(path, "first_line")))
             ),
+            diagnosis_facts=tuple(
+                _diagnosis_fact(f, join(join(path, "diagnosis_facts"), i))
+                for i, f in enumerate(
+                    as_list(data.get("diagnosis_facts", []), join(path, "diagnosis_facts"))
+                )
+            ),
         )
-    return ConditionsCatalogue(raw["version"], origin, weeks, conditions)
+    return ConditionsCatalogue(
+        raw["version"], origin, weeks, conditions, screening, screening_sources
+    )

@@ -24,6 +24,7 @@ POLICY_FILES = (
     "conditions.json",
     "eligibility_rules.json",
     "interactions.json",
+    "medications.json",
     "instrument_policy.json",
     "monitoring_thresholds.json",
     "responder_policy.json",

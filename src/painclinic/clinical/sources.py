@@ -234,6 +234,17 @@ SOURCES: dict[str, Source] = {
             "general knowledge - verify against the paper.",
         ),
         Source(
+            "chung1995_padss",
+            "Chung F, Chan VW, Ong D. A post-anesthetic discharge scoring system for home "
+            "readiness after ambulatory surgery. J Clin Anesth 1995;7:500-506 (PMID 8534468); "
+            "modified PADSS items as tabulated at clinician.com/articles/38390 and World J "
+            "Gastrointest Endosc 2013;5:502 Table 1",
+            _S2,
+            "Secondary copies of the modified PADSS (vital signs, ambulation, nausea and vomiting, "
+            "pain, bleeding; 0-2 each; 9 or more of 10 for discharge with a responsible adult); "
+            "check the paper before relying on the item wording.",
+        ),
+        Source(
             "snomed_valuesets",
             "SNOMED CT codes as listed in the clinic reference section 7 (Belgian eHealth FHIR "
             "value set, VSAC value sets); verify in the Canada Health Infoway terminology server",
@@ -258,6 +269,83 @@ SOURCES: dict[str, Source] = {
             "CYP1A2 inhibitors (fluvoxamine, ciprofloxacin) raise lidocaine exposure",
             _U,
             "General pharmacology knowledge, not in the clinic reference - verify.",
+        ),
+        # --- clinical safety review (issue 11): contraindications, interactions, vocabulary ---
+        Source(
+            "ketamine_label",
+            "Ketamine product labels: UK SmPC (Ketalar) and Swiss label - contraindicated where "
+            "a rise in blood pressure is a serious hazard (severe coronary or myocardial disease, "
+            "stroke, cerebral trauma), uncontrolled hypertension (Swiss label: > 180/100 mmHg at "
+            "rest), untreated hyperthyroidism, hypersensitivity; additive sedation with "
+            "benzodiazepines, opioids and gabapentinoids; hypertension and tachycardia with "
+            "sympathomimetics and MAO inhibitors; lowered seizure threshold with theophylline",
+            _S2,
+            "As summarised in the clinic reference section 9; the labels were not re-read.",
+        ),
+        Source(
+            "noppers2011",
+            "Noppers IM et al. Drug-induced liver injury following a repeated course of ketamine "
+            "treatment for chronic pain in CRPS type 1 patients: a report of 3 cases. "
+            "Pain 2011;152:2173-2178",
+            _S2,
+            "3 of 6 CRPS patients had hepatotoxicity on a second 100-h S-ketamine infusion.",
+        ),
+        Source(
+            "hagelberg2010",
+            "Hagelberg NM et al. Clarithromycin, a potent inhibitor of CYP3A, greatly increases "
+            "exposure to oral S-ketamine. Eur J Pain 2010",
+            _S2,
+            "Oral S-ketamine AUC x 2.6; direction applies to IV racemic ketamine, size may not.",
+        ),
+        Source(
+            "peltoniemi2011",
+            "Peltoniemi MA et al. Exposure to oral S-ketamine is unaffected by itraconazole but "
+            "greatly increased by ticlopidine. Clin Pharmacol Ther 2011",
+            _S2,
+            "Ticlopidine (CYP2B6 inhibitor): oral S-ketamine AUC x 2.4.",
+        ),
+        Source(
+            "peltoniemi2012",
+            "Peltoniemi MA et al. Rifampicin has a profound effect on the pharmacokinetics of "
+            "oral S-ketamine and less on intravenous S-ketamine. Basic Clin Pharmacol Toxicol 2012",
+            _S2,
+            "Rifampicin (inducer): oral S-ketamine AUC - 86 %.",
+        ),
+        Source(
+            "conrad1983",
+            "Conrad KA et al. Lidocaine elimination: effects of metoprolol and of propranolol. "
+            "Clin Pharmacol Ther 1983;33:133-138. doi:10.1038/clpt.1983.20 "
+            "(abstract at zendy.io/title/10.1038/clpt.1983.20)",
+            _S,
+            "Abstract read: lidocaine clearance 0.88 L/h/kg alone, 0.61 with metoprolol, 0.47 "
+            "with propranolol (6 healthy men).",
+        ),
+        Source(
+            "lidocaine_antiarrhythmic_label",
+            "Lidocaine hydrochloride for ventricular arrhythmias, product labelling: "
+            "contraindicated in Wolff-Parkinson-White syndrome and in severe sinoatrial, "
+            "atrioventricular or intraventricular block in the absence of an artificial pacemaker",
+            _U,
+            "Recalled from the antiarrhythmic lidocaine label; the label text was not found in "
+            "the stored library - verify before relying on it.",
+        ),
+        Source(
+            "phn_definition",
+            "Postherpetic neuralgia: pain persisting at least 3 months (90 days) after the onset "
+            "of the herpes zoster rash (the common research definition)",
+            _U,
+            "General knowledge, not in the clinic reference - verify; the interval is clinic "
+            "configurable (conditions.json).",
+        ),
+        Source(
+            "health_canada_dpd",
+            "Health Canada Drug Product Database (DPD) data extract. canada.ca/en/health-canada/"
+            "services/drugs-health-products/drug-products/drug-product-database/"
+            "what-data-extract-drug-product-database.html (files listed as last updated "
+            "2025-08-13)",
+            _U,
+            "Brand names in medications.json were NOT checked against a DPD release (no extract "
+            "available offline); to be verified by the clinic pharmacist.",
         ),
         Source("clinic_policy", "Clinic policy", Evidence.POLICY, NO_SOURCE_NOTE),
     )
