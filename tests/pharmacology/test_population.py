@@ -121,13 +121,44 @@ def test_bad_population_arguments(kwargs: dict[str, Any], field: str) -> None:
 
 
 def test_percentile_bands_equal_numpy_percentile() -> None:
+    """Tolerance 0: the selected order statistics and numpy's own interpolation, bit for bit."""
     from painclinic.pharmacology.population import percentile_bands
 
     rng = np.random.default_rng(0)
-    for n in (1, 2, 7, 101, 1000):
+    for n in (1, 2, 3, 7, 20, 101, 1000):
         conc = rng.lognormal(size=(n, 150))
-        assert_allclose(
-            percentile_bands(conc, (0.0, 5.0, 50.0, 95.0, 100.0), chunk=16),
-            np.percentile(conc, [0, 5, 50, 95, 100], axis=0),
-            rtol=1e-13,
-        )
+        for percentiles in ((0.0, 5.0, 50.0, 95.0, 100.0), (2.5, 97.5), (33.3,)):
+            for chunk in (1, 16, 64):
+                assert np.array_equal(
+                    percentile_bands(conc, percentiles, chunk=chunk),
+                    np.percentile(conc, percentiles, axis=0),
+                ), (n, percentiles, chunk)
+    ties = rng.integers(0, 3, size=(500, 30)).astype(float)  # many equal values
+    assert np.array_equal(percentile_bands(ties), np.percentile(ties, [5, 50, 95], axis=0))
+
+
+def test_population_bands_equal_numpy_percentile_exactly() -> None:
+    pop = simulate_population(REGIMEN, n=2000, seed=3)
+    expected = np.percentile(pop.concentrations_mg_per_l, [5, 50, 95], axis=0)
+    got = np.stack([pop.percentiles_mg_per_l[p] for p in (5.0, 50.0, 95.0)])
+    assert np.array_equal(got, expected)
+
+
+def test_threshold_statistics_match_a_direct_count() -> None:
+    from painclinic.pharmacology.population import threshold_statistics
+
+    rng = np.random.default_rng(4)
+    conc = rng.uniform(0, 2, size=(300, 40))
+    uniform = np.linspace(0, 2, 40)
+    uneven = np.cumsum(rng.uniform(0.01, 0.2, 40))
+    for times in (uniform, uneven):
+        prob, above = threshold_statistics(conc, times, 1.9)
+        widths = np.diff(times, append=times[-1])
+        direct = [sum(w for c, w in zip(row, widths, strict=True) if c > 1.9) for row in conc]
+        assert prob == np.mean([any(row > 1.9) for row in conc])
+        assert_allclose(above, direct, rtol=1e-12, atol=1e-12)
+    # the boundary: a value equal to the threshold is not above it
+    prob, above = threshold_statistics(np.array([[1.0, 1.0]]), np.array([0.0, 1.0]), 1.0)
+    assert prob == 0 and above[0] == 0
+    prob, above = threshold_statistics(np.array([[1.0, 0.5]]), np.array([0.0, 1.0]), 0.99)
+    assert prob == 1 and above[0] == 1.0

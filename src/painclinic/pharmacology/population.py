@@ -121,10 +121,38 @@ class PopulationResult:
         return d
 
 
+def _lerp(a: FloatArray, b: FloatArray, t: FloatArray) -> FloatArray:
+    """``numpy.percentile``'s own linear interpolation (bit for bit), ``t`` shape (P, 1)."""
+    diff = b - a
+    out = a + diff * t
+    np.subtract(b, diff * (1.0 - t), out=out, where=np.broadcast_to(t >= 0.5, out.shape))
+    return out
+
+
+def _select_nested(
+    block: FloatArray, start: int, stop: int, ranks: list[int], found: dict[int, FloatArray]
+) -> None:
+    """Put the order statistics ``ranks`` (sorted, in ``[start, stop)``) of every row of
+    ``block`` in place: partition the middle rank over the whole range, then recurse on the
+    halves, so each level of the recursion touches every element once (about 2n work for
+    three percentiles instead of n per rank). ``found[k]`` gets the row values at rank k and,
+    through the minimum of the part above it, at rank k + 1."""
+    if not ranks:
+        return
+    half = len(ranks) // 2
+    mid = ranks[half]
+    block[:, start:stop].partition(mid - start, axis=1)
+    found[mid] = block[:, mid].copy()
+    if mid + 1 < stop:
+        found[mid + 1] = block[:, mid + 1 : stop].min(axis=1)
+    _select_nested(block, start, mid, ranks[:half], found)
+    _select_nested(block, mid + 1, stop, ranks[half + 1 :], found)
+
+
 def percentile_bands(
-    conc: FloatArray, percentiles: tuple[float, ...] = PERCENTILES, chunk: int = 64
+    conc: FloatArray, percentiles: tuple[float, ...] = PERCENTILES, chunk: int = 16
 ) -> FloatArray:
-    """Percentiles over patients (axis 0) at each time, as ``numpy.percentile`` (linear).
+    """Percentiles over patients (axis 0) at each time, exactly as ``numpy.percentile``.
 
     Parameters
     ----------
@@ -133,27 +161,77 @@ def percentile_bands(
     percentiles : tuple of float
         Percentiles in [0, 100].
     chunk : int
-        Number of time columns partitioned at once (cache-sized, contiguous copies).
+        Number of time columns handled at once (a contiguous, cache-sized copy).
 
     Returns
     -------
     ndarray, shape (len(percentiles), T)
-        Same values as ``np.percentile(conc, percentiles, axis=0)`` (linear
-        interpolation between order statistics), about twice as fast: only the needed
-        order statistics are selected (``np.partition``) instead of sorting.
+        The same values, bit for bit, as ``np.percentile(conc, percentiles, axis=0)``
+        (method "linear": virtual index ``q/100·(N−1)``, numpy's own two-sided linear
+        interpolation between the order statistics at ``floor`` and ``floor + 1``).
+        No column is sorted: for each chunk of columns only the needed order statistics
+        are selected, the middle one first over the whole column and the others on the
+        halves it leaves (:func:`_select_nested`); the statistic just above a selected one
+        is the minimum of the part above it.
     """
     n, n_t = conc.shape
-    q = np.asarray(percentiles, dtype=np.float64) / 100.0 * (n - 1)
-    lo = np.floor(q).astype(np.intp)
-    hi = np.minimum(lo + 1, n - 1)
-    frac = q - lo
-    kth = sorted(set(lo.tolist()) | set(hi.tolist()))
+    q = np.asarray(percentiles, dtype=np.float64) / 100.0
+    virtual = (n - 1) * q
+    lo = np.floor(virtual)
+    gamma = (virtual - lo)[:, None]
+    lo_i = lo.astype(np.intp)
+    hi_i = np.minimum(lo_i + 1, n - 1)
+    at_top = virtual >= n - 1  # numpy takes the maximum there
+    lo_i[at_top] = n - 1
+    hi_i[at_top] = n - 1
+    ranks = sorted(set(lo_i.tolist()))
     out = np.empty((q.size, n_t))
+    buf = np.empty((min(chunk, n_t), n))
     for j in range(0, n_t, chunk):
-        block = np.ascontiguousarray(conc[:, j : j + chunk].T)
-        block.partition(kth, axis=1)
-        out[:, j : j + chunk] = (block[:, lo] * (1.0 - frac) + block[:, hi] * frac).T
+        width = min(chunk, n_t - j)
+        block = buf[:width]
+        np.copyto(block, conc[:, j : j + width].T)
+        found: dict[int, FloatArray] = {}
+        _select_nested(block, 0, n, ranks, found)
+        a = np.stack([found[k] for k in lo_i.tolist()])
+        b = np.stack([found[k] for k in hi_i.tolist()])
+        out[:, j : j + width] = _lerp(a, b, gamma)
     return out
+
+
+def threshold_statistics(
+    conc: FloatArray, times: FloatArray, threshold_mg_per_l: float
+) -> tuple[float, FloatArray]:
+    """Probability of exceeding a threshold and each patient's time above it.
+
+    Parameters
+    ----------
+    conc : ndarray, shape (N, T)
+        Concentrations (mg/L).
+    times : ndarray, shape (T,)
+        Output times (h).
+    threshold_mg_per_l : float
+        Threshold (mg/L); "above" is strictly greater.
+
+    Returns
+    -------
+    probability : float
+        Fraction of patients above the threshold at one output time at least.
+    time_above_h : ndarray, shape (N,)
+        Sum of the output intervals whose left end is above the threshold (h); on a uniform
+        grid ``step × count`` (the last point starts no interval).
+    """
+    mask = conc > threshold_mg_per_l
+    n = conc.shape[0]
+    widths = np.diff(times, append=times[-1])
+    if times.size > 1 and np.all(widths[:-1] == widths[0]):
+        counts = mask.sum(axis=1, dtype=np.int64)
+        prob = float(np.count_nonzero(counts)) / n
+        above = widths[0] * (counts - mask[:, -1]).astype(np.float64)
+    else:
+        prob = float(np.count_nonzero(mask.any(axis=1))) / n
+        above = np.asarray(mask @ widths, dtype=np.float64)
+    return prob, above
 
 
 def _omega(cv: float) -> float:
@@ -309,10 +387,7 @@ def simulate_population(
         bands = percentile_bands(conc)
         pct = {p: bands[i] for i, p in enumerate(PERCENTILES)}
         if thr is not None:
-            mask = conc > thr
-            prob = float(np.count_nonzero(mask.any(axis=1))) / n
-            widths = np.diff(times, append=times[-1])
-            above = np.asarray(mask @ widths, dtype=np.float64)
+            prob, above = threshold_statistics(conc, times, thr)
     return PopulationResult(
         times_h=times,
         concentrations_mg_per_l=conc,
