@@ -68,6 +68,7 @@ from painclinic.pharmacology.sessionlimits import (
 )
 from painclinic.pharmacology.sessionlimits import (
     LIMIT_RTOL,
+    QUANTITY_LABELS,
     STEP_QUANTITIES,
     LimitCheck,
     SessionStep,
@@ -515,20 +516,40 @@ def calculate_infusion(
     # never the infusion-rate limits. Upper limits are checked on what the pump delivers after
     # rounding (it may round up); lower limits on the ordered dose after protocol caps
     # (rounding may deliver a hair less).
-    session_checks = {
-        amount: evaluate_session(
+    def evaluate(amount_mg: float) -> Any:
+        return evaluate_session(
             lib,
             o.drug,
             o.patient,
-            [SessionStep(0.0, o.duration_min, amount, bolus=is_bolus)],
+            [SessionStep(0.0, o.duration_min, amount_mg, bolus=is_bolus)],
             setting=o.setting,
             prior_24h_mg=o.prior_24h_mg,
             planned_duration_min=o.session_duration_min,
             quantities=None if o.scope == "session" else STEP_QUANTITIES,
         )
-        for amount in (total, rate * duration_h)
-    }
-    delivered_eval, ordered_eval = session_checks[total], session_checks[rate * duration_h]
+
+    ordered_eval = evaluate(rate * duration_h)
+    delivered_eval = evaluate(total)
+    pushed_over = [
+        after
+        for before, after in zip(ordered_eval.checks, delivered_eval.checks, strict=True)
+        if after.status is LimitStatus.HARD_LIMIT and before.status is LimitStatus.WITHIN
+    ]
+    down = round_to_step(exact_ml, step, down=True)
+    if pushed_over and ml > down > 0:
+        # Rounding the pump rate up would cross a hard limit the ordered dose does not: round
+        # down instead (never let the pump's precision push a dose past a hard limit).
+        warnings = [w for w in warnings if not w.startswith("pump rate rounded from")]
+        warnings.append(
+            f"pump rate rounded down from {format_number(exact_ml, significant=6)} to "
+            f"{format_dose(down, 'mL/h', decimals=decimals_of_step(step))}: rounding up would "
+            f"cross the hard limit on the {QUANTITY_LABELS[pushed_over[0].name]}"
+        )
+        ml = down
+        delivered = ml * conc
+        total = delivered * duration_h
+        volume = ml * duration_h
+        delivered_eval = evaluate(total)
     for upper_check, lower_check in zip(delivered_eval.checks, ordered_eval.checks, strict=True):
         checks.append(upper_check if upper_check.bound is LimitBound.UPPER else lower_check)
     warnings.extend(delivered_eval.warnings)

@@ -60,6 +60,13 @@ def set_weight(patient: Patient, weight_kg: str, by: User, *, days_ago: int = 0,
     )
 
 
+def heavier(patient: Patient, users) -> Patient:
+    """Re-weigh the 170-cm woman at 100 kg: 5 mg/kg of lidocaine is 500 mg, 7.69 mg/kg of her
+    65 kg ideal body weight, above the 7.5 mg/kg soft limit (a plan that needs a reason)."""
+    set_weight(patient, "100.0", users[Role.NURSE])
+    return patient
+
+
 def consent_input(protocol_id: str, sessions: int, witness: User, **overrides):
     """A signed consent as the consent form hands it to the service."""
     drug = protocol_library().get(protocol_id).drug
@@ -106,6 +113,7 @@ def ready(patient, users, fees):
 
 
 __all__ = [
+    "heavier",
     "TreatmentConsent",
     "consent_input",
     "decide_eligibility",

@@ -27,7 +27,13 @@ from painclinic.web.treatments.services import (
     preview_plan,
 )
 from tests.conftest import logged_in_client, make_patient
-from tests.web.treatments.conftest import decide_eligibility, request_as, set_weight, sign_consent
+from tests.web.treatments.conftest import (
+    decide_eligibility,
+    heavier,
+    request_as,
+    set_weight,
+    sign_consent,
+)
 
 TORONTO = ZoneInfo("America/Toronto")
 
@@ -80,24 +86,85 @@ def test_within_limits_plan_is_active_with_doses_equal_to_plain_arithmetic(ready
     assert event.detail["status"] == "active" and event.detail["weight_kg"] == "80.0"
 
 
-def test_lidocaine_5_mg_per_kg_is_a_soft_limit_and_needs_a_reason(ready, users):
-    before = plan_events().count()
-    with pytest.raises(ServiceError) as error:
-        create(ready, users[Role.PHYSICIAN], "lid-5mgkg-60min", reason="   ")
-    assert error.value.field == "soft_limit_reason"
-    assert TreatmentPlan.objects.count() == 0 and PlannedSession.objects.count() == 0
-    assert plan_events().count() == before
-
-    plan = create(ready, users[Role.PHYSICIAN], "lid-5mgkg-60min", reason="Refractory PHN")
-    assert plan.status == PlanStatus.AWAITING_COSIGN and plan.limit_status == "soft_limit"
+def test_standard_lidocaine_plan_is_within_limits_and_active_without_a_reason(ready, users):
+    """5 mg/kg over 60 min (issue 11): no soft limit, so no co-signature to wave through."""
+    plan = create(ready, users[Role.PHYSICIAN], "lid-5mgkg-60min")
+    assert plan.status == PlanStatus.ACTIVE and plan.limit_status == "within"
     step = plan.sessions.get().steps[0]
     # 5 mg/kg x 80 kg = 400 mg over 60 min = 400 mg/h; 4 mg/mL bag -> 100 mL/h.
     assert step["rate_mg_per_h"] == pytest.approx(400)
     assert step["rate_ml_per_h"] == pytest.approx(100)
     assert step["total_mg"] == pytest.approx(400)
     event = plan_events().get(action="create")
+    assert event.detail["soft_limits"] == [] and event.detail["limit_status"] == "within"
+
+
+def _lidocaine_patient(users, weight_kg: str, height_cm: str):
+    physician = users[Role.PHYSICIAN]
+    person = make_patient("Heavy", "Set")  # female at birth
+    set_weight(person, weight_kg, users[Role.NURSE], height=height_cm)
+    decide_eligibility(person, "lidocaine", physician)
+    sign_consent(person, "lid-5mgkg-60min", 1, physician, users[Role.NURSE])
+    return person
+
+
+def test_lidocaine_per_kg_of_ideal_weight_at_75_mg_per_kg_is_within(patient, users, fees):
+    # 165 cm woman: IBW 60 kg; 90 kg x 5 mg/kg = 450 mg = 7.5 mg/kg of IBW, the soft limit.
+    person = _lidocaine_patient(users, "90.0", "165")
+    plan = create(person, users[Role.PHYSICIAN], "lid-5mgkg-60min")
+    assert plan.limit_status == "within" and plan.status == PlanStatus.ACTIVE
+
+
+def test_lidocaine_above_75_mg_per_kg_of_ideal_weight_is_soft_and_needs_a_reason(
+    patient, users, fees
+):
+    # 92 kg x 5 mg/kg = 460 mg = 7.67 mg/kg of the 60 kg IBW (lower than the actual weight).
+    person = _lidocaine_patient(users, "92.0", "165")
+    before = plan_events().count()
+    with pytest.raises(ServiceError) as error:
+        create(person, users[Role.PHYSICIAN], "lid-5mgkg-60min", reason="   ")
+    assert error.value.field == "soft_limit_reason"
+    assert TreatmentPlan.objects.count() == 0 and PlannedSession.objects.count() == 0
+    assert plan_events().count() == before
+
+    plan = create(person, users[Role.PHYSICIAN], "lid-5mgkg-60min", reason="Refractory PHN")
+    assert plan.status == PlanStatus.AWAITING_COSIGN and plan.limit_status == "soft_limit"
+    event = plan_events().get(action="create")
     assert event.detail["soft_limit_reason"] == "Refractory PHN"
-    assert any(b["quantity"] == "rate (mg/h)" for b in event.detail["soft_limits"])
+    (breach,) = event.detail["soft_limits"]
+    assert breach["quantity"] == "session total per kg (mg/kg)"
+    assert breach["value"].startswith("7.67 mg/kg of 60 kg (lower of actual and ideal")
+    assert breach["step"] == "session 1 whole session" and "RCH" in breach["source"]
+
+
+def test_lidocaine_beyond_the_hard_per_kg_limit_is_refused_and_audited(patient, users, fees):
+    # 120 kg, 160 cm woman: 5 mg/kg = 600 mg, capped at 500 mg by the protocol; IBW 55 kg:
+    # 9.09 mg/kg, under the 10 mg/kg hard limit (soft). At 150 cm (IBW 45 kg): 11.1 mg/kg.
+    person = _lidocaine_patient(users, "120.0", "150")
+    before = AuditEvent.objects.count()
+    with pytest.raises(HardLimitRefused) as error:
+        create(person, users[Role.PHYSICIAN], "lid-5mgkg-60min", reason="a reason lifts nothing")
+    message = error.value.message
+    assert "session total per kg (mg/kg) 11.1 mg/kg of 45 kg" in message
+    assert "hard limit 10 mg/kg" in message and "Nothing was saved" in message
+    assert TreatmentPlan.objects.count() == 0
+    assert AuditEvent.objects.count() == before + 1
+    event = AuditEvent.objects.order_by("-sequence").first()
+    assert event.outcome == Outcome.DENIED
+    assert event.detail["session_total_mg_per_kg"] == pytest.approx(500 / 45)
+    assert event.detail["limit"] == 10 and event.detail["step"] == "whole session"
+
+
+def test_an_inpatient_protocol_is_offered_only_to_a_clinic_with_inpatients(ready, users, settings):
+    from painclinic.web.treatments.services import protocol_choices
+
+    settings.INPATIENT_SERVICE = False
+    assert "ket-continuous-titration" not in dict(protocol_choices())
+    sign_consent(ready, "ket-continuous-titration", 1, users[Role.PHYSICIAN], users[Role.NURSE])
+    with pytest.raises(ServiceError, match="inpatient protocol"):
+        create(ready, users[Role.PHYSICIAN], "ket-continuous-titration", reason="CRPS")
+    settings.INPATIENT_SERVICE = True
+    assert "ket-continuous-titration" in dict(protocol_choices())
 
 
 def test_hard_limit_is_refused_with_limit_value_and_source_and_nothing_saved(patient, users, fees):
@@ -224,7 +291,7 @@ def test_no_consent_for_the_protocol_blocks(patient, users, fees):
 
 def test_withdrawing_consent_cancels_usable_plans(ready, users):
     physician = users[Role.PHYSICIAN]
-    plan = create(ready, physician, "lid-5mgkg-60min", reason="Refractory PHN")
+    plan = create(heavier(ready, users), physician, "lid-5mgkg-60min", reason="Refractory PHN")
     do_withdraw_treatment_consent(request_as(physician), plan.consent, "Patient changed mind")
     plan.refresh_from_db()
     assert plan.status == PlanStatus.CANCELLED and "consent withdrawn" in plan.cancelled_reason
@@ -237,7 +304,7 @@ def test_withdrawing_consent_cancels_usable_plans(ready, users):
 
 def test_prescriber_cannot_cosign_own_plan(ready, users):
     physician = users[Role.PHYSICIAN]
-    plan = create(ready, physician, "lid-5mgkg-60min", reason="Refractory PHN")
+    plan = create(heavier(ready, users), physician, "lid-5mgkg-60min", reason="Refractory PHN")
     with pytest.raises(ServiceError, match="second physician"):
         do_cosign_plan(request_as(physician), plan.pk, plan.version)
     plan.refresh_from_db()
@@ -245,13 +312,17 @@ def test_prescriber_cannot_cosign_own_plan(ready, users):
 
 
 def test_a_nurse_cannot_cosign_in_the_service(ready, users):
-    plan = create(ready, users[Role.PHYSICIAN], "lid-5mgkg-60min", reason="Refractory PHN")
+    plan = create(
+        heavier(ready, users), users[Role.PHYSICIAN], "lid-5mgkg-60min", reason="Refractory PHN"
+    )
     with pytest.raises(PermissionDenied, match="nurse may not cosign plan"):
         do_cosign_plan(request_as(users[Role.NURSE]), plan.pk, plan.version)
 
 
 def test_a_nurse_gets_403_on_the_cosign_page(ready, users, client_for):
-    plan = create(ready, users[Role.PHYSICIAN], "lid-5mgkg-60min", reason="Refractory PHN")
+    plan = create(
+        heavier(ready, users), users[Role.PHYSICIAN], "lid-5mgkg-60min", reason="Refractory PHN"
+    )
     url = reverse("treatments:plan_cosign", kwargs={"plan_id": plan.pk})
     nurse = client_for(Role.NURSE)
     assert nurse.get(url).status_code == 403
@@ -261,7 +332,9 @@ def test_a_nurse_gets_403_on_the_cosign_page(ready, users, client_for):
 
 
 def test_second_physician_cosigns_and_it_is_audited(ready, users, physician2):
-    plan = create(ready, users[Role.PHYSICIAN], "lid-5mgkg-60min", reason="Refractory PHN")
+    plan = create(
+        heavier(ready, users), users[Role.PHYSICIAN], "lid-5mgkg-60min", reason="Refractory PHN"
+    )
     do_cosign_plan(request_as(physician2), plan.pk, plan.version, "Agreed; ECG reviewed")
     plan.refresh_from_db()
     assert plan.status == PlanStatus.ACTIVE and plan.cosigned_by == physician2
@@ -281,14 +354,18 @@ def test_a_within_limits_plan_has_nothing_to_cosign(ready, users, physician2):
 
 
 def test_cosign_rechecks_eligibility(ready, users, physician2):
-    plan = create(ready, users[Role.PHYSICIAN], "lid-5mgkg-60min", reason="Refractory PHN")
+    plan = create(
+        heavier(ready, users), users[Role.PHYSICIAN], "lid-5mgkg-60min", reason="Refractory PHN"
+    )
     decide_eligibility(ready, "lidocaine", users[Role.PHYSICIAN], final="not_eligible")
     with pytest.raises(ServiceError, match="not eligible"):
         do_cosign_plan(request_as(physician2), plan.pk, plan.version)
 
 
 def test_stale_cosign_is_a_conflict_shown_as_409(ready, users, physician2, client_for):
-    plan = create(ready, users[Role.PHYSICIAN], "lid-5mgkg-60min", reason="Refractory PHN")
+    plan = create(
+        heavier(ready, users), users[Role.PHYSICIAN], "lid-5mgkg-60min", reason="Refractory PHN"
+    )
     do_cancel_plan(request_as(users[Role.PHYSICIAN]), plan.pk, 1, "wrong protocol")
     with pytest.raises(PlanConflict):
         do_cosign_plan(request_as(physician2), plan.pk, 1)
@@ -389,7 +466,8 @@ def test_an_ideal_body_weight_protocol_needs_sex_at_birth(users, fees):
         create(person, physician, "lid-1.5mgkg-ibw")
 
 
-def test_continuous_titration_reaching_40_mg_per_h_is_a_soft_limit(ready, users):
+def test_continuous_titration_reaching_40_mg_per_h_is_a_soft_limit(ready, users, settings):
+    settings.INPATIENT_SERVICE = True  # an inpatient-only protocol
     physician = users[Role.PHYSICIAN]
     sign_consent(ready, "ket-continuous-titration", 1, physician, users[Role.NURSE])
     plan = create(ready, physician, "ket-continuous-titration", reason="Inpatient CRPS protocol")
@@ -402,7 +480,7 @@ def test_continuous_titration_reaching_40_mg_per_h_is_a_soft_limit(ready, users)
 
 def test_a_stored_script_in_the_reason_renders_escaped(ready, users, client_for):
     payload = "<script>alert('x')</script>"
-    plan = create(ready, users[Role.PHYSICIAN], "lid-5mgkg-60min", reason=payload)
+    plan = create(heavier(ready, users), users[Role.PHYSICIAN], "lid-5mgkg-60min", reason=payload)
     html = (
         client_for(Role.NURSE)
         .get(reverse("treatments:plan", kwargs={"plan_id": plan.pk}))

@@ -45,6 +45,7 @@ from tests.web.committed import (
 from tests.web.treatments.conftest import (
     consent_input,
     decide_eligibility,
+    heavier,
     request_as,
     set_weight,
     sign_consent,
@@ -237,6 +238,7 @@ def test_a_refused_plan_saves_nothing_and_is_audited(ready, users, patient, case
         set_weight(ready, "95.0", users[Role.NURSE])
     else:
         protocol_id, field = "lid-5mgkg-60min", "soft_limit_reason"
+        heavier(ready, users)  # above the per-kg soft limit
     before = AuditEvent.objects.count()
     with pytest.raises(ServiceError) as error:
         create(ready, physician, protocol_id, weight_id=weight_id)
@@ -263,7 +265,9 @@ def test_an_unknown_protocol_is_refused_on_its_field(ready, users):
 
 @pytest.fixture
 def soft(ready, users) -> TreatmentPlan:
-    return create(ready, users[Role.PHYSICIAN], "lid-5mgkg-60min", reason="Refractory PHN")
+    return create(
+        heavier(ready, users), users[Role.PHYSICIAN], "lid-5mgkg-60min", reason="Refractory PHN"
+    )
 
 
 @pytest.mark.parametrize("case", ["own_plan", "not_awaiting", "not_eligible", "no_consent"])

@@ -24,7 +24,7 @@ from painclinic.web.treatments.services import (
     preview_plan,
 )
 from tests.conftest import actor_as, make_patient
-from tests.web.treatments.conftest import request_as, sign_consent
+from tests.web.treatments.conftest import heavier, request_as, sign_consent
 
 P, N, F, B, A, T = (
     Role.PHYSICIAN,
@@ -51,6 +51,7 @@ URL_MATRIX: dict[str, set[Role]] = {
 
 @pytest.fixture
 def soft_plan(ready, users) -> TreatmentPlan:
+    heavier(ready, users)  # 7.69 mg/kg of ideal body weight: above the soft limit
     preview = preview_plan(ready, "lid-5mgkg-60min")
     return do_create_plan(
         request_as(users[Role.PHYSICIAN]),

@@ -25,6 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from painclinic import clinical
+from painclinic.clinical.protocols import offered_protocols as offered_protocols_in
 from painclinic.web.accounts.models import STAFF_ROLES, User
 from painclinic.web.assessments.services import latest_eligibility_decision
 from painclinic.web.audit.services import Action, Category, audit
@@ -307,8 +308,18 @@ def protocol_library() -> clinical.ProtocolLibrary:
     return clinical.load_protocols()
 
 
+def inpatient_service() -> bool:
+    """Clinic setting: does the clinic admit patients (inpatient-only protocols offered)?"""
+    return bool(getattr(settings, "INPATIENT_SERVICE", False))
+
+
+def offered_protocols() -> tuple[clinical.Protocol, ...]:
+    """The protocols this clinic may plan: inpatient-only ones only with an inpatient service."""
+    return offered_protocols_in(protocol_library(), inpatient_service=inpatient_service())
+
+
 def protocol_choices() -> list[tuple[str, str]]:
-    return [(p.id, p.title) for p in protocol_library().protocols.values()]
+    return [(p.id, p.title) for p in offered_protocols()]
 
 
 @dataclass(frozen=True)
@@ -540,6 +551,16 @@ def eligibility_check(patient: Patient, drug: str) -> EligibilityCheck:
     }
     if decision.physician_decision not in ("accept", "override"):
         return EligibilityCheck(False, "The eligibility decision was not accepted.", snapshot)
+    if decision.cosign_required:
+        snapshot["cosigned_by"] = decision.cosigned_by_id
+        snapshot["cosigned_at"] = decision.cosigned_at.isoformat() if decision.cosigned_at else None
+    if decision.awaiting_cosign:
+        return EligibilityCheck(
+            False,
+            f"The eligibility decision for {drug} overrides an absolute contraindication and "
+            "awaits a second physician's co-signature.",
+            snapshot,
+        )
     if decision.final_status == "not_eligible":
         return EligibilityCheck(
             False,
@@ -627,7 +648,20 @@ QUANTITY_LABELS = {
     "bolus_mg_per_kg": "bolus per kg (mg/kg)",
     "weight_kg": "weight (kg)",
     "concentration_mg_per_ml": "bag concentration (mg/mL)",
+    "session_duration_min": "session length (min)",
 }
+WHOLE_SESSION = "whole session"
+
+
+def _plan_checks(plan_dict: dict[str, Any]) -> Any:
+    """(session number, where, check) of every limit check of a plan: each step's own, then
+    the whole session's (its total, length and 24 hours, on all its steps together)."""
+    for session in plan_dict["sessions"]:
+        for step in session["steps"]:
+            for check in step["calculation"].get("limit_checks", []):
+                yield session["number"], step["label"], check
+        for check in (session.get("session_limits") or {}).get("checks", []):
+            yield session["number"], WHOLE_SESSION, check
 
 
 @dataclass(frozen=True)
@@ -653,25 +687,34 @@ def _worst_checks(plan_dict: dict[str, Any], status: str) -> list[_WorstCheck]:
     """The limit checks at ``status`` level, once per (quantity, limit): the worst one (highest
     above an upper bound, lowest below a lower one), where the first one is, and how many."""
     worst: dict[tuple[str, Any], tuple[float, dict[str, Any], int, str, int]] = {}
-    for session in plan_dict["sessions"]:
-        for step in session["steps"]:
-            for check in step["calculation"].get("limit_checks", []):
-                if check["status"] != status:
-                    continue
-                key = (check["name"], check["limit_value"])
-                value = float(check["value"]) if check["value"] is not None else 0.0
-                upper = check["bound"] != "lower"
-                if key not in worst:
-                    worst[key] = (value, check, session["number"], step["label"], 1)
-                    continue
-                best, best_check, first_session, first_step, count = worst[key]
-                if (value > best) if upper else (value < best):
-                    best, best_check = value, check
-                worst[key] = (best, best_check, first_session, first_step, count + 1)
+    for number, label, check in _plan_checks(plan_dict):
+        if check["status"] != status:
+            continue
+        key = (check["name"], check["limit_value"])
+        value = float(check["value"]) if check["value"] is not None else 0.0
+        upper = check["bound"] != "lower"
+        if key not in worst:
+            worst[key] = (value, check, number, label, 1)
+            continue
+        best, best_check, first_session, first_step, count = worst[key]
+        if (value > best) if upper else (value < best):
+            best, best_check = value, check
+        worst[key] = (best, best_check, first_session, first_step, count + 1)
     return [
         _WorstCheck(check, session, step_label, count)
         for (_, check, session, step_label, count) in worst.values()
     ]
+
+
+def _per_kg_weight(check: dict[str, Any]) -> str:
+    """ " of 55 kg (lower of actual and ideal body weight)" for a per-kg value, else ""."""
+    from painclinic.pharmacology import format_dose
+    from painclinic.pharmacology.sessionlimits import WEIGHT_LABELS
+
+    basis, weight = check.get("weight_basis"), check.get("weight_kg")
+    if not basis or not weight:
+        return ""
+    return f" of {format_dose(float(weight), 'kg')} ({WEIGHT_LABELS.get(basis, basis)})"
 
 
 def limit_breaches(plan_dict: dict[str, Any], status: str) -> list[LimitBreach]:
@@ -696,7 +739,8 @@ def limit_breaches(plan_dict: dict[str, Any], status: str) -> list[LimitBreach]:
                 session=found.session,
                 step=where if found.count == 1 else f"{where} and {found.count - 1} more",
                 quantity=QUANTITY_LABELS.get(check["name"], check["name"]),
-                value=format_dose(check["value"], check["unit"]),
+                value=format_dose(round(float(check["value"]), 4), check["unit"])
+                + _per_kg_weight(check),
                 limit=f"{check['bound']} {check['level']} limit {limit}",
                 level=check["level"],
                 source=check["source"],
@@ -773,6 +817,11 @@ def preview_plan(patient: Patient, protocol_id: str, sessions: int | None = None
     if preview.consent is None:
         preview.blockers.append(
             f"No signed treatment consent for {protocol.title}: record consent first."
+        )
+    if protocol.id not in {p.id for p in offered_protocols()}:
+        preview.blockers.append(
+            f"{protocol.title} is an inpatient protocol and this clinic is not configured for "
+            "inpatients: it cannot be planned here."
         )
     if preview.weight.weight is None or preview.weight.problem:
         return preview
