@@ -141,3 +141,121 @@ def test_lidocaine_99_model_against_published_chronic_pain_concentrations() -> N
     assert_allclose(r.plasma_mg_per_l[1], 2.7, rtol=0.10)
     errors = (r.plasma_mg_per_l - PUBLISHED_MG_PER_L) / np.array(PUBLISHED_MG_PER_L)
     assert_allclose(errors, [-0.122, -0.045, -0.263, 0.033, 0.347], atol=0.005)
+
+
+# The same study's published schedule: 5 mg/kg in 150 mL over 40 min, 300 mL/h for the first
+# 10 min (50 mL = one third of the dose) and 200 mL/h for the remaining 30 min (two thirds).
+def _cohort_schedule(weight_kg: float) -> list[dict[str, Any]]:
+    dose_mg = 5.0 * weight_kg
+    return [
+        {"route": "iv_infusion", "time_h": 0, "amount_mg": dose_mg / 3, "duration_h": 10 / 60},
+        {
+            "route": "iv_infusion",
+            "time_h": 10 / 60,
+            "amount_mg": dose_mg * 2 / 3,
+            "duration_h": 30 / 60,
+        },
+    ]
+
+
+#: Stated tolerance for a population model against the cohort's mean levels: median absolute
+#: prediction error (MDAPE) at most 15% and no point off by more than 40% (ours, not a
+#: published acceptance criterion).
+COHORT_MDAPE_LIMIT = 0.15
+COHORT_MAX_APE_LIMIT = 0.40
+
+
+def test_lidocaine_99_against_the_cohort_on_its_published_two_rate_schedule() -> None:
+    r = simulate(
+        {
+            "drug": "lidocaine",
+            "model": "lidocaine_99",
+            "patient": {"weight_kg": 70},
+            "doses": _cohort_schedule(70),
+            "times_h": PUBLISHED_TIMES_H,
+        }
+    )
+    pe = (r.plasma_mg_per_l - PUBLISHED_MG_PER_L) / np.array(PUBLISHED_MG_PER_L)
+    mdape = float(np.median(np.abs(pe)))
+    assert mdape <= COHORT_MDAPE_LIMIT
+    assert float(np.max(np.abs(pe))) <= COHORT_MAX_APE_LIMIT
+    # the documented errors (docs/pharmacology.md): -13%, -8%, -27%, +3%, +34%; MDAPE 12.6%,
+    # median error -8.4% (under-prediction at the peak, over-prediction at 2 h)
+    assert_allclose(pe, [-0.126, -0.084, -0.265, 0.031, 0.344], atol=0.005)
+    assert mdape == pytest.approx(0.126, abs=0.002)
+
+
+def test_lidocaine_99_barely_follows_weight_on_a_per_kg_dose() -> None:
+    """5 mg/kg gives a 50 kg and a 90 kg patient almost the same dose-normalised exposure in
+    a weight-proportional model; lidocaine_99's fixed V2 and Q make the 50 kg patient's levels
+    a third lower than the 70 kg patient's: the documented reason it is a poor default."""
+
+    def peak(w: float) -> float:
+        r = simulate(
+            {
+                "drug": "lidocaine",
+                "model": "lidocaine_99",
+                "patient": {"weight_kg": w},
+                "doses": _cohort_schedule(w),
+                "times_h": [40 / 60],
+            }
+        )
+        return float(r.plasma_mg_per_l[0])
+
+    assert peak(50) / peak(70) == pytest.approx(0.735, abs=0.01)
+    assert peak(90) / peak(70) == pytest.approx(1.251, abs=0.01)
+
+
+# Chong C et al. 2006 / 2009 [S2] (reference section 9): 25 mg racemic ketamine; norketamine
+# peak 82 +/- 34 mcg/L at 1.6 h after oral, 66 mcg/L at 1.9 h after sublingual; after IV the
+# norketamine peak comes at about 0.6 h. Patients' weight not reported: 70 kg assumed.
+#: Stated tolerance: the peak within one SD of the oral mean (34 mcg/L; the same +/-34 is used
+#: for sublingual, whose SD is not in the reference) and the time of the peak within 0.5 h.
+CHONG_PEAK_TOL_MCG_PER_L = 34.0
+CHONG_TMAX_TOL_H = 0.5
+
+
+def _norketamine_peak(route: str) -> tuple[float, float]:
+    r = simulate(
+        {
+            "drug": "ketamine",
+            "model": "domino",
+            "patient": {"weight_kg": 70, "age_years": 45},
+            "doses": [{"route": route, "time_h": 0, "amount_mg": 25}],
+            "times_h": {"start": 0, "stop": 12, "step": 1 / 600},
+        }
+    )
+    assert r.metabolite_mg_per_l is not None
+    i = int(np.argmax(r.metabolite_mg_per_l))
+    return float(r.metabolite_mg_per_l[i]) * 1000.0, float(r.times_h[i])
+
+
+@pytest.mark.parametrize(
+    ("route", "published_peak", "published_tmax", "model_peak", "model_tmax", "peak_ok", "tmax_ok"),
+    [
+        # oral: peak 47.6 (-42%, just outside one SD), at 3.96 h (2.4 h late)
+        ("oral", 82.0, 1.6, 47.6, 3.96, False, False),
+        # sublingual: peak 55.6 (-16%), at 2.73 h (0.8 h late)
+        ("sublingual", 66.0, 1.9, 55.6, 2.73, True, False),
+        # IV: the norketamine peak at 4.55 h instead of about 0.6 h (published peak level not
+        # in the reference, so only the time is compared)
+        ("iv_bolus", None, 0.6, 67.8, 4.55, None, False),
+    ],
+)
+def test_norketamine_defaults_against_chong_2006(
+    route: str,
+    published_peak: float | None,
+    published_tmax: float,
+    model_peak: float,
+    model_tmax: float,
+    peak_ok: bool | None,
+    tmax_ok: bool,
+) -> None:
+    """The defaults miss Chong's times (formation too slow); the misses are pinned here and
+    documented in docs/pharmacology.md instead of tuning the defaults silently."""
+    peak, tmax = _norketamine_peak(route)
+    assert peak == pytest.approx(model_peak, abs=0.1)
+    assert tmax == pytest.approx(model_tmax, abs=0.01)
+    if published_peak is not None:
+        assert (abs(peak - published_peak) <= CHONG_PEAK_TOL_MCG_PER_L) is peak_ok
+    assert (abs(tmax - published_tmax) <= CHONG_TMAX_TOL_H) is tmax_ok
