@@ -222,11 +222,12 @@ def test_bad_history_named() -> None:
 
 
 def test_every_recommendation_cites_a_source() -> None:
-    for history in (
+    histories: list[dict[str, Any]] = [
         {"trials": []},
         {"trials": [trial("ketamine", RELAPSE)]},
         {"trials": [trial("ketamine", NO_RESPONSE), trial("lidocaine", NO_RESPONSE)]},
-    ):
+    ]
+    for history in histories:
         assert recommend(history).sources
 
 
