@@ -28,6 +28,7 @@ POLICY_FILES = (
     "instrument_policy.json",
     "monitoring_thresholds.json",
     "responder_policy.json",
+    "followup_policy.json",
     "protocols.json",
 )
 
