@@ -25,7 +25,8 @@ def all_rule_ids() -> list[str]:
         *(ix.id for ix in policy.interactions),
         *(r.id for r in thresholds.threshold_rules),
         *(r.id for r in thresholds.symptom_rules),
-        *(f"OUT-REC-00{i}" for i in range(1, 9)),
+        *(r.id for r in thresholds.baseline_rules),
+        *(f"OUT-REC-{i:03d}" for i in range(1, 12)),
     ]
 
 
@@ -41,7 +42,7 @@ def test_every_eligibility_and_monitoring_rule_cites_known_sources() -> None:
     policy = load_eligibility_policy()
     thresholds = load_thresholds()
     for rule in (*policy.rules.values(), *policy.interactions, *thresholds.threshold_rules,
-                 *thresholds.symptom_rules):  # fmt: skip
+                 *thresholds.symptom_rules, *thresholds.baseline_rules):  # fmt: skip
         assert rule.sources and all(s in SOURCES for s in rule.sources), rule.id
 
 

@@ -5,10 +5,11 @@ sources each template cites), not from the code: NRS 0-10 (IMMPACT, Dworkin 2008
 (NINDS CDE); PHQ-9 nine items 0-3 (Kroenke 2001); BPI short form four severity and seven
 interference ratings 0-10 and relief 0-100% in steps of 10% (Cleeland); RASS -5 to +4 (Sessler
 2002); MOAA/S 0-5 (Chernik 1990); CADSS items 0-4 (Bremner 1998; six items, Rodrigues 2021);
-modified Aldrete five items 0-2 (Aldrete 1995); ACR 2016 19 painful areas, three severity items
-0-3, three somatic yes/no items (Wolfe 2016); Budapest symptoms and signs yes/no in four
-categories, clinical or research criteria (Harden 2010); DN4 ten yes/no items, DN4-interview the
-seven interview items (Bouhassira 2005); LANSS seven yes/no items (Bennett 2001).
+modified Aldrete five items 0-2 (Aldrete 1995); modified PADSS five items 0-2 (Chung 1995);
+ACR 2016 19 painful areas, three severity items 0-3, three somatic yes/no items (Wolfe 2016);
+Budapest symptoms and signs yes/no in four categories, clinical or research criteria (Harden
+2010); DN4 ten yes/no items, DN4-interview the seven interview items (Bouhassira 2005); LANSS
+seven yes/no items (Bennett 2001).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def published(instrument: str, key: str) -> tuple[ItemKind, int | None, int | No
             return INTEGER, 0, 5, 1, False
         case "cadss6":
             return INTEGER, 0, 4, 1, False
-        case "aldrete":
+        case "aldrete" | "padss":
             return INTEGER, 0, 2, 1, False
         case "acr2016" if leaf in ("fatigue", "waking_unrefreshed", "cognitive_symptoms"):
             return INTEGER, 0, 3, 1, False
@@ -66,6 +67,7 @@ ITEM_COUNTS = {
     "moaas": 1,
     "cadss6": 6,
     "aldrete": 5,
+    "padss": 5,
     "acr2016": 19 + 3 + 3 + 1,
     # variant, A, symptoms (2+3+3+7), signs (4+3+3+7), D
     "budapest": 1 + 1 + 15 + 17 + 1,
@@ -114,6 +116,16 @@ ALDRETE_TWO_POINTS = {
     "circulation": "within 20%",
     "consciousness": "fully awake",
     "oxygen_saturation": "above 92%",
+}
+
+# Modified PADSS: what earns 2 points on each item (Chung 1995, as tabulated in the secondary
+# copies the source cites: clinician.com and World J Gastrointest Endosc 2013 Table 1).
+PADSS_TWO_POINTS = {
+    "vital_signs": "within 20%",
+    "activity": "steady gait",
+    "nausea_vomiting": "minimal",
+    "pain": "minimal",
+    "bleeding": "minimal",
 }
 
 LANSS_POINTS = {
@@ -235,6 +247,19 @@ def test_aldrete_labels_say_what_each_score_means() -> None:
     for spec in template("aldrete").items:
         assert set(spec.labels) == {0, 1, 2}
         assert ALDRETE_TWO_POINTS[spec.key] in spec.labels[2]
+
+
+def test_padss_labels_say_what_each_score_means() -> None:
+    for spec in template("padss").items:
+        assert set(spec.labels) == {0, 1, 2}
+        assert PADSS_TWO_POINTS[spec.key] in spec.labels[2]
+
+
+def test_padss_discharge_at_9_not_8() -> None:
+    nine = dict.fromkeys(PADSS_TWO_POINTS, 2) | {"pain": 1}
+    eight = nine | {"nausea_vomiting": 1}
+    assert score("padss", nine).score == 9 and score("padss", nine).met is True
+    assert score("padss", eight).score == 8 and score("padss", eight).met is False
 
 
 def test_lanss_yes_labels_carry_the_published_points() -> None:

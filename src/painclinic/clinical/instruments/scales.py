@@ -1,4 +1,5 @@
-"""Single-score scales: NRS, PGIC, PHQ-9, BPI-SF, RASS, MOAA/S, CADSS-6, modified Aldrete."""
+"""Single-score scales: NRS, PGIC, PHQ-9, BPI-SF, RASS, MOAA/S, CADSS-6, modified Aldrete,
+modified PADSS."""
 
 from __future__ import annotations
 
@@ -475,6 +476,76 @@ def score_aldrete(answers: object, policy_dir: str | Path | None = None) -> Inst
     return InstrumentResult("aldrete", total, band, met, (), (reason,))
 
 
+# --- modified PADSS -------------------------------------------------------------------------
+
+#: Modified Post-Anesthetic Discharge Scoring System (Chung 1995 [S2]): 2, 1 or 0 points each.
+#: For an infusion the "surgical bleeding" item is bleeding at the cannula site.
+PADSS_ITEMS: dict[str, dict[int, str]] = {
+    "vital_signs": {
+        2: "BP and heart rate within 20% of the pre-infusion value",
+        1: "within 20-40%",
+        0: "more than 40% away",
+    },
+    "activity": {
+        2: "steady gait, no dizziness, or at the pre-infusion level",
+        1: "needs assistance to walk",
+        0: "unable to walk",
+    },
+    "nausea_vomiting": {
+        2: "none or minimal, or treated with oral medication",
+        1: "moderate, or treated with injected medication",
+        0: "severe, continues despite treatment",
+    },
+    "pain": {2: "minimal", 1: "moderate", 0: "severe"},
+    "bleeding": {
+        2: "none or minimal, no dressing change",
+        1: "moderate, up to 2 dressing changes",
+        0: "severe, more than 3 dressing changes",
+    },
+}
+
+
+def padss_template() -> InstrumentTemplate:
+    return InstrumentTemplate(
+        instrument="padss",
+        title="Modified Post-Anesthetic Discharge Scoring System (PADSS), 0-10",
+        sources=("chung1995_padss",),
+        items=tuple(
+            ItemSpec.integer(
+                k,
+                "integer 0-2: " + ", ".join(f"{n} {w}" for n, w in points.items()),
+                k,
+                min(points),
+                max(points),
+                labels=points,
+            )
+            for k, points in PADSS_ITEMS.items()
+        ),
+        skeleton=dict.fromkeys(PADSS_ITEMS, 0),
+        scoring="total 0-10; met (fit for home discharge) at the policy score, default 9 [S2]",
+        licence=FREE,
+        wording_source="Chung 1995, modified PADSS as tabulated in secondary copies [S2]",
+    )
+
+
+def score_padss(answers: object, policy_dir: str | Path | None = None) -> InstrumentResult:
+    data = as_mapping(answers, "")
+    check_keys(data, "", PADSS_ITEMS)
+    total = sum(as_int(data[k], k, min(p), max(p)) for k, p in PADSS_ITEMS.items())
+    threshold = int(_policy_value("padss", "discharge_min_score", policy_dir))
+    met = total >= threshold
+    reason = f"total {total}/10; home discharge needs {threshold} or more"
+    band = "discharge_ready" if met else "not_ready"
+    return InstrumentResult("padss", total, band, met, (), (reason,))
+
+
+def discharge_min_score(instrument: str, policy_dir: str | Path | None = None) -> int:
+    """The discharge score of ``aldrete`` or ``padss`` in ``instrument_policy.json``."""
+    if instrument not in ("aldrete", "padss"):
+        raise ClinicalInputError("instrument", f"no discharge score for {instrument!r}")
+    return int(_policy_value(instrument, "discharge_min_score", policy_dir))
+
+
 for _inst in (
     Instrument("nrs", "Numeric rating scale", nrs_template, score_nrs),
     Instrument("pgic", "Patient Global Impression of Change", pgic_template, score_pgic),
@@ -484,5 +555,6 @@ for _inst in (
     Instrument("moaas", "MOAA/S", moaas_template, score_moaas),
     Instrument("cadss6", "CADSS-6", cadss6_template, score_cadss6),
     Instrument("aldrete", "Modified Aldrete score", aldrete_template, score_aldrete),
+    Instrument("padss", "Modified PADSS", padss_template, score_padss),
 ):
     register(_inst)
