@@ -101,6 +101,8 @@ def test_facts_are_built_from_the_record_and_the_form(patient, met, client_for):
     assert facts["diagnosis"] == {
         "condition": "crps_1",
         "criteria": {"instrument": "budapest", "met": True},
+        "clinician_confirmed": None,
+        "findings": {},
     }
     assert facts["weight_kg"] == 80.0
     assert facts["age_years"] == services.age_in_years(patient.date_of_birth, timezone.localdate())
@@ -359,7 +361,46 @@ def test_interacting_medicines_show_as_interactions(patient, met, client_for):
     lidocaine = response.context["engine"]["lidocaine"]
     assert lidocaine["status"] == "not_eligible"
     assert {r["rule_id"] for r in lidocaine["interactions"]} >= {"LID-IX-001", "LID-IX-003"}
-    assert response.context["facts_json"]["current_medications"] == ["amiodarone", "fluoxetine"]
+    assert response.context["facts_json"]["current_medications"] == [
+        {"text": "Amiodarone, fluoxetine", "ingredients": ["amiodarone", "fluoxetine"]}
+    ]
+
+
+def test_brand_names_with_doses_are_coded_and_shown_with_what_they_were_recognised_as(
+    patient, met, client_for
+):
+    text = "Tambocor 100 mg twice daily\nmetoprolol tartrate 50 mg\nzorblax 5 mg"
+    data = {**facts_post(current_medications=text), "action": "evaluate"}
+    response = client_for(P).post(url(patient), data)
+    assert response.context["facts_json"]["current_medications"] == [
+        {"text": "Tambocor 100 mg twice daily", "ingredients": ["flecainide"]},
+        {"text": "metoprolol tartrate 50 mg", "ingredients": ["metoprolol"]},
+        {"text": "zorblax 5 mg", "ingredients": []},
+    ]
+    lidocaine = response.context["engine"]["lidocaine"]
+    assert lidocaine["status"] == "not_eligible"
+    assert {"LID-IX-002", "LID-IX-005"} <= {r["rule_id"] for r in lidocaine["interactions"]}
+    page = response.content.decode()
+    assert "flecainide (class I (sodium-channel) antiarrhythmic)" in page
+    assert "not recognised, check by hand" in page
+    assert "zorblax" in " ".join(r["detail"] for r in lidocaine["missing_information"])
+
+
+def test_a_documented_phn_with_dn4_below_cut_off_is_a_caution(patient, request_as, client_for):
+    from painclinic.clinical.instruments.neuropathic import DN4_ITEMS
+
+    dn4 = dict.fromkeys(DN4_ITEMS, False)  # 0 of 10: below the cut-off of 4
+    services.do_record_assessment(request_as(), patient, "dn4", dn4)
+    data = {
+        **facts_post(condition="phn", clinician_confirmed="yes", months_since_rash="6"),
+        "action": "evaluate",
+    }
+    response = client_for(P).post(url(patient), data)
+    engine = response.context["engine"]
+    assert response.context["facts_json"]["diagnosis"]["findings"] == {"months_since_rash": 6.0}
+    for drug in ("ketamine", "lidocaine"):
+        assert engine[drug]["absolute_contraindications"] == []
+        assert engine[drug]["status"] == "eligible_with_cautions"
 
 
 def test_the_form_is_prefilled_from_the_last_decision(patient, met, client_for):
@@ -595,3 +636,38 @@ def test_an_override_reason_is_escaped(patient, met, client_for):
         )
     ).content.decode()
     assert payload not in page and "&lt;script&gt;" in page
+
+
+def test_a_second_physician_cosigns_an_absolute_override_on_the_decision_page(
+    patient, met, request_as, client_for
+):
+    from tests.conftest import logged_in_client, make_user
+
+    entry = clean_entry(current_medications=["Cordarone 200 mg daily"])
+    facts, _ = services.build_facts(patient, entry)
+    assert services.evaluate(facts).to_dict()["lidocaine"]["status"] == "not_eligible"
+    choice = services.DrugDecision(
+        "lidocaine", "override", "eligible_with_cautions", "stopped last month", "not_eligible"
+    )
+    (decision,) = services.do_record_eligibility(request_as(), patient, entry, [choice])
+    page_url = reverse(
+        "assessments:decision", kwargs={"patient_id": patient.pk, "decision_id": decision.pk}
+    )
+    own = client_for(P).get(page_url)
+    assert "Awaiting a second physician" in own.content.decode()
+    assert own.context["cosign_form"] is None  # the deciding physician cannot co-sign
+    second = logged_in_client(make_user(Role.PHYSICIAN, "dr.second"))
+    assert second.get(page_url).context["cosign_form"] is not None
+    cosign_url = reverse(
+        "assessments:cosign_decision",
+        kwargs={"patient_id": patient.pk, "decision_id": decision.pk},
+    )
+    empty = second.post(cosign_url, {"note": "", "expected_version": decision.version})
+    assert empty.status_code == 400
+    done = second.post(cosign_url, {"note": "agree", "expected_version": decision.version})
+    assert done.status_code == 302
+    decision.refresh_from_db()
+    assert decision.cosigned_by.username == "dr.second" and not decision.awaiting_cosign
+    assert "Co-signed" in second.get(page_url).content.decode()
+    nurse = client_for(N).post(cosign_url, {"note": "x", "expected_version": decision.version})
+    assert nurse.status_code == 403

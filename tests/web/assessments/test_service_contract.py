@@ -15,6 +15,8 @@ from painclinic.web.assessments.models import Assessment, ChecklistItem, Eligibi
 from painclinic.web.assessments.roles import ROLES
 from painclinic.web.audit.models import Action, AuditEvent, Outcome
 from painclinic.web.lib.service import RoleRefused
+from painclinic.web.treatments.services import eligibility_check
+from tests.conftest import actor_as, make_user
 from tests.web.assessments.conftest import budapest_met, clean_entry
 
 pytestmark = pytest.mark.django_db
@@ -195,6 +197,7 @@ def _calls(patient, item):
         "resolve_checklist_item": lambda actor: services.do_resolve_checklist_item(
             actor, item, "done", item.version
         ),
+        "cosign_eligibility": lambda actor: services.do_cosign_eligibility(actor, 1, 1, "agree"),
     }
 
 
@@ -227,3 +230,58 @@ def test_a_wrong_role_calling_a_service_directly_is_refused_and_audited(
     assert (Assessment.objects.count(), EligibilityDecision.objects.count()) == counts
     item.refresh_from_db()
     assert item.is_open
+
+
+# --- overriding an absolute contraindication needs a second physician ---------------------------
+
+
+def _override_absolute(patient, actor) -> EligibilityDecision:
+    entry = clean_entry(current_medications=["Tambocor 100 mg twice daily"])
+    assert seen_status(patient, entry, "lidocaine") == "not_eligible"
+    choice = services.DrugDecision(
+        "lidocaine", "override", "eligible_with_cautions", "cardiologist stopped it", "not_eligible"
+    )
+    (decision,) = services.do_record_eligibility(actor, patient, entry, [choice])
+    return decision
+
+
+def test_overriding_an_absolute_contraindication_awaits_a_second_physician(
+    patient, met, request_as, users
+):
+    decision = _override_absolute(patient, request_as())
+    assert decision.cosign_required and decision.awaiting_cosign
+    event = newest()
+    assert event.detail["awaiting_cosign"] is True
+    assert event.detail["absolute_overridden"] == ["LID-IX-002"]
+    check = eligibility_check(patient, "lidocaine")
+    assert not check.ok and "second physician" in check.message
+
+    before = AuditEvent.objects.count()
+    with pytest.raises(services.DecisionError) as error:
+        services.do_cosign_eligibility(request_as(), decision.pk, decision.version, "I agree")
+    assert "second physician" in error.value.message
+    audited_once(before, service="do_cosign_eligibility", outcome=Outcome.DENIED, patient=patient)
+    assert not eligibility_check(patient, "lidocaine").ok
+
+    second = actor_as(make_user(Role.PHYSICIAN, "second.physician"))
+    with pytest.raises(services.DecisionError) as error:
+        services.do_cosign_eligibility(second, decision.pk, decision.version, "  ")
+    assert error.value.field == "note"
+    signed = services.do_cosign_eligibility(second, decision.pk, decision.version, "I agree")
+    assert not signed.awaiting_cosign and signed.cosigned_by.username == "second.physician"
+    event = newest()
+    assert event.detail["event"] == "cosign" and event.detail["cosigned_by"] == "second.physician"
+    check = eligibility_check(patient, "lidocaine")
+    assert check.ok and check.snapshot["cosigned_by"] == signed.cosigned_by_id
+    with pytest.raises(services.DecisionError):
+        services.do_cosign_eligibility(second, decision.pk, signed.version, "again")
+
+
+def test_overriding_a_relative_caution_needs_no_second_physician(patient, met, request_as):
+    entry = clean_entry(current_medications=["metoprolol tartrate 50 mg"])
+    assert seen_status(patient, entry, "lidocaine") == "eligible_with_cautions"
+    choice = services.DrugDecision(
+        "lidocaine", "override", "eligible", "stable on it for years", "eligible_with_cautions"
+    )
+    (decision,) = services.do_record_eligibility(request_as(), patient, entry, [choice])
+    assert not decision.cosign_required and eligibility_check(patient, "lidocaine").ok

@@ -257,12 +257,19 @@ COMORBIDITY_LABELS = {
     "pulmonary_disease": "Pulmonary disease",
     "sick_sinus_or_av_node_dysfunction": "Sick sinus syndrome or AV-node dysfunction",
     "hypercarbia_or_acidosis": "Hypercarbia or acidosis",
+    "unstable_angina": "Unstable angina",
+    "stroke": "Stroke or cerebrovascular disease",
+    "aneurysm": "Aneurysm (aortic or cerebral)",
+    "ketamine_hypersensitivity": "Hypersensitivity to ketamine",
+    "untreated_hyperthyroidism": "Untreated hyperthyroidism",
+    "pre_excitation": "Pre-excitation (Wolff-Parkinson-White)",
 }
 ECG_LABELS = {
     "conduction_block": "Conduction block",
     "atrial_fibrillation": "Atrial fibrillation",
     "qrs_widening": "QRS widening",
     "pr_prolongation": "PR prolongation",
+    "pre_excitation": "Pre-excitation (delta wave)",
 }
 PREGNANCY_LABELS = {
     "unknown": "Unknown (not yet recorded)",
@@ -297,9 +304,39 @@ class FactsForm(forms.Form):
     )
     current_medications = forms.CharField(
         required=False,
-        label="Current medicines (generic names, one per line or separated by commas)",
-        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Current medicines, one per line as written (brand or generic name, dose)",
+        widget=forms.Textarea(attrs={"rows": 4}),
         max_length=2000,
+    )
+    clinician_confirmed = forms.TypedChoiceField(
+        required=False,
+        label="Your clinical diagnosis of the condition",
+        choices=[
+            ("", "Not recorded"),
+            ("yes", "Confirmed by my examination"),
+            ("no", "Not confirmed"),
+        ],
+        coerce=lambda v: {"yes": True, "no": False}.get(v),
+        empty_value=None,
+    )
+    months_since_rash = forms.DecimalField(
+        required=False,
+        label="Postherpetic neuralgia: months since the shingles rash",
+        min_value=Decimal("0"),
+        max_value=Decimal("1200"),
+        max_digits=6,
+        decimal_places=1,
+        error_messages={
+            "min_value": "Months since the rash cannot be negative.",
+            "max_value": "Months since the rash must be at most 1200.",
+        },
+    )
+    diabetic_neuropathy_confirmed = forms.TypedChoiceField(
+        required=False,
+        label="Painful diabetic neuropathy: neuropathy confirmed",
+        choices=[("", "Not recorded"), ("yes", "Yes"), ("no", "No")],
+        coerce=lambda v: {"yes": True, "no": False}.get(v),
+        empty_value=None,
     )
     systolic_bp_mmhg = _vital("Systolic blood pressure", 50, 260, "mmHg")
     diastolic_bp_mmhg = _vital("Diastolic blood pressure", 20, 160, "mmHg")
@@ -319,6 +356,9 @@ class FactsForm(forms.Form):
     )
     poorly_controlled_psychosis = forms.BooleanField(
         required=False, label="Poorly controlled psychosis"
+    )
+    history_psychosis_or_mania = forms.BooleanField(
+        required=False, label="Psychosis or mania, now or in the past"
     )
     self_harm_risk = forms.BooleanField(
         required=False,
@@ -350,9 +390,11 @@ class FactsForm(forms.Form):
         ]
 
     def clean_current_medications(self) -> list[str]:
+        """One medicine per line, kept as written (the engine codes each line; a line it does
+        not recognise is shown as 'not recognised, check by hand')."""
         text: str = self.cleaned_data.get("current_medications") or ""
-        names = [n.strip().lower() for n in re.split(r"[,\n;]+", text)]
-        return sorted({n for n in names if n})
+        lines = [" ".join(n.split()) for n in re.split(r"[\n;]+", text)]
+        return list(dict.fromkeys(n for n in lines if n))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -386,6 +428,12 @@ class FactsForm(forms.Form):
             active_substance_use_disorder=c["active_substance_use_disorder"],
             history_substance_use_disorder=c["history_substance_use_disorder"],
             poorly_controlled_psychosis=c["poorly_controlled_psychosis"],
+            history_psychosis_or_mania=c["history_psychosis_or_mania"],
+            clinician_confirmed=c.get("clinician_confirmed"),
+            months_since_rash=(
+                float(c["months_since_rash"]) if c.get("months_since_rash") is not None else None
+            ),
+            diabetic_neuropathy_confirmed=c.get("diabetic_neuropathy_confirmed"),
             self_harm_risk=c["self_harm_risk"],
             ecg_on_file=c["ecg_on_file"],
             ecg_findings=tuple(c["ecg_findings"]) if c["ecg_on_file"] else (),
@@ -401,10 +449,26 @@ def initial_from_facts(facts: dict[str, Any]) -> dict[str, Any]:
     Vital signs and pregnancy status are not carried over: they are today's facts, and a stale
     value must not slip into a new decision."""
     ecg = facts.get("ecg")
+    diagnosis = facts["diagnosis"]
+    findings = diagnosis.get("findings") or {}
+    yes_no = {True: "yes", False: "no"}
+    confirmed = (
+        yes_no.get(diagnosis["clinician_confirmed"], "")
+        if "clinician_confirmed" in diagnosis and diagnosis["clinician_confirmed"] is not None
+        else ""
+    )
+    neuropathy = findings.get("diabetic_neuropathy_confirmed")
     return {
-        "condition": facts["diagnosis"]["condition"],
+        "condition": diagnosis["condition"],
+        "clinician_confirmed": confirmed,
+        "months_since_rash": findings.get("months_since_rash"),
+        "diabetic_neuropathy_confirmed": yes_no.get(neuropathy, "")
+        if neuropathy is not None
+        else "",
         "comorbidities": [k for k, v in (facts.get("comorbidities") or {}).items() if v],
-        "current_medications": "\n".join(facts.get("current_medications") or []),
+        "current_medications": "\n".join(
+            m["text"] if isinstance(m, dict) else m for m in facts.get("current_medications") or []
+        ),
         **(facts.get("substance_use") or {}),
         **(facts.get("psychiatric") or {}),
         "ecg_on_file": "yes" if ecg is not None else "no",
@@ -585,6 +649,23 @@ class DecisionForm(forms.Form):
             for drug in DRUGS
             if c.get(f"{drug}_decision")
         ]
+
+
+class CosignEligibilityForm(forms.Form):
+    """A second physician co-signs the override of an absolute contraindication."""
+
+    note = forms.CharField(
+        max_length=1000,
+        label="Why you agree with the override (you are the second physician)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    expected_version = version_field()
+
+    def clean_note(self) -> str:
+        note: str = self.cleaned_data["note"].strip()
+        if not note:
+            raise forms.ValidationError("Say why you agree with the override.")
+        return note
 
 
 class ResolveChecklistForm(forms.Form):

@@ -110,6 +110,15 @@ class EligibilityDecision(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     decided_at = models.DateTimeField()
+    # Overriding an absolute contraindication needs a second physician, like a soft dose
+    # limit: the decision holds only once someone other than decided_by has co-signed it.
+    cosign_required = models.BooleanField(default=False)
+    cosigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cosigned_at = models.DateTimeField(null=True, blank=True)
+    cosign_note = models.TextField(blank=True)
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["-decided_at", "-id"]
@@ -119,6 +128,10 @@ class EligibilityDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.drug} {self.final_status} for patient {self.patient_id}"
+
+    @property
+    def awaiting_cosign(self) -> bool:
+        return self.cosign_required and self.cosigned_at is None
 
 
 class ChecklistItem(models.Model):

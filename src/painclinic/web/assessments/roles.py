@@ -12,6 +12,7 @@ ROLES = RoleTable(
     # services
     record_assessment=CLINICIANS,
     record_eligibility=(Role.PHYSICIAN,),
+    cosign_eligibility=(Role.PHYSICIAN,),
     resolve_checklist_item=CLINICIANS,
     # pages that only read
     view_patient=CLINICIANS,

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from painclinic import clinical
 from painclinic.clinical.eligibility import ECG_FINDINGS
+from painclinic.clinical.medications import code_medications
 from painclinic.web.assessments.models import (
     Assessment,
     ChecklistItem,
@@ -245,6 +246,10 @@ class EligibilityInput:
     liver_tests_on_file: bool
     other_local_anaesthetic_within_4h: bool
     prior_treatments: tuple[PriorTreatment, ...]
+    history_psychosis_or_mania: bool = False
+    clinician_confirmed: bool | None = None
+    months_since_rash: float | None = None
+    diabetic_neuropathy_confirmed: bool | None = None
 
 
 def build_facts(patient: Patient, entry: EligibilityInput) -> tuple[dict[str, Any], RecordedFacts]:
@@ -259,6 +264,17 @@ def build_facts(patient: Patient, entry: EligibilityInput) -> tuple[dict[str, An
     psychiatric = {
         "poorly_controlled_psychosis": entry.poorly_controlled_psychosis,
         "self_harm_risk": entry.self_harm_risk,
+        "history_psychosis_or_mania": entry.history_psychosis_or_mania,
+    }
+    condition = clinical.load_conditions().get(entry.condition)
+    wanted = {f.id for f in condition.diagnosis_facts}
+    findings = {
+        key: value
+        for key, value in (
+            ("months_since_rash", entry.months_since_rash),
+            ("diabetic_neuropathy_confirmed", entry.diabetic_neuropathy_confirmed),
+        )
+        if key in wanted
     }
     # A PHQ-9 item 9 > 0 on file cannot be unticked here: a newer PHQ-9 clears it.
     if recorded.phq9 is not None and recorded.phq9.self_harm_risk:
@@ -266,10 +282,19 @@ def build_facts(patient: Patient, entry: EligibilityInput) -> tuple[dict[str, An
     facts = {
         "age_years": recorded.age_years,
         "weight_kg": float(recorded.weight.weight_kg) if recorded.weight else None,
-        "diagnosis": {"condition": entry.condition, "criteria": criteria},
+        "diagnosis": {
+            "condition": entry.condition,
+            "criteria": criteria,
+            "clinician_confirmed": entry.clinician_confirmed,
+            "findings": findings,
+        },
         "prior_treatments": [t.as_fact() for t in entry.prior_treatments],
         "comorbidities": dict.fromkeys(entry.comorbidities, True),
-        "current_medications": list(entry.current_medications),
+        # Each line as written with the ingredients it was recognised as (both kept).
+        "current_medications": [
+            {"text": m.text, "ingredients": list(m.ingredients)}
+            for m in code_medications(entry.current_medications)
+        ],
         "vitals": {
             "systolic_bp_mmhg": entry.systolic_bp_mmhg,
             "diastolic_bp_mmhg": entry.diastolic_bp_mmhg,
@@ -363,7 +388,14 @@ def do_record_eligibility(
         finals = {c.drug: _check_decision(c, result[c.drug]["status"]) for c in choices}
         for choice in choices:
             drug_result = result[choice.drug]
+            # Overriding an absolute contraindication holds only once a second physician
+            # co-signs it (like a soft dose limit): see do_cosign_eligibility.
+            cosign = (
+                choice.decision == PhysicianDecision.OVERRIDE
+                and drug_result["status"] == EngineStatus.NOT_ELIGIBLE
+            )
             decision = EligibilityDecision.objects.create(
+                cosign_required=cosign,
                 patient=patient,
                 drug=choice.drug,
                 condition=result["condition"],
@@ -414,6 +446,17 @@ def do_record_eligibility(
                     "physician_decision": decision.physician_decision,
                     "final_status": decision.final_status,
                     "override_reason": decision.override_reason,
+                    "awaiting_cosign": decision.cosign_required,
+                    "absolute_overridden": (
+                        sorted(
+                            r["rule_id"]
+                            for g in ("absolute_contraindications", "interactions")
+                            for r in drug_result[g]
+                            if r["category"] == "absolute"
+                        )
+                        if decision.cosign_required
+                        else []
+                    ),
                     "rule_ids": sorted(_rule_ids(drug_result)),
                     "policy_versions": decision.policy_versions,
                     "checklist_items_created": created,
@@ -470,3 +513,54 @@ def do_resolve_checklist_item(
             },
         )
     return locked
+
+
+@service(ROLES.cosign_eligibility, category=ELIGIBILITY_CATEGORY, action=Action.UPDATE)
+def do_cosign_eligibility(
+    actor: Actor, decision_id: int, expected_version: int, note: str
+) -> EligibilityDecision:
+    """A second physician (not the one who decided) co-signs the override of an absolute
+    contraindication; until then the decision does not allow a plan. The note is required:
+    it says why the second physician agrees. A refusal is audited after the rollback."""
+    user = actor.user
+    with transaction.atomic():
+        decision = EligibilityDecision.objects.select_for_update().get(pk=decision_id)
+        note_subject(patient=decision.patient, obj=decision)
+        if decision.version != expected_version:
+            raise DecisionError(
+                "This decision changed while you were reading it: open it again.",
+                detail={"expected_version": expected_version, "version": decision.version},
+            )
+        if not decision.awaiting_cosign:
+            raise DecisionError("This decision does not need a co-signature.")
+        if decision.decided_by_id == user.pk:
+            raise DecisionError(
+                "You made this decision: a second physician must co-sign the override of an "
+                "absolute contraindication."
+            )
+        if not note.strip():
+            raise DecisionError("Say why you agree with the override.", "note")
+        now = timezone.now()
+        EligibilityDecision.objects.filter(pk=decision.pk, version=expected_version).update(
+            cosigned_by=user, cosigned_at=now, cosign_note=note.strip(), version=F("version") + 1
+        )
+        decision.refresh_from_db()
+        audit(
+            actor,
+            category=ELIGIBILITY_CATEGORY,
+            action=Action.UPDATE,
+            patient=decision.patient,
+            obj=decision,
+            detail={
+                "area": "eligibility",
+                "event": "cosign",
+                "drug": decision.drug,
+                "decided_by": decision.decided_by_id,
+                "cosigned_by": user.username,
+                "override_reason": decision.override_reason,
+                "note": decision.cosign_note,
+                "before": {"awaiting_cosign": True},
+                "after": {"awaiting_cosign": False},
+            },
+        )
+    return decision

@@ -28,6 +28,11 @@ urlpatterns = [
         name="decision",
     ),
     path(
+        "patient/<id:patient_id>/eligibility/<id:decision_id>/cosign/",
+        views.cosign_decision,
+        name="cosign_decision",
+    ),
+    path(
         "patient/<id:patient_id>/checklist/<id:item_id>/resolve/",
         views.resolve_item,
         name="resolve_item",

@@ -16,6 +16,7 @@ from painclinic.web.accounts.permissions import allow_roles
 from painclinic.web.assessments import services
 from painclinic.web.assessments.forms import (
     CorrectionForm,
+    CosignEligibilityForm,
     DecisionForm,
     FactsForm,
     InstrumentForm,
@@ -363,13 +364,21 @@ def eligibility(request: HttpRequest, patient_id: int) -> HttpResponse:
                 decision_form = DecisionForm(request.POST, seen=seen)
                 if decision_form.is_valid():
                     try:
-                        services.do_record_eligibility(
+                        saved = services.do_record_eligibility(
                             actor_of(request), patient, entry, decision_form.choices()
                         )
                     except Refused as error:
                         decision_form.add_error(error.field, error.message)
                     else:
                         messages.success(request, "Eligibility decision recorded.")
+                        for d in saved:
+                            if d.awaiting_cosign:
+                                messages.warning(
+                                    request,
+                                    f"{d.get_drug_display()}: you overrode an absolute "
+                                    "contraindication. A second physician must co-sign the "
+                                    "decision before a plan can be made.",
+                                )
                         return redirect("assessments:patient", patient_id=patient.pk)
             else:
                 decision_form = DecisionForm(seen=seen)
@@ -392,6 +401,7 @@ def eligibility(request: HttpRequest, patient_id: int) -> HttpResponse:
         "decision_form": decision_form,
         "prefilled": last_facts is not None,
         "facts_json": facts,
+        "medications": engine["medications"] if engine else [],
     }
     return render(request, "assessments/eligibility.html", context)
 
@@ -415,8 +425,63 @@ def decision(request: HttpRequest, patient_id: int, decision_id: int) -> HttpRes
         "items": list(found.checklist_items.select_related("resolved_by")),
         "facts_pretty": json.dumps(found.facts, indent=2, sort_keys=True),
         "condition_name": _condition_name(found.condition),
+        "medications": _medications_of(found.facts),
+        "cosign_form": _cosign_form(request, found),
     }
     return render(request, "assessments/decision.html", context)
+
+
+def _medications_of(facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each medicine line of a decision's facts with the ingredients it was coded to."""
+    out = []
+    for m in facts.get("current_medications") or []:
+        if isinstance(m, dict):
+            out.append({"text": m["text"], "ingredients": ", ".join(m.get("ingredients") or [])})
+        else:
+            out.append({"text": m, "ingredients": ""})
+    return out
+
+
+def _cosign_form(request: HttpRequest, found: EligibilityDecision) -> CosignEligibilityForm | None:
+    user = acting_user(request)
+    if not found.awaiting_cosign or user.role not in ROLES.cosign_eligibility:
+        return None
+    if found.decided_by_id == user.pk:
+        return None
+    return CosignEligibilityForm(initial={"expected_version": found.version})
+
+
+@allow_roles(ROLES.cosign_eligibility)
+@require_http_methods(["POST"])
+def cosign_decision(request: HttpRequest, patient_id: int, decision_id: int) -> HttpResponse:
+    patient = _patient(request, patient_id, "eligibility", decision_id=decision_id)
+    found = _object_of(request, EligibilityDecision, decision_id, patient, "eligibilitydecision")
+    form = CosignEligibilityForm(request.POST)
+    if form.is_valid():
+        try:
+            services.do_cosign_eligibility(
+                actor_of(request),
+                found.pk,
+                form.cleaned_data["expected_version"],
+                form.cleaned_data["note"],
+            )
+        except Refused as error:
+            form.add_error(error.field if error.field == "note" else None, error.message)
+        else:
+            messages.success(request, "Override co-signed: the decision now holds.")
+            return redirect("assessments:decision", patient_id=patient.pk, decision_id=found.pk)
+    found.refresh_from_db()
+    context = {
+        **_banner(patient),
+        "decision": found,
+        "drug": _drug_view(found.engine_result),
+        "items": list(found.checklist_items.select_related("resolved_by")),
+        "facts_pretty": json.dumps(found.facts, indent=2, sort_keys=True),
+        "condition_name": _condition_name(found.condition),
+        "medications": _medications_of(found.facts),
+        "cosign_form": form,
+    }
+    return render(request, "assessments/decision.html", context, status=400)
 
 
 @allow_roles(ROLES.resolve_checklist_item)

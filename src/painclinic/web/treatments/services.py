@@ -781,6 +781,9 @@ class PlanPreview:
     eligibility: EligibilityCheck | None = None
     consent: TreatmentConsent | None = None
     blockers: list[str] = field(default_factory=list)
+    # What the eligibility decision says the protocol cannot be used for: (field, message).
+    indication_problems: list[tuple[str, str]] = field(default_factory=list)
+    premedication_notes: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str | None:
@@ -803,6 +806,63 @@ class PlanPreview:
         return self.plan is None or self.plan.blocked or self.plan.status == "hard_limit"
 
 
+SERIES_BLOCKING_RULES = ("KET-REL-002",)  # active substance use disorder: no serial infusions
+
+
+def indication_problems(
+    patient: Patient, protocol: clinical.Protocol, sessions: int
+) -> list[tuple[str, str]]:
+    """Why the patient's eligibility decision does not allow this protocol: the condition
+    decided on is not among the protocol's indications, or a rule of that decision forbids a
+    series (more than one infusion). Each problem names the form field it belongs to."""
+    decision = latest_eligibility_decision(patient, protocol.drug)
+    if decision is None:
+        return []
+    problems = []
+    if decision.condition not in protocol.indications:
+        names = clinical.load_conditions().conditions
+        wanted = ", ".join(names[c].name if c in names else c for c in protocol.indications)
+        condition = names[decision.condition].name if decision.condition in names else ""
+        problems.append(
+            (
+                "protocol_id",
+                f"{protocol.title} is not indicated for {condition or 'the decided condition'} "
+                f"(its indications: {wanted}). Choose a protocol for the patient's condition.",
+            )
+        )
+    result = decision.engine_result or {}
+    fired = {r["rule_id"] for g in ("relative_contraindications", "absolute_contraindications")
+             for r in result.get(g, [])}  # fmt: skip
+    series_rules = fired & set(SERIES_BLOCKING_RULES)
+    if sessions > 1 and series_rules:
+        reason = next(
+            r["message"]
+            for g in ("relative_contraindications", "absolute_contraindications")
+            for r in result.get(g, [])
+            if r["rule_id"] in series_rules
+        )
+        problems.append(
+            (
+                "sessions",
+                f"No series: {reason}. Plan a single session, or record a new eligibility "
+                "decision if this no longer applies.",
+            )
+        )
+    return problems
+
+
+def premedication_notes(protocol: clinical.Protocol) -> list[str]:
+    """Interactions of the drug with the protocol's own premedication (e.g. midazolam with
+    ketamine): shown with the plan so the monitoring allows for them."""
+    from painclinic.clinical.eligibility import premedication_interactions
+
+    drugs = [str(p.get("drug", "")) for p in protocol.raw.get("premedication", [])]
+    return [
+        f"{r.message} — the protocol's premedication: {r.detail}"
+        for r in premedication_interactions(protocol.drug, [d for d in drugs if d])
+    ]
+
+
 def preview_plan(patient: Patient, protocol_id: str, sessions: int | None = None) -> PlanPreview:
     """Compute the plan from the latest weight and collect what blocks it. Saves nothing."""
     protocol = protocol_library().get(protocol_id)
@@ -814,6 +874,9 @@ def preview_plan(patient: Patient, protocol_id: str, sessions: int | None = None
         preview.blockers.append(preview.weight.problem)
     if not preview.eligibility.ok:
         preview.blockers.append(preview.eligibility.message)
+    preview.indication_problems = indication_problems(patient, protocol, n)
+    preview.blockers += [message for _, message in preview.indication_problems]
+    preview.premedication_notes = premedication_notes(protocol)
     if preview.consent is None:
         preview.blockers.append(
             f"No signed treatment consent for {protocol.title}: record consent first."
@@ -919,6 +982,17 @@ def do_create_plan(
                     **hard_limit_detail(preview.plan.to_dict()),
                     "weight_id": weight.pk,
                     "weight_kg": str(weight.weight_kg),
+                },
+            )
+        for problem_field, message in preview.indication_problems:
+            raise ServiceError(
+                message,
+                problem_field,
+                detail={
+                    "protocol_id": protocol_id,
+                    "sessions": sessions,
+                    "indications": list(preview.protocol.indications),
+                    "eligibility": preview.eligibility.snapshot if preview.eligibility else {},
                 },
             )
         if preview.blockers:
