@@ -1,8 +1,9 @@
 """The dose over any 24 hours, across the patient's sessions, held to the drug library's 24-hour
 limits at the double check, the start, a resume and every rate change.
 
-Ketamine's 24-hour soft limit is 100 mg (one session a day: clinic policy) and its hard limit
-960 mg; lidocaine's hard limit is 500 mg. Each test charts two sessions on consecutive clinic
+Ketamine's 24-hour outpatient soft limit is 100 mg (one session a day: clinic policy) and its
+outpatient hard limit 160 mg (one session of at most the session hard limit); lidocaine's hard
+limit is 500 mg. Each test charts two sessions on consecutive clinic
 days, less than 24 hours apart, each step at its own time.
 """
 
@@ -137,9 +138,10 @@ def test_ketamine_on_consecutive_days_within_24_hours_needs_a_reason(
     patient, physician, nurse, nurse2, users
 ):
     plan = make_plan(patient, physician)
-    # Day 1: 14:00-18:00 at 25 mg/h, 100 mg. Day 2: the 10:00 session plans 100 mg to 14:00;
-    # the 24 hours before 14:00 hold all of day 1's 100 mg.
-    yesterday_session(plan, users, nurse, nurse2, at(2, 14), 240)
+    # Day 1: 14:00-16:00 at 25 mg/h, 50 mg. Day 2: the 10:00 session plans 100 mg to 14:00;
+    # the 24 hours before 14:00 hold all of day 1's 50 mg: 150 mg, above the soft 100 mg,
+    # under the outpatient hard 160 mg.
+    yesterday_session(plan, users, nurse, nurse2, at(2, 14), 120)
     booking = make_booking(plan, users[Role.FRONT_DESK], 2, starts_at=at(3, 10))
     with charted_at(at(3, 9, 45)):
         s = services.do_open_session(make_request(nurse), booking.pk)
@@ -153,11 +155,11 @@ def test_ketamine_on_consecutive_days_within_24_hours_needs_a_reason(
     assert not isinstance(error, HardLimitRefused)
     assert error.field == "limit_reason"
     assert "24 hours" in error.message and "soft limit 100 mg" in error.message
-    assert "100 mg given" in error.message and "100 mg planned" in error.message
+    assert "50 mg given" in error.message and "100 mg planned" in error.message
     assert not DoubleCheck.objects.filter(preparation__session=s).exists()
     event = AuditEvent.objects.order_by("-sequence").first()
     assert event.outcome == Outcome.DENIED and event.detail["service"] == "do_double_check"
-    assert event.detail["total_24h_mg"] == "200" and event.detail["limit"] == 100
+    assert event.detail["total_24h_mg"] == "150" and event.detail["limit"] == 100
 
     reason = "Dr Okafor: second session within 24 h agreed, pain flare"
     with charted_at(at(3, 9, 50)):
@@ -186,6 +188,30 @@ def test_ketamine_on_consecutive_days_within_24_hours_needs_a_reason(
             RateChangeInput(at(3, 10, 30), Decimal(20), "mg/h", limit_reason=reason),
         )
     assert change.limit_status == "soft_limit"
+
+
+def test_two_full_outpatient_ketamine_sessions_within_24_hours_are_refused(
+    patient, physician, nurse, nurse2, users
+):
+    """100 mg yesterday afternoon + 100 mg planned this morning = 200 mg in 24 hours, above the
+    outpatient hard limit of 160 mg: refused at the double check, whatever the reason."""
+    plan = make_plan(patient, physician)
+    yesterday_session(plan, users, nurse, nurse2, at(2, 14), 240)
+    booking = make_booking(plan, users[Role.FRONT_DESK], 2, starts_at=at(3, 10))
+    with charted_at(at(3, 9, 45)):
+        s = services.do_open_session(make_request(nurse), booking.pk)
+        services.do_complete_checklist(make_request(nurse), s.pk, s.version, checklist_input())
+        s = fresh(s)
+        services.do_prepare_bag(make_request(nurse), s.pk, s.version, prep_input())
+        s = fresh(s)
+        with pytest.raises(HardLimitRefused) as refused:
+            services.do_double_check(
+                make_request(nurse2), s.pk, s.version, check_input(limit_reason="flare")
+            )
+    assert "hard limit 160 mg" in refused.value.message
+    assert refused.value.detail["total_24h_mg"] == "200" and refused.value.detail["limit"] == 160
+    event = AuditEvent.objects.order_by("-sequence").first()
+    assert event.outcome == Outcome.DENIED and event.detail["total_24h_mg"] == "200"
 
 
 def test_more_than_24_hours_apart_needs_no_reason(patient, physician, nurse, nurse2, users):
@@ -301,7 +327,7 @@ def test_the_double_check_page_asks_for_the_reason_on_its_field(
     patient, physician, nurse, nurse2, users
 ):
     plan = make_plan(patient, physician)
-    yesterday_session(plan, users, nurse, nurse2, at(2, 14), 240)
+    yesterday_session(plan, users, nurse, nurse2, at(2, 14), 120)
     booking = make_booking(plan, users[Role.FRONT_DESK], 2, starts_at=at(3, 10))
     with charted_at(at(3, 9, 45)):
         s = services.do_open_session(make_request(nurse), booking.pk)

@@ -1,6 +1,6 @@
 """The dose a patient gets over any 24 hours, across sessions, against the drug library's
-24-hour limits (``total_24h_mg``: ketamine's soft 100 mg and hard 960 mg, lidocaine's hard
-500 mg in the packaged library).
+24-hour limits (``total_24h_mg``: ketamine's soft 100 mg and hard 160 mg for outpatients, 480 mg and
+960 mg for an inpatient protocol, lidocaine's hard 500 mg in the packaged library).
 
 What counts: every rate segment of the patient's sessions of the same drug (a bolus is charted as
 a short segment at its rate), cut exactly at the window's edges, plus what this session plans to
@@ -27,7 +27,7 @@ from painclinic.pharmacology.dosing import LIMIT_RTOL
 from painclinic.pharmacology.druglibrary import Limit
 from painclinic.pharmacology.enums import LimitBound, LimitLevel
 from painclinic.web.infusions.models import InfusionSession, RateSegment
-from painclinic.web.infusions.rules import drug_entry, fmt, plan_steps
+from painclinic.web.infusions.rules import drug_entry, fmt, plan_setting, plan_steps
 from painclinic.web.lib.service import HardLimitRefused, Refused
 
 WINDOW = dt.timedelta(hours=24)
@@ -105,11 +105,14 @@ def worst_window(
     return max(windows, key=lambda w: (w.total_mg, w.end))
 
 
-def _upper_limits(drug: str) -> list[Limit]:
+def _upper_limits(drug: str, setting: str = "outpatient") -> list[Limit]:
+    """The drug's 24-hour upper limits for the clinic setting (outpatient or inpatient)."""
     return [
         limit
         for limit in drug_entry(drug).limits
-        if limit.quantity == QUANTITY and limit.bound is LimitBound.UPPER
+        if limit.quantity == QUANTITY
+        and limit.bound is LimitBound.UPPER
+        and limit.setting in ("all", setting)
     ]
 
 
@@ -217,7 +220,7 @@ def cumulative_24h(
 ) -> Cumulative:
     """The worst 24 hours for the session's patient if ``planned`` is given from ``at``."""
     drug = session.plan.drug
-    limits = _upper_limits(drug)
+    limits = _upper_limits(drug, plan_setting(session))
     if not limits:
         return Cumulative(drug, Window(at, Decimal(0), Decimal(0)), WITHIN, None)
     window = worst_window(given(session, at - WINDOW, at), planned, at)

@@ -30,11 +30,16 @@ from painclinic.clinical.protocols import Cadence, Protocol
 from painclinic.pharmacology import (
     InfusionCalculation,
     PharmacologyInputError,
+    SessionLimitResult,
+    SessionStep,
     calculate_infusion,
+    evaluate_session,
     format_dose,
     load_drug_library,
 )
 from painclinic.pharmacology.druglibrary import DrugEntry
+from painclinic.pharmacology.patient import parse_patient
+from painclinic.pharmacology.sessionlimits import SESSION_QUANTITIES
 from painclinic.web.infusions import policy
 from painclinic.web.infusions.models import InfusionSession, PregnancyTest, RateSegment
 from painclinic.web.lib.clinicdate import age_in_years
@@ -87,6 +92,12 @@ def protocol_for(session: InfusionSession) -> Protocol | None:
 def cadence_for(session: InfusionSession) -> Cadence | None:
     protocol = protocol_for(session)
     return protocol.cadence if protocol else None
+
+
+def plan_setting(session: InfusionSession) -> str:
+    """``"outpatient"`` or ``"inpatient"``: the plan's protocol's setting (its 24-hour limits)."""
+    protocol = protocol_for(session)
+    return protocol.setting if protocol else "outpatient"
 
 
 def plan_steps(session: InfusionSession) -> list[dict[str, Any]]:
@@ -291,16 +302,23 @@ def calculate_rate(
     duration_min: float,
     prior_mg: Decimal = Decimal(0),
 ) -> RateResult:
-    """mg/h and pump mL/h from a dose, by ``painclinic.pharmacology.calculate_infusion``."""
+    """mg/h and pump mL/h from a dose, by ``painclinic.pharmacology.calculate_infusion``, and
+    the dose's own limits (weight, rate, bolus): the order is one step of the session, whose
+    own limits (total, per kg, length) :func:`session_limits` checks on the whole session."""
     protocol = protocol_for(session)
     precision = protocol.pump_precision_ml_per_h if protocol else 0.1
     patient = session.patient
+    stored = dict(session.plan.plan_data.get("patient") or {})
     order = {
         "drug": session.plan.drug,
         "patient": {
             "weight_kg": float(dosing_weight_kg(session)),
             **({"sex": patient.sex_at_birth} if patient.sex_at_birth in ("female", "male") else {}),
+            **({"height_cm": float(stored["height_cm"])} if stored.get("height_cm") else {}),
         },
+        "scope": "step",
+        "setting": plan_setting(session),
+        "session_duration_min": float(session.planned_session.duration_min),
         "dose": {"value": float(dose_value), "unit": dose_unit},
         "duration_min": max(float(duration_min), 1.0),
         "weight_basis": "actual",
@@ -317,6 +335,84 @@ def calculate_rate(
         to_decimal(calc.delivered_rate_mg_per_h, "0.0001"),
         to_decimal(calc.rate_ml_per_h, "0.01"),
     )
+
+
+def session_limits(
+    session: InfusionSession,
+    given: list[tuple[dt.datetime, dt.datetime, Decimal]],
+    planned: list[tuple[dt.datetime, dt.datetime, Decimal]],
+) -> SessionLimitResult:
+    """The whole session against the drug library (``pharmacology.evaluate_session``): what
+    was given in it so far and what is planned from now to its planned end, as
+    (start, end, mg/h) stretches; its total, total per kg (on the plan's patient: actual
+    weight, height and sex) and length. The 24 hours across sessions are ``cumulative``'s."""
+    stretches = [(a, b, r) for a, b, r in (*given, *planned) if b > a]
+    origin = min((a for a, _, _ in stretches), default=timezone.now())
+    steps = [
+        SessionStep(
+            (a - origin).total_seconds() / 60,
+            (b - a).total_seconds() / 60,
+            float(r) * (b - a).total_seconds() / 3600,
+        )
+        for a, b, r in stretches
+    ]
+    if not steps:
+        steps = [SessionStep(0.0, 1.0, 0.0)]
+    end_min = max(s.end_min for s in steps)
+    stored = dict(session.plan.plan_data.get("patient") or {})
+    covariates = {
+        "weight_kg": float(stored.get("weight_kg") or dosing_weight_kg(session)),
+        **({"height_cm": float(stored["height_cm"])} if stored.get("height_cm") else {}),
+        **({"sex": stored["sex"]} if stored.get("sex") in ("female", "male") else {}),
+    }
+    return evaluate_session(
+        drug_library(),
+        session.plan.drug,
+        parse_patient(covariates),
+        steps,
+        setting=plan_setting(session),
+        planned_duration_min=max(float(session.planned_session.duration_min), end_min),
+        quantities=[q for q in SESSION_QUANTITIES if q != "total_24h_mg"],
+    )
+
+
+def check_session_limits(
+    session: InfusionSession, result: SessionLimitResult, *, reason: str, hard_only: bool = False
+) -> None:
+    """Refuse a session beyond a hard limit (``HardLimitRefused``, never overridable, audited
+    with the values) or above a soft limit without a reason (``Refused`` on ``limit_reason``)."""
+    crossed = [c.message() for c in result.breaches]
+    detail = {
+        "drug": session.plan.drug,
+        "session_total_mg": round(result.total_mg, 3),
+        "session_duration_min": round(result.duration_min, 1),
+        "limits": [
+            {
+                "quantity": c.name,
+                "value": round(c.value, 4),
+                "unit": c.unit,
+                "limit": c.limit_value,
+                "level": str(c.level),
+                "weight_kg": c.weight_kg,
+                "source": c.source,
+            }
+            for c in result.breaches
+        ],
+    }
+    if result.refused:
+        first = result.breaches[0]
+        detail.update(limit_quantity=first.name, limit=first.limit_value, limit_unit=first.unit)
+        raise HardLimitRefused(
+            "Refused: the whole session would cross a hard limit: " + "; ".join(crossed),
+            "dose_value",
+            detail=detail,
+        )
+    if not hard_only and result.breaches and not reason.strip():
+        raise Refused(
+            "The whole session would be above a soft limit: give a reason. " + "; ".join(crossed),
+            "limit_reason",
+            detail=detail,
+        )
 
 
 def limit_problem(result: RateResult, reason: str) -> tuple[str, str] | None:

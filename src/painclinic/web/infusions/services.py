@@ -76,6 +76,7 @@ from painclinic.web.infusions.rules import (
     Refused,
     calculate_rate,
     check_limits,
+    check_session_limits,
     checklist_problems,
     delivered_mg,
     first_step,
@@ -85,6 +86,7 @@ from painclinic.web.infusions.rules import (
     plan_rate_tolerance_mg_per_h,
     preparation_problems,
     remaining_planned_min,
+    session_limits,
     time_problem,
     vitals_problems,
 )
@@ -755,6 +757,12 @@ def _new_segment(
         planned = [Delivery(at, at + dt.timedelta(minutes=remaining_min), result.rate_mg_per_h)]
     cumulative = cumulative_24h(session, at, planned)
     reason_24h = limit_reason if cumulative_reason is None else cumulative_reason
+    # The whole session: what it gave so far and what is planned to its end (issue 11).
+    whole = session_limits(
+        session,
+        [(s.started_at, s.ended_at or at, s.rate_mg_per_h) for s in segments if s.started_at < at],
+        [(d.started_at, d.ended_at, d.rate_mg_per_h) for d in planned],
+    )
 
     def dose_limits() -> None:
         check_limits(
@@ -763,9 +771,13 @@ def _new_segment(
 
     if result.calculation.refused:
         dose_limits()  # a hard limit of the dose itself first
+    check_session_limits(session, whole, reason=limit_reason, hard_only=True)
     cumulative.check(reason_24h)
     dose_limits()
+    check_session_limits(session, whole, reason=limit_reason)
     limit_status = str(result.calculation.status)
+    if whole.breaches and limit_status == "within":
+        limit_status = "soft_limit"
     if cumulative.crossed:
         limit_status, limit_reason = "soft_limit", reason_24h.strip()
     return RateSegment.objects.create(
