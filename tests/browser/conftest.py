@@ -64,6 +64,8 @@ def server_url(tmp_path_factory) -> Iterator[str]:
         "PAINCLINIC_ENV": "development",
         "PAINCLINIC_DATA_DIR": str(data_dir),
         "DJANGO_SETTINGS_MODULE": "painclinic.web.settings",
+        # The physician journey plans the inpatient continuous-titration protocol.
+        "PAINCLINIC_INPATIENT_SERVICE": "1",
     }
     cli = [sys.executable, "-m", "painclinic.cli"]
     subprocess.run(

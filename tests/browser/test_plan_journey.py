@@ -1,5 +1,6 @@
-"""A physician records consent with an estimate and a soft-limit plan (lidocaine 5 mg/kg at 80 kg,
-400 mg/h above the 120 mg/h soft limit); a second physician co-signs it and it becomes active."""
+"""A physician records consent with an estimate and a soft-limit plan (lidocaine 5 mg/kg at 100 kg,
+500 mg: 10 mg/kg of the patient's 50 kg ideal body weight, above the 7.5 mg/kg soft limit); a
+second physician co-signs it and it becomes active."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from tests.browser.conftest import DEMO_PASSWORD, screenshot, serving
 pytestmark = pytest.mark.browser
 
 # Run inside the demo database before the server starts: the demo fee schedule, a patient
-# weighed today at 80 kg, and physician eligibility decisions (the eligibility pages belong to
+# weighed today at 100 kg, and physician eligibility decisions (the eligibility pages belong to
 # the assessments area; this journey is about consent and the plan).
 SETUP = """
 from django.utils import timezone
@@ -30,8 +31,11 @@ load_fee_schedule(actor_as(User.objects.get(username="clinicadmin")))
 physician = User.objects.get(username="physician")
 nurse = User.objects.get(username="nurse")
 patient = Patient.objects.filter(portal_user__isnull=True).order_by("id").first()
-WeightMeasurement.objects.create(patient=patient, weight_kg=Decimal("80.0"),
-    height_cm=Decimal("170"), measured_on=timezone.localdate(), recorded_by=nurse,
+# 100 kg, 155 cm, female: lidocaine 5 mg/kg is 500 mg (the protocol's cap), 10 mg/kg of her
+# 50 kg ideal body weight: above the 7.5 mg/kg soft limit, at the 10 mg/kg hard one.
+Patient.objects.filter(pk=patient.pk).update(sex_at_birth="female")
+WeightMeasurement.objects.create(patient=patient, weight_kg=Decimal("100.0"),
+    height_cm=Decimal("155"), measured_on=timezone.localdate(), recorded_by=nurse,
     recorded_at=timezone.now())
 for drug in ("ketamine", "lidocaine"):
     EligibilityDecision.objects.create(patient=patient, drug=drug, condition="crps_1", facts={},
@@ -131,7 +135,7 @@ def test_soft_limit_plan_is_cosigned_by_a_second_physician(page, journey):
     page.click("button:has-text('Calculate doses')")
     page.wait_for_selector("text=Soft limit: reason and co-signature needed")
     doses = page.inner_text("table.doses")
-    for text in ("5 mg/kg/h", "400 mg/h", "100 mL/h", "400 mg"):
+    for text in ("5 mg/kg/h", "500 mg/h", "125 mL/h", "500 mg"):
         assert text in doses, text
     page.click("button:has-text('Save for co-signature')")  # no reason yet
     error = page.locator(".has-error .field-error")
