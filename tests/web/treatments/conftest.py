@@ -113,10 +113,10 @@ def ready(patient, users, fees):
 
 
 __all__ = [
-    "heavier",
     "TreatmentConsent",
     "consent_input",
     "decide_eligibility",
+    "heavier",
     "request_as",
     "set_weight",
     "sign_consent",
