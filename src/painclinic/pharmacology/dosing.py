@@ -509,6 +509,7 @@ def calculate_infusion(
             f"({allowed}): refused"
         )
     is_bolus = o.dose_unit.is_amount and o.duration_min <= entry.bolus_max_duration_min
+
     # The order is one step; with scope "session" (the default) it is the whole session and the
     # session limits are checked on it too, with scope "step" (one step of a longer session,
     # as the protocol planner sends them) only the step's own limits: the session's are for
