@@ -3,8 +3,13 @@
 Checklist; bag preparation with an independent double check that first mismatches (and blocks
 the start), then matches; a start charted an hour back, before the double check, refused; the
 start now; observations with explicit times; a hypertension observation raising an alert
-acknowledged with a rate reduction; stop; discharge; signed note. Screenshots of the chart at
-each stage go to test-artifacts/.
+acknowledged with a rate reduction; an incomplete round; stop; discharge refused until a
+recovery round is charted, then on the Aldrete; signed note. Screenshots of the chart at each
+stage go to test-artifacts/.
+
+The server runs with a clinic policy directory whose ketamine minimum recovery time is 0 min
+(the packaged default is 30): the journey charts in real time and cannot wait half an hour.
+The 30-min default is tested in tests/web/infusions/test_recovery.py.
 
 The plan and booking are made with the ORM in the server's own database before it starts
 (``_seed``), since the plan and booking pages belong to other areas.
@@ -75,10 +80,18 @@ def _seed() -> dict:
 @pytest.fixture(scope="module")
 def journey_server(tmp_path_factory) -> Iterator[tuple[str, int]]:
     data_dir = tmp_path_factory.mktemp("infusion-journey")
+    policy_dir = data_dir / "policy"
+    policy_dir.mkdir()
+    thresholds = json.loads(
+        (ROOT / "src/painclinic/clinical/data/monitoring_thresholds.json").read_text()
+    )
+    thresholds["recovery"]["min_recovery_min"]["ketamine"]["value"] = 0
+    (policy_dir / "monitoring_thresholds.json").write_text(json.dumps(thresholds))
     env = {
         **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
         "PAINCLINIC_ENV": "development",
         "PAINCLINIC_DATA_DIR": str(data_dir),
+        "PAINCLINIC_CLINICAL_POLICY_DIR": str(policy_dir),
         "DJANGO_SETTINGS_MODULE": "painclinic.web.settings",
         "PYTHONPATH": str(ROOT),
     }
@@ -139,15 +152,19 @@ def fill_dose(page, *, pump: str, lot: str | None = None) -> None:
     page.fill("#id_pump_rate_entered_ml_per_h", pump)
 
 
-def observe(page, chart: str, at: dt.datetime, sbp: int = 128, dbp: int = 78) -> None:
+def observe(
+    page, chart: str, at: dt.datetime, sbp: int = 128, dbp: int = 78, spo2: str = "97",
+    cadss: str = "",
+) -> None:  # fmt: skip
     page.goto(f"{chart}observe/")
     page.fill("#id_observed_at", local(at))
     page.fill("#id_systolic_bp_mmhg", str(sbp))
     page.fill("#id_diastolic_bp_mmhg", str(dbp))
     page.fill("#id_heart_rate_bpm", "76")
     page.fill("#id_respiratory_rate_per_min", "14")
-    page.fill("#id_spo2_percent", "97")
+    page.fill("#id_spo2_percent", spo2)
     page.select_option("#id_rass", "0")
+    page.fill("#id_cadss6", cadss)
     page.fill("#id_pain_nrs", "5")
     submit(page)
 
@@ -242,7 +259,10 @@ def test_nurse_runs_an_infusion_day(page, journey_server):
     # 5. Hypertension raises an alert; it blocks the stop until acknowledged.
     observe(page, chart, start, sbp=190, dbp=102)
     assert "ALERT" in page.inner_text(".messages")
-    assert "Systolic blood pressure above limit" in page.inner_text(".inf-alerts")
+    alerts = page.inner_text(".inf-alerts")
+    assert "Systolic blood pressure above 180 mmHg" in alerts
+    assert "Diastolic blood pressure above 100 mmHg" in alerts
+    assert "above the patient's pre-infusion value" in alerts  # 190 is 44% above 132
     screenshot(page, "infusion-08-alert")
     page.goto(f"{chart}stop/")
     submit(page)
@@ -260,22 +280,57 @@ def test_nurse_runs_an_infusion_day(page, journey_server):
     assert "15 mg/h" in page.inner_text("section[aria-label=Dose]")
     screenshot(page, "infusion-09-rate-reduced")
 
-    # 6. Stop, discharge (Aldrete below threshold first), signed note.
+    # 5b. A round without SpO2 asks for it; ticked as incomplete it is charted so.
+    observe(page, chart, start + dt.timedelta(minutes=1), spo2="")
+    assert "Enter the SpO2" in page.inner_text(".has-error .field-error")
+    page.check("#id_incomplete_ok")
+    submit(page)
+    assert "incomplete round" in page.inner_text(".messages")
+    observations = page.inner_text("section[aria-label=Observations]")
+    assert "not measured" in observations and "record SpO2" in observations
+    screenshot(page, "infusion-09a-incomplete-round")
+
+    # 6. Stop; discharge refused until a recovery round is charted, then on the Aldrete;
+    # signed note.
     page.goto(f"{chart}stop/")
     page.fill("#id_at", later)
     submit(page)
     assert "Infusion stopped" in page.inner_text(".messages")
+    recovery = page.inner_text("section[aria-label=Recovery]")
+    assert "A full set of observations recorded after the infusion stopped" in recovery
+    assert "Dissociation resolved" in recovery
+    screenshot(page, "infusion-09b-recovery")
     page.click(".inf-actions >> text=Discharge")
-    page.fill("#id_at", later)
-    for item in ("activity", "respiration", "circulation", "oxygen_saturation"):
-        page.select_option(f"#id_{item}", "2")
-    page.select_option("#id_consciousness", "0")
-    page.check("#id_escort_confirmed")
-    submit(page)
-    assert "not ready for discharge" in page.inner_text(".errors")
+    assert "Still needed before discharge" in page.inner_text(".inf-recovery")
+    screenshot(page, "infusion-09c-discharge-form")
+
+    def fill_discharge(consciousness: str) -> None:
+        page.fill("#id_at", later)
+        for item in ("activity", "respiration", "circulation", "oxygen_saturation"):
+            page.select_option(f"#id_{item}", "2")
+        page.select_option("#id_consciousness", consciousness)
+        for item in ("activity", "nausea_vomiting", "pain", "bleeding"):
+            page.select_option(f"#id_padss_{item}", "2")
+        page.check("#id_escort_confirmed")
+        submit(page)
+
+    fill_discharge("2")
+    assert "A full set of observations recorded after the infusion stopped" in page.inner_text(
+        ".errors"
+    )
+    page.goto(chart)
+    page.click(".inf-actions >> text=Record a recovery observation")
+    observe(page, chart, start + dt.timedelta(minutes=1), cadss="0")
+    assert "Observation recorded" in page.inner_text(".messages")
+    assert "recovery" in page.inner_text("section[aria-label=Observations]")
+    page.click(".inf-actions >> text=Discharge")
+    fill_discharge("0")
+    # refused on the Aldrete's first item, the field the nurse corrects
+    assert "Modified Aldrete 9 or more of 10 (now 8)" in page.inner_text(".has-error .field-error")
     page.select_option("#id_consciousness", "2")
     submit(page)
     assert "Discharged with Daniel Okonkwo" in page.inner_text(".messages")
+    assert "PADSS 10/10" in page.inner_text(".messages")
     screenshot(page, "infusion-10-discharged")
     # 7. The ketamine left over (two bags drawn, one failed its double check) is wasted with a
     # witness before the note can be signed.

@@ -65,9 +65,11 @@ from painclinic.web.treatments.services import (
 from tests.conftest import PASSWORD, actor_as, make_patient, make_user
 from tests.web.assessments.conftest import clean_entry
 from tests.web.infusions.conftest import (
+    PADSS_OK,
     fresh,
     make_booking,
     make_plan,
+    recovery_round,
     run_to,
     waste_remainder,
 )
@@ -228,7 +230,8 @@ def build_world(users: dict[Role, User]) -> World:
     plan = make_plan(patient, physician)
     booking = make_booking(plan, front)
     session = infusion_services.do_open_session(as_nurse, booking.pk)
-    s = run_to(session, "running", nurse, nurse2)
+    # Started 2 h ago: the stop 50 min ago leaves the 30-min recovery before the discharge.
+    s = run_to(session, "running", nurse, nurse2, start_at=timezone.now() - dt.timedelta(hours=2))
     start = s.segments.get().started_at
     at = start + dt.timedelta(minutes=15)
     infusion_services.do_record_observation(
@@ -296,16 +299,17 @@ def build_world(users: dict[Role, User]) -> World:
             _m(m, "rate_segment.limit_reason"),
         ),
     )
-    stop_at = timezone.now() - dt.timedelta(minutes=10)
+    stop_at = timezone.now() - dt.timedelta(minutes=50)
     infusion_services.do_stop(
         as_nurse, s.pk, fresh(s).version, StopInput(stop_at, _m(m, "stop.reason"))
     )
+    recovery_round(s, nurse, stop_at + dt.timedelta(minutes=30))
     infusion_services.do_discharge(
         as_nurse,
         s.pk,
         fresh(s).version,
         DischargeInput.with_aldrete(
-            stop_at + dt.timedelta(minutes=5),
+            stop_at + dt.timedelta(minutes=31),
             dict.fromkeys(
                 ("activity", "respiration", "circulation", "consciousness", "oxygen_saturation"),
                 2,
@@ -313,6 +317,7 @@ def build_world(users: dict[Role, User]) -> World:
             escort_name="Sam Worldwide",
             escort_phone="416-555-0101",
             escort_confirmed=True,
+            padss=PADSS_OK,
         ),
     )
     do_record_waste(

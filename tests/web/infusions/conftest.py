@@ -17,7 +17,9 @@ from painclinic.web.accounts.models import Role, User
 from painclinic.web.infusions import services
 from painclinic.web.infusions.inputs import (
     ChecklistInput,
+    DischargeInput,
     DoubleCheckInput,
+    ObservationInput,
     PrepareBagInput,
     StartInput,
     WasteRemainderInput,
@@ -281,4 +283,60 @@ def register_stock(db, users):
             supplier="Test supplier",
             reference="PO-1",
         ),
+    )
+
+
+# --- recovery and discharge (issue 11 item 5) -----------------------------------------------
+
+ALDRETE_OK = dict.fromkeys(
+    ("activity", "respiration", "circulation", "consciousness", "oxygen_saturation"), 2
+)
+# The PADSS items the nurse scores (vital signs are computed from the observations): 8 of 8.
+PADSS_OK = {"activity": 2, "nausea_vomiting": 2, "pain": 2, "bleeding": 2}
+# A recovery round back at the checklist's values (128/78, 72/min): every criterion met.
+RECOVERED = {
+    "systolic_bp_mmhg": 126,
+    "diastolic_bp_mmhg": 78,
+    "heart_rate_bpm": 72,
+    "respiratory_rate_per_min": 14,
+    "spo2_percent": 98,
+    "rass": 0,
+    "cadss6": 0,
+}
+
+
+def recovery_round(session: InfusionSession, nurse: User, at: dt.datetime, **overrides: Any):
+    """A recovery observation (after the stop) charted at ``at``."""
+    s = fresh(session)
+    values = {**RECOVERED, **overrides}
+    return services.do_record_observation(
+        make_request(nurse), s.pk, s.version, ObservationInput(observed_at=at, **values)
+    )
+
+
+def discharge_input(at: dt.datetime, **overrides: Any) -> DischargeInput:
+    """A discharge with every form criterion met (Aldrete 10, PADSS items 2, escort here)."""
+    kwargs: dict[str, Any] = {
+        "escort_confirmed": True,
+        "escort_name": "Sam",
+        "escort_phone": "416-555-0101",
+        "padss": PADSS_OK,
+    }
+    kwargs.update(overrides)
+    aldrete = kwargs.pop("aldrete", ALDRETE_OK)
+    return DischargeInput.with_aldrete(at, aldrete, **kwargs)
+
+
+def recover_and_discharge(
+    session: InfusionSession, nurse: User, stop_at: dt.datetime, minutes: int = 30
+) -> Any:
+    """A recovery round ``minutes`` after the stop (default the 30-min minimum), then the
+    discharge one minute later."""
+    recovery_round(session, nurse, stop_at + dt.timedelta(minutes=minutes))
+    s = fresh(session)
+    return services.do_discharge(
+        make_request(nurse),
+        s.pk,
+        s.version,
+        discharge_input(stop_at + dt.timedelta(minutes=minutes + 1)),
     )

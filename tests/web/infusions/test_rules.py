@@ -53,12 +53,14 @@ from tests.web.infusions.conftest import (
     check_input,
     checklist_data,
     checklist_input,
+    discharge_input,
     dose_entry,
     fresh,
     make_booking,
     make_plan,
     make_request,
     prep_input,
+    recovery_round,
     run_to,
     waste_remainder,
 )
@@ -798,24 +800,24 @@ def test_adverse_event_in_the_future_is_refused(session, nurse, nurse2):
 
 
 def _stopped(session, nurse, nurse2):
-    s = run_to(session, "running", nurse, nurse2)
+    """Stopped 50 min after a start 2 h ago; a recovery round at the 30-min minimum; the
+    discharge time one minute later."""
+    s = run_to(session, "running", nurse, nurse2, start_at=timezone.now() - dt.timedelta(hours=2))
     start = s.segments.first().started_at
-    services.do_stop(
-        make_request(nurse), s.pk, s.version, StopInput(start + dt.timedelta(minutes=50))
-    )
-    return fresh(s), start + dt.timedelta(minutes=55)
+    stop_at = start + dt.timedelta(minutes=50)
+    services.do_stop(make_request(nurse), s.pk, s.version, StopInput(stop_at))
+    recovery_round(s, nurse, stop_at + dt.timedelta(minutes=30))
+    return fresh(s), stop_at + dt.timedelta(minutes=31)
 
 
 def test_discharge_refused_below_the_aldrete_threshold(session, nurse, nurse2):
     s, at = _stopped(session, nurse, nurse2)
     low = {**ALDRETE_OK, "consciousness": 1, "activity": 1}  # 8/10 < 9
-    with pytest.raises(Refused, match="Aldrete score 8"):
+    with pytest.raises(Refused, match=r"Modified Aldrete 9 or more of 10 \(now 8\)") as info:
         services.do_discharge(
-            make_request(nurse),
-            s.pk,
-            s.version,
-            DischargeInput.with_aldrete(at, low, escort_confirmed=True, escort_name="Sam"),
+            make_request(nurse), s.pk, s.version, discharge_input(at, aldrete=low)
         )
+    assert info.value.field == "activity"
     assert fresh(s).status == SessionStatus.STOPPED
 
 
@@ -826,12 +828,7 @@ def test_discharge_refused_without_an_escort(session, nurse, nurse2):
         {"escort_confirmed": True, "escort_name": ""},
     ):
         with pytest.raises(Refused, match="escort") as info:
-            services.do_discharge(
-                make_request(nurse),
-                s.pk,
-                s.version,
-                DischargeInput.with_aldrete(at, ALDRETE_OK, **data),
-            )
+            services.do_discharge(make_request(nurse), s.pk, s.version, discharge_input(at, **data))
         assert info.value.field == "escort_confirmed"
     assert fresh(s).status == SessionStatus.STOPPED
 
@@ -840,10 +837,7 @@ def test_discharge_at_the_threshold_with_an_escort(session, nurse, nurse2):
     s, at = _stopped(session, nurse, nurse2)
     nine = {**ALDRETE_OK, "activity": 1}
     discharge = services.do_discharge(
-        make_request(nurse),
-        s.pk,
-        s.version,
-        DischargeInput.with_aldrete(at, nine, escort_confirmed=True, escort_name="Sam"),
+        make_request(nurse), s.pk, s.version, discharge_input(at, aldrete=nine)
     )
     assert discharge.aldrete_score == 9
     assert fresh(s).status == SessionStatus.DISCHARGED

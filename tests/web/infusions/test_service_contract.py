@@ -76,6 +76,7 @@ pytestmark = pytest.mark.django_db
 ALDRETE_OK = dict.fromkeys(
     ("activity", "respiration", "circulation", "consciousness", "oxygen_saturation"), 2
 )
+PADSS_OK = {"activity": 2, "nausea_vomiting": 2, "pain": 2, "bleeding": 2}
 NO_SUCH = 999_999
 
 
@@ -464,16 +465,36 @@ CASES: list[tuple[str, str, str, Arrange, type[BaseException], str, str | None]]
              {**ALDRETE_OK, "activity": 1, "consciousness": 1},
              escort_name="Sam",
              escort_confirmed=True,
+             padss=PADSS_OK,
          ),
      ),
-     Refused, "Aldrete score 8", "__all__"),
+     Refused, "Modified Aldrete 9 or more of 10 (now 8)", "activity"),
     ("discharge: no escort", "stopped", "do_discharge",
      _call(
          S.do_discharge,
          "nurse",
-         lambda ctx: DischargeInput.with_aldrete(_after_start(55)(ctx), ALDRETE_OK),
+         lambda ctx: DischargeInput.with_aldrete(_after_start(55)(ctx), ALDRETE_OK, padss=PADSS_OK),
      ),
-     Refused, "escort must be confirmed", "escort_confirmed"),
+     Refused, "An adult escort is here", "escort_confirmed"),
+    ("discharge: PADSS not scored", "stopped", "do_discharge",
+     _call(
+         S.do_discharge,
+         "nurse",
+         lambda ctx: DischargeInput.with_aldrete(
+             _after_start(55)(ctx), ALDRETE_OK, escort_name="Sam", escort_confirmed=True
+         ),
+     ),
+     Refused, "Score every PADSS item", "padss_activity"),
+    ("discharge: before the minimum recovery time", "stopped", "do_discharge",
+     _call(
+         S.do_discharge,
+         "nurse",
+         lambda ctx: DischargeInput.with_aldrete(
+             _after_start(55)(ctx), ALDRETE_OK, escort_name="Sam", escort_confirmed=True,
+             padss=PADSS_OK,
+         ),
+     ),
+     Refused, "At least 30 min of recovery after the infusion stopped (5 min so far)", "__all__"),
     ("note: empty", "stopped", "do_save_note",
      _call(S.do_save_note, "physician", NoteInput("  ")), Refused, "The note is empty", "text"),
     ("note: signed with drug left to waste", "stopped", "do_save_note",

@@ -13,7 +13,6 @@ from painclinic.web.infusions import services
 from painclinic.web.infusions.chart import build_chart, summary_text
 from painclinic.web.infusions.inputs import (
     AcknowledgeInput,
-    DischargeInput,
     NoteInput,
     ObservationInput,
     StopInput,
@@ -26,9 +25,11 @@ from painclinic.web.infusions.models import (
 from painclinic.web.infusions.rules import Refused
 from tests.web.infusions.conftest import (
     charted_at,
+    discharge_input,
     fresh,
     make_booking,
     make_request,
+    recover_and_discharge,
     run_to,
     waste_remainder,
 )
@@ -60,7 +61,8 @@ ALDRETE_OK = {
 
 
 def test_full_day(plan, users, nurse, nurse2, physician):
-    start = timezone.now().replace(second=0, microsecond=0) - dt.timedelta(hours=4, minutes=10)
+    # Stopped 4 h after the start, 40 min ago: 30 min of recovery before the discharge.
+    start = timezone.now().replace(second=0, microsecond=0) - dt.timedelta(hours=4, minutes=40)
     booking = make_booking(plan, users[Role.FRONT_DESK], starts_at=start)
     with charted_at(start - dt.timedelta(minutes=20)):  # on the booking's day
         session = services.do_open_session(make_request(nurse), booking.pk)
@@ -115,18 +117,12 @@ def test_full_day(plan, users, nurse, nurse2, physician):
     expected = Decimal(25) * Decimal(92) / 60 + Decimal(15) * Decimal(148) / 60
     assert abs(chart.delivered_mg - expected) < Decimal("0.0001")
     s = fresh(s)
-    services.do_discharge(
-        make_request(nurse),
-        s.pk,
-        s.version,
-        DischargeInput.with_aldrete(
-            stop_at + dt.timedelta(minutes=5),
-            ALDRETE_OK,
-            escort_confirmed=True,
-            escort_name="Sam",
-            escort_phone="1",
-        ),
-    )
+    with pytest.raises(Refused, match="recovery"):
+        services.do_discharge(
+            make_request(nurse), s.pk, s.version, discharge_input(stop_at + dt.timedelta(minutes=5))
+        )
+    discharge = recover_and_discharge(s, nurse, stop_at)
+    assert discharge.padss_score == 10 and discharge.criteria["ready"] is True
     entry = waste_remainder(s, nurse, nurse2)
     assert entry.amount_mg == (Decimal(100) - expected).quantize(Decimal("0.01"))
     s = fresh(s)

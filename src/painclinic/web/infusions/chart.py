@@ -35,6 +35,7 @@ from painclinic.web.infusions.rules import (
     fmt,
     infusing_seconds,
     is_late,
+    monitoring_thresholds,
     plan_steps,
     protocol_for,
 )
@@ -152,8 +153,18 @@ def observation_schedule(
             None,
         )
         if match is not None:
-            used.add(match.pk)
-            rows.append(DueObservation(due_at, int(minutes[index]), "done", match))
+            # A complete round in the window counts; an incomplete one alone does not.
+            window = [
+                o
+                for o in pool
+                if o.pk not in used
+                and o.observed_at >= due_at - early
+                and (until is None or o.observed_at < until)
+            ]
+            complete = next((o for o in window if o.action != "incomplete"), None)
+            used.add((complete or match).pk)
+            state = "done" if complete is not None else "incomplete"
+            rows.append(DueObservation(due_at, int(minutes[index]), state, complete or match))
             continue
         if end_at is not None and due_at > end_at:
             continue  # the infusion ended before this was due
@@ -445,31 +456,77 @@ def observation_rows(observations: list[Observation], names: dict[int, str]) -> 
     """The observations table body, built once in Python: a chart holds dozens of rows, and
     a template loop (or format_html per row) was a large share of the page's time. Every text
     value is escaped with ``html.escape``."""
+    thresholds = monitoring_thresholds()
     rows = [
-        f'<tr class="{"" if o.action == "continue" else "obs-alert"}">'
+        f'<tr class="{_obs_class(o)}">'
         f"<td>{_hm(o.observed_at)}"
+        f"{_phase_mark(o)}"
         f"{_late_mark(o.observed_at, o.recorded_at, names.get(o.recorded_by_id, ''))}</td>"
-        f"<td>{_cell(o.systolic_bp_mmhg)}/{_cell(o.diastolic_bp_mmhg)}</td>"
-        f"<td>{_cell(o.heart_rate_bpm)}</td><td>{_cell(o.respiratory_rate_per_min)}</td>"
-        f"<td>{_cell(o.spo2_percent)}%</td><td>{_cell(o.rass)}</td><td>{_cell(o.moaas)}</td>"
+        f"<td>{_vital(o.systolic_bp_mmhg)}/{_vital(o.diastolic_bp_mmhg)}</td>"
+        f"<td>{_vital(o.heart_rate_bpm)}</td><td>{_vital(o.respiratory_rate_per_min)}</td>"
+        f"<td>{_vital(o.spo2_percent)}{'%' if o.spo2_percent is not None else ''}</td>"
+        f"<td>{_cell(o.rass)}</td><td>{_cell(o.moaas)}</td>"
         f"<td>{_cell(o.cadss6)}</td><td>{_cell(o.pain_nrs)}</td>"
-        f"<td>{_cell(', '.join(s.replace('_', ' ') for s in o.symptoms or []))}</td>"
-        f"<td>{_cell(o.action.replace('_', ' '))}</td>"
+        f"<td>{_cell(', '.join(thresholds.symptom_label(s) for s in o.symptoms or []))}</td>"
+        f"<td>{_result(o)}</td>"
         f"<td>{_cell(names.get(o.recorded_by_id, ''))}</td></tr>"
         for o in observations
     ]
     return mark_safe("".join(rows))  # noqa: S308  (every value above went through _cell)
 
 
+VITAL_NAMES = (
+    ("systolic_bp_mmhg", "systolic BP"),
+    ("diastolic_bp_mmhg", "diastolic BP"),
+    ("heart_rate_bpm", "heart rate"),
+    ("respiratory_rate_per_min", "respiratory rate"),
+    ("spo2_percent", "SpO2"),
+)
+
+
+def missing_vitals(o: Observation) -> list[str]:
+    """The vital signs and sedation a round did not record, in words."""
+    missing = [words for name, words in VITAL_NAMES if getattr(o, name) is None]
+    if o.rass is None and o.moaas is None:
+        missing.append("sedation (RASS or MOAA/S)")
+    return missing
+
+
+def _phase_mark(o: Observation) -> str:
+    return ' <span class="inf-tag">recovery</span>' if o.phase == "recovery" else ""
+
+
+def _obs_class(o: Observation) -> str:
+    if o.action == "continue":
+        return ""
+    return "obs-incomplete" if o.action == "incomplete" else "obs-alert"
+
+
+def _vital(value: Any) -> str:
+    return '<strong class="inf-missing">not measured</strong>' if value is None else _cell(value)
+
+
+def _result(o: Observation) -> str:
+    text = _cell(o.action.replace("_", " "))
+    missing = missing_vitals(o)
+    if missing:
+        text += f"<br><strong>record {_cell(', '.join(missing))}</strong>"
+    return text
+
+
 def schedule_items(schedule: list[DueObservation]) -> SafeString:
     """The due-observation list (one item per due time of the cadence), built in Python."""
     items = []
     for due in schedule:
-        state = (
-            f"done {_hm(due.observation.observed_at)}"
-            if due.state == "done" and due.observation is not None
-            else html.escape(due.state)
-        )
+        if due.state == "done" and due.observation is not None:
+            state = f"done {_hm(due.observation.observed_at)}"
+        elif due.state == "incomplete" and due.observation is not None:
+            state = (
+                f"incomplete {_hm(due.observation.observed_at)}: record "
+                f"{html.escape(', '.join(missing_vitals(due.observation)))}"
+            )
+        else:
+            state = html.escape(due.state)
         items.append(
             f'<li class="due-{html.escape(due.state)}"><span class="due-time">{_hm(due.due_at)}'
             f'</span> <span class="due-min">+{due.minute} min</span> '

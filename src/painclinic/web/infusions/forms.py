@@ -16,7 +16,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from painclinic.clinical.monitoring import SYMPTOMS
+from painclinic.clinical.instruments.scales import PADSS_ITEMS
 from painclinic.pharmacology import format_dose
 from painclinic.web.infusions import policy
 from painclinic.web.infusions.inputs import (
@@ -53,6 +53,7 @@ from painclinic.web.infusions.rules import (
     calculate_rate,
     checklist_problems,
     drug_library,
+    monitoring_thresholds,
     preparation_problems,
     remaining_planned_min,
     time_problem,
@@ -66,17 +67,14 @@ from painclinic.web.patients.forms import WEIGHT_MAX_KG, WEIGHT_MIN_KG
 DOSE_MIN, DOSE_MAX = Decimal("0.0001"), Decimal("10000")
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-LAST_SYMPTOMS = (
-    "perioral_numbness",
-    "metallic_taste",
-    "tinnitus",
-    "light_headedness",
-    "visual_disturbance",
-    "muscle_twitching",
-    "slurred_speech",
-    "confusion",
-)
-SYMPTOM_LABELS = {s: s.replace("_", " ").capitalize() for s in SYMPTOMS}
+
+
+def symptom_choices() -> list[tuple[str, str]]:
+    """The monitoring rules' own symptom vocabulary, in its order (lidocaine-toxicity prodrome
+    first), with the words a nurse reads: the form and the rules share one list."""
+    return [(s.id, s.label) for s in monitoring_thresholds().symptoms]
+
+
 RASS_CHOICES = [("", "—")] + [
     (str(v), f"{v:+d}" if v else "0 alert and calm") for v in range(4, -6, -1)
 ]
@@ -89,6 +87,19 @@ ALDRETE_LABELS = {
     "consciousness": "Consciousness (2 fully awake · 1 arousable · 0 not responding)",
     "oxygen_saturation": "SpO2 (2 > 92% room air · 1 needs O2 for > 90% · 0 < 90% with O2)",
 }
+
+# The modified PADSS items the nurse answers; its vital-signs item is computed.
+PADSS_NURSE_ITEMS = ("activity", "nausea_vomiting", "pain", "bleeding")
+
+
+def padss_field(item: str, label: str) -> forms.TypedChoiceField:
+    points = PADSS_ITEMS[item]
+    return forms.TypedChoiceField(
+        label=label,
+        choices=[("", "— score —")] + [(str(n), f"{n} {w}") for n, w in points.items()],
+        coerce=int,
+        empty_value=None,
+    )
 
 
 def local_now() -> dt.datetime:
@@ -462,6 +473,11 @@ class RateChangeForm(TimedForm, RateFieldsMixin):
 
 class ObservationForm(VersionedForm, VitalsMixin):
     observed_at = forms.DateTimeField(label="Time of the observation", widget=DATETIME_WIDGET)
+    incomplete_ok = forms.BooleanField(
+        label="A value could not be measured: record this round as incomplete",
+        required=False,
+        help_text="The chart shows the round as incomplete and asks for the missing values.",
+    )
     rass = forms.TypedChoiceField(
         label="RASS", choices=RASS_CHOICES, coerce=int, required=False, empty_value=None
     )
@@ -475,21 +491,33 @@ class ObservationForm(VersionedForm, VitalsMixin):
         label="Pain NRS (0-10)", min_value=0, max_value=10, required=False
     )
     symptoms = forms.MultipleChoiceField(
-        label="Symptoms (LAST prodrome first)",
-        choices=[
-            (s, SYMPTOM_LABELS[s])
-            for s in (*LAST_SYMPTOMS, *(s for s in SYMPTOMS if s not in LAST_SYMPTOMS))
-        ],
+        label="Symptoms (signs of lidocaine toxicity first)",
+        choices=[],
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
     note = forms.CharField(label="Note", max_length=300, required=False)
+
+    VITALS = (
+        "systolic_bp_mmhg",
+        "diastolic_bp_mmhg",
+        "heart_rate_bpm",
+        "respiratory_rate_per_min",
+        "spo2_percent",
+    )
 
     def __init__(self, *args: Any, not_before: dt.datetime | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {})
         kwargs["initial"].setdefault("observed_at", local_now())
         super().__init__(*args, **kwargs)
         self.not_before = not_before
+        symptoms = self.fields["symptoms"]
+        assert isinstance(symptoms, forms.MultipleChoiceField)
+        symptoms.choices = symptom_choices()
+        for name in self.VITALS:
+            self.fields[name].required = False
+        self.order_fields(["observed_at", *self.VITALS, "rass", "moaas", "cadss6", "pain_nrs",
+                           "symptoms", "note", "incomplete_ok"])  # fmt: skip
 
     def clean_observed_at(self) -> dt.datetime:
         at: dt.datetime = self.cleaned_data["observed_at"]
@@ -503,19 +531,31 @@ class ObservationForm(VersionedForm, VitalsMixin):
         for field, message in vitals_problems(cleaned).items():
             if field not in self.errors:
                 self.add_error(field, message)
+        if cleaned.get("incomplete_ok"):
+            return cleaned
+        for name in self.VITALS:
+            if cleaned.get(name) is None and name not in self.errors:
+                self.add_error(
+                    name,
+                    f"Enter the {self.fields[name].label}, or tick "
+                    "'record this round as incomplete' if it could not be measured.",
+                )
         if cleaned.get("rass") is None and cleaned.get("moaas") is None:
-            self.add_error("rass", "Record sedation: RASS or MOAA/S.")
+            self.add_error(
+                "rass",
+                "Record sedation: RASS or MOAA/S (or tick 'record this round as incomplete').",
+            )
         return cleaned
 
     def to_input(self) -> ObservationInput:
         d = self.cleaned_data
         return ObservationInput(
             observed_at=d["observed_at"],
-            systolic_bp_mmhg=d["systolic_bp_mmhg"],
-            diastolic_bp_mmhg=d["diastolic_bp_mmhg"],
-            heart_rate_bpm=d["heart_rate_bpm"],
-            respiratory_rate_per_min=d["respiratory_rate_per_min"],
-            spo2_percent=d["spo2_percent"],
+            systolic_bp_mmhg=d.get("systolic_bp_mmhg"),
+            diastolic_bp_mmhg=d.get("diastolic_bp_mmhg"),
+            heart_rate_bpm=d.get("heart_rate_bpm"),
+            respiratory_rate_per_min=d.get("respiratory_rate_per_min"),
+            spo2_percent=d.get("spo2_percent"),
             rass=d.get("rass"),
             moaas=d.get("moaas"),
             cadss6=d.get("cadss6"),
@@ -619,6 +659,10 @@ class DischargeForm(TimedForm):
     oxygen_saturation = forms.TypedChoiceField(
         label=ALDRETE_LABELS["oxygen_saturation"], choices=ALDRETE_CHOICES, coerce=int
     )
+    padss_activity = padss_field("activity", "PADSS: walking")
+    padss_nausea_vomiting = padss_field("nausea_vomiting", "PADSS: nausea and vomiting")
+    padss_pain = padss_field("pain", "PADSS: pain (against the patient's usual pain)")
+    padss_bleeding = padss_field("bleeding", "PADSS: bleeding at the cannula site")
     escort_name = forms.CharField(label="Escort: name", max_length=120, required=False)
     escort_phone = forms.CharField(label="Escort: phone", max_length=30, required=False)
     escort_confirmed = forms.BooleanField(
@@ -628,6 +672,9 @@ class DischargeForm(TimedForm):
     def aldrete(self) -> dict[str, int]:
         return {k: int(self.cleaned_data[k]) for k in ALDRETE_LABELS}
 
+    def padss(self) -> dict[str, int | None]:
+        return {k: self.cleaned_data.get(f"padss_{k}") for k in PADSS_NURSE_ITEMS}
+
     def to_input(self) -> DischargeInput:
         d = self.cleaned_data
         return DischargeInput.with_aldrete(
@@ -636,6 +683,7 @@ class DischargeForm(TimedForm):
             escort_name=d.get("escort_name") or "",
             escort_phone=d.get("escort_phone") or "",
             escort_confirmed=bool(d.get("escort_confirmed")),
+            padss=self.padss(),
         )
 
 

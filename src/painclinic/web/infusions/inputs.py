@@ -122,12 +122,15 @@ class RateChangeInput(_Input):
 
 @dataclass(frozen=True)
 class ObservationInput(_Input):
+    """One round; a vital sign is None when it could not be measured (the round is then
+    "incomplete": charted, shown so, and not counted as done)."""
+
     observed_at: dt.datetime
-    systolic_bp_mmhg: int
-    diastolic_bp_mmhg: int
-    heart_rate_bpm: int
-    respiratory_rate_per_min: int
-    spo2_percent: int
+    systolic_bp_mmhg: int | None
+    diastolic_bp_mmhg: int | None
+    heart_rate_bpm: int | None
+    respiratory_rate_per_min: int | None
+    spo2_percent: int | None
     rass: int | None = None
     moaas: int | None = None
     cadss6: int | None = None
@@ -162,7 +165,9 @@ class AdverseEventInput(_Input):
 
 @dataclass(frozen=True)
 class DischargeInput(_Input):
-    """The modified Aldrete score's five items (0-2 each), the escort, and the time."""
+    """The modified Aldrete score's five items (0-2 each), the modified PADSS items the nurse
+    answers (0-2 each; its vital-signs item is computed from the observations), the escort,
+    and the time. A PADSS item left None is not answered: discharge is refused."""
 
     at: dt.datetime
     activity: int
@@ -173,6 +178,20 @@ class DischargeInput(_Input):
     escort_name: str = ""
     escort_phone: str = ""
     escort_confirmed: bool = False
+    padss_activity: int | None = None
+    padss_nausea_vomiting: int | None = None
+    padss_pain: int | None = None
+    padss_bleeding: int | None = None
+
+    @property
+    def padss(self) -> dict[str, int | None]:
+        """The PADSS items the nurse answered, by the instrument's item names."""
+        return {
+            "activity": self.padss_activity,
+            "nausea_vomiting": self.padss_nausea_vomiting,
+            "pain": self.padss_pain,
+            "bleeding": self.padss_bleeding,
+        }
 
     @property
     def aldrete(self) -> dict[str, int]:
@@ -193,8 +212,11 @@ class DischargeInput(_Input):
         escort_name: str = "",
         escort_phone: str = "",
         escort_confirmed: bool = False,
+        padss: Mapping[str, int | None] | None = None,
     ) -> DischargeInput:
-        """From the Aldrete answers as a mapping (item name -> 0, 1 or 2)."""
+        """From the Aldrete answers as a mapping (item name -> 0, 1 or 2), and the PADSS
+        items the nurse answers (``activity``, ``nausea_vomiting``, ``pain``, ``bleeding``)."""
+        padss = padss or {}
         return cls(
             at=at,
             activity=int(aldrete["activity"]),
@@ -205,6 +227,10 @@ class DischargeInput(_Input):
             escort_name=escort_name,
             escort_phone=escort_phone,
             escort_confirmed=escort_confirmed,
+            padss_activity=padss.get("activity"),
+            padss_nausea_vomiting=padss.get("nausea_vomiting"),
+            padss_pain=padss.get("pain"),
+            padss_bleeding=padss.get("bleeding"),
         )
 
 

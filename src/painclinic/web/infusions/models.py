@@ -228,16 +228,30 @@ class RateSegment(models.Model):
         return f"{self.rate_mg_per_h} mg/h from {self.started_at:%Y-%m-%d %H:%M}"
 
 
+class ObservationPhase(models.TextChoices):
+    INFUSION = "infusion", "During the infusion"
+    RECOVERY = "recovery", "Recovery"
+
+
 class Observation(models.Model):
+    """One round of observations, during the infusion or in recovery after the stop.
+
+    A vital sign may be left empty when it could not be measured: the round is then
+    "incomplete" (``action``), shown so on the chart, and does not count as done.
+    """
+
     session = models.ForeignKey(
         InfusionSession, on_delete=models.PROTECT, related_name="observations"
     )
     observed_at = models.DateTimeField()
-    systolic_bp_mmhg = models.PositiveSmallIntegerField()
-    diastolic_bp_mmhg = models.PositiveSmallIntegerField()
-    heart_rate_bpm = models.PositiveSmallIntegerField()
-    respiratory_rate_per_min = models.PositiveSmallIntegerField()
-    spo2_percent = models.PositiveSmallIntegerField()
+    phase = models.CharField(
+        max_length=10, choices=ObservationPhase.choices, default=ObservationPhase.INFUSION
+    )
+    systolic_bp_mmhg = models.PositiveSmallIntegerField(null=True, blank=True)
+    diastolic_bp_mmhg = models.PositiveSmallIntegerField(null=True, blank=True)
+    heart_rate_bpm = models.PositiveSmallIntegerField(null=True, blank=True)
+    respiratory_rate_per_min = models.PositiveSmallIntegerField(null=True, blank=True)
+    spo2_percent = models.PositiveSmallIntegerField(null=True, blank=True)
     rass = models.SmallIntegerField(null=True, blank=True)
     moaas = models.SmallIntegerField(null=True, blank=True)
     cadss6 = models.SmallIntegerField(null=True, blank=True)
@@ -407,6 +421,12 @@ class Discharge(models.Model):
     )
     aldrete_answers = models.JSONField()
     aldrete_score = models.PositiveSmallIntegerField()
+    # The modified PADSS (Chung 1995): answers by item and total; the vital-signs item is
+    # computed from the pre-infusion and the last recovery round.
+    padss_answers = models.JSONField(default=dict)
+    padss_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    # painclinic.clinical.monitoring.assess_discharge(...).to_dict() at discharge
+    criteria = models.JSONField(default=dict)
     escort_name = models.CharField(max_length=120)
     escort_phone = models.CharField(max_length=30)
     discharged_at = models.DateTimeField()

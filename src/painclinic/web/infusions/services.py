@@ -20,13 +20,13 @@ from django.db.models import Max
 from django.utils import timezone
 
 from painclinic.clinical import Action as MonitoringAction
-from painclinic.clinical import evaluate_observation
 from painclinic.clinical import score as score_instrument
+from painclinic.clinical.monitoring import measure_words
 from painclinic.web.accounts.models import Role
 from painclinic.web.audit.services import Action, audit
 from painclinic.web.drugregister.models import ControlledDrug
 from painclinic.web.drugregister.services import DrugRegisterError, do_record_draw
-from painclinic.web.infusions import policy, readiness
+from painclinic.web.infusions import policy, readiness, recovery
 from painclinic.web.infusions.access import INFUSION_CATEGORY
 from painclinic.web.infusions.cumulative import (
     Delivery,
@@ -82,7 +82,6 @@ from painclinic.web.infusions.rules import (
     first_step,
     fmt,
     is_late,
-    monitoring_thresholds,
     plan_rate_tolerance_mg_per_h,
     preparation_problems,
     remaining_planned_min,
@@ -1110,21 +1109,21 @@ def do_record_observation(
             "moaas": data.moaas,
             "cadss6": data.cadss6,
         }
-        observation_input: dict[str, Any] = {k: v for k, v in measures.items() if v is not None}
-        observation_input["symptoms"] = list(data.symptoms)
-        if first is not None:
-            observation_input["elapsed_min"] = max(
-                (at - first.started_at).total_seconds() / 60, 0.0
-            )
-        decision = evaluate_observation(
-            observation_input,
-            {"drug": session.plan.drug, "rate_mg_per_h": float(rate)},
-            thresholds=monitoring_thresholds(),
+        # During the infusion or in recovery after it; relative to the pre-infusion baseline.
+        phase = recovery.phase_at(session, at)
+        decision = recovery.evaluate(
+            session,
+            measures,
+            data.symptoms,
+            phase,
+            float(rate),
+            (at - first.started_at).total_seconds() / 60 if first is not None else None,
         )
         now = timezone.now()
         observation = Observation.objects.create(
             session=session,
             observed_at=at,
+            phase=phase,
             **{k: v for k, v in measures.items()},
             pain_nrs=data.pain_nrs,
             symptoms=sorted(data.symptoms),
@@ -1136,7 +1135,8 @@ def do_record_observation(
             recorded_at=now,
         )
         alert = None
-        if decision.action != MonitoringAction.CONTINUE:
+        # An incomplete round raises no alert: the chart shows it and asks for the values.
+        if decision.action not in (MonitoringAction.CONTINUE, MonitoringAction.INCOMPLETE):
             alert = Alert.objects.create(
                 session=session,
                 observation=observation,
@@ -1144,11 +1144,22 @@ def do_record_observation(
                 reasons=[r.to_dict() for r in decision.reasons],
                 raised_at=timezone.now(),
             )
+
+        def shown(value: Any) -> str:
+            return "not measured" if value is None else str(value)
+
         summary = (
-            f"Observation BP {observation.systolic_bp_mmhg}/{observation.diastolic_bp_mmhg}, "
-            f"HR {observation.heart_rate_bpm}, RR {observation.respiratory_rate_per_min}, "
-            f"SpO2 {observation.spo2_percent}%"
+            f"{'Recovery observation' if phase == 'recovery' else 'Observation'} "
+            f"BP {shown(observation.systolic_bp_mmhg)}/{shown(observation.diastolic_bp_mmhg)}, "
+            f"HR {shown(observation.heart_rate_bpm)}, "
+            f"RR {shown(observation.respiratory_rate_per_min)}, "
+            f"SpO2 {shown(observation.spo2_percent)}"
+            f"{'%' if observation.spo2_percent is not None else ''}"
         )
+        if not decision.complete:
+            summary += " — INCOMPLETE: record " + ", ".join(
+                measure_words(m) for m in decision.not_recorded
+            )
         if alert is not None:
             summary += f" — ALERT: {decision.action.value.replace('_', ' ')}"
         _change(
@@ -1164,6 +1175,8 @@ def do_record_observation(
                 "monitoring_action": decision.action.value,
                 "rules": list(decision.rule_ids),
                 "alert_id": alert.pk if alert else None,
+                "phase": phase,
+                "not_recorded": list(decision.not_recorded),
             },
         )
     return observation
@@ -1318,6 +1331,14 @@ def aldrete_result(answers: dict[str, int]) -> Any:
     return score_instrument("aldrete", answers)
 
 
+#: The discharge form's field for each unmet criterion (the refusal goes on it).
+DISCHARGE_FIELDS = {
+    "padss": "padss_activity",
+    "aldrete": "activity",
+    "escort": "escort_confirmed",
+}
+
+
 @service(ROLES.discharge, category=INFUSION_CATEGORY, action=Action.CREATE)
 def do_discharge(
     actor: Actor, session_id: int, expected_version: int, data: DischargeInput
@@ -1330,21 +1351,40 @@ def do_discharge(
         _check_time(session, at, "discharge")
         aldrete = data.aldrete
         result = aldrete_result(aldrete)
-        if not result.met:
+        padss = data.padss
+        if any(v is None for v in padss.values()):
+            raise Refused("Score every PADSS item.", "padss_activity")
+        escort = data.escort_confirmed and bool(data.escort_name.strip())
+        status = recovery.discharge_status(
+            session,
+            at,
+            padss_answers=padss,
+            aldrete_score=int(result.score),
+            escort_present=escort,
+        )
+        if not status.decision.ready:
+            unmet = status.decision.unmet
+            # On the form's field when the form can fix it (the PADSS only once its
+            # vital-signs item is known), else on the whole form.
+            fixable = [
+                DISCHARGE_FIELDS[c.key]
+                for c in unmet
+                if c.key in DISCHARGE_FIELDS
+                and (c.key != "padss" or status.padss_vital_signs is not None)
+            ]
             raise Refused(
-                f"Modified Aldrete score {result.score}: not ready for discharge "
-                f"({'; '.join(result.reasons)}). Reassess later.",
-                "__all__",
-            )
-        if not data.escort_confirmed or not data.escort_name.strip():
-            raise Refused(
-                "An escort must be confirmed: the patient may not leave alone after the infusion.",
-                "escort_confirmed",
+                "Not ready for discharge. Still needed: "
+                + "; ".join(c.message for c in unmet)
+                + ".",
+                fixable[0] if fixable else "__all__",
             )
         discharge = Discharge.objects.create(
             session=session,
             aldrete_answers=aldrete,
             aldrete_score=int(result.score),
+            padss_answers={"vital_signs": status.padss_vital_signs, **padss},
+            padss_score=recovery.padss_total(status.padss_vital_signs, padss),
+            criteria=status.decision.to_dict(),
             escort_name=data.escort_name.strip(),
             escort_phone=data.escort_phone.strip(),
             discharged_at=at,
@@ -1354,12 +1394,18 @@ def do_discharge(
             actor,
             session,
             "discharge",
-            f"Discharged with {discharge.escort_name}; Aldrete {discharge.aldrete_score}/10",
+            f"Discharged with {discharge.escort_name}; Aldrete {discharge.aldrete_score}/10, "
+            f"PADSS {discharge.padss_score}/10",
             occurred_at=at,
             status=SessionStatus.DISCHARGED,
             obj=discharge,
             action=Action.CREATE,
-            detail={"aldrete": aldrete, "aldrete_score": discharge.aldrete_score},
+            detail={
+                "aldrete": aldrete,
+                "aldrete_score": discharge.aldrete_score,
+                "padss": discharge.padss_answers,
+                "padss_score": discharge.padss_score,
+            },
         )
     return discharge
 

@@ -12,11 +12,13 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from painclinic.clinical.instruments.scales import PADSS_ITEMS
+from painclinic.clinical.monitoring import measure_words
 from painclinic.web.accounts.models import Role
 from painclinic.web.accounts.permissions import allow_roles
 from painclinic.web.assessments.services import latest_eligibility_decision
 from painclinic.web.audit.services import Action, audit
-from painclinic.web.infusions import readiness, services
+from painclinic.web.infusions import readiness, recovery, services
 from painclinic.web.infusions.access import (
     INFUSION_CATEGORY,
     get_child_for,
@@ -239,9 +241,23 @@ def session_chart(request: HttpRequest, session_id: int) -> HttpResponse:
         "cancellation": _cancellation(session),
         "ae_rows": [(e, _report_state(e, context_now)) for e in chart.adverse_events],
         "can_report": role in ROLES.mark_adverse_event_reported,
+        "recovery": _recovery_context(session, context_now),
         **_waste_context(session, chart, acting_user(request).pk),
     }
     return render(request, "infusions/chart.html", context)
+
+
+def _recovery_context(session: InfusionSession, now: Any) -> dict[str, Any] | None:
+    """After the stop and before discharge: the recovery minutes and what discharge still
+    needs, in plain words (the discharge form's own scores and escort are asked there)."""
+    if session.status != SessionStatus.STOPPED:
+        return None
+    status = recovery.discharge_status(session, now)
+    ended = status.ended_at
+    return {
+        "minutes": max((now - ended).total_seconds() / 60, 0.0) if ended else None,
+        "still_missing": recovery.still_missing(status, include_form=False),
+    }
 
 
 def _cancellation(session: InfusionSession) -> Any:
@@ -505,11 +521,16 @@ def observe(request: HttpRequest, session_id: int) -> HttpResponse:
     )
 
     def success(observation: Any) -> str:
-        if observation.action != "continue":
+        missing = ", ".join(
+            measure_words(m) for m in (observation.decision or {}).get("not_recorded", [])
+        )
+        if observation.action not in ("continue", "incomplete"):
             return (
                 f"ALERT ({observation.action.replace('_', ' ')}): acknowledge it with the "
-                "action taken."
+                "action taken." + (f" Round incomplete: record {missing}." if missing else "")
             )
+        if missing:
+            return f"ALERT (incomplete round): record {missing} as soon as you can."
         return "Observation recorded."
 
     return _form_page(
@@ -619,13 +640,23 @@ def discharge(request: HttpRequest, session_id: int) -> HttpResponse:
         initial=initial,
     )
 
+    status = recovery.discharge_status(session, timezone.now())
     return _form_page(
         request,
         session,
         form,
         lambda f: services.do_discharge(actor_of(request), session.pk, f.version, f.to_input()),
         title="Discharge",
-        success=lambda dis: f"Discharged with {dis.escort_name} (Aldrete {dis.aldrete_score}/10).",
+        success=lambda dis: (
+            f"Discharged with {dis.escort_name} (Aldrete {dis.aldrete_score}/10, "
+            f"PADSS {dis.padss_score}/10)."
+        ),
+        template="infusions/discharge.html",
+        extra={
+            "still_missing": recovery.still_missing(status, include_form=False),
+            "padss_vital_signs": status.padss_vital_signs,
+            "padss_vital_label": PADSS_ITEMS["vital_signs"].get(status.padss_vital_signs or -1),
+        },
         submit="Discharge",
     )
 
