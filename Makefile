@@ -21,9 +21,12 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 
 venv: $(VENV)/.installed ## create .venv from the lock file
 
-run: venv ## set up, migrate, load demo data, serve on http://127.0.0.1:8000
+run: venv ## set up, migrate, load demo data, start the worker, serve on http://127.0.0.1:8000
 	$(BIN)/painclinic demo
-	$(BIN)/painclinic serve --host $(HOST) --port $(PORT)
+	@# The background worker (follow-up reminders appear on this console) stops with the server.
+	@$(BIN)/painclinic worker & worker=$$!; \
+	  trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/painclinic serve --host $(HOST) --port $(PORT)
 
 lint: venv ## ruff, ruff format --check, mypy
 	$(BIN)/ruff check src tests bench

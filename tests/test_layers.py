@@ -23,6 +23,8 @@ SRC = Path(painclinic.__file__).parent
 LAYERS: list[tuple[str, ...]] = [
     ("painclinic.cli",),
     ("painclinic.web.demo",),
+    # Follow-up reads what the infusion day left behind (series, bookings, adverse events).
+    ("painclinic.web.followup",),
     ("painclinic.web.infusions",),
     ("painclinic.web.drugregister", "painclinic.web.scheduling"),
     ("painclinic.web.treatments",),

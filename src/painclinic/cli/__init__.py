@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import typer
 
-from painclinic.cli import accounts, audit, clinical, demo, manage, pharmacology, serve
+from painclinic.cli import (
+    accounts,
+    audit,
+    clinical,
+    demo,
+    manage,
+    pharmacology,
+    serve,
+    worker,
+)
 
 app = typer.Typer(
     help="painclinic: ketamine and lidocaine infusion programme for chronic pain.",
@@ -17,7 +26,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-GROUPS = (serve, demo, accounts, audit, manage, pharmacology, clinical)
+GROUPS = (serve, worker, demo, accounts, audit, manage, pharmacology, clinical)
 
 for _group in GROUPS:
     _group.register(app)

@@ -96,6 +96,8 @@ INSTALLED_APPS = [
     "painclinic.web.scheduling",
     "painclinic.web.infusions",
     "painclinic.web.drugregister",
+    "painclinic.web.followup",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -263,9 +265,43 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
-EMAIL_BACKEND = env_str(
+# Background work (follow-up planning and reminders): Django's tasks on a database-backed queue
+# that works on SQLite and PostgreSQL alike; `painclinic worker` runs it.
+TASKS = {
+    "default": {
+        "BACKEND": env_str("PAINCLINIC_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    }
+}
+# How often the worker plans follow-up and queues reminders.
+WORKER_TICK_SECONDS = env_int("PAINCLINIC_WORKER_TICK_SECONDS", 60, minimum=5)
+# The address patients open from a reminder (the clinic's public address of this app).
+PUBLIC_BASE_URL = env_str("PAINCLINIC_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+
+# E-mail (Django 6.1 mailers): the console in development; SMTP from the environment in a
+# clinic (PAINCLINIC_EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend).
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_BACKEND_PATH = env_str(
     "PAINCLINIC_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
 )
+MAILERS = {
+    "default": {
+        "BACKEND": EMAIL_BACKEND_PATH,
+        "OPTIONS": (
+            {
+                "host": env_str("PAINCLINIC_SMTP_HOST", "localhost"),
+                "port": env_int("PAINCLINIC_SMTP_PORT", 587, minimum=1),
+                "username": env_str("PAINCLINIC_SMTP_USER", ""),
+                "password": env_str("PAINCLINIC_SMTP_PASSWORD", ""),
+                "use_tls": env_bool("PAINCLINIC_SMTP_STARTTLS", True),
+                # A mail server that does not answer is a transient failure, retried later.
+                "timeout": env_int("PAINCLINIC_SMTP_TIMEOUT_SECONDS", 20, minimum=1),
+            }
+            if EMAIL_BACKEND_PATH == SMTP_BACKEND
+            else {}
+        ),
+    }
+}
 DEFAULT_FROM_EMAIL = env_str("PAINCLINIC_FROM_EMAIL", "painclinic@localhost")
 
 # Clinical data-entry policy.

@@ -46,6 +46,7 @@ class Category(models.TextChoices):
     SCHEDULING = "scheduling", "bookings"
     INFUSION = "infusion", "infusion chart"
     DRUG_REGISTER = "drug_register", "controlled-drug register"
+    FOLLOWUP = "followup", "follow-up and reminders"
 
 
 CHANNEL_LABELS = {
