@@ -274,3 +274,20 @@ def test_chart_and_discharge_page_say_what_is_still_missing_in_plain_words(
     assert "PADSS: walking" in page and "not yet known" in page
     for code in ("MON-", "recovery_time", 'padss_activity"', "chung1995", "clinic_policy"):
         assert code not in re.sub(r'(name|id|for)="[^"]*"', "", page), code
+
+
+def test_the_note_summary_counts_incomplete_and_recovery_rounds_and_the_padss(
+    session, nurse, nurse2
+):
+    from painclinic.web.infusions.chart import build_chart, summary_text
+
+    s, stop_at = stopped(session, nurse, nurse2)
+    observe(s, nurse, stop_at - dt.timedelta(minutes=20), spo2_percent=None)
+    recovery_round(s, nurse, stop_at + dt.timedelta(minutes=30))
+    s = fresh(s)
+    services.do_discharge(
+        make_request(nurse), s.pk, s.version, discharge_input(stop_at + dt.timedelta(minutes=31))
+    )
+    text = summary_text(build_chart(fresh(s)))
+    assert "2 observations (1 incomplete, 1 in recovery)" in text
+    assert "modified Aldrete 10/10, modified PADSS 10/10." in text

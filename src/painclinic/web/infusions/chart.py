@@ -616,8 +616,18 @@ def summary_text(chart: Chart, events: list[SessionEvent] | None = None) -> str:
             values = [getattr(o, name) for o in obs if getattr(o, name) is not None]
             return f"{min(values)}-{max(values)}" if values else "-"
 
+        kinds = [
+            f"{n} {what}"
+            for n, what in (
+                (sum(1 for o in obs if o.action == "incomplete"), "incomplete"),
+                (sum(1 for o in obs if o.phase == "recovery"), "in recovery"),
+            )
+            if n
+        ]
         lines.append(
-            f"{len(obs)} observations: SBP {span('systolic_bp_mmhg')} mmHg, "
+            f"{len(obs)} observations"
+            + (f" ({', '.join(kinds)})" if kinds else "")
+            + f": SBP {span('systolic_bp_mmhg')} mmHg, "
             f"HR {span('heart_rate_bpm')}/min, RR {span('respiratory_rate_per_min')}/min, "
             f"SpO2 {span('spo2_percent')}%."
         )
@@ -646,6 +656,11 @@ def summary_text(chart: Chart, events: list[SessionEvent] | None = None) -> str:
     if discharge is not None:
         lines.append(
             f"Discharged {timezone.localtime(discharge.discharged_at):%H:%M} with "
-            f"{discharge.escort_name}; modified Aldrete {discharge.aldrete_score}/10."
+            f"{discharge.escort_name}; modified Aldrete {discharge.aldrete_score}/10"
+            + (
+                f", modified PADSS {discharge.padss_score}/10."
+                if discharge.padss_score is not None
+                else "."
+            )
         )
     return "\n".join(lines)
