@@ -283,6 +283,8 @@ def test_nurse_runs_an_infusion_day(page, journey_server):
     # 5b. A round without SpO2 asks for it; ticked as incomplete it is charted so.
     observe(page, chart, start + dt.timedelta(minutes=1), spo2="")
     assert "Enter the SpO2" in page.inner_text(".has-error .field-error")
+    assert "Light-headedness or dizziness" in page.inner_text("form.inf-form")
+    screenshot(page, "infusion-09a-observe-missing-spo2")
     page.check("#id_incomplete_ok")
     submit(page)
     assert "incomplete round" in page.inner_text(".messages")

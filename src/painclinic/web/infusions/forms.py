@@ -474,9 +474,9 @@ class RateChangeForm(TimedForm, RateFieldsMixin):
 class ObservationForm(VersionedForm, VitalsMixin):
     observed_at = forms.DateTimeField(label="Time of the observation", widget=DATETIME_WIDGET)
     incomplete_ok = forms.BooleanField(
-        label="A value could not be measured: record this round as incomplete",
+        label="A value could not be measured: record this round as incomplete (the chart "
+        "then asks for it)",
         required=False,
-        help_text="The chart shows the round as incomplete and asks for the missing values.",
     )
     rass = forms.TypedChoiceField(
         label="RASS", choices=RASS_CHOICES, coerce=int, required=False, empty_value=None
