@@ -345,6 +345,7 @@ FORMS: dict[str, list[tuple[str, Role | None, dict[str, Any]]]] = {
         ("accounts:two_factor_verify", A, {}),
         ("accounts:staff_create", A, {}),
         ("accounts:staff_role", A, {}),
+        ("accounts:staff_password_reset", A, {}),
     ],
     "patients": [
         ("patients:register", F, {}),
@@ -361,6 +362,7 @@ FORMS: dict[str, list[tuple[str, Role | None, dict[str, Any]]]] = {
         ("assessments:correct", P, {}),
         ("assessments:eligibility", P, {}),
         ("assessments:resolve_item", P, {}),
+        ("assessments:cosign_decision", P, {}),
     ],
     "treatments": [
         ("treatments:consent_new", P, {}),

@@ -568,9 +568,13 @@ def _session_limits(
 ) -> Any:
     """The whole session (every step, the loading dose included) against the drug library,
     with earlier sessions' doses in the rolling 24 hours: ``pharmacology.evaluate_session``."""
-    from painclinic.pharmacology import SessionStep, evaluate_session, load_drug_library
-    from painclinic.pharmacology.patient import parse_patient
-    from painclinic.pharmacology.sessionlimits import SESSION_QUANTITIES
+    from painclinic.pharmacology import (
+        SESSION_QUANTITIES,
+        SessionStep,
+        evaluate_session,
+        load_drug_library,
+        parse_patient,
+    )
 
     library = load_drug_library()
     entry = library.drug(protocol.drug)

@@ -42,12 +42,13 @@ from painclinic.pharmacology.models import (
     ModelSpec,
     NorketamineParameters,
 )
-from painclinic.pharmacology.patient import Patient, Sex
+from painclinic.pharmacology.patient import Patient, Sex, parse_patient
 from painclinic.pharmacology.pkpd import ReliefPrediction, predict_crps_relief
 from painclinic.pharmacology.population import PopulationResult, simulate_population
 from painclinic.pharmacology.regimen import Dose, Regimen, parse_regimen
 from painclinic.pharmacology.routes import Route
 from painclinic.pharmacology.sessionlimits import (
+    SESSION_QUANTITIES,
     SessionLimitResult,
     SessionStep,
     evaluate_session,
@@ -56,6 +57,7 @@ from painclinic.pharmacology.simulation import SimulationResult, simulate
 
 __all__ = [
     "MODELS",
+    "SESSION_QUANTITIES",
     "Bag",
     "Dose",
     "DoseUnit",
@@ -89,6 +91,7 @@ __all__ = [
     "format_dose",
     "load_drug_library",
     "parse_order",
+    "parse_patient",
     "parse_regimen",
     "predict_crps_relief",
     "simulate",

@@ -282,7 +282,8 @@ PUBLIC_BASE_URL = env_str("PAINCLINIC_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 # clinic (PAINCLINIC_EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend).
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 EMAIL_BACKEND_PATH = env_str(
-    "PAINCLINIC_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+    "PAINCLINIC_EMAIL_BACKEND",
+    SMTP_BACKEND if PRODUCTION else "django.core.mail.backends.console.EmailBackend",
 )
 MAILERS = {
     "default": {

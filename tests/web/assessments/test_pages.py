@@ -31,6 +31,8 @@ URL_MATRIX: dict[str, set[Role]] = {
     "assessments:eligibility": {P},
     "assessments:decision": {P, N},
     "assessments:resolve_item": {P, N},
+    # POST from the decision page; a GET is sent back to that page.
+    "assessments:cosign_decision": {P},
 }
 
 
@@ -54,7 +56,7 @@ def url_for(name: str, patient, recorded) -> str:
         kwargs["instrument"] = "nrs"
     if name in ("assessments:result", "assessments:correct"):
         kwargs["assessment_id"] = recorded["assessment"].pk
-    if name == "assessments:decision":
+    if name in ("assessments:decision", "assessments:cosign_decision"):
         kwargs["decision_id"] = recorded["decision"].pk
     if name == "assessments:resolve_item":
         kwargs["item_id"] = recorded["item"].pk
@@ -66,7 +68,9 @@ def test_every_page_opens_for_exactly_the_matrix_roles(role, patient, recorded, 
     client = client_for(role)
     for name, allowed in URL_MATRIX.items():
         response = client.get(url_for(name, patient, recorded))
-        expected = 200 if role in allowed else 403
+        # The co-signature is posted from the decision page; a GET is sent back there.
+        opens = 302 if name == "assessments:cosign_decision" else 200
+        expected = opens if role in allowed else 403
         assert response.status_code == expected, (name, role, response.status_code)
 
 
