@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.contrib import messages
@@ -80,6 +79,62 @@ def _object_of[ModelT: models.Model](
         )
         raise Http404("No such record")
     return found
+
+
+# Units at the end of a fact's name, as a person writes them.
+_UNIT_WORDS = {
+    "years": "years",
+    "months": "months",
+    "weeks": "weeks",
+    "kg": "kg",
+    "cm": "cm",
+    "mmhg": "mmHg",
+    "per_min": "/min",
+    "percent": "%",
+    "mg": "mg",
+    "h": "h",
+    "iu_per_l": "IU/L",
+    "umol_per_l": "µmol/L",
+}
+
+
+def _fact_label(key: str) -> str:
+    """``systolic_mmhg`` -> "Systolic (mmHg)": a recorded fact's name as a person reads it."""
+    for suffix, unit in sorted(_UNIT_WORDS.items(), key=lambda item: -len(item[0])):
+        if key.endswith("_" + suffix):
+            words = key[: -len(suffix) - 1].replace("_", " ")
+            return f"{words[:1].upper()}{words[1:]} ({unit})"
+    words = key.replace("_", " ")
+    return words[:1].upper() + words[1:]
+
+
+def _fact_value(value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return "not recorded"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return "; ".join(_fact_value(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{_fact_label(k).lower()}: {_fact_value(v)}" for k, v in value.items())
+    if isinstance(value, str):
+        return value.replace("_", " ")
+    return str(value)
+
+
+def facts_rows(facts: dict[str, Any]) -> list[tuple[str, str]]:
+    """The facts a decision rests on, one row a fact (nested groups one row each part), in
+    words: no JSON and no internal key names on the page."""
+    rows: list[tuple[str, str]] = []
+    for key, value in facts.items():
+        if isinstance(value, dict) and value:
+            for inner, inner_value in value.items():
+                rows.append(
+                    (f"{_fact_label(key)} — {_fact_label(inner).lower()}", _fact_value(inner_value))
+                )
+        else:
+            rows.append((_fact_label(key), _fact_value(value)))
+    return rows
 
 
 def _banner(patient: Patient) -> dict[str, Any]:
@@ -423,7 +478,7 @@ def decision(request: HttpRequest, patient_id: int, decision_id: int) -> HttpRes
         "decision": found,
         "drug": _drug_view(found.engine_result),
         "items": list(found.checklist_items.select_related("resolved_by")),
-        "facts_pretty": json.dumps(found.facts, indent=2, sort_keys=True),
+        "facts_rows": facts_rows(found.facts),
         "condition_name": _condition_name(found.condition),
         "medications": _medications_of(found.facts),
         "cosign_form": _cosign_form(request, found),
@@ -478,7 +533,7 @@ def cosign_decision(request: HttpRequest, patient_id: int, decision_id: int) -> 
         "decision": found,
         "drug": _drug_view(found.engine_result),
         "items": list(found.checklist_items.select_related("resolved_by")),
-        "facts_pretty": json.dumps(found.facts, indent=2, sort_keys=True),
+        "facts_rows": facts_rows(found.facts),
         "condition_name": _condition_name(found.condition),
         "medications": _medications_of(found.facts),
         "cosign_form": form,

@@ -32,6 +32,7 @@ from matplotlib.figure import Figure
 from painclinic.pharmacology import MODELS, predict_crps_relief, simulate
 from painclinic.pharmacology.models import DEFAULT_MODEL
 from painclinic.pharmacology.thresholds import BANDS
+from painclinic.web.lib.wording import without_evidence_tags
 
 #: Display units: ketamine in ng/mL (the literature's unit), lidocaine in mcg/mL.
 DISPLAY_UNIT = {"ketamine": ("ng/mL", 1000.0), "lidocaine": ("mcg/mL", 1.0)}
@@ -199,11 +200,10 @@ def concentration_chart(
     parts = (part.strip() for band in bands for part in band.source.split(";"))
     sources = "; ".join(dict.fromkeys(p for p in parts if p))
     sources = f"{BAND_CITATIONS.get(drug, drug)}: {sources}"
-    caption = (
+    caption = without_evidence_tags(
         f"Predicted plasma concentration for a typical patient of this weight (not a measured "
-        f"level), model: {model_title} ({planned.model}); {citation.rstrip('.')}. Exact "
-        f"closed-form simulation by painclinic.pharmacology.simulate. Bands from "
-        f"painclinic.pharmacology.thresholds: {sources}."
+        f"level), model: {model_title}; {citation.rstrip('.')}. Exact closed-form simulation. "
+        f"Bands: {sources}."
     )
     if off_chart:
         caption += " " + "; ".join(off_chart) + "."
@@ -259,11 +259,11 @@ def relief_chart(series: Mapping[str, Any], *, weeks: float = 12.0) -> Chart:
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right", fontsize=9, framealpha=0.92)
     at_12 = float(result.relief_fraction[-1]) * 100
-    caption = (
+    caption = without_evidence_tags(
         "Predicted CRPS pain relief for a typical patient (a model prediction, not a promise "
         "of benefit): Dahan 2011 PK-PD model, an effect compartment with a 10.9-day onset/offset "
         "half-life and C50 10.5 ng/mL S(+)-ketamine, driven by this plan's predicted plasma "
-        f"concentration (painclinic.pharmacology.predict_crps_relief); {DAHAN_2011}. "
+        f"concentration; {DAHAN_2011}. "
         f"Predicted relief at week {weeks:g}: {at_12:.0f}% of maximal."
     )
     return Chart(_to_svg(fig), caption, tuple(result.warnings))

@@ -7,6 +7,7 @@ from typing import Any
 from django import template
 
 from painclinic.pharmacology import format_dose
+from painclinic.web.lib.wording import without_evidence_tags
 
 register = template.Library()
 
@@ -41,3 +42,10 @@ def minutes(value: Any) -> str:
     if hours and mins:
         return f"{hours} h {mins} min"
     return f"{hours} h" if hours else f"{mins} min"
+
+
+
+@register.filter(name="without_evidence_tags")
+def without_evidence_tags_filter(value: Any) -> str:
+    """A source or citation as a person reads it: the evidence tags taken out."""
+    return without_evidence_tags(value)
