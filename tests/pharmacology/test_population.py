@@ -11,7 +11,7 @@ from numpy.testing import assert_allclose
 from painclinic.pharmacology import PharmacologyInputError, simulate, simulate_population
 from painclinic.pharmacology.models import MODELS
 from painclinic.pharmacology.patient import Patient
-from painclinic.pharmacology.population import sample_parameters
+from painclinic.pharmacology.population import PERCENTILES, sample_parameters
 from painclinic.pharmacology.regimen import parse_regimen
 
 REGIMEN: dict[str, Any] = {
@@ -162,3 +162,111 @@ def test_threshold_statistics_match_a_direct_count() -> None:
     assert prob == 0 and above[0] == 0
     prob, above = threshold_statistics(np.array([[1.0, 0.5]]), np.array([0.0, 1.0]), 0.99)
     assert prob == 1 and above[0] == 1.0
+
+
+# --- summaries that look only at the patients that can hold a rank (issue 11 item 8) -------
+
+IV_INFUSION: dict[str, Any] = {
+    "drug": "ketamine",
+    "model": "domino",
+    "patient": {"weight_kg": 70, "age_years": 45},
+    "norketamine": False,
+    "doses": [
+        {"route": "iv_infusion", "time_h": 0, "rate_mg_per_h": 24.5, "duration_h": 4},
+    ],
+    "times_h": {"start": 0, "stop": 24, "step": 1 / 60},
+}
+
+
+def _certified_population(
+    regimen: dict[str, Any], n: int, seed: int, output: str = "plasma"
+) -> tuple[Any, Any, np.ndarray]:
+    from painclinic.pharmacology.regimen import expand_inputs
+    from painclinic.pharmacology.solver import solve_certified
+
+    reg = parse_regimen(regimen)
+    bp, _ = sample_parameters(reg, n, np.random.default_rng(seed))
+    inputs, _ = expand_inputs(reg)
+    times = np.asarray(reg.times_h, dtype=float)
+    conc, pieces = solve_certified(bp, inputs, times, output)
+    return conc, pieces, times
+
+
+@pytest.mark.parametrize(
+    ("regimen", "output"),
+    [(IV_INFUSION, "plasma"), (REGIMEN, "plasma"), (IV_INFUSION, "effect")],
+)
+def test_pruned_bands_equal_numpy_percentile_exactly(regimen: dict[str, Any], output: str) -> None:
+    """Tolerance 0, whether the curves are certified monotone (IV plasma) or partly not
+    (the oral doses' absorption, the effect site)."""
+    from painclinic.pharmacology.population import pruned_summaries
+
+    conc, pieces, _times = _certified_population(regimen, 700, 5, output)
+    for percentiles in ((5.0, 50.0, 95.0), (0.0, 2.5, 97.5, 100.0), (33.3,)):
+        for window in (1, 3, 16, 50):
+            bands, _ = pruned_summaries(conc, pieces, percentiles, window=window)
+            assert np.array_equal(bands, np.percentile(conc, percentiles, axis=0)), (
+                percentiles,
+                window,
+            )
+
+
+def test_pruned_bands_with_ties_equal_numpy_percentile() -> None:
+    """Every patient three times over (and all zero at time 0): ties at every rank."""
+    from painclinic.pharmacology.population import pruned_summaries
+    from painclinic.pharmacology.solver import MonotonePieces
+
+    conc, pieces, _times = _certified_population(IV_INFUSION, 101, 2)
+    triple = np.repeat(conc, 3, axis=0)
+    tripled = MonotonePieces(
+        bounds=pieces.bounds,
+        nonincreasing=np.repeat(pieces.nonincreasing, 3, axis=1),
+        nondecreasing=np.repeat(pieces.nondecreasing, 3, axis=1),
+        slack_mg_per_l=pieces.slack_mg_per_l,
+    )
+    bands, _ = pruned_summaries(triple, tripled)
+    assert np.array_equal(bands, np.percentile(triple, [5, 50, 95], axis=0))
+
+
+def test_pruned_threshold_statistics_equal_a_direct_count() -> None:
+    from painclinic.pharmacology.population import pruned_summaries
+
+    for regimen in (IV_INFUSION, REGIMEN):
+        conc, pieces, times = _certified_population(regimen, 300, 7)
+        for thr in (0.01, 0.1, 0.15, 10.0):
+            _bands, stats = pruned_summaries(conc, pieces, times=times, threshold_mg_per_l=thr)
+            assert stats is not None
+            prob, above = stats
+            mask = conc > thr
+            widths = np.diff(times, append=times[-1])
+            assert prob == np.count_nonzero(mask.any(axis=1)) / conc.shape[0]
+            assert_allclose(above, mask.astype(float) @ widths, rtol=1e-12, atol=1e-12)
+
+
+def test_monotone_certificate_holds_on_the_computed_values() -> None:
+    """Where the solver certifies a patient monotone, its computed values move that way
+    (to within the stated slack); IV plasma is certified everywhere, the oral absorption
+    phase (coefficients of both signs) is not."""
+    for regimen, everywhere in ((IV_INFUSION, True), (REGIMEN, False)):
+        conc, pieces, _times = _certified_population(regimen, 200, 11)
+        assert pieces.certified.all() == everywhere
+        assert pieces.slack_mg_per_l < 1e-9 * conc.max()
+        for p, (start, stop) in enumerate(pieces.bounds):
+            step = np.diff(conc[:, start:stop], axis=1)
+            down = pieces.nonincreasing[p]
+            up = pieces.nondecreasing[p]
+            assert np.all(step[down] <= 2 * pieces.slack_mg_per_l)
+            assert np.all(step[up] >= -2 * pieces.slack_mg_per_l)
+
+
+def test_population_summaries_use_the_pruned_path_and_match_the_full_selection() -> None:
+    pop = simulate_population(IV_INFUSION, n=1500, seed=9)
+    conc = pop.concentrations_mg_per_l
+    from painclinic.pharmacology.population import percentile_bands, threshold_statistics
+
+    full = percentile_bands(conc)
+    assert np.array_equal(np.stack([pop.percentiles_mg_per_l[p] for p in PERCENTILES]), full)
+    prob, above = threshold_statistics(conc, pop.times_h, 0.1)
+    assert pop.probability_exceeding == prob
+    assert pop.time_above_threshold_h is not None
+    assert_allclose(pop.time_above_threshold_h, above, rtol=1e-12, atol=1e-12)

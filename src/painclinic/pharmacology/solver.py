@@ -52,9 +52,10 @@ ties among them, by a relative ``2e-7``.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -441,6 +442,108 @@ def _snap(t: float) -> float:
     return t - EVENT_SNAP_RTOL * max(1.0, abs(t))
 
 
+@dataclass(frozen=True)
+class Segment:
+    """Output times ``[start, stop)`` between two events of one superposition.
+
+    There each patient's contribution is ``Σ_j Y_j e^{−r_j (t − t_s)} + Z``: a sum of
+    terms that are all non-increasing where every ``Y_j ≥ 0`` and all non-decreasing where
+    every ``Y_j ≤ 0``, so the contribution is monotone there (exactly, for the stored
+    floating-point coefficients).
+
+    Attributes
+    ----------
+    start, stop : int
+        Output-time indices.
+    nonincreasing, nondecreasing : ndarray of bool, shape (N,)
+        Patients whose contribution is certified monotone in that direction.
+    scale_mg_per_l : float
+        Largest ``Σ_j |Y_j| + |Z|`` over patients: a bound on every term's magnitude there.
+    """
+
+    start: int
+    stop: int
+    nonincreasing: NDArray[np.bool_]
+    nondecreasing: NDArray[np.bool_]
+    scale_mg_per_l: float
+
+
+#: Relative slack (of a segment's term magnitude) allowed between computed values and
+#: the exact monotone function: rounding of the tables, products and sums is below
+#: ~30 ε ≈ 7e-15, and evaluating at a time off by rounding (ε·t) moves a value by at most
+#: ``rate·ε·t`` of the scale, far below this for any rate under 10^4 /h.
+MONOTONE_SLACK_RTOL = 1e-10
+
+
+@dataclass(frozen=True)
+class MonotonePieces:
+    """Where each patient's computed concentration is certified monotone.
+
+    Attributes
+    ----------
+    bounds : tuple of (int, int)
+        Consecutive output-time index ranges ``[start, stop)`` covering every output time.
+    nonincreasing, nondecreasing : ndarray of bool, shape (K, N)
+        Per piece and patient: the exact solution is monotone in that direction there (a
+        constant is both; a patient solved in the cascade basis is neither).
+    slack_mg_per_l : float
+        Computed values differ from that monotone function by less than this (mg/L), so on
+        a stretch ``[a, b]`` of a certified piece every computed value lies within
+        ``[min(x_a, x_b) − 2·slack, max(x_a, x_b) + 2·slack]``.
+    """
+
+    bounds: tuple[tuple[int, int], ...]
+    nonincreasing: NDArray[np.bool_]
+    nondecreasing: NDArray[np.bool_]
+    slack_mg_per_l: float
+
+    @property
+    def certified(self) -> NDArray[np.bool_]:
+        """(K, N): monotone in one direction or the other."""
+        return self.nonincreasing | self.nondecreasing
+
+
+def combine_segments(
+    groups: Sequence[Sequence[Segment]], n: int, n_t: int, uncertified: NDArray[np.bool_]
+) -> MonotonePieces:
+    """Pieces on which every superposed contribution is monotone in the same direction.
+
+    Parameters
+    ----------
+    groups : sequence of sequence of Segment
+        The segments of each superposition added into one output.
+    n, n_t : int
+        Number of patients and of output times.
+    uncertified : ndarray of bool, shape (N,)
+        Patients to leave uncertified everywhere (solved another way).
+
+    Returns
+    -------
+    MonotonePieces
+    """
+    cuts = sorted({0, n_t} | {seg.start for segs in groups for seg in segs})
+    k = len(cuts) - 1
+    nonincreasing = np.ones((k, n), dtype=bool)
+    nondecreasing = np.ones((k, n), dtype=bool)
+    scale = 0.0
+    for segs in groups:
+        group_scale = 0.0
+        for seg in segs:
+            k0, k1 = cuts.index(seg.start), cuts.index(seg.stop)
+            nonincreasing[k0:k1] &= seg.nonincreasing
+            nondecreasing[k0:k1] &= seg.nondecreasing
+            group_scale = max(group_scale, seg.scale_mg_per_l)
+        scale += group_scale
+    nonincreasing[:, uncertified] = False
+    nondecreasing[:, uncertified] = False
+    return MonotonePieces(
+        bounds=tuple(itertools.pairwise(cuts)),
+        nonincreasing=nonincreasing,
+        nondecreasing=nondecreasing,
+        slack_mg_per_l=MONOTONE_SLACK_RTOL * scale,
+    )
+
+
 def superpose(
     coef: FloatArray,
     rates: FloatArray,
@@ -449,6 +552,7 @@ def superpose(
     out: FloatArray,
     *,
     first: bool,
+    segments_out: list[Segment] | None = None,
 ) -> None:
     """Superpose doses on a polyexponential unit response, writing into ``out``.
 
@@ -464,6 +568,9 @@ def superpose(
         Overwritten when ``first`` is true, otherwise added to.
     first : bool
         Whether this is the first contribution written into ``out``.
+    segments_out : list, optional
+        If given, one :class:`Segment` per stretch of output times between events is
+        appended (where each patient's contribution is certified monotone).
 
     Notes
     -----
@@ -510,6 +617,18 @@ def superpose(
         else:
             segments.append(seg)
     ends = [s[0] for s in segments[1:]] + [n_t]
+    if segments_out is not None:
+        for (i0, _te, ys, zs), i1 in zip(segments, ends, strict=True):
+            if i1 > i0:
+                segments_out.append(
+                    Segment(
+                        i0,
+                        i1,
+                        np.all(ys >= 0, axis=1),
+                        np.all(ys <= 0, axis=1),
+                        float(np.max(np.abs(ys).sum(axis=1) + np.abs(zs), initial=0.0)),
+                    )
+                )
     block = _block_size([s[0] for s in segments], n_t) if _is_uniform(times) else 0
     done = 0
     if block >= 4:
@@ -873,6 +992,71 @@ def solve(
     others, usually all of them, by partial fractions (:func:`unit_response`,
     :func:`superpose`).
     """
+    return _solve(bp, inputs, times, output, norketamine, out, disposition, None)
+
+
+def solve_certified(
+    bp: BatchParameters,
+    inputs: Sequence[Input],
+    times: FloatArray,
+    output: OutputKind | str,
+    norketamine: NorketamineParameters | None = None,
+    out: FloatArray | None = None,
+    disposition: tuple[FloatArray, FloatArray] | None = None,
+) -> tuple[FloatArray, MonotonePieces]:
+    """:func:`solve`, and where each patient's concentration is certified monotone.
+
+    Parameters
+    ----------
+    bp : BatchParameters
+        N patients' parameters.
+    inputs : sequence of Input
+        Expanded administrations.
+    times : ndarray, shape (T,)
+        Output times (h), strictly increasing.
+    output : OutputKind or str
+        Which concentration (as :func:`solve`).
+    norketamine : NorketamineParameters, optional
+        Metabolite parameters; required for ``OutputKind.METABOLITE``.
+    out : ndarray, shape (N, T), optional
+        Preallocated result.
+    disposition : tuple, optional
+        Precomputed :func:`disposition_rates`.
+
+    Returns
+    -------
+    conc : ndarray, shape (N, T)
+        The same values as :func:`solve` (mg/L).
+    pieces : MonotonePieces
+        Between consecutive events every contribution is a sum of exponentials; where all
+        its coefficients share a sign it is monotone (see :class:`Segment`). Summaries use
+        this to bound a patient's values over a stretch of time by the two ends.
+    """
+    collected = _Collected()
+    out = _solve(bp, inputs, times, output, norketamine, out, disposition, collected)
+    uncertified = np.zeros(bp.n, dtype=bool)
+    uncertified[collected.uncertified] = True
+    return out, combine_segments(collected.groups, bp.n, times.size, uncertified)
+
+
+@dataclass
+class _Collected:
+    """Segments of each superposition, and the patients solved in the cascade basis."""
+
+    groups: list[list[Segment]] = field(default_factory=list)
+    uncertified: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+
+
+def _solve(
+    bp: BatchParameters,
+    inputs: Sequence[Input],
+    times: FloatArray,
+    output: OutputKind | str,
+    norketamine: NorketamineParameters | None,
+    out: FloatArray | None,
+    disposition: tuple[FloatArray, FloatArray] | None,
+    collect: _Collected | None,
+) -> FloatArray:
     if out is None:
         out = np.empty((bp.n, times.size))
     kind = OutputKind(output)
@@ -888,15 +1072,17 @@ def solve(
         extras = cascade_rates(bp, kind, entry, ka_per_h=ka, norketamine=norketamine)
         confluent |= confluent_patients(disp[0], extras)
     if not confluent.any():
-        _solve_separated(bp, groups, times, kind, norketamine, disp, out)
+        _solve_separated(bp, groups, times, kind, norketamine, disp, out, collect)
         return out
     # Every row of the fast path depends on its own patient only, so it runs on the whole
     # batch (no copy of the N x T result) and the confluent rows, which divide by a zero or
     # tiny rate difference there, are overwritten below.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        _solve_separated(bp, groups, times, kind, norketamine, disp, out)
+        _solve_separated(bp, groups, times, kind, norketamine, disp, out, collect)
     lam, a = disp
     index = np.flatnonzero(confluent)
+    if collect is not None:
+        collect.uncertified = index
     sub, sub_disp = bp.take(index), (lam[index], a[index])
     part = np.zeros((index.size, times.size))
     for (entry, ka, f, fpm), members in groups.items():
@@ -923,6 +1109,7 @@ def _solve_separated(
     norketamine: NorketamineParameters | None,
     disp: tuple[FloatArray, FloatArray],
     out: FloatArray,
+    collect: _Collected | None = None,
 ) -> None:
     """The fast path: partial fractions and batched exponential tables, into ``out``."""
     first = True
@@ -937,5 +1124,9 @@ def _solve_separated(
             norketamine=norketamine,
             disposition=disp,
         )
-        superpose(coef, rates, events_of(members), times, out, first=first)
+        segments: list[Segment] | None = None
+        if collect is not None:
+            segments = []
+            collect.groups.append(segments)
+        superpose(coef, rates, events_of(members), times, out, first=first, segments_out=segments)
         first = False
