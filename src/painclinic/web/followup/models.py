@@ -99,3 +99,80 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"reminder {self.number} for {self.time_point_id} on {self.local_day.isoformat()}"
+
+
+class AnswerChannel(models.TextChoices):
+    PORTAL = "portal", "Patient portal"
+    LINK = "link", "Reminder link"
+    PHONE = "phone", "By phone, entered by staff"
+    CLINIC = "clinic", "In the clinic, entered by staff"
+
+
+class ResponseStatus(models.TextChoices):
+    DRAFT = "draft", "In progress"
+    SUBMITTED = "submitted", "Submitted"
+
+
+class FollowUpResponse(models.Model):
+    """One questionnaire of one time point: answers saved as they are given, scored when the
+    time point is submitted. Never deleted; a submitted response is not changed."""
+
+    time_point = models.ForeignKey(
+        FollowUpTimePoint, on_delete=models.PROTECT, related_name="responses"
+    )
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="followup_responses"
+    )
+    instrument = models.CharField(max_length=30)
+    answers = models.JSONField(default=dict)
+    status = models.CharField(
+        max_length=20, choices=ResponseStatus.choices, default=ResponseStatus.DRAFT
+    )
+    channel = models.CharField(max_length=20, choices=AnswerChannel.choices)
+    # The staff member who entered answers given by phone or in the clinic.
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    result = models.JSONField(null=True, blank=True)
+    score = models.FloatField(null=True, blank=True)
+    band = models.CharField(max_length=60, blank=True)
+    flags = models.JSONField(default=list, blank=True)
+    started_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    submitted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["time_point", "instrument"], name="one_response_per_instrument"
+            )
+        ]
+        indexes = [models.Index(fields=["patient", "instrument", "submitted_at"])]
+        ordering = ["time_point__due_on", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.instrument} for {self.time_point_id} ({self.status})"
+
+
+class FollowUpLink(models.Model):
+    """A single-use link to one time point's questionnaires (from a reminder e-mail).
+
+    Only a hash of the token is stored. It opens that time point only, until it expires, is
+    used (the time point is submitted through it) or is replaced by a newer link.
+    """
+
+    time_point = models.ForeignKey(
+        FollowUpTimePoint, on_delete=models.PROTECT, related_name="links"
+    )
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"link to time point {self.time_point_id}"

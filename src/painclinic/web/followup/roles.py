@@ -14,6 +14,9 @@ ROLES = RoleTable(
     # --- services (unattended) ---
     plan_followup=(Role.SYSTEM,),
     send_reminders=(Role.SYSTEM,),
+    # The patient answers at home (portal or reminder link); a nurse or physician enters
+    # answers given by phone or in the clinic.
+    answer_followup=(Role.PATIENT, Role.NURSE, Role.PHYSICIAN),
     # --- pages that only read ---
     view_followup=(Role.PHYSICIAN, Role.NURSE),
 )

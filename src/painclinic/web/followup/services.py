@@ -19,31 +19,40 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
+from painclinic.clinical.errors import ClinicalInputError
 from painclinic.clinical.followup import (
     ANSWERABLE,
     FollowUpPolicy,
     ScheduledTimePoint,
+    WindowState,
     build_schedule,
     load_followup_policy,
     reminder_due,
     retry_delay_minutes,
     window_state,
 )
+from painclinic.clinical.instruments import ItemKind, ItemSpec, template
+from painclinic.clinical.instruments import score as clinical_score
+from painclinic.web.accounts.models import Role
 from painclinic.web.audit.services import Action, Category, audit
 from painclinic.web.followup.models import (
+    AnswerChannel,
+    FollowUpResponse,
     FollowUpTimePoint,
     Reminder,
     ReminderStatus,
+    ResponseStatus,
     TimePointStatus,
 )
 from painclinic.web.followup.roles import ROLES
 from painclinic.web.lib.clinictime import to_local
-from painclinic.web.lib.service import Actor, service
+from painclinic.web.lib.service import Actor, Refused, note_subject, service
 from painclinic.web.patients.models import ConsentDecision, ConsentKind, Patient
 from painclinic.web.scheduling.models import Booking, BookingStatus
 from painclinic.web.treatments.models import PlanStatus, TreatmentPlan
@@ -443,3 +452,238 @@ def sendable_reminder_ids(now: dt.datetime) -> list[int]:
         .order_by("id")
         .values_list("id", flat=True)
     )
+
+
+# --- answers -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubmittedTimePoint:
+    """What a submission recorded: each questionnaire's score, for the confirmation page and
+    for the checks that follow it (safety escalation, outcomes)."""
+
+    time_point_id: int
+    patient_id: int
+    results: dict[str, dict[str, Any]]
+
+
+def _point_for(actor: Actor, time_point_id: int, *, lock: bool = False) -> FollowUpTimePoint:
+    """The time point if the actor may answer it: the patient their own, staff any."""
+    from django.core.exceptions import PermissionDenied
+
+    query = FollowUpTimePoint.objects.select_related("patient")
+    if lock:
+        query = query.select_for_update()
+    point = query.filter(pk=time_point_id).first()
+    if point is None:
+        raise Refused("That questionnaire does not exist.", "time_point")
+    if actor.role == Role.PATIENT and point.patient.portal_user_id != actor.user.pk:
+        raise PermissionDenied("a patient answers only their own questionnaires")
+    note_subject(patient=point.patient, obj=point)
+    return point
+
+
+def _answerable(point: FollowUpTimePoint, today: dt.date) -> None:
+    if point.status == TimePointStatus.COMPLETED:
+        raise Refused("These questionnaires were already submitted. Thank you.", "time_point")
+    if point.status == TimePointStatus.CANCELLED:
+        raise Refused("These questionnaires are no longer needed.", "time_point")
+    state = window_state(_scheduled(point), today)
+    if state not in ANSWERABLE:
+        when = "is not open yet" if state == WindowState.UPCOMING else "has closed"
+        raise Refused(f"This questionnaire {when}.", "time_point")
+
+
+def _scheduled(point: FollowUpTimePoint) -> ScheduledTimePoint:
+    return ScheduledTimePoint(
+        key=point.key,
+        label=point.label,
+        opens_on=point.opens_on,
+        due_on=point.due_on,
+        overdue_from=point.overdue_from,
+        closes_on=point.closes_on,
+        instruments=tuple(point.instruments),
+    )
+
+
+def _channel_for(actor: Actor, channel: str) -> str:
+    staff_channels = (AnswerChannel.PHONE, AnswerChannel.CLINIC)
+    patient_channels = (AnswerChannel.PORTAL, AnswerChannel.LINK)
+    allowed = patient_channels if actor.role == Role.PATIENT else staff_channels
+    if channel not in allowed:
+        raise Refused("Say how the answers were given.", "channel")
+    return channel
+
+
+def item_problem(spec: ItemSpec, value: Any) -> str | None:
+    """Why ``value`` cannot answer ``spec`` (None when it can; None clears an answer)."""
+    if value is None:
+        return None
+    if spec.kind is ItemKind.INTEGER:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return "Choose a whole number."
+        assert spec.minimum is not None and spec.maximum is not None
+        if not spec.minimum <= value <= spec.maximum or (value - spec.minimum) % spec.step:
+            return f"Choose a number from {spec.minimum} to {spec.maximum}."
+        return None
+    if spec.kind is ItemKind.BOOLEAN:
+        return None if isinstance(value, bool) else "Answer yes or no."
+    allowed = [option for option, _label in spec.options]
+    return None if value in allowed else "Choose one of the answers offered."
+
+
+@service(ROLES.answer_followup, category=Category.FOLLOWUP, action=Action.UPDATE)
+def do_save_answer(
+    actor: Actor,
+    time_point_id: int,
+    instrument: str,
+    item_key: str,
+    value: Any,
+    channel: str,
+    now: dt.datetime | None = None,
+) -> FollowUpResponse:
+    """Save one answer as it is given (a dropped connection loses nothing already answered).
+
+    The answer is checked against the questionnaire's item (range, step, allowed choices) and
+    refused naming the item; the time point must be open, due or overdue and not submitted.
+    """
+    now = now or timezone.now()
+    channel = _channel_for(actor, channel)
+    with transaction.atomic():
+        point = _point_for(actor, time_point_id, lock=True)
+        _answerable(point, to_local(now).date())
+        if instrument not in point.instruments:
+            raise Refused("That questionnaire is not part of this follow-up.", "instrument")
+        specs = {spec.key: spec for spec in template(instrument).items}
+        spec = specs.get(item_key)
+        if spec is None:
+            raise Refused("That question is not part of this questionnaire.", "item")
+        problem = item_problem(spec, value)
+        if problem:
+            raise Refused(problem, item_key)
+        response, created = FollowUpResponse.objects.select_for_update().get_or_create(
+            time_point=point,
+            instrument=instrument,
+            defaults={
+                "patient_id": point.patient_id,
+                "channel": channel,
+                "entered_by": None if actor.role == Role.PATIENT else actor.user,
+                "started_at": now,
+                "updated_at": now,
+            },
+        )
+        response.answers = {**response.answers, item_key: value}
+        response.updated_at = now
+        response.version += 0 if created else 1
+        response.save(update_fields=["answers", "updated_at", "version"])
+        if created:
+            audit(
+                actor,
+                category=Category.FOLLOWUP,
+                action=Action.CREATE,
+                patient=point.patient,
+                obj=response,
+                detail={
+                    "event": "questionnaire started",
+                    "time_point": point.key,
+                    "instrument": instrument,
+                    "channel": channel,
+                },
+            )
+        return response
+
+
+def nested_answers(instrument: str, flat: dict[str, Any]) -> dict[str, Any]:
+    """Answers saved item by item (``"items[3]": 2``) as the instrument's answers JSON."""
+    import copy
+    import re
+
+    tokens = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+    form = template(instrument)
+    data: dict[str, Any] = copy.deepcopy(dict(form.skeleton))
+    # Every question is set: an optional one left unanswered is null, not the skeleton's 0.
+    for key, value in {spec.key: flat.get(spec.key) for spec in form.items}.items():
+        path = [name if name else int(index) for name, index in tokens.findall(key)]
+        target: Any = data
+        for token in path[:-1]:
+            target = target[token]
+        target[path[-1]] = value
+    return data
+
+
+def unanswered(instrument: str, flat: dict[str, Any]) -> list[ItemSpec]:
+    """The questions of ``instrument`` still to answer (optional ones never are)."""
+    return [
+        spec
+        for spec in template(instrument).items
+        if not spec.optional and flat.get(spec.key) is None
+    ]
+
+
+@service(ROLES.answer_followup, category=Category.FOLLOWUP, action=Action.UPDATE)
+def do_submit_time_point(
+    actor: Actor, time_point_id: int, channel: str, now: dt.datetime | None = None
+) -> SubmittedTimePoint:
+    """Score every questionnaire of the time point and mark it completed, in one transaction.
+
+    Refused, naming the questionnaire, while a required question is unanswered. Reminders
+    still queued for the time point are withdrawn when the worker next looks at them.
+    """
+    now = now or timezone.now()
+    channel = _channel_for(actor, channel)
+    with transaction.atomic():
+        point = _point_for(actor, time_point_id, lock=True)
+        _answerable(point, to_local(now).date())
+        responses = {
+            r.instrument: r
+            for r in FollowUpResponse.objects.select_for_update().filter(time_point=point)
+        }
+        results: dict[str, dict[str, Any]] = {}
+        for instrument in point.instruments:
+            response = responses.get(instrument)
+            flat = response.answers if response else {}
+            missing = unanswered(instrument, flat)
+            if response is None or missing:
+                title = template(instrument).title
+                raise Refused(
+                    f"{title}: {len(missing) or 'every'} question(s) still to answer.", instrument
+                )
+            try:
+                scored = clinical_score(instrument, nested_answers(instrument, flat))
+            except ClinicalInputError as error:
+                raise Refused(error.message, instrument) from None
+            response.result = scored.to_dict()
+            response.score = None if scored.score is None else float(scored.score)
+            response.band = scored.band or ""
+            response.flags = list(scored.flags)
+            response.status = ResponseStatus.SUBMITTED
+            response.submitted_at = now
+            response.channel = channel
+            if actor.role != Role.PATIENT:
+                response.entered_by = actor.user
+            response.version += 1
+            response.save()
+            results[instrument] = {
+                "score": response.score,
+                "band": response.band,
+                "flags": response.flags,
+                "answers": nested_answers(instrument, flat),
+            }
+        point.status = TimePointStatus.COMPLETED
+        point.completed_at = now
+        point.version += 1
+        point.save(update_fields=["status", "completed_at", "version"])
+        audit(
+            actor,
+            category=Category.FOLLOWUP,
+            action=Action.UPDATE,
+            patient=point.patient,
+            obj=point,
+            detail={
+                "event": "follow-up submitted",
+                "time_point": point.key,
+                "channel": channel,
+                "scores": {k: v["score"] for k, v in results.items()},
+            },
+        )
+    return SubmittedTimePoint(time_point_id=point.pk, patient_id=point.patient_id, results=results)
