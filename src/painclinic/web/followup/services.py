@@ -465,6 +465,11 @@ class SubmittedTimePoint:
     time_point_id: int
     patient_id: int
     results: dict[str, dict[str, Any]]
+    # True when an answer calls for the crisis resources at once (PHQ-9 item 9 above 0, or a
+    # severe PHQ-9): the confirmation page shows ``followup/_crisis.html``. The reasons are in
+    # plain words for the patient (no rule ids).
+    crisis: bool = False
+    crisis_reasons: tuple[str, ...] = ()
 
 
 def _point_for(actor: Actor, time_point_id: int, *, lock: bool = False) -> FollowUpTimePoint:
