@@ -113,6 +113,35 @@ def test_monitor(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "infusion.drug" in bad.stderr
 
 
+def test_monitor_against_the_patients_own_baseline(tmp_path: Path) -> None:
+    """Systolic 157 is within the absolute limits but 21% over a baseline of 130 (the clinic's
+    20% rule reduces the rate); without --baseline the rule cannot fire and says so."""
+    obs = write(
+        tmp_path,
+        {
+            "systolic_bp_mmhg": 157,
+            "diastolic_bp_mmhg": 80,
+            "heart_rate_bpm": 72,
+            "spo2_percent": 98,
+            "respiratory_rate_per_min": 14,
+            "rass": 0,
+            "symptoms": [],
+        },
+    )
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(
+        json.dumps({"systolic_bp_mmhg": 130, "diastolic_bp_mmhg": 80, "heart_rate_bpm": 70})
+    )
+    with_baseline = run("monitor", obs, "--drug", "ketamine", "--baseline", str(baseline))
+    assert with_baseline.exit_code == 0, with_baseline.output
+    decided = json.loads(with_baseline.stdout)
+    assert decided["action"] == "reduce_rate" and decided["baseline_used"] is True
+    without = json.loads(run("monitor", obs, "--drug", "ketamine").stdout)
+    assert without["action"] == "continue" and without["baseline_used"] is False
+    bad = run("monitor", obs, "--drug", "ketamine", "--baseline", str(tmp_path / "none.json"))
+    assert bad.exit_code == 2 and "BASELINE" in bad.stderr
+
+
 def test_outcome(tmp_path: Path) -> None:
     history = {
         "trials": [

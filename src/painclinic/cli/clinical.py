@@ -86,15 +86,26 @@ def monitor(
     observation: str = typer.Argument(..., help="observation JSON file ('-' for stdin)"),
     drug: str = typer.Option(..., help="ketamine or lidocaine"),
     rate_mg_per_h: float | None = typer.Option(None, help="current infusion rate, mg/h"),
+    baseline: str | None = typer.Option(
+        None,
+        help='JSON file of the pre-infusion round ({"systolic_bp_mmhg": 120, '
+        '"diastolic_bp_mmhg": 75, "heart_rate_bpm": 70}); the rules relative to the '
+        "patient's own values need it",
+    ),
+    phase: str | None = typer.Option(None, help="infusion (default) or recovery"),
     policy_dir: Path | None = POLICY_DIR,
 ) -> None:
-    """Action for one intra-infusion observation (continue ... emergency)."""
+    """Action for one observation during or after an infusion (continue ... emergency)."""
     from painclinic.clinical.monitoring import evaluate_observation
 
     def run() -> Any:
         infusion: dict[str, Any] = {"drug": drug}
         if rate_mg_per_h is not None:
             infusion["rate_mg_per_h"] = rate_mg_per_h
+        if baseline is not None:
+            infusion["baseline"] = read_json(baseline, "BASELINE")
+        if phase is not None:
+            infusion["phase"] = phase
         obs = read_json(observation, "OBSERVATION")
         return evaluate_observation(obs, infusion, policy_dir=policy_dir).to_dict()
 
