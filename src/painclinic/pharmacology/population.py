@@ -281,9 +281,15 @@ def pruned_summaries(
     n, n_t = conc.shape
     lo_i, hi_i, gamma = _bands_setup(n, percentiles)
     size = window or WINDOW
+    # Windows [t0, t1) inside each piece; a window is bounded by its patients' values at
+    # its two edges: t0 and t1 (the next window's first time, so one edge column serves
+    # two windows) or, for the piece's last window, the piece's last time. Edge columns
+    # are listed piece by piece, so a window's edges are consecutive rows.
     w_start: list[int] = []
     w_stop: list[int] = []
     w_piece: list[int] = []
+    w_row: list[int] = []
+    edges: list[int] = []
     for p, (start, stop) in enumerate(pieces.bounds):
         # the curves change fastest just after an event: windows of 1, 2, 4, ... points
         t0, width = start, 1
@@ -291,21 +297,48 @@ def pruned_summaries(
             w_start.append(t0)
             w_stop.append(min(t0 + width, stop))
             w_piece.append(p)
+            w_row.append(len(edges))
+            edges.append(t0)
             t0, width = w_stop[-1], min(2 * width, size)
+        edges.append(stop - 1)  # may repeat a one-point last window's time
     nw = len(w_start)
     starts = np.asarray(w_start, dtype=np.intp)
     stops = np.asarray(w_stop, dtype=np.intp)
-    edges = np.ascontiguousarray(conc[:, np.concatenate([starts, stops - 1])].T)
-    lo = np.minimum(edges[:nw], edges[nw:])
-    hi = np.maximum(edges[:nw], edges[nw:], out=edges[nw:])
-    certified = pieces.certified[np.asarray(w_piece, dtype=np.intp)]
+    piece = np.asarray(w_piece, dtype=np.intp)
+    first_row = np.asarray(w_row, dtype=np.intp)
+    edge_t = np.asarray(edges, dtype=np.intp)
+    cols = np.ascontiguousarray(conc[:, edge_t].T)
+    # bounds for every pair of consecutive edges (those spanning two pieces are not used)
+    lo = np.minimum(cols[:-1], cols[1:])
+    hi = np.maximum(cols[:-1], cols[1:])
+    certified = np.ones(lo.shape, dtype=bool)
+    certified[first_row] = pieces.certified[piece]
     if not certified.all():
         np.putmask(lo, ~certified, -np.inf)
         np.putmask(hi, ~certified, np.inf)
+    # every patient moving the same way: the bounds' order statistics are the exact
+    # order statistics of the edge columns (one nested selection per column)
+    pairs = lo.shape[0]
+    down = np.ones(pairs, dtype=bool)  # unused pair rows: any value will do
+    up = np.zeros(pairs, dtype=bool)
+    down[first_row] = pieces.nonincreasing.all(axis=1)[piece]
+    up[first_row] = pieces.nondecreasing.all(axis=1)[piece] & ~down[first_row]
+    other = ~(down | up)
+    at_edge: dict[int, FloatArray] = {}
+    _select_nested(cols.copy(), 0, n, sorted(set(lo_i.tolist())), at_edge)
+    row = np.arange(pairs)
+    lo_row = np.where(down, row + 1, row)
+    hi_row = np.where(down, row, row + 1)
+    lo_at = {k: at_edge[k][lo_row] for k in set(lo_i.tolist())}
+    hi_at = {k: at_edge[k][hi_row] for k in set(hi_i.tolist())}
+    if other.any():
+        for k in lo_at:
+            lo_at[k][other] = np.partition(lo[other], k, axis=1)[:, k]
+        for k in hi_at:
+            hi_at[k][other] = np.partition(hi[other], k, axis=1)[:, k]
     s2 = 4.0 * pieces.slack_mg_per_l  # hi + s < lo_k − s, with s = 2 × slack
-    lo_at = {k: np.partition(lo, k, axis=1)[:, k] for k in set(lo_i.tolist())}
-    hi_at = {k: np.partition(hi, k, axis=1)[:, k] for k in set(hi_i.tolist())}
     values: dict[int, FloatArray] = {}
+    by_time = conc.T
     for k, k1 in sorted(set(zip(lo_i.tolist(), hi_i.tolist(), strict=True))):
         below = hi < (lo_at[k] - s2)[:, None]
         n_below = np.count_nonzero(below, axis=1)
@@ -314,10 +347,10 @@ def pruned_summaries(
         v_k = values.setdefault(k, np.empty(n_t))
         v_k1 = values.setdefault(k1, np.empty(n_t))
         for w in range(nw):
-            t0, t1 = int(starts[w]), int(stops[w])
-            idx = np.flatnonzero(candidate[w])
-            block = np.ascontiguousarray(conc[idx, t0:t1].T)
-            r = k - int(n_below[w])
+            t0, t1, pr = int(starts[w]), int(stops[w]), int(first_row[w])
+            idx = np.flatnonzero(candidate[pr])
+            block = by_time[t0:t1][:, idx]  # (times, candidates), a new C-ordered array
+            r = k - int(n_below[pr])
             block.partition(r, axis=1)
             v_k[t0:t1] = block[:, r]
             if k1 != k:
@@ -337,11 +370,11 @@ def pruned_summaries(
     counts = np.zeros(n, dtype=np.int64)
     time_above = None if uniform else np.zeros(n)
     for w in range(nw):
-        t0, t1 = int(starts[w]), int(stops[w])
-        counts += (t1 - t0) * surely_above[w]
+        t0, t1, pr = int(starts[w]), int(stops[w]), int(first_row[w])
+        counts += (t1 - t0) * surely_above[pr]
         if time_above is not None:
-            time_above += float(widths[t0:t1].sum()) * surely_above[w]
-        idx = np.flatnonzero(maybe_above[w])
+            time_above += float(widths[t0:t1].sum()) * surely_above[pr]
+        idx = np.flatnonzero(maybe_above[pr])
         if idx.size:
             mask = conc[idx, t0:t1] > thr
             counts[idx] += np.count_nonzero(mask, axis=1)

@@ -398,22 +398,34 @@ def _direct(
     return vals
 
 
-def _powers(base: FloatArray, count: int) -> FloatArray:
-    """``base**k`` for k = 0..count−1 along a new *leading* axis, by repeated doubling.
+def _powers(
+    base: FloatArray,
+    count: int,
+    *,
+    first: FloatArray | None = None,
+    out: FloatArray | None = None,
+) -> FloatArray:
+    """``first·base**k`` for k = 0..count−1 along a new *leading* axis, by repeated doubling.
 
     ``out[c:2c] = out[:c] · base**c``: one multiplication per entry (in ``log2(count)``
     contiguous vectorised steps) instead of one exponential; the relative rounding error
-    grows like ``log2(count)·ε``.
+    grows like ``log2(count)·ε``. ``first`` defaults to ones; ``out`` (shape
+    ``(count, *base.shape)``, may be a strided view) receives the result.
     """
-    out = np.empty((count, *base.shape))
-    out[0] = 1.0
+    if out is None:
+        out = np.empty((count, *base.shape))
+    if first is None:
+        out[0] = 1.0
+    else:
+        out[0] = first
     power = base
     filled = 1
     while filled < count:
         take = min(filled, count - filled)
         np.multiply(out[:take], power, out=out[filled : filled + take])
         filled += take
-        power = power * power
+        if filled < count:
+            power = power * power
     return out
 
 
@@ -635,20 +647,25 @@ def superpose(
         rows = n_t // block
         done = rows * block
         step = times[1] - times[0]
-        coarse = np.exp(-rates * (step * block))
-        # coarse factors in (rows, N, m+1) layout (contiguous writes); matmul takes the view
+        # coarse factors in (rows, N, m+1) layout (contiguous writes); matmul takes the view.
+        # Z rides along as a last column whose "rate" factor is 1.
+        coarse = np.ones((n, m + 1))
+        np.exp(-rates * (step * block), out=coarse[:, :m])
         p_rows = np.empty((rows, n, m + 1))
+        start = np.empty((n, m + 1))
         for (i0, te, ys, zs), i1 in zip(segments, ends, strict=True):
             r0, r1 = i0 // block, min(-(-i1 // block), rows)
             if r1 <= r0:
                 continue
-            start = ys * np.exp(-rates * (times[r0 * block] - te))
-            np.multiply(_powers(coarse, r1 - r0), start, out=p_rows[r0:r1, :, :m])
-            p_rows[r0:r1, :, m] = zs
+            np.multiply(ys, np.exp(-rates * (times[r0 * block] - te)), out=start[:, :m])
+            start[:, m] = zs
+            _powers(coarse, r1 - r0, first=start, out=p_rows[r0:r1])
         p = p_rows.transpose(1, 0, 2)
-        q = np.empty((n, m + 1, block))
-        q[:, :m, :] = _powers(np.exp(-rates * step), block).transpose(1, 2, 0)
-        q[:, m, :] = 1.0
+        # fine factors built in (block, N, m+1) layout (a last column of ones carries Z);
+        # matmul takes the transposed view, so no copy into (N, m+1, block) is needed
+        fine = np.ones((n, m + 1))
+        np.exp(-rates * step, out=fine[:, :m])
+        q = _powers(fine, block).transpose(1, 2, 0)
         target = out[:, :done]
         view = target.reshape(n, rows, block)
         if first and np.may_share_memory(view, out):
