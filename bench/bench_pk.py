@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import pathlib
 import platform
 import sys
@@ -133,11 +134,12 @@ def main() -> None:
     subset_s, _ = best_of(pytci_subset, 1)
     pytci_pop_est = subset_s * N_POP / PYTCI_SUBSET
 
-    results = {
+    results: dict[str, Any] = {
         "machine": {
             "python": platform.python_version(),
             "numpy": np.__version__,
             "platform": platform.platform(),
+            "load_average_1_5_15_min": list(os.getloadavg()),
         },
         "a_single_patient": {
             "points": 1441,
@@ -196,6 +198,7 @@ def main() -> None:
     width = max(len(r[0]) for r in rows)
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:>16}  {note}")
+    print(f"host load average (1, 5, 15 min): {results['machine']['load_average_1_5_15_min']}")
     print(f"wrote {RESULTS.relative_to(ROOT)}")
 
 

@@ -192,9 +192,29 @@ def _certified_population(
     return conc, pieces, times
 
 
+#: Boluses off the output grid and a coarse grid: pieces of one and two output times.
+SHORT_PIECES: dict[str, Any] = {
+    "drug": "ketamine",
+    "model": "domino",
+    "patient": {"weight_kg": 70, "age_years": 45},
+    "norketamine": False,
+    "doses": [
+        {"route": "iv_bolus", "time_h": 0.3, "amount_mg": 10},
+        {"route": "iv_bolus", "time_h": 0.55, "amount_mg": 5},
+        {"route": "iv_infusion", "time_h": 1.0, "rate_mg_per_h": 20, "duration_h": 0.5},
+    ],
+    "times_h": {"start": 0, "stop": 4, "step": 0.25},
+}
+
+
 @pytest.mark.parametrize(
     ("regimen", "output"),
-    [(IV_INFUSION, "plasma"), (REGIMEN, "plasma"), (IV_INFUSION, "effect")],
+    [
+        (IV_INFUSION, "plasma"),
+        (REGIMEN, "plasma"),
+        (IV_INFUSION, "effect"),
+        (SHORT_PIECES, "plasma"),
+    ],
 )
 def test_pruned_bands_equal_numpy_percentile_exactly(regimen: dict[str, Any], output: str) -> None:
     """Tolerance 0, whether the curves are certified monotone (IV plasma) or partly not

@@ -221,10 +221,11 @@ def percentile_bands(
     return out
 
 
-#: Output times per window of :func:`pruned_summaries` (measured: 16–24 is fastest at
-#: 10,000 × 1,441; smaller windows cost more per-window work over all patients, larger
-#: ones leave more candidates).
-WINDOW = 20
+#: Output times per window of :func:`pruned_summaries` (after the 1, 2, 4... ramp at each
+#: event). Measured at 10,000 × 1,441 (IV plasma): 16–32 equally fast (≈ 43 ms), 8 slower
+#: (52 ms: more windows, each with work over all patients), 40 slower (49 ms: more
+#: candidates per window).
+WINDOW = 24
 #: Below this many patients the full selection is used (pruning does not pay).
 PRUNE_MIN_PATIENTS = 64
 
@@ -521,8 +522,8 @@ def simulate_population(
         Which concentration to summarise: ``OutputKind.PLASMA`` (``"plasma"``) or
         ``OutputKind.EFFECT`` (``"effect"``).
     summaries : bool
-        Compute percentile bands and threshold statistics (the percentiles cost more than
-        the simulation itself at N = 10,000).
+        Compute percentile bands and threshold statistics (from 64 patients on, by
+        :func:`pruned_summaries`; at N = 10,000 they still cost about twice the simulation).
 
     Returns
     -------
