@@ -246,6 +246,9 @@ def test_pruned_bands_with_ties_equal_numpy_percentile() -> None:
     )
     bands, _ = pruned_summaries(triple, tripled)
     assert np.array_equal(bands, np.percentile(triple, [5, 50, 95], axis=0))
+    from painclinic.pharmacology.population import percentile_bands
+
+    assert np.array_equal(percentile_bands(triple, pieces=tripled, window=5), bands)
 
 
 def test_pruned_threshold_statistics_equal_a_direct_count() -> None:

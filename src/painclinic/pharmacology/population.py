@@ -14,7 +14,10 @@ Each published model states its CVs and their source (``ModelSpec.iiv_cv`` /
 ``P_i = P_typical(W_i)·exp(η_i)`` (the median patient equals the typical patient).
 
 The whole population is solved at once (closed-form sums of exponentials, vectorised
-over patients; see :mod:`painclinic.pharmacology.solver`).
+over patients; see :mod:`painclinic.pharmacology.solver`). The percentile bands and
+threshold statistics (:func:`pruned_summaries`) use where the solver certifies each
+patient's curve monotone to look only at the patients that can hold a needed rank; they
+equal ``numpy.percentile`` bit for bit.
 """
 
 from __future__ import annotations
