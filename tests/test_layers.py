@@ -25,6 +25,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("painclinic.web.demo",),
     # Follow-up reads what the infusion day left behind (series, bookings, adverse events).
     ("painclinic.web.followup",),
+    # The clinicians' worklist: follow-up raises its tasks; it knows nothing of follow-up.
+    ("painclinic.web.worklist",),
     ("painclinic.web.infusions",),
     ("painclinic.web.drugregister", "painclinic.web.scheduling"),
     ("painclinic.web.treatments",),

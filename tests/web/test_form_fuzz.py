@@ -385,6 +385,9 @@ FORMS: dict[str, list[tuple[str, Role | None, dict[str, Any]]]] = {
         ("drugregister:resolve", P, {}),
         ("drugregister:destroy", N, {}),
     ],
+    "worklist": [
+        ("worklist:task", P, {}),
+    ],
 }
 
 # Pages that read their input from the query string.
@@ -427,6 +430,7 @@ def test_every_form_page_is_fuzzed():
         "infusions:serious_events_to_report",
         "drugregister:home",
         "drugregister:discrepancies",
+        "worklist:home",
     } | {n for n, _, _ in QUERY_FORMS}
     assert {r.name for r in url_patterns()} - covered - read_only_or_post_only == set()
 

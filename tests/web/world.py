@@ -62,6 +62,8 @@ from painclinic.web.treatments.services import (
     do_cosign_plan,
     do_withdraw_treatment_consent,
 )
+from painclinic.web.worklist.models import Task
+from painclinic.web.worklist.services import do_acknowledge_task, do_raise_task
 from tests.conftest import PASSWORD, actor_as, make_patient, make_user
 from tests.web.assessments.conftest import clean_entry
 from tests.web.infusions.conftest import (
@@ -101,6 +103,8 @@ CLINICAL_FREE_TEXT = (
     "register_destruction.reason",
     "stock_count.notes",
     "discrepancy_resolution.explanation",
+    "worklist_task.summary",
+    "worklist_task.action_taken",
 )
 
 
@@ -130,6 +134,7 @@ class World:
     discrepancy: Discrepancy
     fee_item: FeeItem
     portal_consent: Consent
+    worklist_task: Task  # open, urgent
     markers: dict[str, str] = field(default_factory=dict)
 
 
@@ -378,6 +383,29 @@ def build_world(users: dict[Role, User]) -> World:
         as_physician, discrepancy.pk, _m(m, "discrepancy_resolution.explanation")
     )
 
+    # The worklist: an open urgent task (its summary is clinical text) and an acknowledged one.
+    worklist_task = do_raise_task(
+        as_physician,
+        patient,
+        "followup_answers",
+        "urgent",
+        _m(m, "worklist_task.summary"),
+        source_type="world",
+        source_id=1,
+        assigned_to=physician,
+    )
+    done_task = do_raise_task(
+        as_physician,
+        patient,
+        "followup_answers",
+        "soon",
+        "Pain rose since the previous follow-up.",
+        source_type="world",
+        source_id=2,
+        assigned_to=physician,
+    )
+    do_acknowledge_task(as_nurse, done_task.pk, _m(m, "worklist_task.action_taken"))
+
     assert set(m) == set(CLINICAL_FREE_TEXT), set(CLINICAL_FREE_TEXT) ^ set(m)
     return World(
         users=users,
@@ -399,6 +427,7 @@ def build_world(users: dict[Role, User]) -> World:
         discrepancy=discrepancy,
         fee_item=FeeItem.objects.order_by("id").first(),  # type: ignore[arg-type]
         portal_consent=portal_consent,
+        worklist_task=worklist_task,
         markers=m,
     )
 
@@ -580,6 +609,7 @@ def kwargs_for(name: str, world: World) -> dict[str, Any]:
         "consent_id": world.consent.pk,
         "chair_id": world.chair.pk,
         "plan_id": world.plan.pk,
+        "task_id": world.worklist_task.pk,
     }
     if name == "portal:consent":
         values["consent_id"] = world.portal_consent.pk

@@ -29,6 +29,7 @@ POLICY_FILES = (
     "monitoring_thresholds.json",
     "responder_policy.json",
     "followup_policy.json",
+    "escalation_policy.json",
     "protocols.json",
 )
 

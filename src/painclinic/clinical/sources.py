@@ -347,6 +347,15 @@ SOURCES: dict[str, Source] = {
             "Brand names in medications.json were NOT checked against a DPD release (no extract "
             "available offline); to be verified by the clinic pharmacist.",
         ),
+        Source(
+            "canada988",
+            "9-8-8: Suicide Crisis Helpline (Canada; call or text 9-8-8, 24 hours a day, free; "
+            "launched 30 November 2023, operated by CAMH for the Public Health Agency of "
+            "Canada). cmhasaskatoon.ca/9-8-8/ and the Government of Canada launch notice as "
+            "reprinted at napaneebeaver.ca; 988.ca itself not read",
+            _S2,
+            "Secondary pages only: the clinic confirms the numbers in escalation_policy.json.",
+        ),
         Source("clinic_policy", "Clinic policy", Evidence.POLICY, NO_SOURCE_NOTE),
     )
 }

@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "painclinic.web.infusions",
     "painclinic.web.drugregister",
     "painclinic.web.followup",
+    "painclinic.web.worklist",
     "django_tasks_db",
 ]
 
@@ -137,6 +138,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
                 "painclinic.web.accounts.context.role_context",
+                "painclinic.web.worklist.context.worklist_nav",
             ],
         },
     }

@@ -14,6 +14,7 @@ urlpatterns = [
     path("scheduling/", include("painclinic.web.scheduling.urls")),
     path("infusions/", include("painclinic.web.infusions.urls")),
     path("drug-register/", include("painclinic.web.drugregister.urls")),
+    path("worklist/", include("painclinic.web.worklist.urls")),
 ]
 
 handler403 = "painclinic.web.errors.forbidden"

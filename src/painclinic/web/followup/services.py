@@ -26,6 +26,7 @@ from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
 from painclinic.clinical.errors import ClinicalInputError
+from painclinic.clinical.escalation import CrisisResource, load_escalation_policy
 from painclinic.clinical.followup import (
     ANSWERABLE,
     FollowUpPolicy,
@@ -41,6 +42,7 @@ from painclinic.clinical.instruments import ItemKind, ItemSpec, template
 from painclinic.clinical.instruments import score as clinical_score
 from painclinic.web.accounts.models import Role
 from painclinic.web.audit.services import Action, Category, audit
+from painclinic.web.followup.escalation import escalate_submission
 from painclinic.web.followup.models import (
     AnswerChannel,
     FollowUpResponse,
@@ -470,6 +472,10 @@ class SubmittedTimePoint:
     # plain words for the patient (no rule ids).
     crisis: bool = False
     crisis_reasons: tuple[str, ...] = ()
+    # The crisis resources to show (Canada: 9-8-8, 911; ``escalation_policy.json``) and the
+    # plain-words notices of the less urgent findings ("the clinic will contact you").
+    crisis_resources: tuple[CrisisResource, ...] = ()
+    notices: tuple[str, ...] = ()
 
 
 def _point_for(actor: Actor, time_point_id: int, *, lock: bool = False) -> FollowUpTimePoint:
@@ -691,4 +697,14 @@ def do_submit_time_point(
                 "scores": {k: v["score"] for k, v in results.items()},
             },
         )
-    return SubmittedTimePoint(time_point_id=point.pk, patient_id=point.patient_id, results=results)
+        # Safety escalation (issue 12 item 4): a worklist task in this same transaction.
+        escalation = escalate_submission(actor, point, results, now)
+    return SubmittedTimePoint(
+        time_point_id=point.pk,
+        patient_id=point.patient_id,
+        results=results,
+        crisis=escalation.crisis,
+        crisis_reasons=escalation.crisis_reasons,
+        crisis_resources=load_escalation_policy().crisis_resources if escalation.crisis else (),
+        notices=escalation.notices,
+    )

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class WorklistConfig(AppConfig):
+    name = "painclinic.web.worklist"
+    label = "worklist"
+    verbose_name = "Clinician worklist"
