@@ -379,6 +379,9 @@ FORMS: dict[str, list[tuple[str, Role | None, dict[str, Any]]]] = {
         ("scheduling:book_series", F, {}),
         ("scheduling:booking", F, {}),
     ],
+    "outcomes": [
+        ("outcomes:patient", P, {}),
+    ],
     "drugregister": [
         ("drugregister:receive", N, {}),
         ("drugregister:count", N, {}),
@@ -430,6 +433,8 @@ def test_every_form_page_is_fuzzed():
         "infusions:serious_events_to_report",
         "drugregister:home",
         "drugregister:discrepancies",
+        "outcomes:dashboard",
+        "outcomes:export",
         "worklist:home",
     } | {n for n, _, _ in QUERY_FORMS}
     assert {r.name for r in url_patterns()} - covered - read_only_or_post_only == set()
