@@ -310,3 +310,9 @@ def test_the_nav_badge_counts_open_tasks_with_a_constant_number_of_queries(
     # A nurse's badge counts what a nurse can acknowledge (the 5 "soon" ones).
     nurse_page = client_for(N).get(url).content.decode()
     assert '<span class="nav-badge" title="open tasks">5</span>' in nurse_page
+
+
+def test_a_task_that_does_not_exist_is_not_found(client_for):
+    missing = reverse("worklist:task", kwargs={"task_id": 9223372036854775807})
+    assert client_for(P).get(missing).status_code == 404
+    assert client_for(P).post(missing, {"action_taken": ACTION}).status_code == 404

@@ -1,7 +1,7 @@
 """Who may do what with the clinicians' worklist: read by its views and services.
 
 A task is raised by whatever records the finding: the patient's own follow-up answers (the
-patient is the actor), answers a nurse or physician enters for them, or the worker. Physicians
+patient is the actor) or answers a nurse or physician enters for them. Physicians
 see and acknowledge every task; nurses see every task (so they can fetch a physician for an
 urgent one) but acknowledge only the less urgent ones ("soon": a sharp rise in pain, a new
 adverse effect). An urgent task (thoughts of self-harm, severe depression) is acknowledged by
@@ -15,7 +15,8 @@ from painclinic.web.accounts.models import Role
 from painclinic.web.lib.service import RoleTable
 
 ROLES = RoleTable(
-    raise_task=(Role.PATIENT, Role.NURSE, Role.PHYSICIAN, Role.SYSTEM),
+    # The system user does not raise tasks yet (the worker does not escalate).
+    raise_task=(Role.PATIENT, Role.NURSE, Role.PHYSICIAN),
     acknowledge_task=(Role.PHYSICIAN, Role.NURSE),
     view_worklist=(Role.PHYSICIAN, Role.NURSE),
 )
