@@ -45,7 +45,15 @@ URL_MATRIX: dict[str, set[Role]] = {
     "audit:report": {A},
     "audit:export": {A},
 }
-PUBLIC = {"healthz", "accounts:login", "accounts:logout"}
+PUBLIC = {
+    "healthz",
+    "accounts:login",
+    "accounts:logout",
+    "link:open",
+    "link:question",
+    "link:review",
+    "link:done",
+}
 
 
 def all_url_names() -> set[str]:

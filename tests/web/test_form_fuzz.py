@@ -388,6 +388,10 @@ FORMS: dict[str, list[tuple[str, Role | None, dict[str, Any]]]] = {
         ("drugregister:resolve", P, {}),
         ("drugregister:destroy", N, {}),
     ],
+    "followup": [
+        ("followup:question", Role.PATIENT, {}),
+        ("followup:review", Role.PATIENT, {}),
+    ],
     "worklist": [
         ("worklist:task", P, {}),
     ],
@@ -418,6 +422,14 @@ def test_every_form_page_is_fuzzed():
         "portal:home",
         "portal:consent",
         "portal:access_log",
+        "followup:patient",
+        "followup:start",
+        "followup:done",
+        # The link's pages need the session a working link opens (tests/web/followup).
+        "link:open",
+        "link:question",
+        "link:review",
+        "link:done",
         "patients:detail",
         "patients:history",
         "assessments:patient",

@@ -54,6 +54,7 @@ from painclinic.web.infusions.inputs import (
     StopInput,
 )
 from painclinic.web.infusions.models import AdverseEvent, Alert, InfusionSession
+from painclinic.web.followup.models import FollowUpTimePoint
 from painclinic.web.patients.models import Consent, Patient
 from painclinic.web.scheduling.models import Booking, Chair
 from painclinic.web.treatments.models import FeeItem, TreatmentConsent, TreatmentPlan
@@ -135,6 +136,7 @@ class World:
     fee_item: FeeItem
     portal_consent: Consent
     worklist_task: Task  # open, urgent
+    time_point: FollowUpTimePoint  # the portal patient's follow-up, open today
     markers: dict[str, str] = field(default_factory=dict)
 
 
@@ -428,6 +430,21 @@ def build_world(users: dict[Role, User]) -> World:
         fee_item=FeeItem.objects.order_by("id").first(),  # type: ignore[arg-type]
         portal_consent=portal_consent,
         worklist_task=worklist_task,
+        time_point=FollowUpTimePoint.objects.create(
+            # The portal patient's follow-up, open for answers today (set up directly: the
+            # portal patient has no series of their own in this world).
+            plan=plan,
+            patient=own,
+            key="world_week_1",
+            label="1 week after the series",
+            opens_on=timezone.localdate() - dt.timedelta(days=2),
+            due_on=timezone.localdate(),
+            overdue_from=timezone.localdate() + dt.timedelta(days=3),
+            closes_on=timezone.localdate() + dt.timedelta(days=10),
+            instruments=["nrs", "bpi", "pgic", "phq9"],
+            policy_version="world",
+            created_at=timezone.now(),
+        ),
         markers=m,
     )
 
@@ -609,6 +626,9 @@ def kwargs_for(name: str, world: World) -> dict[str, Any]:
         "consent_id": world.consent.pk,
         "chair_id": world.chair.pk,
         "plan_id": world.plan.pk,
+        "time_point_id": world.time_point.pk,
+        "number": 1,
+        "token": "x" * 43,
         "task_id": world.worklist_task.pk,
     }
     if name == "portal:consent":
@@ -653,5 +673,14 @@ def client_as(world: World, role: Role) -> Any:
     return logged_in_client(world.users[role])
 
 
-PUBLIC_URLS = {"healthz", "accounts:login", "accounts:logout"}
+PUBLIC_URLS = {
+    "healthz",
+    "accounts:login",
+    "accounts:logout",
+    # The single-use questionnaire link: a visitor who is not signed in.
+    "link:open",
+    "link:question",
+    "link:review",
+    "link:done",
+}
 SIGNED_IN_ROLES = [r for r in Role if r != Role.SYSTEM]

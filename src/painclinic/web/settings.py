@@ -280,6 +280,15 @@ WORKER_TICK_SECONDS = env_int("PAINCLINIC_WORKER_TICK_SECONDS", 60, minimum=5)
 # The address patients open from a reminder (the clinic's public address of this app).
 PUBLIC_BASE_URL = env_str("PAINCLINIC_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
+# A reminder's single-use questionnaire link works this long (never after its window closes).
+FOLLOWUP_LINK_HOURS = env_int("PAINCLINIC_FOLLOWUP_LINK_HOURS", 72, minimum=1)
+# What a patient brings on an infusion day (shown on the portal; the clinic's own words).
+INFUSION_WHAT_TO_BRING = env_str(
+    "PAINCLINIC_INFUSION_WHAT_TO_BRING",
+    "Your health card, a list of the medicines you take, something to read or listen to, "
+    "and a warm layer (the room can feel cool during the infusion).",
+)
+
 # E-mail (Django 6.1 mailers): the console in development; SMTP from the environment in a
 # clinic (PAINCLINIC_EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend).
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

@@ -14,6 +14,9 @@ urlpatterns = [
     path("scheduling/", include("painclinic.web.scheduling.urls")),
     path("infusions/", include("painclinic.web.infusions.urls")),
     path("drug-register/", include("painclinic.web.drugregister.urls")),
+    path("followup/", include("painclinic.web.followup.urls")),
+    # A reminder's single-use questionnaire link: short, it is typed from a phone's mail app.
+    path("f/", include("painclinic.web.followup.link_urls")),
     path("worklist/", include("painclinic.web.worklist.urls")),
 ]
 

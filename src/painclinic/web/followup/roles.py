@@ -17,6 +17,14 @@ ROLES = RoleTable(
     # The patient answers at home (portal or reminder link); a nurse or physician enters
     # answers given by phone or in the clinic.
     answer_followup=(Role.PATIENT, Role.NURSE, Role.PHYSICIAN),
+    # A single-use link to one time point: issued by the worker with a reminder, or by a nurse
+    # or physician; opened for a visitor who is not signed in by the system user; submitting
+    # through it is the patient's.
+    issue_link=(Role.SYSTEM, Role.NURSE, Role.PHYSICIAN),
+    open_link=(Role.SYSTEM,),
+    submit_through_link=(Role.PATIENT,),
     # --- pages that only read ---
     view_followup=(Role.PHYSICIAN, Role.NURSE),
+    # The questionnaire pages: the patient (portal), a nurse or physician (answers by phone).
+    answer_pages=(Role.PATIENT, Role.NURSE, Role.PHYSICIAN),
 )

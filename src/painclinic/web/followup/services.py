@@ -18,9 +18,12 @@ see it on the patient's follow-up.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
@@ -45,6 +48,7 @@ from painclinic.web.audit.services import Action, Category, audit
 from painclinic.web.followup.escalation import escalate_submission
 from painclinic.web.followup.models import (
     AnswerChannel,
+    FollowUpLink,
     FollowUpResponse,
     FollowUpTimePoint,
     Reminder,
@@ -87,6 +91,7 @@ class ClaimedReminder:
     """What the worker needs to send one reminder (no ORM object leaves the transaction)."""
 
     reminder_id: int
+    time_point_id: int
     to_address: str
     patient_name: str
     time_point_label: str
@@ -379,6 +384,7 @@ def do_claim_reminder(actor: Actor, reminder_id: int, now: dt.datetime) -> Claim
         patient = reminder.patient
         return ClaimedReminder(
             reminder_id=reminder.pk,
+            time_point_id=reminder.time_point_id,
             to_address=reminder.to_address,
             patient_name=patient.preferred_name or patient.legal_given_name,
             time_point_label=reminder.time_point.label,
@@ -708,3 +714,226 @@ def do_submit_time_point(
         crisis_resources=load_escalation_policy().crisis_resources if escalation.crisis else (),
         notices=escalation.notices,
     )
+
+
+# --- single-use links ----------------------------------------------------------------------
+
+# The one message a link that cannot be used shows, whatever the reason (used, expired,
+# replaced by a newer link, or never issued): the page reveals nothing about which.
+LINK_GONE = "This link no longer works. Sign in to the patient portal or call the clinic."
+# 32 random bytes (256 bits) from ``secrets``: guessing a live token is out of reach, so a
+# failed attempt needs no lock-out; each one is audited.
+LINK_TOKEN_BYTES = 32
+
+
+def link_token_hash(token: str) -> str:
+    """The stored form of a link's token (the token itself is never stored)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def link_lifetime() -> dt.timedelta:
+    """How long a new link works (clinic policy ``PAINCLINIC_FOLLOWUP_LINK_HOURS``, 72 h)."""
+    return dt.timedelta(hours=int(getattr(settings, "FOLLOWUP_LINK_HOURS", 72)))
+
+
+def _end_of_day(day: dt.date) -> dt.datetime:
+    """The first instant after the clinic-local ``day`` (a window closes at the day's end)."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(settings.TIME_ZONE)
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0, 0), tzinfo=zone)
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    """A new link: ``token`` is shown once (in the e-mail) and stored only as its hash."""
+
+    link_id: int
+    time_point_id: int
+    token: str
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class OpenedLink:
+    """A link that works: whose and which time point it opens, and who acts through it."""
+
+    link_id: int
+    time_point_id: int
+    patient_id: int
+    user_id: int
+
+
+def link_problem(link: FollowUpLink | None, now: dt.datetime) -> str | None:
+    """Why ``link`` cannot be used now (for the audit only; the page shows ``LINK_GONE``)."""
+    if link is None:
+        return "unknown"
+    if link.used_at is not None:
+        return "used"
+    if link.revoked_at is not None:
+        return "replaced by a newer link"
+    if link.expires_at <= now:
+        return "expired"
+    if link.time_point.status != TimePointStatus.SCHEDULED:
+        return "follow-up no longer open"
+    return None
+
+
+@service(ROLES.issue_link, category=Category.FOLLOWUP, action=Action.CREATE)
+def do_issue_link(actor: Actor, time_point_id: int, now: dt.datetime | None = None) -> IssuedLink:
+    """A new single-use link to one time point's questionnaires; older ones stop working.
+
+    It expires after the clinic's link lifetime, never after the time point closes; the time
+    point must be answerable now. Only the token's SHA-256 is stored.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        point = (
+            FollowUpTimePoint.objects.select_for_update()
+            .select_related("patient")
+            .filter(pk=time_point_id)
+            .first()
+        )
+        if point is None:
+            raise Refused("That questionnaire does not exist.", "time_point")
+        note_subject(patient=point.patient, obj=point)
+        _answerable(point, to_local(now).date())
+        revoked = FollowUpLink.objects.filter(
+            time_point=point, used_at__isnull=True, revoked_at__isnull=True
+        ).update(revoked_at=now)
+        token = secrets.token_urlsafe(LINK_TOKEN_BYTES)
+        expires_at = min(now + link_lifetime(), _end_of_day(point.closes_on))
+        link = FollowUpLink.objects.create(
+            time_point=point,
+            token_sha256=link_token_hash(token),
+            created_at=now,
+            expires_at=expires_at,
+        )
+        audit(
+            actor,
+            category=Category.FOLLOWUP,
+            action=Action.CREATE,
+            patient=point.patient,
+            obj=link,
+            detail={
+                "event": "questionnaire link issued",
+                "time_point": point.key,
+                "expires_at": expires_at.isoformat(),
+                "older_links_revoked": revoked,
+            },
+        )
+    return IssuedLink(link_id=link.pk, time_point_id=point.pk, token=token, expires_at=expires_at)
+
+
+@service(ROLES.open_link, category=Category.FOLLOWUP, action=Action.VIEW)
+def do_open_link(actor: Actor, token: str, now: dt.datetime | None = None) -> OpenedLink:
+    """Check a link's token (the system actor, for a visitor who is not signed in).
+
+    A link that cannot be used is refused with the same message whatever the reason (the
+    reason goes to the audit event only). A patient without a portal account gets one with an
+    unusable password (they can be invited to set one later), audited.
+    """
+    from painclinic.web.accounts.models import User
+
+    now = now or timezone.now()
+    digest = link_token_hash(token) if 20 <= len(token) <= 100 else ""
+    with transaction.atomic():
+        link = (
+            FollowUpLink.objects.select_for_update()
+            .select_related("time_point__patient")
+            .filter(token_sha256=digest)
+            .first()
+            if digest
+            else None
+        )
+        problem = link_problem(link, now)
+        if link is not None:
+            note_subject(patient=link.time_point.patient, obj=link)
+        if problem is not None:
+            raise Refused(LINK_GONE, "link", detail={"reason": problem})
+        assert link is not None
+        patient = link.time_point.patient
+        if patient.portal_user_id is None:
+            user = User(
+                username=f"patient-{patient.pk}-{secrets.token_hex(4)}",
+                role=Role.PATIENT,
+                first_name=patient.preferred_name or patient.legal_given_name,
+                last_name=patient.legal_family_name,
+                email=patient.email,
+            )
+            user.set_unusable_password()
+            user.save()
+            patient.portal_user = user
+            patient.save(update_fields=["portal_user"])
+            audit(
+                actor,
+                category=Category.ACCOUNT,
+                action=Action.CREATE,
+                patient=patient,
+                obj=user,
+                detail={"event": "portal account created for a questionnaire link"},
+            )
+        audit(
+            actor,
+            category=Category.FOLLOWUP,
+            action=Action.VIEW,
+            patient=patient,
+            obj=link,
+            detail={"event": "questionnaire link opened", "time_point": link.time_point.key},
+        )
+        assert patient.portal_user_id is not None
+        return OpenedLink(
+            link_id=link.pk,
+            time_point_id=link.time_point_id,
+            patient_id=patient.pk,
+            user_id=patient.portal_user_id,
+        )
+
+
+def link_still_works(link_id: int, time_point_id: int, user_id: int, now: dt.datetime) -> bool:
+    """Whether a link session may go on (each page of a link session asks)."""
+    link = (
+        FollowUpLink.objects.select_related("time_point__patient")
+        .filter(pk=link_id, time_point_id=time_point_id)
+        .first()
+    )
+    if link is None or link.time_point.patient.portal_user_id != user_id:
+        return False
+    return link_problem(link, now) is None
+
+
+@service(ROLES.submit_through_link, category=Category.FOLLOWUP, action=Action.UPDATE)
+def do_submit_through_link(
+    actor: Actor, link_id: int, now: dt.datetime | None = None
+) -> SubmittedTimePoint:
+    """Submit the link's time point (the patient, through the link) and use the link up."""
+    from django.core.exceptions import PermissionDenied
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        link = (
+            FollowUpLink.objects.select_for_update()
+            .select_related("time_point__patient")
+            .filter(pk=link_id)
+            .first()
+        )
+        if link is None:
+            raise Refused(LINK_GONE, "link", detail={"reason": "unknown"})
+        if link.time_point.patient.portal_user_id != actor.user.pk:
+            raise PermissionDenied("a link is used only by its own patient")
+        note_subject(patient=link.time_point.patient, obj=link)
+        problem = link_problem(link, now)
+        if problem is not None:
+            raise Refused(LINK_GONE, "link", detail={"reason": problem})
+        submitted = do_submit_time_point(actor, link.time_point_id, AnswerChannel.LINK, now)
+        link.used_at = now
+        link.save(update_fields=["used_at"])
+        audit(
+            actor,
+            category=Category.FOLLOWUP,
+            action=Action.UPDATE,
+            patient=link.time_point.patient,
+            obj=link,
+            detail={"event": "questionnaire link used", "time_point": link.time_point.key},
+        )
+    return submitted

@@ -20,6 +20,7 @@ from django.utils import timezone
 from painclinic.web.followup.services import (
     ClaimedReminder,
     do_claim_reminder,
+    do_issue_link,
     do_plan_followup,
     do_queue_reminders,
     do_record_reminder_outcome,
@@ -27,6 +28,7 @@ from painclinic.web.followup.services import (
 )
 from painclinic.web.lib.actor import Actor, Channel
 from painclinic.web.lib.clinictime import to_local
+from painclinic.web.lib.service import Refused
 
 CRISIS_LINE = (
     "If you are thinking of harming yourself, call or text 9-8-8 (Suicide Crisis Helpline) "
@@ -43,17 +45,29 @@ class TickReport:
     reminders_failed: int
 
 
-def reminder_email(claimed: ClaimedReminder) -> tuple[str, str]:
-    """Subject and body of a reminder: who it is for, what is due and until when; no health
-    information beyond that the patient is followed by the clinic."""
+def link_url(token: str) -> str:
+    """The address of a single-use questionnaire link (the clinic's public address)."""
+    return settings.PUBLIC_BASE_URL.rstrip("/") + f"/f/{token}/"
+
+
+def reminder_email(claimed: ClaimedReminder, link: str | None = None) -> tuple[str, str]:
+    """Subject and body of a reminder: who it is for, what is due and until when, and a
+    single-use link to that time point's questionnaires; no health information beyond that the
+    patient is followed by the clinic."""
     portal = settings.PUBLIC_BASE_URL.rstrip("/") + "/portal/"
     closes = claimed.closes_on.strftime("%A %-d %B %Y")
     subject = "Your follow-up questionnaire is ready"
+    opening = (
+        f"Open your questionnaire (this link works once, for this questionnaire only):\n{link}\n\n"
+        f"Or sign in to your patient portal: {portal}\n\n"
+        if link
+        else f"Sign in to your patient portal: {portal}\n\n"
+    )
     body = (
         f"Hello {claimed.patient_name},\n\n"
         f'Your questionnaire "{claimed.time_point_label}" is ready. It takes about '
         f"10 minutes; please complete it by {closes}.\n\n"
-        f"Sign in to your patient portal: {portal}\n\n"
+        f"{opening}"
         f"{CRISIS_LINE}\n\n"
         "You receive this because you agreed to e-mail from the clinic. To stop these "
         "messages, tell the front desk.\n"
@@ -61,9 +75,9 @@ def reminder_email(claimed: ClaimedReminder) -> tuple[str, str]:
     return subject, body
 
 
-def _send(claimed: ClaimedReminder) -> tuple[str, bool]:
+def _send(claimed: ClaimedReminder, link: str | None = None) -> tuple[str, bool]:
     """Send one reminder: ("", False) when it went; (error, permanent) when it did not."""
-    subject, body = reminder_email(claimed)
+    subject, body = reminder_email(claimed, link)
     try:
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [claimed.to_address])
     except smtplib.SMTPRecipientsRefused as error:
@@ -91,7 +105,12 @@ def run_tick(actor: Actor, now: dt.datetime | None = None) -> TickReport:
         claimed = do_claim_reminder(actor, reminder_id, clock())
         if claimed is None:
             continue
-        error, permanent = _send(claimed)
+        # A new single-use link goes with each reminder (it replaces the one sent before).
+        try:
+            link = link_url(do_issue_link(actor, claimed.time_point_id, clock()).token)
+        except Refused:
+            link = None
+        error, permanent = _send(claimed, link)
         status = do_record_reminder_outcome(
             actor, reminder_id, clock(), error=error, permanent=permanent
         )

@@ -7,12 +7,20 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from painclinic.web.accounts.permissions import allow_roles
 from painclinic.web.audit.models import Action as AuditAction
 from painclinic.web.audit.models import AuditEvent
 from painclinic.web.audit.services import Action, Category, audit
+from painclinic.web.followup.portal import (
+    due_questionnaires,
+    pain_trajectory,
+    preparation,
+    upcoming_appointments,
+)
+from painclinic.web.lib.clinictime import to_local
 from painclinic.web.lib.http import actor_of
 from painclinic.web.patients.access import get_consent_for, get_own_patient
 from painclinic.web.patients.roles import ROLES
@@ -23,6 +31,7 @@ from painclinic.web.patients.services import current_consents, latest_weight
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
     patient = get_own_patient(actor_of(request))
+    now = timezone.now()
     audit(
         actor_of(request),
         category=Category.DEMOGRAPHICS,
@@ -34,6 +43,12 @@ def home(request: HttpRequest) -> HttpResponse:
         "patient": patient,
         "consents": current_consents(patient),
         "weight": latest_weight(patient),
+        # Follow-up: questionnaires to complete, the next appointments with how to prepare,
+        # and the patient's own pain over time.
+        "due": due_questionnaires(patient, to_local(now).date()),
+        "appointments": upcoming_appointments(patient, now),
+        "prep": preparation(),
+        "trajectory": pain_trajectory(patient),
     }
     return render(request, "portal/home.html", context)
 
