@@ -9,7 +9,7 @@ class AcknowledgeForm(forms.Form):
     action_taken = forms.CharField(
         label="Action taken",
         max_length=MAX_ACTION_CHARS,
-        required=False,
+        error_messages={"required": "Say what was done before taking the task off the worklist."},
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="What was done, for example: called the patient, safety plan reviewed, "
         "appointment booked for tomorrow.",
