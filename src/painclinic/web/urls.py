@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from painclinic.web.accounts import views as account_views
+from painclinic.web.followup.urls import link_urlpatterns
 
 urlpatterns = [
     path("", account_views.home, name="home"),
@@ -16,7 +17,7 @@ urlpatterns = [
     path("drug-register/", include("painclinic.web.drugregister.urls")),
     path("followup/", include("painclinic.web.followup.urls")),
     # A reminder's single-use questionnaire link: short, it is typed from a phone's mail app.
-    path("f/", include("painclinic.web.followup.link_urls")),
+    path("f/", include((link_urlpatterns, "link"))),
     path("worklist/", include("painclinic.web.worklist.urls")),
 ]
 

@@ -11,3 +11,12 @@ urlpatterns = [
     path("<id:time_point_id>/review/", views.review, name="review"),
     path("<id:time_point_id>/done/", views.done, name="done"),
 ]
+
+# The single-use questionnaire link (``/f/<token>/``) and its pages (no sign-in); included by
+# the project's URLs under the ``link`` namespace.
+link_urlpatterns = [
+    path("question/", views.link_question, name="question"),
+    path("review/", views.link_review, name="review"),
+    path("done/", views.link_done, name="done"),
+    path("<slug:token>/", views.link_open, name="open"),
+]
