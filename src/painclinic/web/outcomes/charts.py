@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-W, H = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 44, 16, 16, 46
+W, H = 480, 250
+LEFT, RIGHT, TOP, BOTTOM = 34, 14, 12, 56
 
 
 @dataclass(frozen=True)
@@ -73,25 +73,26 @@ def trajectory_svg(
         tick += step
     axis_y = TOP + plot_h
     out.append(f'<line class="axis" x1="{LEFT}" x2="{W - RIGHT}" y1="{axis_y}" y2="{axis_y}"/>')
-    for label_day in sorted({first, last}):
+    labelled = sorted({first, last})
+    for label_day in labelled:
         anchor = "start" if label_day == first else "end"
         out.append(
             f'<text class="tick" x="{x(label_day):.1f}" y="{H - 6}" text-anchor="{anchor}">'
-            f"{label_day.isoformat()}</text>"
+            f"{label_day:%b} {label_day.day}, {label_day.year}</text>"
         )
     boosters = set(booster_days)
     for day in infusion_days:
         xx = x(day)
         if day in boosters:
             out.append(
-                f'<path class="booster" d="M{xx - 5:.1f},{axis_y + 16} L{xx + 5:.1f},'
-                f'{axis_y + 16} L{xx:.1f},{axis_y + 7} Z"><title>Booster {day.isoformat()}'
+                f'<path class="booster" d="M{xx - 6:.1f},{axis_y + 18} L{xx + 6:.1f},'
+                f'{axis_y + 18} L{xx:.1f},{axis_y + 6} Z"><title>Booster {day.isoformat()}'
                 "</title></path>"
             )
         else:
             out.append(
-                f'<rect class="infusion" x="{xx - 3:.1f}" y="{axis_y + 8}" width="6" '
-                f'height="6"><title>Infusion {day.isoformat()}</title></rect>'
+                f'<rect class="infusion" x="{xx - 4:.1f}" y="{axis_y + 7}" width="8" '
+                f'height="8"><title>Infusion {day.isoformat()}</title></rect>'
             )
     for seg in baselines:
         out.append(
@@ -116,47 +117,50 @@ def trajectory_svg(
 def rate_bars_svg(
     title: str, rows: Sequence[tuple[str, float | None, tuple[float, float] | None, str]]
 ) -> SafeString:
-    """Horizontal bars of proportions (0-100%) with their confidence intervals as whiskers.
+    """Horizontal bars of proportions (0-100%) with their confidence intervals as whiskers,
+    each label on its own line above its bar (long names stay whole on a phone).
 
     ``rows``: (label, proportion or None, (lower, upper) or None, text after the bar).
     """
     if not rows:
         return mark_safe("")
-    label_w, bar_w, row_h = 250, 300, 26
-    height = 24 + row_h * len(rows)
-    width = label_w + bar_w + 90
+    left, bar_w, row_h = 8, 260, 50
+    height = 30 + row_h * len(rows)
+    width = left + bar_w + 140
     out = [
         f'<svg class="outcome-chart bars" viewBox="0 0 {width} {height}" role="img" '
         'xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
     ]
     for pct in (0, 50, 100):
-        xx = label_w + bar_w * pct / 100
+        xx = left + bar_w * pct / 100
+        anchor = "start" if pct == 0 else "end" if pct == 100 else "middle"
         out.append(
-            f'<line class="grid" x1="{xx:.1f}" x2="{xx:.1f}" y1="14" y2="{height}"/>'
-            f'<text class="tick" x="{xx:.1f}" y="11" text-anchor="middle">{pct}%</text>'
+            f'<line class="grid" x1="{xx:.1f}" x2="{xx:.1f}" y1="22" y2="{height}"/>'
+            f'<text class="tick" x="{xx:.1f}" y="16" text-anchor="{anchor}">{pct}%</text>'
         )
     for i, (label, proportion, interval, note) in enumerate(rows):
-        top = 20 + i * row_h
-        short = label if len(label) <= 40 else label[:39] + "…"
+        top = 26 + i * row_h
+        short = label if len(label) <= 46 else label[:45] + "…"
         out.append(
-            f'<text class="label" x="{label_w - 8}" y="{top + 14}" text-anchor="end">'
-            f"<title>{escape(label)}</title>{escape(short)}</text>"
+            f'<text class="label" x="{left}" y="{top + 16}"><title>{escape(label)}</title>'
+            f"{escape(short)}</text>"
         )
+        bar_top = top + 24
         if proportion is not None:
             out.append(
-                f'<rect class="bar" x="{label_w}" y="{top + 4}" height="14" '
+                f'<rect class="bar" x="{left}" y="{bar_top}" height="18" '
                 f'width="{bar_w * proportion:.1f}"/>'
             )
         if interval is not None:
-            lo, hi = (label_w + bar_w * v for v in interval)
-            mid = top + 11
+            lo, hi = (left + bar_w * v for v in interval)
+            mid = bar_top + 9
             out.append(
-                f'<path class="ci" d="M{lo:.1f},{mid} L{hi:.1f},{mid} M{lo:.1f},{mid - 5} '
-                f'L{lo:.1f},{mid + 5} M{hi:.1f},{mid - 5} L{hi:.1f},{mid + 5}"/>'
+                f'<path class="ci" d="M{lo:.1f},{mid} L{hi:.1f},{mid} M{lo:.1f},{mid - 7} '
+                f'L{lo:.1f},{mid + 7} M{hi:.1f},{mid - 7} L{hi:.1f},{mid + 7}"/>'
             )
         out.append(
-            f'<text class="note" x="{label_w + bar_w + 8}" y="{top + 14}">{escape(note)}</text>'
+            f'<text class="note" x="{left + bar_w + 10}" y="{bar_top + 15}">{escape(note)}</text>'
         )
     out.append("</svg>")
     return mark_safe("".join(out))  # noqa: S308 - every text above is escaped or a number

@@ -112,6 +112,16 @@ class PatientOutcome:
         return TITLES[self.result.recommendation]
 
     @property
+    def not_before(self) -> dt.date | None:
+        """The date a booster may be given from (the engine's day after the last infusion)."""
+        day = self.result.not_before_day
+        entries = [v.track for v in self.tracks if v.track.entry() is not None]
+        last = entries[-1].last_day if entries else None
+        if day is None or last is None:
+            return None
+        return last + dt.timedelta(days=int(day))
+
+    @property
     def decidable(self) -> bool:
         return self.result.recommendation not in INFORMATIONAL and not self.missing_baseline
 

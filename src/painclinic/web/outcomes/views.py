@@ -132,7 +132,7 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
             if rate.trials:
                 rows.append(
                     (
-                        f"{r.condition} · {r.protocol} · {weeks}",
+                        f"{weeks} · {r.condition} · {r.protocol}",
                         rate.proportion,
                         rate.interval,
                         _rate_note(rate),
