@@ -509,10 +509,10 @@ def _cosign_form(request: HttpRequest, found: EligibilityDecision) -> CosignElig
 @allow_roles(ROLES.cosign_eligibility)
 @require_http_methods(["GET", "POST"])
 def cosign_decision(request: HttpRequest, patient_id: int, decision_id: int) -> HttpResponse:
-    if request.method == "GET":  # the co-signature form lives on the decision page
-        return redirect("assessments:decision", patient_id=patient_id, decision_id=decision_id)
     patient = _patient(request, patient_id, "eligibility", decision_id=decision_id)
     found = _object_of(request, EligibilityDecision, decision_id, patient, "eligibilitydecision")
+    if request.method == "GET":  # the co-signature form lives on the decision page
+        return redirect("assessments:decision", patient_id=patient.pk, decision_id=found.pk)
     form = CosignEligibilityForm(request.POST)
     if form.is_valid():
         try:
