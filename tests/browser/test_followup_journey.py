@@ -68,14 +68,20 @@ def test_a_patient_answers_on_a_phone_from_the_reminder_link(browser, link_serve
     context = browser.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()
     page.goto(f"{url}/f/{token}/")
-    assert page.get_by_text("Question 1 of 23").is_visible()
+    assert page.get_by_text("Question 1 of 25").is_visible()
     screenshot(page, "followup-phone-question-1")
-    for number in range(1, 24):
+    for number in range(1, 26):
         # htmx swaps the next screen in without a page load: wait for it.
-        page.get_by_text(f"Question {number} of 23", exact=True).wait_for(timeout=10000)
+        page.get_by_text(f"Question {number} of 25", exact=True).wait_for(timeout=10000)
         choices = page.locator(".fu-choice")
         if number == 23:  # PHQ-9 item 9: "several days"
             choices.nth(1).click()
+        elif number == 24:  # no new side effect since the last infusion
+            page.get_by_text("No", exact=True).click()
+        elif number == 25:  # which side effect: optional, skipped
+            page.get_by_role("button", name="Skip this question").click()
+            page.wait_for_load_state()
+            continue
         elif choices.count() == 11:
             choices.nth(4).click()
         else:

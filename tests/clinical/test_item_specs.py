@@ -54,6 +54,12 @@ def published(instrument: str, key: str) -> tuple[ItemKind, int | None, int | No
             return CHOICE, None, None, 1, False
         case "acr2016" | "budapest" | "dn4" | "dn4_interview" | "lanss":
             return BOOLEAN, None, None, 1, False
+        # The clinic's own follow-up question (not a published instrument): its definition is
+        # the clinic's wording in docs/clinical-rules.md.
+        case "side_effects" if key == "new_side_effect":
+            return BOOLEAN, None, None, 1, False
+        case "side_effects" if key == "kind":
+            return CHOICE, None, None, 1, True
     raise AssertionError(f"no published definition for {instrument}.{key}")
 
 
@@ -68,6 +74,7 @@ ITEM_COUNTS = {
     "cadss6": 6,
     "aldrete": 5,
     "padss": 5,
+    "side_effects": 2,  # the clinic's question: yes/no and which one
     "acr2016": 19 + 3 + 3 + 1,
     # variant, A, symptoms (2+3+3+7), signs (4+3+3+7), D
     "budapest": 1 + 1 + 15 + 17 + 1,
@@ -295,3 +302,14 @@ def test_to_dict_carries_the_structured_fields() -> None:
         10,
         True,
     )
+
+
+def test_the_side_effect_question_scores_a_yes_as_one_and_names_the_kind():
+    from painclinic.clinical.instruments import score
+
+    yes = score("side_effects", {"new_side_effect": True, "kind": "bladder"})
+    assert yes.score == 1 and yes.flags == ("new_side_effect",) and "urine" in (yes.band or "")
+    unsaid = score("side_effects", {"new_side_effect": True, "kind": None})
+    assert unsaid.score == 1 and unsaid.band == "not said which"
+    no = score("side_effects", {"new_side_effect": False, "kind": None})
+    assert no.score == 0 and no.flags == ()

@@ -14,8 +14,7 @@ editable):
 - ``ESC-NRS-002`` pain risen by ``threshold`` points or more since the previous time point
   answered -> *soon* (clinic policy, default 3 points);
 - ``ESC-ADV-001`` a new adverse effect reported after the series -> *soon* (clinic policy; the
-  follow-up questionnaires have no adverse-effect question yet, so the rule fires only when a
-  caller passes a newly reported effect).
+  patient's yes to the follow-up's side-effect question, the ``side_effects`` instrument).
 
 Each escalation carries its rule id, urgency, the clinician's message, the patient's message in
 plain words, its sources and evidence tag. Pure Python: no Django.

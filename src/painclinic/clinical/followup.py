@@ -33,7 +33,7 @@ from painclinic.clinical.conditions import check_sources
 from painclinic.clinical.errors import ClinicalInputError
 from painclinic.clinical.policy import load_policy
 
-FOLLOWUP_INSTRUMENTS = ("nrs", "bpi", "pgic", "phq9")
+FOLLOWUP_INSTRUMENTS = ("nrs", "bpi", "pgic", "phq9", "side_effects")
 
 
 class Anchor(StrEnum):

@@ -58,6 +58,7 @@ def answer_all(actor, point, channel=AnswerChannel.PORTAL, phq9_item9=0):
     ):
         do_save_answer(actor, point.pk, "bpi", f"interference.{key}", 3, channel, NOW)
     do_save_answer(actor, point.pk, "pgic", "score", 2, channel, NOW)
+    do_save_answer(actor, point.pk, "side_effects", "new_side_effect", False, channel, NOW)
     for i in range(9):
         value = phq9_item9 if i == 8 else 1
         do_save_answer(actor, point.pk, "phq9", f"items[{i}]", value, channel, NOW)

@@ -51,7 +51,8 @@ URL_MATRIX: dict[str, set[Role]] = {
     "followup:done": {P, N, T},
 }
 GONE = "This link no longer works"
-TOTAL = 23  # NRS 1, BPI 12, PGIC 1, PHQ-9 9
+TOTAL = 25  # NRS 1, BPI 12, PGIC 1, PHQ-9 9, side effects 2
+PHQ9_ITEM9 = 23
 
 
 def today() -> dt.date:
@@ -100,8 +101,10 @@ def answer_everything(client: Client, first_url: str, phq9_item9: int = 0) -> st
         assert f"Question {number} of {TOTAL}" in text
         choices = re.findall(r'name="answer" value="([^"]+)"', text)
         value = "4" if "4" in choices else choices[0]
-        if number == TOTAL:  # PHQ-9 item 9
+        if number == PHQ9_ITEM9:
             value = str(phq9_item9)
+        if "False" in choices:  # no new side effect since the last infusion
+            value = "False"
         response = client.post(url, {"answer": value})
         assert response.status_code == 302
         url = response["Location"]
@@ -234,7 +237,7 @@ def test_the_reminder_email_carries_a_working_single_use_link(due_now, users):
     first = client.get(found.group(1))
     assert first["Location"] == reverse("link:question") + "?n=1"
     page = client.get(first["Location"]).content.decode()
-    assert "Question 1 of 23" in page and "How much pain do you have right now?" in page
+    assert "Question 1 of 25" in page and "How much pain do you have right now?" in page
 
 
 # --- one question per screen -----------------------------------------------------------------
@@ -246,7 +249,7 @@ def test_the_portal_patient_answers_one_question_per_screen_with_progress(due_no
     first = start["Location"]
     assert first == reverse("followup:question", args=[due_now.pk, 1])
     page = client.get(first).content.decode()
-    assert "Question 1 of 23" in page and "<progress" in page
+    assert "Question 1 of 25" in page and "<progress" in page
     assert "nrs" not in re.sub(r"<[^>]+>", " ", page)  # no instrument key in the text
     # A missing answer is refused naming the question; nothing saved.
     refused = client.post(first, {})
@@ -259,7 +262,7 @@ def test_the_portal_patient_answers_one_question_per_screen_with_progress(due_no
         "score": 7
     }
     page = client.get(nxt["Location"]).content.decode()
-    assert "Question 2 of 23" in page and "Brief Pain Inventory" in page
+    assert "Question 2 of 25" in page and "Brief Pain Inventory" in page
     # Coming back later continues where the patient stopped; back shows the saved answer.
     assert client.get(reverse("followup:start", args=[due_now.pk]))["Location"] == nxt["Location"]
     back = client.get(first).content.decode()
@@ -344,6 +347,7 @@ def test_the_portal_home_shows_due_questionnaires_appointments_and_pain(due_now,
     for i in range(9):
         do_save_answer(nurse, end.pk, "phq9", f"items[{i}]", 0, AnswerChannel.PHONE)
     do_save_answer(nurse, end.pk, "pgic", "score", 3, AnswerChannel.PHONE)
+    do_save_answer(nurse, end.pk, "side_effects", "new_side_effect", False, AnswerChannel.PHONE)
     do_submit_time_point(nurse, end.pk, AnswerChannel.PHONE)
     page = client_for(T).get(reverse("portal:home")).content.decode()
     assert "My questionnaires" in page and due_now.label in page

@@ -64,8 +64,22 @@ def point(patient, key):
     return FollowUpTimePoint.objects.get(patient=patient, key=key)
 
 
-def answer(actor, tp, *, nrs=4, phq9=(1,) * 8 + (0,), now=NOW, channel=AnswerChannel.PORTAL):
+def answer(
+    actor,
+    tp,
+    *,
+    nrs=4,
+    phq9=(1,) * 8 + (0,),
+    side_effect=None,
+    now=NOW,
+    channel=AnswerChannel.PORTAL,
+):
     for instrument in tp.instruments:
+        if instrument == "side_effects":
+            reported = side_effect is not None
+            do_save_answer(actor, tp.pk, "side_effects", "new_side_effect", reported, channel, now)
+            if reported:
+                do_save_answer(actor, tp.pk, "side_effects", "kind", side_effect, channel, now)
         if instrument == "nrs":
             do_save_answer(actor, tp.pk, "nrs", "score", nrs, channel, now)
         elif instrument == "pgic":
@@ -316,3 +330,11 @@ def test_a_task_that_does_not_exist_is_not_found(client_for):
     missing = reverse("worklist:task", kwargs={"task_id": 9223372036854775807})
     assert client_for(P).get(missing).status_code == 404
     assert client_for(P).post(missing, {"action_taken": ACTION}).status_code == 404
+
+
+def test_a_new_side_effect_reported_at_home_is_a_soon_task(followup, users):
+    submitted = answer(actor_as(users[PT]), point(followup, "week_1"), side_effect="dizziness")
+    assert not submitted.crisis
+    task = Task.objects.get(patient=followup)
+    assert task.urgency == "soon"
+    assert "dizziness or feeling faint" in task.summary

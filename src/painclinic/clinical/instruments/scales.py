@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from painclinic.clinical._validate import (
+    as_bool,
     as_int,
     as_list,
     as_mapping,
+    as_str,
     check_keys,
     join,
 )
@@ -18,6 +20,7 @@ from painclinic.clinical.instruments.base import (
     Instrument,
     InstrumentResult,
     InstrumentTemplate,
+    ItemKind,
     ItemSpec,
     register,
 )
@@ -539,6 +542,64 @@ def score_padss(answers: object, policy_dir: str | Path | None = None) -> Instru
     return InstrumentResult("padss", total, band, met, (), (reason,))
 
 
+# --- Side effects since the last infusion (follow-up) ------------------------------------------
+
+SIDE_EFFECT_KINDS = {
+    "none_of_these": "none of these, something else",
+    "nausea_vomiting": "nausea or vomiting",
+    "dizziness": "dizziness or feeling faint",
+    "hallucinations_dreams": "hallucinations, vivid dreams or feeling detached",
+    "mood_anxiety": "low mood or anxiety",
+    "bladder": "pain or burning passing urine, passing urine often",
+    "headache": "headache",
+    "palpitations": "a racing or irregular heartbeat",
+}
+
+
+def side_effects_template() -> InstrumentTemplate:
+    return InstrumentTemplate(
+        instrument="side_effects",
+        title="New side effects since the last infusion (clinic follow-up question)",
+        sources=("clinic_policy",),
+        items=(
+            ItemSpec.boolean(
+                "new_side_effect",
+                "true or false",
+                "Since your last infusion, have you had a new side effect or felt unwell in a "
+                "way you think may be from the treatment?",
+                labels={True: "yes", False: "no"},
+            ),
+            ItemSpec(
+                "kind",
+                "one of " + ", ".join(SIDE_EFFECT_KINDS) + ", or null",
+                "Which one was it? (the main one)",
+                ItemKind.CHOICE,
+                options=tuple(SIDE_EFFECT_KINDS.items()),
+                optional=True,
+            ),
+        ),
+        skeleton={"new_side_effect": False, "kind": "none_of_these"},
+        scoring="score 1 when a new side effect is reported, else 0; band names the kind",
+        licence="clinic wording, no licence needed",
+        wording_source="clinic policy (written for this follow-up; not a validated instrument)",
+    )
+
+
+def score_side_effects(answers: object) -> InstrumentResult:
+    data = as_mapping(answers, "")
+    check_keys(data, "", ["new_side_effect"], ["kind"])
+    reported = as_bool(data["new_side_effect"], "new_side_effect")
+    kind = data.get("kind")
+    if kind is not None:
+        kind = as_str(kind, "kind", SIDE_EFFECT_KINDS)
+    if not reported:
+        return InstrumentResult("side_effects", 0, None, None, (), ("no new side effect",))
+    label = SIDE_EFFECT_KINDS.get(kind or "", "not said which")
+    return InstrumentResult(
+        "side_effects", 1, label, True, ("new_side_effect",), (f"new side effect: {label}",)
+    )
+
+
 def discharge_min_score(instrument: str, policy_dir: str | Path | None = None) -> int:
     """The discharge score of ``aldrete`` or ``padss`` in ``instrument_policy.json``."""
     if instrument not in ("aldrete", "padss"):
@@ -556,5 +617,11 @@ for _inst in (
     Instrument("cadss6", "CADSS-6", cadss6_template, score_cadss6),
     Instrument("aldrete", "Modified Aldrete score", aldrete_template, score_aldrete),
     Instrument("padss", "Modified PADSS", padss_template, score_padss),
+    Instrument(
+        "side_effects",
+        "New side effects since the last infusion",
+        side_effects_template,
+        score_side_effects,
+    ),
 ):
     register(_inst)

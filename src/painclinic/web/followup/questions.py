@@ -19,6 +19,7 @@ TITLES = {
     "bpi": "Brief Pain Inventory",
     "pgic": "Overall change since treatment",
     "phq9": "Mood over the last 2 weeks (PHQ-9)",
+    "side_effects": "Side effects since your last infusion",
 }
 
 _BPI_SEVERITY = {
