@@ -59,15 +59,15 @@ def answers_of(point: FollowUpTimePoint, results: dict[str, dict[str, Any]]) -> 
     items = tuple(int(v) for v in phq9["answers"]["items"]) if phq9 else None
     now = None if nrs is None or nrs["score"] is None else round(nrs["score"])
     baseline, previous = _earlier_nrs(point) if now is not None else (None, None)
-    side_effects = results.get("side_effects")
-    reported = side_effects is not None and side_effects["score"] == 1
+    side_effects = results.get("side_effects") or {}
+    reported = side_effects.get("score") == 1
     return FollowUpAnswers(
         phq9_items=items,
         nrs_score=now,
         baseline_nrs_score=None if point.key == BASELINE_KEY else baseline,
         previous_nrs_score=previous,
         # The patient's own answer to the follow-up's side-effect question.
-        new_adverse_effects=(side_effects["band"] or "not said which",) if reported else (),
+        new_adverse_effects=(side_effects.get("band") or "not said which",) if reported else (),
     )
 
 

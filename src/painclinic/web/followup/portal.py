@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 
@@ -29,21 +28,6 @@ from painclinic.web.followup.models import (
 from painclinic.web.lib.clinictime import to_local
 from painclinic.web.patients.models import Patient
 from painclinic.web.scheduling.models import Booking, BookingStatus
-
-# PHQ-9: any answer above "not at all" to item 9 (thoughts of being better off dead or of
-# self-harm), or a total in the severe band (20-27; Kroenke 2001), shows crisis resources.
-PHQ9_SEVERE_TOTAL = 20
-
-
-def crisis_rule(phq9: dict[str, Any] | None) -> bool:
-    """Whether a submitted PHQ-9 (``{"score": total, "answers": {"items": [...9]}}``) calls for
-    the crisis resources on the confirmation page."""
-    if not phq9:
-        return False
-    items = (phq9.get("answers") or {}).get("items") or []
-    item9 = items[8] if len(items) > 8 else None
-    total = phq9.get("score")
-    return (item9 is not None and item9 > 0) or (total is not None and total >= PHQ9_SEVERE_TOTAL)
 
 
 def scheduled_of(point: FollowUpTimePoint) -> ScheduledTimePoint:

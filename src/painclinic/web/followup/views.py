@@ -23,13 +23,11 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_safe
 
-from painclinic.clinical.escalation import load_escalation_policy
+from painclinic.clinical.escalation import FollowUpAnswers, evaluate, load_escalation_policy
 from painclinic.clinical.followup import ANSWERABLE, WINDOW_LABELS, window_state
 from painclinic.web.accounts.models import Role, User
 from painclinic.web.accounts.permissions import allow_roles, public
@@ -41,7 +39,7 @@ from painclinic.web.followup.models import (
     FollowUpTimePoint,
     ResponseStatus,
 )
-from painclinic.web.followup.portal import crisis_rule, scheduled_of
+from painclinic.web.followup.portal import scheduled_of
 from painclinic.web.followup.questions import Question, questions_for, title_of
 from painclinic.web.followup.roles import ROLES
 from painclinic.web.followup.services import (
@@ -235,14 +233,11 @@ def _review_screen(request: HttpRequest, way: Way) -> HttpResponse:
             if refused.field and refused.field in point.instruments:
                 error = f"{title_of(refused.field)}: {refused.message.split(': ', 1)[-1]}"
         else:
-            crisis = getattr(submitted, "crisis", None)
-            if crisis is None:  # the escalation's own finding, else the same PHQ-9 rule
-                crisis = crisis_rule(submitted.results.get("phq9"))
             request.session[DONE_SESSION] = {
                 "point": point.pk,
-                "crisis": bool(crisis),
-                "reasons": list(getattr(submitted, "crisis_reasons", ())),
-                "notices": list(getattr(submitted, "notices", ())),
+                "crisis": submitted.crisis,
+                "reasons": list(submitted.crisis_reasons),
+                "notices": list(submitted.notices),
             }
             if way.link_id is not None:
                 request.session.pop(LINK_SESSION, None)
@@ -270,25 +265,12 @@ def _review_screen(request: HttpRequest, way: Way) -> HttpResponse:
     return render(request, "followup/review.html", context)
 
 
-def _crisis_template(by_staff: bool) -> str:
-    """The safety escalation's crisis partial for the patient (its resources from the clinic's
-    escalation policy); staff read what to tell the patient."""
-    if not by_staff:
-        try:
-            get_template("followup/_crisis.html")
-        except TemplateDoesNotExist:
-            pass
-        else:
-            return "followup/_crisis.html"
-    return "followup/_crisis_resources.html"
-
-
 def _done_screen(request: HttpRequest, point: FollowUpTimePoint, by_staff: bool) -> HttpResponse:
     """The confirmation: crisis resources first when the answers call for them.
 
     The submission's own finding (kept in the session when it was submitted) decides; a
-    confirmation opened later in another session applies the same PHQ-9 rule to the saved
-    answers.
+    confirmation opened later in another session evaluates the clinic's escalation rules again
+    on the saved PHQ-9 answers.
     """
     done = request.session.get(DONE_SESSION)
     reasons: list[str] = []
@@ -301,11 +283,10 @@ def _done_screen(request: HttpRequest, point: FollowUpTimePoint, by_staff: bool)
         response = FollowUpResponse.objects.filter(
             time_point=point, instrument="phq9", status=ResponseStatus.SUBMITTED
         ).first()
-        crisis = response is not None and crisis_rule(
-            {
-                "score": response.score,
-                "answers": {"items": [response.answers.get(f"items[{i}]") for i in range(9)]},
-            }
+        items = tuple(int(response.answers[f"items[{i}]"]) for i in range(9)) if response else None
+        crisis = (
+            items is not None
+            and evaluate(FollowUpAnswers(phq9_items=items), load_escalation_policy()).crisis
         )
     submitted = SimpleNamespace(
         crisis=crisis,
@@ -315,7 +296,7 @@ def _done_screen(request: HttpRequest, point: FollowUpTimePoint, by_staff: bool)
     context = {
         "point": point,
         "crisis": crisis,
-        "crisis_template": _crisis_template(by_staff),
+        "crisis_template": "followup/_crisis.html",
         "submitted": submitted,
         "notices": notices,
         "by_staff": by_staff,
