@@ -26,6 +26,9 @@ def demo(
     from painclinic.web.demo.treatment import load_treatment_demo
 
     treatment = load_treatment_demo()
+    from painclinic.web.demo.followup import load_followup_demo
+
+    followup = load_followup_demo()
     typer.echo("")
     typer.echo("Demo logins (open http://127.0.0.1:8000/):")
     for username, role in summary.users:
@@ -35,6 +38,12 @@ def demo(
         f"Demo treatment: {treatment.plans} new active ketamine plans with booked series; "
         "see the chair board."
     )
+    if followup:
+        typer.echo(
+            "Demo follow-up: patient (Jordan Whitfield) finished a series a week ago; the "
+            "1-week questionnaire is due today and its reminder e-mail appears on this console "
+            "once the worker runs after 09:00."
+        )
     typer.echo(
         "clinicadmin must set up two-factor sign-in at the first sign-in: scan the QR code it "
         "shows with an authenticator app (or type the key)."
