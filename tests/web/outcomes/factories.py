@@ -84,6 +84,8 @@ def answer(
             for k in INTERFERENCE:
                 item = f"interference.{k}"
                 do_save_answer(actor, point.pk, "bpi", item, interference, phone, now)
+        elif instrument == "side_effects":
+            do_save_answer(actor, point.pk, "side_effects", "new_side_effect", False, phone, now)
         elif instrument == "phq9":
             for i in range(9):
                 value = 0 if i == 8 else phq9_item

@@ -12,7 +12,8 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q
+from django.core.cache import cache
+from django.db.models import Count, Max, Q
 
 from painclinic.clinical import load_conditions, load_protocols
 from painclinic.clinical.followup import load_followup_policy
@@ -23,6 +24,9 @@ from painclinic.web.outcomes.models import PlanOutcome
 from painclinic.web.outcomes.stats import wilson_interval
 
 SMALL_CELL = 5
+# A computed dashboard is reused for at most this long, and only while no plan's outcome was
+# recomputed and no adverse event recorded since (then it is computed again at once).
+CACHE_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,28 @@ def _median_from_counts(counts: dict[int, int]) -> float | None:
     return (picked[0] + picked[1]) / 2
 
 
+def stamp(today: dt.date) -> str:
+    """What the figures depend on that changes often, read from indexes (two cheap queries):
+    the day, the latest outcome summary written, the latest adverse event recorded."""
+    latest = PlanOutcome.objects.aggregate(at=Max("refreshed_at"))["at"]
+    last_event = AdverseEvent.objects.aggregate(last=Max("id"))["last"]
+    return f"{today.isoformat()}|{latest.isoformat() if latest else '-'}|{last_event or 0}"
+
+
+def current(today: dt.date) -> tuple[Dashboard, bool]:
+    """The dashboard for ``today``: reused from the cache while its stamp holds (at most
+    ``CACHE_SECONDS``), else built. Returns (dashboard, whether it was computed now)."""
+    key = "outcomes-dashboard:" + stamp(today)
+    cached = cache.get(key)
+    if isinstance(cached, Dashboard):
+        return cached, False
+    board = build(today)
+    cache.set(key, board, CACHE_SECONDS)
+    return board, True
+
+
 def build(today: dt.date) -> Dashboard:
+    """Every figure, aggregated in the database now."""
     conditions, protocols = _names()
     board = Dashboard()
     assessed_4 = Q(responder_week_4__isnull=False)

@@ -61,7 +61,7 @@ class PlanOutcome(models.Model):
     responded = models.BooleanField(default=False)
     # Days after the last infusion on which the response was no longer met.
     relief_lost_day = models.PositiveIntegerField(null=True, blank=True)
-    refreshed_at = models.DateTimeField()
+    refreshed_at = models.DateTimeField(db_index=True)
 
     class Meta:
         indexes = [

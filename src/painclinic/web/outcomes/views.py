@@ -125,7 +125,7 @@ def _rate_note(rate: dashboard.Rate) -> str:
 @allow_roles(ROLES.view_dashboard)
 @require_safe
 def dashboard_page(request: HttpRequest) -> HttpResponse:
-    board = dashboard.build(clinic_today())
+    board, _ = dashboard.current(clinic_today())
     rows = []
     for r in board.responders:
         for weeks, rate in (("4 weeks", r.week_4), ("12 weeks", r.week_12)):
@@ -218,7 +218,7 @@ def export_rows(board: dashboard.Dashboard) -> list[list[Any]]:
 @allow_roles(ROLES.view_dashboard)
 @require_safe
 def export_csv(request: HttpRequest) -> HttpResponse:
-    board = dashboard.build(clinic_today())
+    board = dashboard.build(clinic_today())  # an export is always computed afresh
     audit(
         actor_of(request),
         category=OUTCOME_CATEGORY,
