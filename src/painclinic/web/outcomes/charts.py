@@ -114,6 +114,18 @@ def trajectory_svg(
     return mark_safe("".join(out))  # noqa: S308 - every text above is escaped or a number
 
 
+def values_table(points: Sequence[tuple[dt.date, float]]) -> SafeString:
+    """The chart's numbers as a table (for reading aloud and for exact values)."""
+    rows = "".join(
+        f'<tr><td>{day.isoformat()}</td><td class="num">{_fmt(value)}</td></tr>'
+        for day, value in points
+    )
+    return mark_safe(  # noqa: S308 - dates and numbers only
+        '<table><thead><tr><th>Date</th><th class="num">Score</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
+    )
+
+
 def rate_bars_svg(
     title: str, rows: Sequence[tuple[str, float | None, tuple[float, float] | None, str]]
 ) -> SafeString:

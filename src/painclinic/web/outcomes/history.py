@@ -26,12 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from painclinic.web.followup.models import (
-    FollowUpResponse,
-    FollowUpTimePoint,
-    ResponseStatus,
-    TimePointStatus,
-)
+from painclinic.web.followup.models import FollowUpResponse, ResponseStatus, TimePointStatus
 from painclinic.web.infusions.models import InfusionSession, RateSegment, SessionStatus
 from painclinic.web.lib.clinictime import to_local
 from painclinic.web.scheduling.models import Booking, BookingStatus
@@ -139,23 +134,21 @@ def load_tracks(
     if not tracks:
         return []
     ids = list(tracks)
-    for plan_id, starts in (
-        Booking.objects.filter(plan_id__in=ids)
-        .exclude(status=BookingStatus.CANCELLED)
-        .order_by("starts_at")
-        .values_list("plan_id", "starts_at")
-    ):
-        tracks[plan_id].booked_days.append(to_local(starts).date())
     ran: dict[int, set[int]] = defaultdict(set)
-    for plan_id, session_id, starts in (
-        InfusionSession.objects.filter(plan_id__in=ids, status__in=GIVEN)
-        .order_by("booking__starts_at")
-        .values_list("plan_id", "pk", "booking__starts_at")
+    for plan_id, starts, booking_status, session_id, session_status in (
+        Booking.objects.filter(plan_id__in=ids)
+        .order_by("starts_at")
+        .values_list(
+            "plan_id", "starts_at", "status", "infusion_session__id", "infusion_session__status"
+        )
     ):
-        ran[plan_id].add(session_id)
         day = to_local(starts).date()
-        if day not in tracks[plan_id].infusion_days:
-            tracks[plan_id].infusion_days.append(day)
+        if booking_status != BookingStatus.CANCELLED:
+            tracks[plan_id].booked_days.append(day)
+        if session_id is not None and session_status in GIVEN:
+            ran[plan_id].add(session_id)
+            if day not in tracks[plan_id].infusion_days:
+                tracks[plan_id].infusion_days.append(day)
     for plan_id, started, ended, rate in RateSegment.objects.filter(
         session__plan_id__in=ids, session__status__in=GIVEN, ended_at__isnull=False
     ).values_list("session__plan_id", "started_at", "ended_at", "rate_mg_per_h"):
@@ -167,22 +160,26 @@ def load_tracks(
             track.duration_h = (track.duration_h or 0.0) + hours
     for plan_id, track in tracks.items():
         track.completed = bool(ran[plan_id]) and len(ran[plan_id]) >= len(track.booked_days)
-    points = {
-        row["pk"]: row
-        for row in FollowUpTimePoint.objects.filter(
-            plan_id__in=ids, status=TimePointStatus.COMPLETED
-        ).values("pk", "plan_id", "key", "label", "completed_at", "due_on")
-    }
-    scores: dict[int, Scores] = {}
-    for pk, row in points.items():
-        on = to_local(row["completed_at"]).date() if row["completed_at"] else row["due_on"]
-        scores[pk] = Scores(row["key"], row["label"], on)
+    # The submitted answers of completed time points, with their time point (one query).
     wanted = ["nrs", "pgic", "bpi", "phq9"] if details else ["nrs", "pgic"]
     fields = ["time_point_id", "instrument", "score"] + (["result"] if details else [])
+    point_fields = ["plan_id", "key", "label", "completed_at", "due_on"]
+    points: dict[int, dict[str, Any]] = {}
+    scores: dict[int, Scores] = {}
     for row in FollowUpResponse.objects.filter(
-        time_point_id__in=list(points), status=ResponseStatus.SUBMITTED, instrument__in=wanted
-    ).values(*fields):
-        s = scores[row["time_point_id"]]
+        time_point__plan_id__in=ids,
+        time_point__status=TimePointStatus.COMPLETED,
+        status=ResponseStatus.SUBMITTED,
+        instrument__in=wanted,
+    ).values(*fields, *(f"time_point__{f}" for f in point_fields)):
+        pk = row["time_point_id"]
+        if pk not in points:
+            point = {f: row[f"time_point__{f}"] for f in point_fields}
+            points[pk] = point
+            done = point["completed_at"]
+            on = to_local(done).date() if done else point["due_on"]
+            scores[pk] = Scores(point["key"], point["label"], on)
+        s = scores[pk]
         instrument = row["instrument"]
         if instrument == "nrs":
             s.nrs = row["score"]

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from painclinic.clinical import ProtocolLibrary, load_protocols
 from painclinic.clinical.outcomes import (
     DurabilityResult,
     Recommendation,
@@ -18,6 +19,7 @@ from painclinic.clinical.outcomes import (
     load_responder_policy,
     recommend,
 )
+from painclinic.clinical.protocols import offered_protocols
 from painclinic.web.audit.services import Action, Category, audit
 from painclinic.web.lib.service import Actor, Refused, service
 from painclinic.web.outcomes.history import (
@@ -31,7 +33,7 @@ from painclinic.web.outcomes.history import (
 from painclinic.web.outcomes.models import Decision, RecommendationDecision
 from painclinic.web.outcomes.roles import ROLES
 from painclinic.web.patients.models import Patient
-from painclinic.web.treatments.services import offered_protocols
+from painclinic.web.treatments.services import inpatient_service
 
 OUTCOME_CATEGORY = Category.FOLLOWUP
 MAX_REASON = 2000
@@ -130,9 +132,9 @@ class PatientOutcome:
         return self.result.recommendation in TREATMENT_STEPS and bool(self.protocol_id)
 
 
-def _protocol_for(rec: Recommendation, tracks: list[PlanTrack]) -> str:
+def _protocol_for(rec: Recommendation, tracks: list[PlanTrack], library: ProtocolLibrary) -> str:
     """The protocol the matching treatment step starts with ('' if none is offered)."""
-    offered = {p.id: p for p in offered_protocols()}
+    offered = {p.id: p for p in offered_protocols(library, inpatient_service=inpatient_service())}
 
     def latest(drug: str) -> str:
         for t in reversed(tracks):
@@ -171,9 +173,11 @@ def _rows(track: PlanTrack, durability: DurabilityResult | None) -> list[dict[st
     return rows
 
 
-def patient_outcome(patient: Patient, titles: dict[str, str]) -> PatientOutcome:
+def patient_outcome(patient: Patient, library: ProtocolLibrary | None = None) -> PatientOutcome:
     """The patient's tracks, the engine's classification and next step, and the decision
     already taken on that next step (if any). A fixed number of queries."""
+    library = library or load_protocols()
+    titles = {k: p.title for k, p in library.protocols.items()}
     decisions = list(
         RecommendationDecision.objects.filter(patient=patient).select_related("decided_by")
     )
@@ -206,7 +210,7 @@ def patient_outcome(patient: Patient, titles: dict[str, str]) -> PatientOutcome:
     missing = [v.title for v in views if v.track.baseline_nrs is None]
     return PatientOutcome(
         views, history, basis, result, decision, missing,
-        _protocol_for(result.recommendation, tracks),
+        _protocol_for(result.recommendation, tracks, library),
     )  # fmt: skip
 
 
@@ -232,7 +236,7 @@ def do_decide_recommendation(
         patient = Patient.objects.select_for_update().filter(pk=patient_id).first()
         if patient is None:
             raise Refused("No such patient.", "patient")
-        current = patient_outcome(patient, {})
+        current = patient_outcome(patient)
         if current.basis != basis:
             raise Refused(
                 "The recommendation changed since the page was opened (new answers or a new "

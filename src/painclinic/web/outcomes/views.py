@@ -65,7 +65,7 @@ def _charts(outcome: PatientOutcome) -> list[dict[str, Any]]:
                 "svg": charts.trajectory_svg(
                     title, maximum, points, baselines, infusion_days, booster_days
                 ),
-                "points": points,
+                "table": charts.values_table(points),
             }
         )
     return out
@@ -98,8 +98,9 @@ def patient(request: HttpRequest, patient_id: int) -> HttpResponse:
                 return redirect(f"{url}?{urlencode({'protocol_id': decided.protocol_id})}")
             messages.success(request, f"Recommendation {decided.get_decision_display().lower()}.")
             return redirect("outcomes:patient", patient_id=record.pk)
-    titles = {k: p.title for k, p in load_protocols().protocols.items()}
-    outcome = patient_outcome(record, titles)
+    library = load_protocols()
+    outcome = patient_outcome(record, library)
+    titles = {k: p.title for k, p in library.protocols.items()}
     context = {
         "patient": record,
         "outcome": outcome,
