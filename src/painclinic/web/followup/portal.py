@@ -14,7 +14,6 @@ from django.conf import settings
 
 from painclinic.clinical.followup import (
     ANSWERABLE,
-    ScheduledTimePoint,
     WindowState,
     window_state,
 )
@@ -25,21 +24,10 @@ from painclinic.web.followup.models import (
     ResponseStatus,
     TimePointStatus,
 )
+from painclinic.web.followup.services import scheduled_of
 from painclinic.web.lib.clinictime import to_local
 from painclinic.web.patients.models import Patient
 from painclinic.web.scheduling.models import Booking, BookingStatus
-
-
-def scheduled_of(point: FollowUpTimePoint) -> ScheduledTimePoint:
-    return ScheduledTimePoint(
-        key=point.key,
-        label=point.label,
-        opens_on=point.opens_on,
-        due_on=point.due_on,
-        overdue_from=point.overdue_from,
-        closes_on=point.closes_on,
-        instruments=tuple(point.instruments),
-    )
 
 
 @dataclass(frozen=True)

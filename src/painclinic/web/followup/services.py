@@ -282,15 +282,7 @@ def do_queue_reminders(actor: Actor, now: dt.datetime) -> int:
         for point in points:
             if point.patient_id not in consented or not point.patient.email:
                 continue
-            scheduled = ScheduledTimePoint(
-                key=point.key,
-                label=point.label,
-                opens_on=point.opens_on,
-                due_on=point.due_on,
-                overdue_from=point.overdue_from,
-                closes_on=point.closes_on,
-                instruments=tuple(point.instruments),
-            )
+            scheduled = scheduled_of(point)
             decision = reminder_due(
                 policy.reminders,
                 scheduled,
@@ -333,15 +325,7 @@ def _still_due(reminder: Reminder, today: dt.date) -> bool:
     point = reminder.time_point
     if point.status != TimePointStatus.SCHEDULED:
         return False
-    scheduled = ScheduledTimePoint(
-        key=point.key,
-        label=point.label,
-        opens_on=point.opens_on,
-        due_on=point.due_on,
-        overdue_from=point.overdue_from,
-        closes_on=point.closes_on,
-        instruments=tuple(point.instruments),
-    )
+    scheduled = scheduled_of(point)
     if window_state(scheduled, today) not in ANSWERABLE:
         return False
     return reminder.patient_id in _email_consented({reminder.patient_id})
@@ -505,13 +489,14 @@ def _answerable(point: FollowUpTimePoint, today: dt.date) -> None:
         raise Refused("These questionnaires were already submitted. Thank you.", "time_point")
     if point.status == TimePointStatus.CANCELLED:
         raise Refused("These questionnaires are no longer needed.", "time_point")
-    state = window_state(_scheduled(point), today)
+    state = window_state(scheduled_of(point), today)
     if state not in ANSWERABLE:
         when = "is not open yet" if state == WindowState.UPCOMING else "has closed"
         raise Refused(f"This questionnaire {when}.", "time_point")
 
 
-def _scheduled(point: FollowUpTimePoint) -> ScheduledTimePoint:
+def scheduled_of(point: FollowUpTimePoint) -> ScheduledTimePoint:
+    """A stored time point as the clinical core's schedule entry (for its window rules)."""
     return ScheduledTimePoint(
         key=point.key,
         label=point.label,

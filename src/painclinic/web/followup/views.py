@@ -39,7 +39,6 @@ from painclinic.web.followup.models import (
     FollowUpTimePoint,
     ResponseStatus,
 )
-from painclinic.web.followup.portal import scheduled_of
 from painclinic.web.followup.questions import Question, questions_for, title_of
 from painclinic.web.followup.roles import ROLES
 from painclinic.web.followup.services import (
@@ -49,6 +48,7 @@ from painclinic.web.followup.services import (
     do_submit_through_link,
     do_submit_time_point,
     link_still_works,
+    scheduled_of,
 )
 from painclinic.web.lib.clinictime import to_local
 from painclinic.web.lib.http import actor_of, client_ip
