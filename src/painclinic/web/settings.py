@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "painclinic.web.infusions",
     "painclinic.web.drugregister",
     "painclinic.web.followup",
+    "painclinic.web.outcomes",
     "painclinic.web.worklist",
     "django_tasks_db",
 ]
@@ -279,7 +280,6 @@ TASKS = {
 WORKER_TICK_SECONDS = env_int("PAINCLINIC_WORKER_TICK_SECONDS", 60, minimum=5)
 # The address patients open from a reminder (the clinic's public address of this app).
 PUBLIC_BASE_URL = env_str("PAINCLINIC_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
-
 # A reminder's single-use questionnaire link works this long (never after its window closes).
 FOLLOWUP_LINK_HOURS = env_int("PAINCLINIC_FOLLOWUP_LINK_HOURS", 72, minimum=1)
 # What a patient brings on an infusion day (shown on the portal; the clinic's own words).

@@ -15,6 +15,7 @@ urlpatterns = [
     path("scheduling/", include("painclinic.web.scheduling.urls")),
     path("infusions/", include("painclinic.web.infusions.urls")),
     path("drug-register/", include("painclinic.web.drugregister.urls")),
+    path("outcomes/", include("painclinic.web.outcomes.urls")),
     path("followup/", include("painclinic.web.followup.urls")),
     # A reminder's single-use questionnaire link: short, it is typed from a phone's mail app.
     path("f/", include((link_urlpatterns, "link"))),
