@@ -93,6 +93,15 @@ def test_a_responder_whose_relief_wore_off_gets_a_booster_card_and_accepting_pla
     assert AuditEvent.objects.filter(patient=ada, detail__event="recommendation accepted").exists()
     body = page(doctor, ada).content.decode()
     assert "Accepted</strong> by" in body and 'value="accepted"' not in body
+    # The plan started after the accepted booster is that booster, marked on the page.
+    booster = treated(ada, users[P], [dt.date(2026, 11, 2)])
+    answer(nurse, booster, "baseline", 7, None)
+    response = page(doctor, ada)
+    tracks = response.context["outcome"].tracks
+    assert [t.track.kind for t in tracks] == ["trial", "booster"]
+    assert response.context["outcome"].history["trials"][1]["kind"] == "booster"
+    assert "(booster)" in response.content.decode()
+    assert 'class="booster"' in response.content.decode()  # marked on the charts
 
 
 def test_a_non_responder_after_an_adequate_ketamine_trial_is_offered_lidocaine(ada, users):
