@@ -146,8 +146,13 @@ def _item_field(spec: ItemSpec, default: Any) -> forms.Field:
     if spec.kind is ItemKind.BOOLEAN:
         field = forms.BooleanField(required=False)
     elif spec.kind is ItemKind.CHOICE:
-        field = forms.ChoiceField(
-            choices=[(str(value), humanize(label)) for value, label in spec.options],
+        choices = [(str(value), humanize(label)) for value, label in spec.options]
+        if spec.optional:
+            choices.insert(0, ("", "Not answered"))
+        field = forms.TypedChoiceField(
+            choices=choices,
+            empty_value=None,
+            required=not spec.optional,
             widget=forms.RadioSelect(attrs={"class": "scale"}),
         )
         field.initial = default
