@@ -207,7 +207,7 @@ def _child(database_url: str | None, data_dir: str) -> dict:
         )  # fmt: skip
         sessions = InfusionSession.objects.bulk_create(
             [
-                InfusionSession(
+                InfusionSession(  # type: ignore[misc]
                     patient_id=b.patient_id, booking_id=b.pk, plan_id=b.plan_id,
                     planned_session_id=b.planned_session_id, status=SessionStatus.SIGNED,
                     version=30, opened_by=nurse, dosing_weight_kg=Decimal("80"),
@@ -271,7 +271,7 @@ def _child(database_url: str | None, data_dir: str) -> dict:
                 }.get(instrument)  # fmt: skip
                 result = {"details": {"interference": rng.randint(10, 80) / 10}}
                 responses.append(
-                    FollowUpResponse(
+                    FollowUpResponse(  # type: ignore[misc]
                         time_point_id=point.pk, patient_id=point.patient_id,
                         instrument=instrument, answers={}, status="submitted",
                         channel=AnswerChannel.PORTAL, result=result, score=score,
