@@ -19,6 +19,7 @@ NAVIGATION: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("Drug register", "drugregister:home", frozenset({P, N, A})),
     ("Serious events", "infusions:serious_events", frozenset({P, N, A})),
     ("SAE reports due", "infusions:serious_events_to_report", frozenset({P, A})),
+    ("Outcomes", "outcomes:dashboard", frozenset({P, A})),
     ("Fees", "treatments:fees", frozenset({B, A})),
     ("Chairs", "scheduling:chairs", frozenset({A})),
     ("Audit report", "audit:report", frozenset({A})),
