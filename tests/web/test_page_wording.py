@@ -76,3 +76,12 @@ def test_no_page_shows_an_internal_code(role, world):
             for match in pattern.findall(text):
                 found.append((route.name, match))
     assert found == []
+
+
+def test_taking_tags_out_escapes_text_once():
+    from django.template import Context, Template
+
+    rendered = Template(
+        '{% load treatments_doses %}{{ notes|join:"; "|without_evidence_tags }}'
+    ).render(Context({"notes": ["opentiva's estimate [S2]", "a < b [U]"]}))
+    assert rendered == "opentiva&#x27;s estimate; a &lt; b"

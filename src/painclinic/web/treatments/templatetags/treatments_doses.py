@@ -45,7 +45,7 @@ def minutes(value: Any) -> str:
 
 
 
-@register.filter(name="without_evidence_tags")
+@register.filter(name="without_evidence_tags", is_safe=True)
 def without_evidence_tags_filter(value: Any) -> str:
     """A source or citation as a person reads it: the evidence tags taken out."""
     return without_evidence_tags(value)
