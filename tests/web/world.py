@@ -39,6 +39,7 @@ from painclinic.web.drugregister.services import (
     do_record_waste,
     do_resolve_discrepancy,
 )
+from painclinic.web.followup.models import FollowUpTimePoint
 from painclinic.web.infusions import services as infusion_services
 from painclinic.web.infusions.inputs import (
     AcknowledgeInput,
@@ -54,7 +55,6 @@ from painclinic.web.infusions.inputs import (
     StopInput,
 )
 from painclinic.web.infusions.models import AdverseEvent, Alert, InfusionSession
-from painclinic.web.followup.models import FollowUpTimePoint
 from painclinic.web.patients.models import Consent, Patient
 from painclinic.web.scheduling.models import Booking, Chair
 from painclinic.web.treatments.models import FeeItem, TreatmentConsent, TreatmentPlan
