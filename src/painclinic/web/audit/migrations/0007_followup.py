@@ -4,15 +4,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0006_auditevent_key_id'),
+        ("audit", "0006_auditevent_key_id"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='category',
-            field=models.CharField(choices=[('demographics', 'demographics'), ('weight', 'weight and height'), ('consent', 'consent'), ('access_log', 'access log'), ('audit', 'audit trail'), ('account', 'account'), ('assessment', 'assessment'), ('eligibility', 'eligibility decision'), ('treatment', 'consent and treatment plan'), ('billing', 'fees and billing'), ('scheduling', 'bookings'), ('infusion', 'infusion chart'), ('drug_register', 'controlled-drug register'), ('followup', 'follow-up and reminders')], max_length=20),
+            model_name="auditevent",
+            name="category",
+            field=models.CharField(
+                choices=[
+                    ("demographics", "demographics"),
+                    ("weight", "weight and height"),
+                    ("consent", "consent"),
+                    ("access_log", "access log"),
+                    ("audit", "audit trail"),
+                    ("account", "account"),
+                    ("assessment", "assessment"),
+                    ("eligibility", "eligibility decision"),
+                    ("treatment", "consent and treatment plan"),
+                    ("billing", "fees and billing"),
+                    ("scheduling", "bookings"),
+                    ("infusion", "infusion chart"),
+                    ("drug_register", "controlled-drug register"),
+                    ("followup", "follow-up and reminders"),
+                ],
+                max_length=20,
+            ),
         ),
     ]
