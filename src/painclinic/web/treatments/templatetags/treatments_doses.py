@@ -44,7 +44,6 @@ def minutes(value: Any) -> str:
     return f"{hours} h" if hours else f"{mins} min"
 
 
-
 @register.filter(name="without_evidence_tags", is_safe=True)
 def without_evidence_tags_filter(value: Any) -> str:
     """A source or citation as a person reads it: the evidence tags taken out."""
