@@ -37,6 +37,9 @@ PATIENTS = int(os.environ.get("BENCH_PATIENTS", "10000"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "300"))
 BATCH = 5000
 DATABASES = os.environ.get("BENCH_DATABASES", "sqlite,postgresql").split(",")
+# BENCH_OUTCOMES_ONLY=worker: seed the data set, skip the page timings, run the worker only
+# (only the worker's figures in results/outcomes.json are replaced).
+ONLY = os.environ.get("BENCH_OUTCOMES_ONLY", "")
 PG_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/painclinic_bench_outcomes"
 )
@@ -304,7 +307,8 @@ def _child(database_url: str | None, data_dir: str) -> dict:
             counts.append(len(captured))
         return min(counts)
 
-    small = {name: count_queries(url(0)) for name, url in pages.items()}
+    worker_only = ONLY == "worker"
+    small = {} if worker_only else {name: count_queries(url(0)) for name, url in pages.items()}
     done = 1
     while done < PATIENTS:
         step = min(2000, PATIENTS - done)
@@ -318,38 +322,45 @@ def _child(database_url: str | None, data_dir: str) -> dict:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
     t = _timed("analyze_s", build, t)
-    large = {name: count_queries(url(0)) for name, url in pages.items()}
-    dashboard_queries: list[dict] = []
-    results = time_pages(client, pages, REQUESTS)
-    # The dashboard page reuses its figures while nothing they depend on changed (at most 10
-    # minutes): time the computation itself as well, every figure aggregated afresh.
-    from painclinic.web.outcomes import dashboard
 
-    builds = []
-    for _ in range(max(20, REQUESTS // 10)):
-        started = time.perf_counter()
-        dashboard.build(today)
-        builds.append((time.perf_counter() - started) * 1000)
-    builds.sort()
-    with CaptureQueriesContext(connection) as captured:
-        dashboard.build(today)
-    build_queries = len(captured)
-    # Where the computation spends its database time (the slowest queries).
-    slowest = sorted(captured.captured_queries, key=lambda q: -float(q["time"]))[:3]
-    dashboard_queries = [
-        {"ms": round(float(q["time"]) * 1000, 2), "sql": q["sql"][:160]} for q in slowest
-    ]
-    for name in results:
-        results[name]["queries"] = large[name]
-        results[name]["queries_small_db"] = small[name]
-        results[name]["queries_large_db"] = large[name]
-    results["dashboard figures computed (in-process)"] = {
-        "p50_ms": builds[len(builds) // 2],
-        "p95_ms": builds[int(0.95 * len(builds)) - 1],
-        "queries": build_queries,
-        "queries_small_db": build_queries,
-        "queries_large_db": build_queries,
-    }
+    def measure_pages(small: dict[str, int]) -> tuple[dict[str, dict], list[dict]]:
+        large = {name: count_queries(url(0)) for name, url in pages.items()}
+        results = time_pages(client, pages, REQUESTS)
+        # The dashboard page reuses its figures while nothing they depend on changed (at most
+        # 10 minutes): time the computation itself as well, every figure aggregated afresh.
+        from painclinic.web.outcomes import dashboard
+
+        builds = []
+        for _ in range(max(20, REQUESTS // 10)):
+            started = time.perf_counter()
+            dashboard.build(today)
+            builds.append((time.perf_counter() - started) * 1000)
+        builds.sort()
+        with CaptureQueriesContext(connection) as captured:
+            dashboard.build(today)
+        build_queries = len(captured)
+        # Where the computation spends its database time (the slowest queries).
+        slowest = sorted(captured.captured_queries, key=lambda q: -float(q["time"]))[:3]
+        dashboard_queries = [
+            {"ms": round(float(q["time"]) * 1000, 2), "sql": q["sql"][:160]} for q in slowest
+        ]
+        for name in results:
+            results[name]["queries"] = large[name]
+            results[name]["queries_small_db"] = small[name]
+            results[name]["queries_large_db"] = large[name]
+        results["dashboard figures computed (in-process)"] = {
+            "p50_ms": builds[len(builds) // 2],
+            "p95_ms": builds[int(0.95 * len(builds)) - 1],
+            "queries": build_queries,
+            "queries_small_db": build_queries,
+            "queries_large_db": build_queries,
+        }
+        return results, dashboard_queries
+
+    dashboard_queries: list[dict] = []
+    results: dict[str, dict] = {}
+    if not worker_only:
+        results, dashboard_queries = measure_pages(small)
     counts = {
         "patients": Patient.objects.count(),
         "responses": FollowUpResponse.objects.count(),
@@ -403,9 +414,18 @@ def _child(database_url: str | None, data_dir: str) -> dict:
     )  # fmt: skip
     mail.outbox = []
     tick_at = to_utc(today, dt.time(10, 0))
+    profiler = None
+    if os.environ.get("BENCH_PROFILE"):
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     started = time.perf_counter()
     report = run_tick(system_actor(Channel.WORKER), tick_at)
     seconds = time.perf_counter() - started
+    if profiler is not None:  # BENCH_PROFILE=file: the tick's profile, for pstats
+        profiler.disable()
+        profiler.dump_stats(os.environ["BENCH_PROFILE"])
     worker = {
         "reminders_sent": report.reminders_sent,
         "reminders_failed": report.reminders_failed,
@@ -446,7 +466,7 @@ def main() -> None:
         if outcome is None:
             continue
         results = outcome["results"]
-        floor = results["floor (ping)"]["p95_ms"]
+        floor = results["floor (ping)"]["p95_ms"] if results else 1.0
         for page, figures in results.items():
             figures["p95_over_floor"] = figures["p95_ms"] / floor
             queries = f"{figures['queries_small_db']}->{figures['queries_large_db']}"
@@ -468,7 +488,15 @@ def main() -> None:
         print(f"{database:<11} build seconds: {outcome['build_seconds']}")
         report["databases"][database] = outcome
     (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "outcomes.json").write_text(json.dumps(report, indent=2))
+    path = HERE / "results" / "outcomes.json"
+    if ONLY == "worker" and path.exists():
+        # Only the worker was run: keep the page figures of the last full run.
+        full = json.loads(path.read_text())
+        for database, outcome in report["databases"].items():
+            full["databases"].setdefault(database, outcome)["worker"] = outcome["worker"]
+        full["worker_load_average"] = report["load_average"]
+        report = full
+    path.write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from collections import Counter
 
 import pytest
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 
 from painclinic.clinical.followup import load_followup_policy
 from painclinic.web.accounts.models import Role
@@ -190,26 +191,35 @@ def test_a_worker_stopped_while_sending_never_sends_that_reminder_again(db, work
     assert Reminder.objects.filter(status=ReminderStatus.SENT).get().number == 2
 
 
-class FlakyServer:
-    """A mail backend whose server fails the first ``failures`` messages."""
+class FlakyServer(BaseEmailBackend):
+    """A mail connection whose server fails the first ``failures`` messages."""
 
     def __init__(self, failures: int) -> None:
+        super().__init__()
         self.failures = failures
         self.sent: list[str] = []
+        self.closed = 0
 
-    def __call__(self, *args, **kwargs):
+    def open(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.closed += 1
+
+    def send_messages(self, email_messages):
         if self.failures > 0:
             self.failures -= 1
             raise ConnectionRefusedError("mail server not answering")
-        self.sent.append(kwargs.get("recipient_list", args[3] if len(args) > 3 else "?"))
-        return 1
+        for message in email_messages:
+            self.sent.extend(message.to)
+        return len(email_messages)
 
 
 def test_a_transient_failure_is_retried_with_back_off(db, worker, followed, monkeypatch):
     from painclinic.web.followup import tasks
 
     server = FlakyServer(failures=1)
-    monkeypatch.setattr(tasks, "send_mail", server)
+    monkeypatch.setattr(tasks, "mail_connection", lambda: server)
     now = at(dt.date(2026, 11, 17))
     run_tick(worker, now)
     reminder = Reminder.objects.get()
@@ -226,11 +236,37 @@ def test_a_transient_failure_is_retried_with_back_off(db, worker, followed, monk
     assert len(server.sent) == 1
 
 
+def test_a_batch_goes_over_one_connection_and_a_failure_retries_only_its_reminder(
+    db, worker, users, monkeypatch
+):
+    from painclinic.web.followup import tasks
+
+    patients = [make_patient(email=f"p{i}@example.org") for i in range(3)]
+    for patient in patients:
+        granted(patient, dt.date(2026, 11, 1), users[Role.FRONT_DESK])
+        series(patient, users[Role.PHYSICIAN], DAYS)
+    server = FlakyServer(failures=1)
+    monkeypatch.setattr(tasks, "mail_connection", lambda: server)
+    report = run_tick(worker, at(dt.date(2026, 11, 17)))
+    assert (report.reminders_sent, report.reminders_failed) == (2, 1)
+    # One connection for the batch: closed after the failure (to reconnect) and at the end.
+    assert server.closed == 2
+    statuses = Counter(Reminder.objects.values_list("status", flat=True))
+    assert statuses == {ReminderStatus.SENT: 2, ReminderStatus.RETRY: 1}
+    # Each patient's own audit trail shows their link and their reminder's outcome.
+    for patient in patients:
+        events = set(
+            AuditEvent.objects.filter(patient=patient).values_list("detail__event", flat=True)
+        )
+        assert "questionnaire link issued" in events
+        assert events & {"reminder sent", "reminder will be retried"}
+
+
 def test_a_reminder_is_given_up_after_the_last_retry(db, worker, followed, monkeypatch):
     from painclinic.web.followup import tasks
 
     server = FlakyServer(failures=100)
-    monkeypatch.setattr(tasks, "send_mail", server)
+    monkeypatch.setattr(tasks, "mail_connection", lambda: server)
     now = at(dt.date(2026, 11, 17))
     for minutes in (0, *(sum(POLICY.reminders.retry_after_minutes[: i + 1]) + 1 for i in range(3))):
         run_tick(worker, now + dt.timedelta(minutes=minutes))

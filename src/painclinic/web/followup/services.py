@@ -20,12 +20,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max, Min, Q
+from django.db.models import Count, F, Max, Min, Q
 from django.utils import timezone
 
 from painclinic.clinical.errors import ClinicalInputError
@@ -75,6 +76,9 @@ COUNTED = (
     ReminderStatus.RETRY,
     ReminderStatus.UNCONFIRMED,
 )
+# The most reminders one batch claims, e-mails and records (each step one transaction): a
+# worker killed mid-batch leaves at most this many ``sending``, then ``unconfirmed``.
+REMINDER_BATCH = 200
 # How far back a series' last infusion may lie and still have follow-up to plan.
 PLANNING_HORIZON_DAYS = 120
 
@@ -97,6 +101,8 @@ class ClaimedReminder:
     time_point_label: str
     closes_on: dt.date
     number: int
+    # The single-use link's token (only its hash is stored), when one was issued with it.
+    link_token: str | None = None
 
 
 def _policy() -> FollowUpPolicy:
@@ -321,60 +327,231 @@ def do_queue_reminders(actor: Actor, now: dt.datetime) -> int:
     return len(queued)
 
 
-def _still_due(reminder: Reminder, today: dt.date) -> bool:
+def _still_due(reminder: Reminder, today: dt.date, consented: set[int]) -> bool:
+    """Still worth sending: its time point answerable today and e-mail consent standing."""
     point = reminder.time_point
     if point.status != TimePointStatus.SCHEDULED:
         return False
     scheduled = scheduled_of(point)
     if window_state(scheduled, today) not in ANSWERABLE:
         return False
-    return reminder.patient_id in _email_consented({reminder.patient_id})
+    return reminder.patient_id in consented
+
+
+def _withdraw(actor: Actor, reminders: list[Reminder]) -> None:
+    if not reminders:
+        return
+    Reminder.objects.filter(pk__in=[r.pk for r in reminders]).update(
+        status=ReminderStatus.WITHDRAWN
+    )
+    for reminder in reminders:
+        audit(
+            actor,
+            category=Category.FOLLOWUP,
+            action=Action.UPDATE,
+            patient=reminder.patient,
+            obj=reminder,
+            detail={"event": "reminder withdrawn", "reminder": reminder.pk},
+        )
+
+
+def _issue_links(actor: Actor, reminders: list[Reminder], now: dt.datetime) -> dict[int, str]:
+    """A new single-use link for each claimed reminder's time point (older ones stop working),
+    one audit event per patient; returns {reminder id: token}."""
+    point_ids = [r.time_point_id for r in reminders]
+    open_links = FollowUpLink.objects.filter(
+        time_point_id__in=point_ids, used_at__isnull=True, revoked_at__isnull=True
+    )
+    revoked = dict(
+        open_links.values("time_point_id").annotate(n=Count("id")).values_list("time_point_id", "n")
+    )
+    if revoked:
+        open_links.update(revoked_at=now)
+    tokens = [secrets.token_urlsafe(LINK_TOKEN_BYTES) for _ in reminders]
+    links = FollowUpLink.objects.bulk_create(
+        [
+            FollowUpLink(
+                time_point_id=r.time_point_id,
+                token_sha256=link_token_hash(token),
+                created_at=now,
+                expires_at=min(now + link_lifetime(), _end_of_day(r.time_point.closes_on)),
+            )
+            for r, token in zip(reminders, tokens, strict=True)
+        ]
+    )
+    for reminder, link in zip(reminders, links, strict=True):
+        audit(
+            actor,
+            category=Category.FOLLOWUP,
+            action=Action.CREATE,
+            patient=reminder.patient,
+            obj=link,
+            detail={
+                "event": "questionnaire link issued",
+                "time_point": reminder.time_point.key,
+                "reminder": reminder.pk,
+                "expires_at": link.expires_at.isoformat(),
+                "older_links_revoked": revoked.get(reminder.time_point_id, 0),
+            },
+        )
+    return {r.pk: token for r, token in zip(reminders, tokens, strict=True)}
+
+
+def _claim(
+    actor: Actor, reminder_ids: Sequence[int], now: dt.datetime, *, issue_links: bool
+) -> list[ClaimedReminder]:
+    """Mark the sendable reminders among ``reminder_ids`` ``sending`` in one transaction."""
+    if len(reminder_ids) > REMINDER_BATCH:
+        raise Refused(f"Claim at most {REMINDER_BATCH} reminders at a time.", "reminder_ids")
+    today = to_local(now).date()
+    with transaction.atomic():
+        reminders = list(
+            Reminder.objects.select_for_update()
+            .select_related("time_point", "patient")
+            .filter(
+                pk__in=list(reminder_ids),
+                status__in=(ReminderStatus.QUEUED, ReminderStatus.RETRY),
+            )
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .order_by("pk")
+        )
+        consented = _email_consented({r.patient_id for r in reminders})
+        withdrawn: list[Reminder] = []
+        claimed: list[Reminder] = []
+        points: set[int] = set()
+        for reminder in reminders:
+            if not _still_due(reminder, today, consented):
+                withdrawn.append(reminder)
+            elif reminder.time_point_id not in points:  # one link per time point per batch
+                points.add(reminder.time_point_id)
+                claimed.append(reminder)
+        _withdraw(actor, withdrawn)
+        if not claimed:
+            return []
+        Reminder.objects.filter(pk__in=[r.pk for r in claimed]).update(
+            status=ReminderStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now
+        )
+        tokens = _issue_links(actor, claimed, now) if issue_links else {}
+    return [
+        ClaimedReminder(
+            reminder_id=r.pk,
+            time_point_id=r.time_point_id,
+            to_address=r.to_address,
+            patient_name=r.patient.preferred_name or r.patient.legal_given_name,
+            time_point_label=r.time_point.label,
+            closes_on=r.time_point.closes_on,
+            number=r.number,
+            link_token=tokens.get(r.pk),
+        )
+        for r in claimed
+    ]
+
+
+@service(ROLES.send_reminders, category=Category.FOLLOWUP, action=Action.UPDATE)
+def do_claim_reminders(
+    actor: Actor, reminder_ids: Sequence[int], now: dt.datetime
+) -> list[ClaimedReminder]:
+    """Claim a batch of reminders (at most ``REMINDER_BATCH``) just before their e-mails go,
+    and issue each its single-use link, in one transaction.
+
+    Each sendable one becomes ``sending`` and gets a new link to its time point (older links
+    stop working); one audit event per patient records the link. A reminder no longer due
+    (answered, consent withdrawn, window closed) is ``withdrawn`` instead, audited. Another
+    worker's claim, or a retry whose back-off has not passed, leaves a reminder alone; so does
+    a second reminder of a time point already in the batch (it waits for the next batch).
+    """
+    return _claim(actor, reminder_ids, now, issue_links=True)
 
 
 @service(ROLES.send_reminders, category=Category.FOLLOWUP, action=Action.UPDATE)
 def do_claim_reminder(actor: Actor, reminder_id: int, now: dt.datetime) -> ClaimedReminder | None:
-    """Mark one reminder ``sending`` just before its e-mail goes (None: nothing to send).
+    """Mark one reminder ``sending`` (no link; None: nothing to send), as
+    :func:`do_claim_reminders` does for a batch."""
+    claimed = _claim(actor, [reminder_id], now, issue_links=False)
+    return claimed[0] if claimed else None
 
-    A reminder no longer due (answered, consent withdrawn, window closed) is ``withdrawn``
-    instead. Another worker holding it, or a retry not yet due, leaves it alone.
-    """
+
+@dataclass(frozen=True)
+class ReminderOutcome:
+    """What became of one claimed reminder's e-mail: no error (sent), a transient error, or a
+    permanent one (the address was refused)."""
+
+    reminder_id: int
+    error: str = ""
+    permanent: bool = False
+
+
+def _record(actor: Actor, outcomes: Sequence[ReminderOutcome], now: dt.datetime) -> dict[int, str]:
+    policy = _policy()
+    by_id = {o.reminder_id: o for o in outcomes}
+    statuses: dict[int, str] = {}
     with transaction.atomic():
-        reminder = (
+        reminders = list(
             Reminder.objects.select_for_update()
-            .select_related("time_point", "patient")
-            .filter(pk=reminder_id)
-            .first()
+            .select_related("patient")
+            .filter(pk__in=list(by_id))
+            .order_by("pk")
         )
-        if reminder is None or reminder.status not in (ReminderStatus.QUEUED, ReminderStatus.RETRY):
-            return None
-        if reminder.next_attempt_at is not None and reminder.next_attempt_at > now:
-            return None
-        if not _still_due(reminder, to_local(now).date()):
-            reminder.status = ReminderStatus.WITHDRAWN
-            reminder.save(update_fields=["status"])
+        changed: list[Reminder] = []
+        for reminder in reminders:
+            outcome = by_id[reminder.pk]
+            if reminder.status != ReminderStatus.SENDING:
+                statuses[reminder.pk] = str(reminder.status)
+                continue
+            if not outcome.error:
+                reminder.status = ReminderStatus.SENT
+                reminder.sent_at = now
+                reminder.last_error = ""
+                event = "reminder sent"
+            else:
+                delay = (
+                    None
+                    if outcome.permanent
+                    else retry_delay_minutes(policy.reminders, reminder.attempts)
+                )
+                reminder.last_error = outcome.error[:300]
+                if delay is None:
+                    reminder.status = ReminderStatus.FAILED
+                    reminder.next_attempt_at = None
+                    event = "reminder failed"
+                else:
+                    reminder.status = ReminderStatus.RETRY
+                    reminder.next_attempt_at = now + dt.timedelta(minutes=delay)
+                    event = "reminder will be retried"
+            changed.append(reminder)
+            statuses[reminder.pk] = str(reminder.status)
             audit(
                 actor,
                 category=Category.FOLLOWUP,
                 action=Action.UPDATE,
                 patient=reminder.patient,
                 obj=reminder,
-                detail={"event": "reminder withdrawn", "reminder": reminder.pk},
+                detail={
+                    "event": event,
+                    "reminder": reminder.pk,
+                    "number": reminder.number,
+                    "attempt": reminder.attempts,
+                    **({"error": reminder.last_error} if outcome.error else {}),
+                },
             )
-            return None
-        reminder.status = ReminderStatus.SENDING
-        reminder.attempts += 1
-        reminder.claimed_at = now
-        reminder.save(update_fields=["status", "attempts", "claimed_at"])
-        patient = reminder.patient
-        return ClaimedReminder(
-            reminder_id=reminder.pk,
-            time_point_id=reminder.time_point_id,
-            to_address=reminder.to_address,
-            patient_name=patient.preferred_name or patient.legal_given_name,
-            time_point_label=reminder.time_point.label,
-            closes_on=reminder.time_point.closes_on,
-            number=reminder.number,
+        Reminder.objects.bulk_update(
+            changed, ["status", "sent_at", "last_error", "next_attempt_at"], batch_size=500
         )
+    return statuses
+
+
+@service(ROLES.send_reminders, category=Category.FOLLOWUP, action=Action.UPDATE)
+def do_record_reminder_outcomes(
+    actor: Actor, outcomes: Sequence[ReminderOutcome], now: dt.datetime
+) -> dict[int, str]:
+    """Record what became of a batch of claimed reminders' e-mails in one transaction, one
+    audit event per patient; returns {reminder id: new status}.
+
+    No error: ``sent``. A transient error: ``retry`` after the policy's back-off, or ``failed``
+    once the retries are used up. A permanent error (the address was refused): ``failed``. A
+    reminder no longer ``sending`` (marked unconfirmed meanwhile) keeps its status.
+    """
+    return _record(actor, outcomes, now)
 
 
 @service(ROLES.send_reminders, category=Category.FOLLOWUP, action=Action.UPDATE)
@@ -386,52 +563,10 @@ def do_record_reminder_outcome(
     error: str = "",
     permanent: bool = False,
 ) -> str:
-    """Record what became of a claimed reminder's e-mail; returns its new status.
-
-    No error: ``sent``. A transient error: ``retry`` after the policy's back-off, or ``failed``
-    once the retries are used up. A permanent error (the address was refused): ``failed``.
-    """
-    policy = _policy()
-    with transaction.atomic():
-        reminder = (
-            Reminder.objects.select_for_update().select_related("patient").get(pk=reminder_id)
-        )
-        if reminder.status != ReminderStatus.SENDING:
-            return str(reminder.status)
-        if not error:
-            reminder.status = ReminderStatus.SENT
-            reminder.sent_at = now
-            reminder.last_error = ""
-            fields = ["status", "sent_at", "last_error"]
-            event = "reminder sent"
-        else:
-            delay = None if permanent else retry_delay_minutes(policy.reminders, reminder.attempts)
-            reminder.last_error = error[:300]
-            if delay is None:
-                reminder.status = ReminderStatus.FAILED
-                reminder.next_attempt_at = None
-                event = "reminder failed"
-            else:
-                reminder.status = ReminderStatus.RETRY
-                reminder.next_attempt_at = now + dt.timedelta(minutes=delay)
-                event = "reminder will be retried"
-            fields = ["status", "last_error", "next_attempt_at"]
-        reminder.save(update_fields=fields)
-        audit(
-            actor,
-            category=Category.FOLLOWUP,
-            action=Action.UPDATE,
-            patient=reminder.patient,
-            obj=reminder,
-            detail={
-                "event": event,
-                "reminder": reminder.pk,
-                "number": reminder.number,
-                "attempt": reminder.attempts,
-                **({"error": reminder.last_error} if error else {}),
-            },
-        )
-        return str(reminder.status)
+    """Record what became of one claimed reminder's e-mail (see
+    :func:`do_record_reminder_outcomes`); returns its new status."""
+    statuses = _record(actor, [ReminderOutcome(reminder_id, error, permanent)], now)
+    return statuses.get(reminder_id, "")
 
 
 def sendable_reminder_ids(now: dt.datetime) -> list[int]:

@@ -8,27 +8,30 @@ as a command would; it never builds a request.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import smtplib
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, mailers
+from django.core.mail.backends.base import BaseEmailBackend
 from django.tasks import task
 from django.utils import timezone
 
 from painclinic.web.followup.services import (
+    REMINDER_BATCH,
     ClaimedReminder,
-    do_claim_reminder,
-    do_issue_link,
+    ReminderOutcome,
+    do_claim_reminders,
     do_plan_followup,
     do_queue_reminders,
-    do_record_reminder_outcome,
+    do_record_reminder_outcomes,
     sendable_reminder_ids,
 )
 from painclinic.web.lib.actor import Actor, Channel
 from painclinic.web.lib.clinictime import to_local
-from painclinic.web.lib.service import Refused
 
 CRISIS_LINE = (
     "If you are thinking of harming yourself, call or text 9-8-8 (Suicide Crisis Helpline) "
@@ -75,23 +78,66 @@ def reminder_email(claimed: ClaimedReminder, link: str | None = None) -> tuple[s
     return subject, body
 
 
-def _send(claimed: ClaimedReminder, link: str | None = None) -> tuple[str, bool]:
-    """Send one reminder: ("", False) when it went; (error, permanent) when it did not."""
+def reminder_message(claimed: ClaimedReminder) -> EmailMessage:
+    """The e-mail of one claimed reminder, with its single-use link when one was issued."""
+    link = link_url(claimed.link_token) if claimed.link_token else None
     subject, body = reminder_email(claimed, link)
+    return EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [claimed.to_address])
+
+
+def send_batch(claimed: list[ClaimedReminder]) -> list[ReminderOutcome]:
+    """Send a batch of reminders over one mail-server connection; each one's outcome.
+
+    A refused address is a permanent failure; anything else (the server down or slow) is
+    transient, tried again later, and the connection is opened afresh for the next message.
+    """
+    outcomes = []
+    connection = mail_connection()
     try:
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [claimed.to_address])
-    except smtplib.SMTPRecipientsRefused as error:
-        return f"address refused: {error}", True
-    except (OSError, smtplib.SMTPException) as error:  # a server down or slow: try again later
-        return f"{type(error).__name__}: {error}", False
-    return "", False
+        for one in claimed:
+            try:
+                connection.open()  # kept open for the batch (a no-op once it is)
+                connection.send_messages([reminder_message(one)])
+            except smtplib.SMTPRecipientsRefused as error:
+                outcomes.append(ReminderOutcome(one.reminder_id, f"address refused: {error}", True))
+            except (OSError, smtplib.SMTPException) as error:
+                outcomes.append(
+                    ReminderOutcome(one.reminder_id, f"{type(error).__name__}: {error}")
+                )
+                _close_quietly(connection)
+            else:
+                outcomes.append(ReminderOutcome(one.reminder_id))
+    finally:
+        _close_quietly(connection)
+    return outcomes
+
+
+def mail_connection() -> BaseEmailBackend:
+    """A new connection of the default mailer (``settings.MAILERS``), for one batch."""
+    return mailers.default
+
+
+def _close_quietly(connection: BaseEmailBackend) -> None:
+    with contextlib.suppress(OSError, smtplib.SMTPException):
+        connection.close()
+
+
+def reminder_batch_size() -> int:
+    """Reminders per batch: ``settings.FOLLOWUP_REMINDER_BATCH`` or the environment's
+    ``PAINCLINIC_FOLLOWUP_REMINDER_BATCH`` (tests), else ``REMINDER_BATCH``; never above it."""
+    configured = getattr(settings, "FOLLOWUP_REMINDER_BATCH", None) or os.environ.get(
+        "PAINCLINIC_FOLLOWUP_REMINDER_BATCH"
+    )
+    size = int(configured) if configured else REMINDER_BATCH
+    return max(1, min(size, REMINDER_BATCH))
 
 
 def run_tick(actor: Actor, now: dt.datetime | None = None) -> TickReport:
     """One tick of the follow-up worker (also ``painclinic worker --once``).
 
-    ``now`` freezes the tick's clock (tests walk a series day by day); by default each step
-    reads the real clock, so a long batch records when each e-mail really went.
+    Reminders go in batches: one transaction claims a batch and issues its links, the e-mails
+    go over one connection, one transaction records their outcomes. ``now`` freezes the tick's
+    clock (tests walk a series day by day); by default each step reads the real clock.
     """
 
     def clock() -> dt.datetime:
@@ -101,23 +147,16 @@ def run_tick(actor: Actor, now: dt.datetime | None = None) -> TickReport:
     planned = do_plan_followup(actor, to_local(now_at_start).date())
     queued = do_queue_reminders(actor, now_at_start)
     sent = failed = 0
-    for reminder_id in sendable_reminder_ids(now_at_start):
-        claimed = do_claim_reminder(actor, reminder_id, clock())
-        if claimed is None:
+    ids = sendable_reminder_ids(now_at_start)
+    size = reminder_batch_size()
+    for start in range(0, len(ids), size):
+        claimed = do_claim_reminders(actor, ids[start : start + size], clock())
+        if not claimed:
             continue
-        # A new single-use link goes with each reminder (it replaces the one sent before).
-        try:
-            link = link_url(do_issue_link(actor, claimed.time_point_id, clock()).token)
-        except Refused:
-            link = None
-        error, permanent = _send(claimed, link)
-        status = do_record_reminder_outcome(
-            actor, reminder_id, clock(), error=error, permanent=permanent
-        )
-        if status == "sent":
-            sent += 1
-        else:
-            failed += 1
+        outcomes = send_batch(claimed)
+        statuses = do_record_reminder_outcomes(actor, outcomes, clock())
+        sent += sum(1 for status in statuses.values() if status == "sent")
+        failed += sum(1 for status in statuses.values() if status != "sent")
     return TickReport(
         series_planned=planned.created,
         series_replanned=planned.replanned,
