@@ -18,6 +18,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 from painclinic.clinical.followup import load_followup_policy
 from painclinic.web.accounts.models import Role
 from painclinic.web.accounts.services import system_actor
+from painclinic.web.audit.chain import verify_chain
 from painclinic.web.audit.models import AuditEvent, Category
 from painclinic.web.followup.models import (
     FollowUpTimePoint,
@@ -260,6 +261,10 @@ def test_a_batch_goes_over_one_connection_and_a_failure_retries_only_its_reminde
         )
         assert "questionnaire link issued" in events
         assert events & {"reminder sent", "reminder will be retried"}
+    # The batch's events are sealed and linked like any others: the chain verifies.
+    report = verify_chain()
+    assert report.ok, report.reason
+    assert report.checked == AuditEvent.objects.count()
 
 
 def test_a_reminder_is_given_up_after_the_last_retry(db, worker, followed, monkeypatch):

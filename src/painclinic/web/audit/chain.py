@@ -17,10 +17,11 @@ they name.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -203,6 +204,73 @@ def append_event(**fields: Any) -> AuditEvent:
                 lambda: checkpoints.append_checkpoint_after_commit(sequence, sealed)
             )
     return event
+
+
+def append_events(rows: Sequence[dict[str, Any]]) -> list[AuditEvent]:
+    """Append several events, in order, inside the caller's transaction: one chain lock, one
+    head read and one multi-row INSERT per 500 events instead of those per event.
+
+    Each row holds the fields ``append_event`` takes; each event is sealed and linked exactly
+    as ``append_event`` would (the same seal, the same checkpoints after the commit), so the
+    chain cannot tell the two apart. For a worker that audits hundreds of records at once.
+    """
+    if not rows:
+        return []
+    keys = keyring()
+    head_sql, insert_sql, columns = _statements()
+    values_at = insert_sql.index(" VALUES ")
+    marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    quote = connection.ops.quote_name
+    pk_column = quote(str(AuditEvent._meta.pk.column if AuditEvent._meta.pk else "id"))
+    events: list[AuditEvent] = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_KEY])
+        cursor.execute(head_sql)
+        head = cursor.fetchone()
+        sequence, previous = (head[0], head[1]) if head else (0, GENESIS_HASH)
+        first_keyed = head is None or not head[2]
+        for start in range(0, len(rows), 500):
+            chunk: list[AuditEvent] = []
+            for fields in rows[start : start + 500]:
+                sequence += 1
+                event = AuditEvent(
+                    sequence=sequence,
+                    previous_hash=previous,
+                    occurred_at=timezone.now(),
+                    key_id=keys.current_id,
+                    **fields,
+                )
+                event.detail = json.loads(_canonical(event.detail or {}))
+                event.event_hash = keyed_hash(event, keys.current_key)
+                previous = event.event_hash
+                chunk.append(event)
+            values = [
+                field.get_db_prep_save(getattr(event, field.attname), connection)
+                for event in chunk
+                for field in columns
+            ]
+            statement = insert_sql[:values_at] + " VALUES " + ", ".join([marks] * len(chunk))
+            statement += f" RETURNING {pk_column}, {quote('sequence')}"
+            cursor.execute(statement, values)
+            ids = dict((row[1], row[0]) for row in cursor.fetchall())
+            for event in chunk:
+                event.pk = ids[event.sequence]
+                event._state.adding = False
+                event._state.db = connection.alias
+            events.extend(chunk)
+        for index, event in enumerate(events):
+            if (
+                first_keyed and index == 0
+            ) or event.sequence % settings.AUDIT_CHECKPOINT_EVERY == 0:
+                transaction.on_commit(
+                    functools.partial(
+                        checkpoints.append_checkpoint_after_commit,
+                        event.sequence,
+                        event.event_hash,
+                    )
+                )
+    return events
 
 
 def checkpoint_head(path: Path | None = None) -> str | None:

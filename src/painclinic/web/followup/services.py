@@ -1,18 +1,23 @@
 """Follow-up services: plan each series' time points, queue reminders, record each e-mail.
 
-Sending an e-mail cannot be part of a database transaction, so a reminder goes through three
-committed steps, each its own service call (the worker in ``tasks.py`` calls them in turn):
+Sending an e-mail cannot be part of a database transaction, so reminders go through three
+committed steps, each its own service call (the worker in ``tasks.py`` calls them in turn, a
+batch of up to ``REMINDER_BATCH`` reminders at a time):
 
 1. :func:`do_queue_reminders` creates a ``queued`` reminder for each time point whose
    reminder is due (``clinical.followup.reminder_due``); the unique (time point, day) row makes
    a second worker or a second tick a no-op;
-2. :func:`do_claim_reminder` marks it ``sending`` (committed) just before the e-mail goes;
-3. :func:`do_record_reminder_outcome` marks it ``sent``, ``retry`` (a transient failure, with
-   the policy's back-off) or ``failed``.
+2. :func:`do_claim_reminders` marks a batch ``sending`` and issues each its single-use link
+   (one transaction) just before the e-mails go;
+3. :func:`do_record_reminder_outcomes` marks each ``sent``, ``retry`` (a transient failure,
+   with the policy's back-off) or ``failed`` (one transaction).
 
-A worker that stops between 2 and 3 leaves a ``sending`` reminder: the next tick marks it
-``unconfirmed`` and never sends it again, so no patient gets the same reminder twice; staff
-see it on the patient's follow-up.
+A worker that stops between 2 and 3 leaves its batch ``sending`` (up to ``REMINDER_BATCH``
+reminders, some of which may have reached the patient): the next tick after the lease marks
+them ``unconfirmed`` and never sends them again, so no patient gets the same reminder twice;
+staff see it on the patient's follow-up. Every step writes one audit event per patient it
+touched (the audit report and the portal's access log filter by patient), appended as one
+batch (``audit.services.audit_each``: one chain lock and one INSERT per batch).
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from painclinic.clinical.followup import (
 from painclinic.clinical.instruments import ItemKind, ItemSpec, template
 from painclinic.clinical.instruments import score as clinical_score
 from painclinic.web.accounts.models import Role
-from painclinic.web.audit.services import Action, Category, audit
+from painclinic.web.audit.services import Action, Category, audit, audit_each
 from painclinic.web.followup.escalation import escalate_submission
 from painclinic.web.followup.models import (
     AnswerChannel,
@@ -157,6 +162,8 @@ def do_plan_followup(actor: Actor, today: dt.date) -> PlanningSummary:
         existing.setdefault(point.plan_id, {})[point.key] = point
     now = timezone.now()
     created = replanned = cancelled = 0
+    all_new: list[FollowUpTimePoint] = []
+    events: list[tuple[str, tuple[Any, Any, dict[str, Any]]]] = []
     with transaction.atomic():
         for plan_id, patient_id in plans:
             points = existing.get(plan_id, {})
@@ -168,12 +175,15 @@ def do_plan_followup(actor: Actor, today: dt.date) -> PlanningSummary:
                     point.save(update_fields=["status", "version"])
                 if open_points:
                     cancelled += 1
-                    audit(
-                        actor,
-                        category=Category.FOLLOWUP,
-                        action=Action.UPDATE,
-                        patient=Patient(pk=patient_id),
-                        detail={"event": "follow-up cancelled", "plan": plan_id},
+                    events.append(
+                        (
+                            Action.UPDATE,
+                            (
+                                Patient(pk=patient_id),
+                                None,
+                                {"event": "follow-up cancelled", "plan": plan_id},
+                            ),
+                        )
                     )
                 continue
             first, last = series[plan_id]
@@ -210,23 +220,37 @@ def do_plan_followup(actor: Actor, today: dt.date) -> PlanningSummary:
                     point.save(update_fields=[*dates, "status", "replanned_at", "version"])
                     moved = True
             if new_rows:
-                FollowUpTimePoint.objects.bulk_create(new_rows)
+                all_new.extend(new_rows)
                 created += 1
             if moved:
                 replanned += 1
             if new_rows or moved:
-                audit(
-                    actor,
-                    category=Category.FOLLOWUP,
-                    action=Action.CREATE if new_rows and not points else Action.UPDATE,
-                    patient=Patient(pk=patient_id),
-                    detail={
-                        "event": "follow-up planned" if not points else "follow-up re-planned",
-                        "plan": plan_id,
-                        "first_infusion": first.isoformat(),
-                        "last_infusion": last.isoformat(),
-                    },
+                events.append(
+                    (
+                        Action.CREATE if new_rows and not points else Action.UPDATE,
+                        (
+                            Patient(pk=patient_id),
+                            None,
+                            {
+                                "event": "follow-up planned"
+                                if not points
+                                else "follow-up re-planned",
+                                "plan": plan_id,
+                                "first_infusion": first.isoformat(),
+                                "last_infusion": last.isoformat(),
+                            },
+                        ),
+                    )
                 )
+        FollowUpTimePoint.objects.bulk_create(all_new, batch_size=1000)
+        # One audit event per series, written in one batch per action, in plan order.
+        for action in (Action.CREATE, Action.UPDATE):
+            audit_each(
+                actor,
+                category=Category.FOLLOWUP,
+                action=action,
+                events=[event for kind, event in events if kind == action],
+            )
     return PlanningSummary(created=created, replanned=replanned, cancelled=cancelled)
 
 
@@ -262,17 +286,23 @@ def do_queue_reminders(actor: Actor, now: dt.datetime) -> int:
                 status=ReminderStatus.SENDING, claimed_at__lt=now - SENDING_LEASE
             )
         )
-        for reminder in stale:
-            reminder.status = ReminderStatus.UNCONFIRMED
-            reminder.save(update_fields=["status"])
-            audit(
-                actor,
-                category=Category.FOLLOWUP,
-                action=Action.UPDATE,
-                patient=Patient(pk=reminder.patient_id),
-                obj=reminder,
-                detail={"event": "reminder unconfirmed", "reminder": reminder.pk},
+        if stale:
+            Reminder.objects.filter(pk__in=[r.pk for r in stale]).update(
+                status=ReminderStatus.UNCONFIRMED
             )
+        audit_each(
+            actor,
+            category=Category.FOLLOWUP,
+            action=Action.UPDATE,
+            events=[
+                (
+                    Patient(pk=r.patient_id),
+                    r,
+                    {"event": "reminder unconfirmed", "reminder": r.pk},
+                )
+                for r in stale
+            ],
+        )
         points = list(
             FollowUpTimePoint.objects.filter(
                 status=TimePointStatus.SCHEDULED, opens_on__lte=today, closes_on__gte=today
@@ -344,15 +374,14 @@ def _withdraw(actor: Actor, reminders: list[Reminder]) -> None:
     Reminder.objects.filter(pk__in=[r.pk for r in reminders]).update(
         status=ReminderStatus.WITHDRAWN
     )
-    for reminder in reminders:
-        audit(
-            actor,
-            category=Category.FOLLOWUP,
-            action=Action.UPDATE,
-            patient=reminder.patient,
-            obj=reminder,
-            detail={"event": "reminder withdrawn", "reminder": reminder.pk},
-        )
+    audit_each(
+        actor,
+        category=Category.FOLLOWUP,
+        action=Action.UPDATE,
+        events=[
+            (r.patient, r, {"event": "reminder withdrawn", "reminder": r.pk}) for r in reminders
+        ],
+    )
 
 
 def _issue_links(actor: Actor, reminders: list[Reminder], now: dt.datetime) -> dict[int, str]:
@@ -379,21 +408,25 @@ def _issue_links(actor: Actor, reminders: list[Reminder], now: dt.datetime) -> d
             for r, token in zip(reminders, tokens, strict=True)
         ]
     )
-    for reminder, link in zip(reminders, links, strict=True):
-        audit(
-            actor,
-            category=Category.FOLLOWUP,
-            action=Action.CREATE,
-            patient=reminder.patient,
-            obj=link,
-            detail={
-                "event": "questionnaire link issued",
-                "time_point": reminder.time_point.key,
-                "reminder": reminder.pk,
-                "expires_at": link.expires_at.isoformat(),
-                "older_links_revoked": revoked.get(reminder.time_point_id, 0),
-            },
-        )
+    audit_each(
+        actor,
+        category=Category.FOLLOWUP,
+        action=Action.CREATE,
+        events=[
+            (
+                reminder.patient,
+                link,
+                {
+                    "event": "questionnaire link issued",
+                    "time_point": reminder.time_point.key,
+                    "reminder": reminder.pk,
+                    "expires_at": link.expires_at.isoformat(),
+                    "older_links_revoked": revoked.get(reminder.time_point_id, 0),
+                },
+            )
+            for reminder, link in zip(reminders, links, strict=True)
+        ],
+    )
     return {r.pk: token for r, token in zip(reminders, tokens, strict=True)}
 
 
@@ -493,6 +526,7 @@ def _record(actor: Actor, outcomes: Sequence[ReminderOutcome], now: dt.datetime)
             .order_by("pk")
         )
         changed: list[Reminder] = []
+        events: list[tuple[Any, Any, dict[str, Any]]] = []
         for reminder in reminders:
             outcome = by_id[reminder.pk]
             if reminder.status != ReminderStatus.SENDING:
@@ -520,20 +554,20 @@ def _record(actor: Actor, outcomes: Sequence[ReminderOutcome], now: dt.datetime)
                     event = "reminder will be retried"
             changed.append(reminder)
             statuses[reminder.pk] = str(reminder.status)
-            audit(
-                actor,
-                category=Category.FOLLOWUP,
-                action=Action.UPDATE,
-                patient=reminder.patient,
-                obj=reminder,
-                detail={
-                    "event": event,
-                    "reminder": reminder.pk,
-                    "number": reminder.number,
-                    "attempt": reminder.attempts,
-                    **({"error": reminder.last_error} if outcome.error else {}),
-                },
+            events.append(
+                (
+                    reminder.patient,
+                    reminder,
+                    {
+                        "event": event,
+                        "reminder": reminder.pk,
+                        "number": reminder.number,
+                        "attempt": reminder.attempts,
+                        **({"error": reminder.last_error} if outcome.error else {}),
+                    },
+                )
             )
+        audit_each(actor, category=Category.FOLLOWUP, action=Action.UPDATE, events=events)
         Reminder.objects.bulk_update(
             changed, ["status", "sent_at", "last_error", "next_attempt_at"], batch_size=500
         )
