@@ -306,6 +306,40 @@ def test_the_writer_appends_a_checkpoint_every_n_events_after_commit(
     assert verify_chain().ok
 
 
+def test_a_batch_of_events_is_sealed_linked_and_checkpointed_like_single_ones(
+    users, patient, settings, django_capture_on_commit_callbacks
+):
+    """The worker's batched appends (audit_each) make the same chain as one-by-one appends:
+    the same links and seals (verify passes, then detects an edit in the batch), and the same
+    checkpoints every N events, after the commit."""
+    from painclinic.web.audit.services import audit_each
+
+    settings.AUDIT_CHECKPOINT_EVERY = 5
+    actor = actor_as(users[Role.NURSE], "worker")
+    with django_capture_on_commit_callbacks(execute=True):
+        record_views(users, patient, 2)
+        with transaction.atomic():
+            audit_each(
+                actor,
+                category=Category.DEMOGRAPHICS,
+                action=Action.VIEW,
+                events=[(patient, None, {"n": n}) for n in range(10)],
+            )
+        record_views(users, patient, 1)
+    events = list(AuditEvent.objects.order_by("sequence"))
+    assert [e.sequence for e in events] == list(range(1, 14))
+    assert [e.detail.get("n") for e in events[2:12]] == list(range(10))
+    lines = checkpoints.read_checkpoints(Path(settings.AUDIT_CHECKPOINT_FILE))
+    assert [(c.sequence, c.head_hash) for c in lines] == [
+        (e.sequence, e.event_hash) for e in events if e.sequence in (1, 5, 10)
+    ]
+    assert verify_chain().ok
+    drop_triggers()
+    execute("UPDATE audit_auditevent SET detail = %s WHERE sequence = %s", ['{"n": 99}', 7])
+    report = verify_chain()
+    assert not report.ok and report.first_bad_sequence == 7, report.reason
+
+
 def test_a_rolled_back_event_leaves_no_checkpoint(users, patient, settings):
     settings.AUDIT_CHECKPOINT_EVERY = 1
     with pytest.raises(RuntimeError), transaction.atomic():
