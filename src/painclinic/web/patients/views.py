@@ -19,12 +19,11 @@ from painclinic.web.patients.forms import (
     WeightCorrectionForm,
     WeightForm,
 )
-from painclinic.web.patients.models import WeightMeasurement
+from painclinic.web.patients.models import Consent, WeightMeasurement
 from painclinic.web.patients.roles import ROLES
 from painclinic.web.patients.search import MAX_RESULTS, search_patients
 from painclinic.web.patients.services import (
     EditConflict,
-    current_consents,
     do_correct_weight,
     do_record_consent,
     do_record_weight,
@@ -87,13 +86,18 @@ def detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     )
     corrected_ids = {w.correction_of_id for w in weights if w.correction_of_id}
     current = next((w for w in weights if w.pk not in corrected_ids), None)
+    # One read of the consents (newest first) gives both the latest of each kind and the list.
+    consents = list(patient.consents.select_related("recorded_by"))
+    latest: dict[str, Consent] = {}
+    for consent in consents:
+        latest.setdefault(consent.kind, consent)
     context = {
         "patient": patient,
         "weights": weights,
         "corrected_ids": corrected_ids,
         "current_weight": current,
-        "consents": current_consents(patient),
-        "consent_history": list(patient.consents.select_related("recorded_by")[:20]),
+        "consents": latest,
+        "consent_history": consents[:20],
         "revision_count": patient.revisions.count(),
         "can_edit": acting_user(request).role in ROLES.update_patient,
         "can_weigh": acting_user(request).role in ROLES.record_weight,
