@@ -408,6 +408,7 @@ def _child(database_url: str | None, data_dir: str) -> dict:
     columns = [
         "session_id",
         "observed_at",
+        "phase",
         "systolic_bp_mmhg",
         "diastolic_bp_mmhg",
         "heart_rate_bpm",
@@ -433,6 +434,7 @@ def _child(database_url: str | None, data_dir: str) -> dict:
                 yield (
                     sid,
                     adapt(base + dt.timedelta(minutes=minute)),
+                    "infusion",
                     120 + minute % 17,
                     75,
                     70,

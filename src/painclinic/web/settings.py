@@ -282,6 +282,9 @@ WORKER_TICK_SECONDS = env_int("PAINCLINIC_WORKER_TICK_SECONDS", 60, minimum=5)
 PUBLIC_BASE_URL = env_str("PAINCLINIC_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 # A reminder's single-use questionnaire link works this long (never after its window closes).
 FOLLOWUP_LINK_HOURS = env_int("PAINCLINIC_FOLLOWUP_LINK_HOURS", 72, minimum=1)
+# Reminders claimed, sent and recorded together by the worker (at most 200): a worker stopped
+# in the middle of a batch leaves at most this many reminders unconfirmed (never sent twice).
+FOLLOWUP_REMINDER_BATCH = env_int("PAINCLINIC_FOLLOWUP_REMINDER_BATCH", 200, minimum=1)
 # What a patient brings on an infusion day (shown on the portal; the clinic's own words).
 INFUSION_WHAT_TO_BRING = env_str(
     "PAINCLINIC_INFUSION_WHAT_TO_BRING",

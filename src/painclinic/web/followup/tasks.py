@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import smtplib
 from dataclasses import dataclass
 
@@ -123,13 +122,9 @@ def _close_quietly(connection: BaseEmailBackend) -> None:
 
 
 def reminder_batch_size() -> int:
-    """Reminders per batch: ``settings.FOLLOWUP_REMINDER_BATCH`` or the environment's
-    ``PAINCLINIC_FOLLOWUP_REMINDER_BATCH`` (tests), else ``REMINDER_BATCH``; never above it."""
-    configured = getattr(settings, "FOLLOWUP_REMINDER_BATCH", None) or os.environ.get(
-        "PAINCLINIC_FOLLOWUP_REMINDER_BATCH"
-    )
-    size = int(configured) if configured else REMINDER_BATCH
-    return max(1, min(size, REMINDER_BATCH))
+    """Reminders per batch: ``settings.FOLLOWUP_REMINDER_BATCH``
+    (``PAINCLINIC_FOLLOWUP_REMINDER_BATCH``), never above ``REMINDER_BATCH``."""
+    return max(1, min(int(settings.FOLLOWUP_REMINDER_BATCH), REMINDER_BATCH))
 
 
 def run_tick(actor: Actor, now: dt.datetime | None = None) -> TickReport:
