@@ -20,10 +20,6 @@ from painclinic.web.lib.http import actor_of
 
 LAST_SEEN_KEY = "painclinic_last_seen"
 LOGIN_AT_KEY = "painclinic_login_at"
-# The last-seen time is written back at most this often: a write of the session row on every
-# page view cost more than the rest of a search page (bench/bench_web.py). A session therefore
-# ends between SESSION_IDLE_MINUTES less this and SESSION_IDLE_MINUTES after the last request.
-LAST_SEEN_RESOLUTION_S = 30
 
 
 class SessionTimeoutMiddleware:
@@ -57,8 +53,7 @@ class SessionTimeoutMiddleware:
                     else f"You were signed out after {settings.SESSION_ABSOLUTE_HOURS} hours.",
                 )
                 return redirect(f"{reverse('accounts:login')}?next={request.path}")
-            if LAST_SEEN_KEY not in request.session or now - last_seen >= LAST_SEEN_RESOLUTION_S:
-                request.session[LAST_SEEN_KEY] = now
+            request.session[LAST_SEEN_KEY] = now
         return self.get_response(request)
 
 
