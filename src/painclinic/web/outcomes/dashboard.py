@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from django.core.cache import cache
 from django.db.models import Count, Max, Q
 
-from painclinic.clinical import load_conditions, load_protocols
+from painclinic.clinical import load_conditions
 from painclinic.clinical.followup import load_followup_policy
 from painclinic.web.followup.models import FollowUpTimePoint, TimePointStatus
 from painclinic.web.infusions.models import AdverseEvent, AESeverity, AEType, InfusionSession
+from painclinic.web.lib import policies
 from painclinic.web.outcomes.history import GIVEN
 from painclinic.web.outcomes.models import PlanOutcome
 from painclinic.web.outcomes.stats import wilson_interval
@@ -96,7 +97,7 @@ class Dashboard:
 
 def _names() -> tuple[dict[str, str], dict[str, str]]:
     conditions = {k: v.name for k, v in load_conditions().conditions.items()}
-    protocols = {k: p.title for k, p in load_protocols().protocols.items()}
+    protocols = {k: p.title for k, p in policies.protocols().protocols.items()}
     return conditions, protocols
 
 

@@ -10,17 +10,17 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from painclinic.clinical import ProtocolLibrary, load_protocols
+from painclinic.clinical import ProtocolLibrary
 from painclinic.clinical.outcomes import (
     DurabilityResult,
     Recommendation,
     RecommendationResult,
     assess_durability,
-    load_responder_policy,
     recommend,
 )
 from painclinic.clinical.protocols import offered_protocols
 from painclinic.web.audit.services import Action, Category, audit
+from painclinic.web.lib import policies
 from painclinic.web.lib.service import Actor, Refused, service
 from painclinic.web.outcomes.history import (
     BOOSTERS,
@@ -176,7 +176,7 @@ def _rows(track: PlanTrack, durability: DurabilityResult | None) -> list[dict[st
 def patient_outcome(patient: Patient, library: ProtocolLibrary | None = None) -> PatientOutcome:
     """The patient's tracks, the engine's classification and next step, and the decision
     already taken on that next step (if any). A fixed number of queries."""
-    library = library or load_protocols()
+    library = library or policies.protocols()
     titles = {k: p.title for k, p in library.protocols.items()}
     decisions = list(
         RecommendationDecision.objects.filter(patient=patient).select_related("decided_by")
@@ -188,7 +188,7 @@ def patient_outcome(patient: Patient, library: ProtocolLibrary | None = None) ->
     for times in accepted.values():
         times.sort()
     tracks = load_tracks(patient_plans(patient.pk), accepted)
-    policy = load_responder_policy()
+    policy = policies.responder_policy()
     views = []
     for t in tracks:
         follow = t.followups()

@@ -19,10 +19,10 @@ from painclinic.clinical.outcomes import (
     ResponderPolicy,
     assess_durability,
     assess_response,
-    load_responder_policy,
 )
 from painclinic.web.assessments.models import EligibilityDecision
 from painclinic.web.followup.models import FollowUpTimePoint, TimePointStatus
+from painclinic.web.lib import policies
 from painclinic.web.outcomes.history import PlanTrack, load_tracks
 from painclinic.web.outcomes.models import PlanOutcome
 from painclinic.web.treatments.models import TreatmentPlan
@@ -80,7 +80,7 @@ def _conditions(plans: list[TreatmentPlan]) -> dict[int, str]:
 
 def refresh_plans(plan_ids: Iterable[int]) -> int:
     """Recompute the summaries of ``plan_ids`` (batches of 500); returns how many."""
-    policy = load_responder_policy()
+    policy = policies.responder_policy()
     ids = list(plan_ids)
     done = 0
     now = timezone.now()

@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_safe
 
-from painclinic.clinical import load_protocols
 from painclinic.web.accounts.permissions import allow_roles
 from painclinic.web.audit.services import Action, audit
+from painclinic.web.lib import policies
 from painclinic.web.lib.clinicdate import clinic_today
 from painclinic.web.lib.http import acting_user, actor_of
 from painclinic.web.lib.service import Refused
@@ -98,7 +98,7 @@ def patient(request: HttpRequest, patient_id: int) -> HttpResponse:
                 return redirect(f"{url}?{urlencode({'protocol_id': decided.protocol_id})}")
             messages.success(request, f"Recommendation {decided.get_decision_display().lower()}.")
             return redirect("outcomes:patient", patient_id=record.pk)
-    library = load_protocols()
+    library = policies.protocols()
     outcome = patient_outcome(record, library)
     titles = {k: p.title for k, p in library.protocols.items()}
     context = {
