@@ -3,6 +3,7 @@ modified PADSS."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -445,22 +446,45 @@ ALDRETE_ITEMS: dict[str, dict[int, str]] = {
 }
 
 
+def _points_items(table: Mapping[str, Mapping[int, str]]) -> tuple[ItemSpec, ...]:
+    """One 0-2 item per row of a recovery or discharge score (Aldrete, PADSS)."""
+    return tuple(
+        ItemSpec.integer(
+            k,
+            "integer 0-2: " + ", ".join(f"{n} {w}" for n, w in points.items()),
+            k,
+            min(points),
+            max(points),
+            labels=points,
+        )
+        for k, points in table.items()
+    )
+
+
+def _score_discharge(
+    instrument: str,
+    table: Mapping[str, Mapping[int, str]],
+    answers: object,
+    what: str,
+    policy_dir: str | Path | None,
+) -> InstrumentResult:
+    """Total of a 0-10 discharge score, met at the clinic's ``discharge_min_score``."""
+    data = as_mapping(answers, "")
+    check_keys(data, "", table)
+    total = sum(as_int(data[k], k, min(p), max(p)) for k, p in table.items())
+    threshold = int(_policy_value(instrument, "discharge_min_score", policy_dir))
+    met = total >= threshold
+    reason = f"total {total}/10; {what} needs {threshold} or more"
+    band = "discharge_ready" if met else "not_ready"
+    return InstrumentResult(instrument, total, band, met, (), (reason,))
+
+
 def aldrete_template() -> InstrumentTemplate:
     return InstrumentTemplate(
         instrument="aldrete",
         title="Modified Aldrete post-anaesthesia recovery score, 0-10",
         sources=("aldrete1995",),
-        items=tuple(
-            ItemSpec.integer(
-                k,
-                "integer 0-2: " + ", ".join(f"{n} {w}" for n, w in points.items()),
-                k,
-                min(points),
-                max(points),
-                labels=points,
-            )
-            for k, points in ALDRETE_ITEMS.items()
-        ),
+        items=_points_items(ALDRETE_ITEMS),
         skeleton=dict.fromkeys(ALDRETE_ITEMS, 0),
         scoring="total 0-10; met (ready for discharge) at the policy score, default 9 [U]",
         licence=FREE,
@@ -469,14 +493,7 @@ def aldrete_template() -> InstrumentTemplate:
 
 
 def score_aldrete(answers: object, policy_dir: str | Path | None = None) -> InstrumentResult:
-    data = as_mapping(answers, "")
-    check_keys(data, "", ALDRETE_ITEMS)
-    total = sum(as_int(data[k], k, min(p), max(p)) for k, p in ALDRETE_ITEMS.items())
-    threshold = int(_policy_value("aldrete", "discharge_min_score", policy_dir))
-    met = total >= threshold
-    reason = f"total {total}/10; discharge needs {threshold} or more"
-    band = "discharge_ready" if met else "not_ready"
-    return InstrumentResult("aldrete", total, band, met, (), (reason,))
+    return _score_discharge("aldrete", ALDRETE_ITEMS, answers, "discharge", policy_dir)
 
 
 # --- modified PADSS -------------------------------------------------------------------------
@@ -513,17 +530,7 @@ def padss_template() -> InstrumentTemplate:
         instrument="padss",
         title="Modified Post-Anesthetic Discharge Scoring System (PADSS), 0-10",
         sources=("chung1995_padss",),
-        items=tuple(
-            ItemSpec.integer(
-                k,
-                "integer 0-2: " + ", ".join(f"{n} {w}" for n, w in points.items()),
-                k,
-                min(points),
-                max(points),
-                labels=points,
-            )
-            for k, points in PADSS_ITEMS.items()
-        ),
+        items=_points_items(PADSS_ITEMS),
         skeleton=dict.fromkeys(PADSS_ITEMS, 0),
         scoring="total 0-10; met (fit for home discharge) at the policy score, default 9 [S2]",
         licence=FREE,
@@ -532,14 +539,7 @@ def padss_template() -> InstrumentTemplate:
 
 
 def score_padss(answers: object, policy_dir: str | Path | None = None) -> InstrumentResult:
-    data = as_mapping(answers, "")
-    check_keys(data, "", PADSS_ITEMS)
-    total = sum(as_int(data[k], k, min(p), max(p)) for k, p in PADSS_ITEMS.items())
-    threshold = int(_policy_value("padss", "discharge_min_score", policy_dir))
-    met = total >= threshold
-    reason = f"total {total}/10; home discharge needs {threshold} or more"
-    band = "discharge_ready" if met else "not_ready"
-    return InstrumentResult("padss", total, band, met, (), (reason,))
+    return _score_discharge("padss", PADSS_ITEMS, answers, "home discharge", policy_dir)
 
 
 # --- Side effects since the last infusion (follow-up) ------------------------------------------
