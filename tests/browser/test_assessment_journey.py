@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import DEMO_PASSWORD, screenshot
+from tests.browser.conftest import screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -20,13 +20,6 @@ BUDAPEST_POSITIVE = (
     "#id_signs_vasomotor_temperature_asymmetry",
     "#id_signs_sudomotor_edema_edema",
 )
-
-
-def sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("button[type=submit]")
 
 
 def open_demo_patient(page, base: str) -> int:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.conftest import DEMO_PASSWORD, screenshot, serving
+from tests.browser.conftest import DEMO_PASSWORD, screenshot, serving, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -133,10 +133,7 @@ def test_a_patient_answers_on_a_phone_from_the_reminder_link(browser, link_serve
     screenshot(tablet, "followup-tablet-link-gone")
 
     # In the clinic: the physician who prescribed the series.
-    tablet.goto(f"{url}/accounts/login/")
-    tablet.fill("#id_username", "physician")
-    tablet.fill("#id_password", DEMO_PASSWORD)
-    tablet.click("button[type=submit]")
+    sign_in(tablet, url, "physician")
     tablet.wait_for_url(f"{url}/patients/")
     tablet.goto(f"{url}/worklist/")
     row = tablet.locator("tr", has_text="Homeworth")

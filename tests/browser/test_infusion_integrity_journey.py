@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, DEMO_PASSWORD, serving
-from tests.browser.test_infusion_journey import sign_in
+from tests.browser.conftest import ARTIFACTS, DEMO_PASSWORD, serving, sign_in
 
 pytestmark = pytest.mark.browser
 

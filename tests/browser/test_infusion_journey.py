@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.browser.conftest import DEMO_PASSWORD, screenshot, serving
+from tests.browser.conftest import DEMO_PASSWORD, screenshot, serving, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -120,15 +120,6 @@ def journey_server(tmp_path_factory) -> Iterator[tuple[str, int]]:
     seed = json.loads(seeded.stdout.strip().splitlines()[-1])
     with serving(data_dir, env) as url:
         yield url, seed
-
-
-def sign_in(page, base: str, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
 
 
 def local(at: dt.datetime) -> str:

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from painclinic.web.patients.healthcard import luhn_check_digit
-from tests.browser.conftest import DEMO_PASSWORD, screenshot
+from tests.browser.conftest import screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -21,14 +21,6 @@ BUDAPEST_POSITIVE = (
     "#id_signs_sensory_allodynia_light_touch",
     "#id_signs_vasomotor_temperature_asymmetry",
 )
-
-
-def sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_load_state()
 
 
 def test_physician_assesses_plans_and_a_second_physician_cosigns(page, server_url):

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.conftest import DEMO_PASSWORD, screenshot, serving
+from tests.browser.conftest import DEMO_PASSWORD, screenshot, serving, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -91,14 +91,6 @@ def journey(tmp_path_factory) -> Iterator[tuple[str, int, int]]:
     small_id = int(setup.stdout.split("SMALL")[1].split()[0])
     with serving(data_dir, env) as url:
         yield url, patient_id, small_id
-
-
-def sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
 
 
 def record_consent(page, base: str, patient_id: int, protocol_id: str, sessions: str) -> None:

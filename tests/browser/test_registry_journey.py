@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import DEMO_PASSWORD, screenshot
+from tests.browser.conftest import screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
 HEALTH_CARD = "2345678904"  # valid Ontario check digit (Luhn)
-
-
-def sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("button[type=submit]")
 
 
 def test_front_desk_registers_finds_and_signs_out(page, server_url):
