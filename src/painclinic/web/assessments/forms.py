@@ -94,21 +94,6 @@ def get_path(data: Any, key: str) -> Any:
     return data
 
 
-def set_path(data: Any, key: str, value: Any) -> None:
-    tokens = key_tokens(key)
-    for token in tokens[:-1]:
-        data = data[token]
-    data[tokens[-1]] = value
-
-
-def copy_json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: copy_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [copy_json(v) for v in value]
-    return value
-
-
 @dataclass(frozen=True)
 class ItemField:
     key: str
@@ -201,10 +186,9 @@ class InstrumentForm(forms.Form):
         return out
 
     def answers(self) -> dict[str, Any]:
-        data = copy_json(self.template.skeleton)
-        for item in self.items:
-            set_path(data, item.key, self.cleaned_data.get(item.name))
-        return data
+        return clinical.answers_from_items(
+            self.instrument, {item.key: self.cleaned_data.get(item.name) for item in self.items}
+        )
 
     def error_field(self, core_field: str) -> str | None:
         """The form field for the item a ClinicalInputError names (None: the whole form)."""

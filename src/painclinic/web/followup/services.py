@@ -47,7 +47,7 @@ from painclinic.clinical.followup import (
     retry_delay_minutes,
     window_state,
 )
-from painclinic.clinical.instruments import ItemKind, ItemSpec, template
+from painclinic.clinical.instruments import ItemKind, ItemSpec, answers_from_items, template
 from painclinic.clinical.instruments import score as clinical_score
 from painclinic.web.accounts.models import Role
 from painclinic.web.audit.services import Action, Category, audit, audit_each
@@ -766,20 +766,7 @@ def do_save_answer(
 
 def nested_answers(instrument: str, flat: dict[str, Any]) -> dict[str, Any]:
     """Answers saved item by item (``"items[3]": 2``) as the instrument's answers JSON."""
-    import copy
-    import re
-
-    tokens = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
-    form = template(instrument)
-    data: dict[str, Any] = copy.deepcopy(dict(form.skeleton))
-    # Every question is set: an optional one left unanswered is null, not the skeleton's 0.
-    for key, value in {spec.key: flat.get(spec.key) for spec in form.items}.items():
-        path = [name if name else int(index) for name, index in tokens.findall(key)]
-        target: Any = data
-        for token in path[:-1]:
-            target = target[token]
-        target[path[-1]] = value
-    return data
+    return answers_from_items(instrument, flat)
 
 
 def unanswered(instrument: str, flat: dict[str, Any]) -> list[ItemSpec]:
@@ -819,8 +806,9 @@ def do_submit_time_point(
                 raise Refused(
                     f"{title}: {len(missing) or 'every'} question(s) still to answer.", instrument
                 )
+            answers = nested_answers(instrument, flat)
             try:
-                scored = clinical_score(instrument, nested_answers(instrument, flat))
+                scored = clinical_score(instrument, answers)
             except ClinicalInputError as error:
                 raise Refused(error.message, instrument) from None
             response.result = scored.to_dict()
@@ -838,7 +826,7 @@ def do_submit_time_point(
                 "score": response.score,
                 "band": response.band,
                 "flags": response.flags,
-                "answers": nested_answers(instrument, flat),
+                "answers": answers,
             }
         point.status = TimePointStatus.COMPLETED
         point.completed_at = now
