@@ -7,6 +7,7 @@ form's ``cleaned_data``: a command or a worker calls them the same way a view do
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
@@ -317,7 +318,12 @@ def do_record_consent(actor: Actor, patient: Patient, entry: ConsentEntry) -> Co
 
 def current_consents(patient: Patient) -> dict[str, Consent]:
     """The latest decision of each kind."""
+    return latest_of_each_kind(patient.consents.all())
+
+
+def latest_of_each_kind(consents: Iterable[Consent]) -> dict[str, Consent]:
+    """The first consent of each kind in ``consents`` (newest first, the model's ordering)."""
     latest: dict[str, Consent] = {}
-    for consent in patient.consents.all():
+    for consent in consents:
         latest.setdefault(consent.kind, consent)
     return latest

@@ -19,7 +19,7 @@ from painclinic.web.patients.forms import (
     WeightCorrectionForm,
     WeightForm,
 )
-from painclinic.web.patients.models import Consent, WeightMeasurement
+from painclinic.web.patients.models import WeightMeasurement
 from painclinic.web.patients.roles import ROLES
 from painclinic.web.patients.search import MAX_RESULTS, search_patients
 from painclinic.web.patients.services import (
@@ -29,6 +29,7 @@ from painclinic.web.patients.services import (
     do_record_weight,
     do_register_patient,
     do_update_patient,
+    latest_of_each_kind,
     latest_weight,
 )
 
@@ -88,15 +89,12 @@ def detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     current = next((w for w in weights if w.pk not in corrected_ids), None)
     # One read of the consents (newest first) gives both the latest of each kind and the list.
     consents = list(patient.consents.select_related("recorded_by"))
-    latest: dict[str, Consent] = {}
-    for consent in consents:
-        latest.setdefault(consent.kind, consent)
     context = {
         "patient": patient,
         "weights": weights,
         "corrected_ids": corrected_ids,
         "current_weight": current,
-        "consents": latest,
+        "consents": latest_of_each_kind(consents),
         "consent_history": consents[:20],
         "revision_count": patient.revisions.count(),
         "can_edit": acting_user(request).role in ROLES.update_patient,
