@@ -150,8 +150,13 @@ def startup_refusal() -> str | None:
     start with a missing or weak secret key, a malformed setting, an unreachable database, an
     unapplied migration or non-durable storage stops with the same sentence whichever way the
     clinic starts it. The database connection the checks opened is closed again, so a server
-    that forks workers afterwards does not share it.
+    that forks workers afterwards does not share it. Once the checks pass they are not run
+    again in the same process (or its forked workers): ``painclinic serve`` and gunicorn's hook
+    check first, then load ``web/wsgi.py``, which asks again.
     """
+    global _passed
+    if _passed:
+        return None
     import os
 
     from painclinic.web.lib.env import SettingError
@@ -172,4 +177,9 @@ def startup_refusal() -> str | None:
         connections.close_all()
     if problems:
         return f"refusing to serve: {'; '.join(problems)}"
+    _passed = True
     return None
+
+
+# Set when this process has passed the start-up checks (see startup_refusal).
+_passed = False
