@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help run test lint format typecheck test-sqlite test-postgres test-browser bench venv clean-venv
+.PHONY: help run test lint format typecheck test-sqlite test-postgres test-browser bench venv pdf-libs clean-venv
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -21,7 +21,10 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 
 venv: $(VENV)/.installed ## create .venv from the lock file
 
-run: venv ## set up, migrate, load demo data, start the worker, serve on http://127.0.0.1:8000
+pdf-libs: ## Pango and a font for WeasyPrint's PDFs (apt-get when missing and run as root)
+	@scripts/ensure-pdf-libs.sh
+
+run: venv pdf-libs ## set up, migrate, load demo data, start the worker, serve on http://127.0.0.1:8000
 	$(BIN)/painclinic demo
 	@# The background worker (follow-up reminders appear on this console) stops with the server.
 	@$(BIN)/painclinic worker & worker=$$!; \
@@ -37,7 +40,7 @@ format: venv ## apply ruff format and autofixes
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-test-sqlite: venv ## the suite on SQLite (browser journeys included)
+test-sqlite: venv pdf-libs ## the suite on SQLite (browser journeys included)
 	$(BIN)/pytest -q -p xdist -n 2 -m "not browser"
 	$(MAKE) --no-print-directory test-browser
 
@@ -45,7 +48,7 @@ test-browser: venv
 	@scripts/ensure-chromium.sh
 	$(BIN)/pytest -q -m browser
 
-test-postgres: venv ## the suite on PostgreSQL (required when CI=true)
+test-postgres: venv pdf-libs ## the suite on PostgreSQL (required when CI=true)
 	@scripts/run-postgres-suite.sh
 
 test: lint test-sqlite test-postgres ## lint, type check, SQLite suite, PostgreSQL suite, browser journeys
