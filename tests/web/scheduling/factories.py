@@ -12,7 +12,14 @@ from painclinic.web.infusions.models import InfusionSession
 from painclinic.web.lib.clinictime import to_utc
 from painclinic.web.patients.models import Patient, WeightMeasurement
 from painclinic.web.scheduling.models import Booking, Chair, OpeningHours
-from painclinic.web.treatments.models import PlannedSession, PlanStatus, TreatmentPlan
+from painclinic.web.treatments.models import (
+    PlannedSession,
+    PlanStatus,
+    SignatureMethod,
+    TreatmentConsent,
+    TreatmentConsentDecision,
+    TreatmentPlan,
+)
 
 
 def make_chair(name: str = "Chair 1", *, days=range(5), opens="08:00", closes="17:00") -> Chair:
@@ -36,7 +43,12 @@ def make_plan(
     duration_min: int = 240,
     status: str = PlanStatus.ACTIVE,
     drug: str = "ketamine",
+    consent_sessions: int | None = None,
+    consent: bool = True,
 ) -> TreatmentPlan:
+    """An active plan, by default with a signed treatment consent covering all its sessions
+    (``consent_sessions`` for fewer or more, ``consent=False`` for none): only the sessions
+    the consent covers can be booked."""
     weight = WeightMeasurement.objects.filter(patient=patient).first()
     if weight is None:
         weight = WeightMeasurement.objects.create(
@@ -60,6 +72,14 @@ def make_plan(
         prescribed_at=timezone.now(),
     )
     offsets = day_offsets if day_offsets is not None else list(range(sessions))
+    if consent:
+        make_consent(
+            patient,
+            physician,
+            len(offsets) if consent_sessions is None else consent_sessions,
+            drug=drug,
+            protocol_id=plan.protocol_id,
+        )
     rate = 20 if drug == "ketamine" else 120
     for number, offset in enumerate(offsets, start=1):
         PlannedSession.objects.create(
@@ -81,6 +101,39 @@ def make_plan(
             ],
         )
     return plan
+
+
+def make_consent(
+    patient: Patient,
+    by: User,
+    sessions: int,
+    *,
+    drug: str = "ketamine",
+    protocol_id: str = "crps-outpatient-5day",
+    estimate_total_cents: int = 100_000,
+) -> TreatmentConsent:
+    """A granted treatment consent for ``sessions`` sessions (a row, as the consent service
+    leaves it; the scheduling tests need its drug, protocol and session count)."""
+    now = timezone.now()
+    return TreatmentConsent.objects.create(
+        patient=patient,
+        decision=TreatmentConsentDecision.GRANTED,
+        drug=drug,
+        protocol_id=protocol_id,
+        protocol_title="CRPS outpatient series",
+        protocol_library_version="test",
+        sessions=sessions,
+        consent_text_version="test",
+        off_label_statement="Off-label use explained.",
+        coverage_statement="Not covered by the provincial plan.",
+        estimate={"total_cents": estimate_total_cents, "sessions": sessions},
+        estimate_total_cents=estimate_total_cents,
+        patient_signed_name=patient.full_name,
+        signature_method=SignatureMethod.TABLET,
+        signed_at=now,
+        obtained_by=by,
+        recorded_at=now,
+    )
 
 
 def make_booking(

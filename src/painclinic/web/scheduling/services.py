@@ -33,6 +33,7 @@ from painclinic.web.scheduling.models import (
     OpeningHours,
 )
 from painclinic.web.scheduling.roles import ROLES
+from painclinic.web.treatments.coverage import ConsentCoverage, plan_consent_coverage
 from painclinic.web.treatments.models import PlannedSession, PlanStatus, TreatmentPlan
 
 CATEGORY = Category.SCHEDULING
@@ -354,6 +355,31 @@ def unbooked_sessions(plan: TreatmentPlan) -> list[PlannedSession]:
     return list(plan.sessions.exclude(bookings__status__in=OCCUPYING).order_by("number").distinct())
 
 
+def consent_refusal(coverage: ConsentCoverage, number: int) -> SchedulingError:
+    return SchedulingError(
+        coverage.refusal(number),
+        detail={
+            "session": number,
+            "consented_sessions": coverage.covered,
+            "consent_id": coverage.consent.pk if coverage.consent is not None else None,
+        },
+    )
+
+
+def consented_sessions(
+    plan: TreatmentPlan, sessions: Sequence[PlannedSession]
+) -> list[PlannedSession]:
+    """The ``sessions`` the patient's consent in force covers (treatments.services
+    ConsentCoverage: the latest granted, not withdrawn consent for the plan's drug and
+    protocol). The sessions beyond it are left out of a series; when none is covered,
+    SchedulingError names the first one and the number of sessions consented to."""
+    coverage = plan_consent_coverage(plan)
+    covered = [s for s in sessions if coverage.covers(s.number)]
+    if sessions and not covered:
+        raise consent_refusal(coverage, sessions[0].number)
+    return covered
+
+
 def propose_series(
     plan: TreatmentPlan, chair: Chair, first_date: dt.date, start_time: dt.time
 ) -> list[Slot]:
@@ -361,11 +387,13 @@ def propose_series(
     carrying its problems (conflicts, hours, past); raises SchedulingError when the plan
     itself cannot be booked or the first date is closed. Only the sessions not yet booked are
     proposed (a cancelled session can be booked again this way), the first of them on
-    ``first_date`` and the others at their planned gaps from it."""
+    ``first_date`` and the others at their planned gaps from it. Sessions beyond the
+    patient's consent are not proposed (SchedulingError when no unbooked session is covered).
+    """
     problem = plan_problem(plan)
     if problem is not None:
         raise SchedulingError.listing([problem])
-    sessions = unbooked_sessions(plan)
+    sessions = consented_sessions(plan, unbooked_sessions(plan))
     horizon = first_date + dt.timedelta(
         days=max(s.day_offset for s in sessions) - sessions[0].day_offset + 60
     )
@@ -397,7 +425,9 @@ def do_book_series(
     first_date: dt.date,
     start_time: dt.time,
 ) -> list[Booking]:
-    """Book every session of an active plan, or nothing (SchedulingError lists why)."""
+    """Book every unbooked session of an active plan that the patient's consent covers, or
+    nothing (SchedulingError lists why; it names the first session beyond the consent when
+    none left to book is covered)."""
     user = actor.user
     with transaction.atomic():
         plan = TreatmentPlan.objects.select_for_update().select_related("patient").get(pk=plan_id)
@@ -566,6 +596,10 @@ def do_reschedule_booking(
         chair = with_active_hours(Chair.objects.select_for_update()).get(pk=chair_id)
         if booking.plan is not None and booking.plan.status != PlanStatus.ACTIVE:
             raise SchedulingError(f"The plan is {booking.plan.get_status_display().lower()}.")
+        if booking.plan is not None and booking.planned_session is not None:
+            coverage = plan_consent_coverage(booking.plan)
+            if not coverage.covers(booking.planned_session.number):
+                raise consent_refusal(coverage, booking.planned_session.number)
         duration = int((booking.ends_at - booking.starts_at).total_seconds() // 60)
         slot = make_slot(day, start_time, duration, booking.planned_session)
         problems = check_slot(slot, chair=chair, patient=booking.patient, exclude=[booking.pk])

@@ -47,8 +47,10 @@ from painclinic.web.scheduling.services import (
     infusion_session_of,
     open_weekdays,
     propose_series,
+    unbooked_sessions,
     with_active_hours,
 )
+from painclinic.web.treatments.coverage import consent_coverage, plan_consent_coverage
 from painclinic.web.treatments.models import PlanStatus, TreatmentPlan
 
 BOARD_RANGE_DAYS = 3660
@@ -236,12 +238,15 @@ def patient(request: HttpRequest, patient_id: int) -> HttpResponse:
     for b in bookings:
         if b.plan_id and b.planned_session and b.status in OCCUPYING:
             booked_numbers.setdefault(b.plan_id, set()).add(b.planned_session.number)
-    to_book = {
-        plan.pk: sum(
-            1 for s in plan.sessions.all() if s.number not in booked_numbers.get(plan.pk, set())
+    to_book: dict[int, int] = {}
+    for plan in plans:
+        # Only the sessions the consent in force covers are offered; the others are listed.
+        coverage = consent_coverage(record, plan.drug, plan.protocol_id, len(plan.sessions.all()))
+        plan.coverage = coverage  # type: ignore[attr-defined]
+        booked = booked_numbers.get(plan.pk, set())
+        to_book[plan.pk] = sum(
+            1 for s in plan.sessions.all() if s.number not in booked and coverage.covers(s.number)
         )
-        for plan in plans
-    }
     context = {
         **_patient_context(record),
         "bookings": bookings,
@@ -286,10 +291,15 @@ def book_series(request: HttpRequest, plan_id: int) -> HttpResponse:
     )
     proposal = None
     refused = None
+    coverage = plan_consent_coverage(plan)
+    unbooked = unbooked_sessions(plan)
+    beyond_consent = [s for s in unbooked if not coverage.covers(s.number)]
     if plan.status != PlanStatus.ACTIVE:
         refused = (
             f"This plan is {plan.get_status_display().lower()}: only an active plan can be booked."
         )
+    elif beyond_consent and len(beyond_consent) == len(unbooked):
+        refused = coverage.refusal(beyond_consent[0].number)
     elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         if request.POST.get("action") == "book":
@@ -320,6 +330,8 @@ def book_series(request: HttpRequest, plan_id: int) -> HttpResponse:
         "proposal": proposal,
         "proposal_ok": proposal is not None and not any(s.problems for s in proposal),
         "refused": refused,
+        "coverage": coverage,
+        "beyond_consent": beyond_consent,
     }
     return render(request, "scheduling/book_series.html", context)
 

@@ -19,6 +19,7 @@ from painclinic.web.lib.service import Refused
 from painclinic.web.patients.access import get_patient_for
 from painclinic.web.patients.models import Patient
 from painclinic.web.treatments import charts
+from painclinic.web.treatments.coverage import ConsentCoverage, plan_consent_coverage
 from painclinic.web.treatments.forms import (
     CancelForm,
     CosignForm,
@@ -342,6 +343,8 @@ def plan_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     context.update(_preview_context(preview, covariates))
     context.update(
         {
+            # A plan longer than the consent may be saved; the page says what is not covered.
+            "coverage": ConsentCoverage(preview.consent, sessions),
             "save_form": save_form,
             "protocol": preview.protocol,
             "sessions": sessions,
@@ -380,6 +383,10 @@ def _plan_context(request: HttpRequest, plan: TreatmentPlan) -> dict[str, Any]:
         "warnings": plan.plan_data.get("warnings", []),
         "standard_concentrations": _standard_concentrations(plan.drug),
         "plan_weight": plan.weight,
+        # A plan may be longer than the consent in force: the page says which sessions need
+        # a new estimate and consent before they can be booked.
+        "coverage": plan_consent_coverage(plan),
+        "can_record_consent": acting_user(request).role in ROLES.record_treatment_consent,
     }
     # Keyed by the plan (id and time: ids can be reused after a rollback) and the age in
     # years (a covariate), so a birthday redraws it.
