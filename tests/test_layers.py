@@ -23,8 +23,9 @@ SRC = Path(painclinic.__file__).parent
 LAYERS: list[tuple[str, ...]] = [
     ("painclinic.cli",),
     ("painclinic.web.demo",),
-    # Outcomes read the follow-up answers, the plans and the infusions given.
-    ("painclinic.web.outcomes",),
+    # Outcomes read the follow-up answers, the plans and the infusions given. Billing reads
+    # the signed sessions, bookings and plans it invoices; neither knows the other.
+    ("painclinic.web.outcomes", "painclinic.web.billing"),
     # Follow-up reads what the infusion day left behind (series, bookings, adverse events).
     ("painclinic.web.followup",),
     # The clinicians' worklist: follow-up raises its tasks; it knows nothing of follow-up.

@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "painclinic.web.followup",
     "painclinic.web.outcomes",
     "painclinic.web.worklist",
+    "painclinic.web.billing",
     "django_tasks_db",
 ]
 
@@ -292,6 +293,18 @@ INFUSION_WHAT_TO_BRING = env_str(
     "and a warm layer (the room can feel cool during the infusion).",
 )
 
+# Billing: the clinic as it appears on invoices, receipts and statements.
+CLINIC_NAME = env_str("PAINCLINIC_CLINIC_NAME", "Lakeshore Pain Clinic (demo)")
+CLINIC_ADDRESS = env_str(
+    "PAINCLINIC_CLINIC_ADDRESS", "100 Example Street, Suite 200, Toronto ON M5V 0A1"
+)
+CLINIC_PHONE = env_str("PAINCLINIC_CLINIC_PHONE", "416-555-0100")
+CLINIC_EMAIL = env_str("PAINCLINIC_CLINIC_EMAIL", "billing@clinic.example")
+# The clinic's GST/HST registration number (printed when an invoice charges HST).
+CLINIC_HST_NUMBER = env_str("PAINCLINIC_CLINIC_HST_NUMBER", "")
+# Days from an invoice's issue to its due date (overdue after it).
+INVOICE_DUE_DAYS = env_int("PAINCLINIC_INVOICE_DUE_DAYS", 30, minimum=0)
+
 # E-mail (Django 6.1 mailers): the console in development; SMTP from the environment in a
 # clinic (PAINCLINIC_EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend).
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -323,9 +336,6 @@ DEFAULT_FROM_EMAIL = env_str("PAINCLINIC_FROM_EMAIL", "painclinic@localhost")
 WEIGHT_CHANGE_CONFIRM_PERCENT = env_int("PAINCLINIC_WEIGHT_CHANGE_CONFIRM_PERCENT", 10, minimum=1)
 # A plan's doses need a weight measured at most this many clinic days ago.
 PLAN_WEIGHT_MAX_AGE_DAYS = env_int("PAINCLINIC_PLAN_WEIGHT_MAX_AGE_DAYS", 30, minimum=1)
-# Ontario HST; whether physician-supervised infusions are exempt needs the clinic's CRA ruling.
-TREATMENT_HST_PERCENT = env_int("PAINCLINIC_HST_PERCENT", 13, minimum=0)
-TREATMENT_INFUSIONS_HST_EXEMPT = env_bool("PAINCLINIC_INFUSIONS_HST_EXEMPT", False)
 # Does the clinic admit patients? Inpatient-only protocols (a multi-day continuous infusion)
 # are offered only when it does, and their sessions are held to the inpatient 24-hour limits.
 INPATIENT_SERVICE = env_bool("PAINCLINIC_INPATIENT_SERVICE", False)

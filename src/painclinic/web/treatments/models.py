@@ -95,6 +95,18 @@ class PlannedSession(models.Model):
 class FeeBasis(models.TextChoices):
     PER_SESSION = "per_session", "Per infusion session"
     PER_CONSULT = "per_consult", "Once per treatment plan (consult, planning)"
+    PACKAGE = "package", "Series package (a set number of sessions, paid as one)"
+    MISSED = "missed", "Missed appointment (did not attend)"
+    LATE_CANCEL = "late_cancel", "Late cancellation"
+    SERVICE = "service", "Form, report or other service (billed by hand)"
+
+
+class TaxCategory(models.TextChoices):
+    """Mirrors ``web/lib/data/tax_rules.json`` (its sources and rates live there)."""
+
+    EXEMPT_HEALTH = "exempt_health", "Health service, HST-exempt"
+    TAXABLE = "taxable", "Not a health service, HST applies"
+    INSURED = "insured", "Insured by OHIP, never billed to the patient"
 
 
 class FeeItem(models.Model):
@@ -111,6 +123,16 @@ class FeeItem(models.Model):
     # Blank drug / protocol: applies to every drug / protocol.
     drug = models.CharField(max_length=20, choices=Drug.choices, blank=True)
     protocol_id = models.CharField(max_length=60, blank=True)
+    # Whether HST applies is decided per item (web/lib/tax.py).
+    tax_category = models.CharField(
+        max_length=20, choices=TaxCategory.choices, default=TaxCategory.EXEMPT_HEALTH
+    )
+    # A per-session price that depends on the session's length: applies when the planned
+    # infusion lasts at least ``min_minutes`` and at most ``max_minutes`` (blank: any length).
+    min_minutes = models.PositiveIntegerField(null=True, blank=True)
+    max_minutes = models.PositiveIntegerField(null=True, blank=True)
+    # A series package: how many sessions its one price covers.
+    package_sessions = models.PositiveIntegerField(null=True, blank=True)
     effective_from = models.DateField()
     active = models.BooleanField(default=True)
     created_by = models.ForeignKey(
@@ -132,6 +154,16 @@ class FeeItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.amount_cents} cents from {self.effective_from}"
+
+    def fits_length(self, minutes: int | None) -> bool:
+        """Does this per-session price apply to a session of ``minutes`` planned minutes?"""
+        if self.min_minutes is None and self.max_minutes is None:
+            return True
+        if minutes is None:
+            return False
+        if self.min_minutes is not None and minutes < self.min_minutes:
+            return False
+        return self.max_minutes is None or minutes <= self.max_minutes
 
 
 # --- treatment consent -------------------------------------------------------------------------
@@ -171,7 +203,8 @@ class TreatmentConsent(models.Model):
     off_label_statement = models.TextField()
     coverage_statement = models.TextField()
     # {"lines": [{code, description, basis, quantity, unit_cents, amount_cents}],
-    #  "subtotal_cents", "hst_cents", "hst_percent", "hst_exempt", "total_cents", "as_of"}
+    #  "insured_lines", "subtotal_cents", "hst_cents", "hst_percent_text", "total_cents", "as_of",
+    #  "sessions", "session_minutes"}
     estimate = models.JSONField(default=dict)
     estimate_total_cents = models.PositiveIntegerField(default=0)
     patient_signed_name = models.CharField(max_length=200)

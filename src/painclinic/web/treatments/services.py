@@ -38,6 +38,7 @@ from painclinic.web.lib.service import (
     note_subject,
     service,
 )
+from painclinic.web.lib.tax import tax_rules
 from painclinic.web.patients.access import read_for
 from painclinic.web.patients.models import Patient, WeightMeasurement
 from painclinic.web.patients.services import latest_weight
@@ -46,6 +47,7 @@ from painclinic.web.treatments.models import (
     FeeItem,
     PlannedSession,
     PlanStatus,
+    TaxCategory,
     TreatmentConsent,
     TreatmentConsentDecision,
     TreatmentPlan,
@@ -61,17 +63,6 @@ CONSENT_TEXT_PATH = Path(__file__).with_name("consent_text.json")
 
 def weight_max_age_days() -> int:
     return int(getattr(settings, "PLAN_WEIGHT_MAX_AGE_DAYS", 30))
-
-
-def hst_percent() -> int:
-    return int(getattr(settings, "TREATMENT_HST_PERCENT", 13))
-
-
-def infusions_hst_exempt() -> bool:
-    """Clinic setting: are physician-supervised infusions HST-exempt? Default no ([U]: the
-    reference infers exemption but says to get a CRA ruling; charging it is the cautious
-    estimate)."""
-    return bool(getattr(settings, "TREATMENT_INFUSIONS_HST_EXEMPT", False))
 
 
 class ServiceError(Refused):
@@ -141,6 +132,10 @@ def _fee_snapshot(item: FeeItem) -> dict[str, Any]:
         "basis": item.basis,
         "drug": item.drug,
         "protocol_id": item.protocol_id,
+        "tax_category": item.tax_category,
+        "min_minutes": item.min_minutes,
+        "max_minutes": item.max_minutes,
+        "package_sessions": item.package_sessions,
         "effective_from": item.effective_from.isoformat(),
         "active": item.active,
     }
@@ -155,8 +150,12 @@ class FeeItemInput:
     amount_cents: int
     basis: str
     effective_from: dt.date
+    tax_category: str = TaxCategory.EXEMPT_HEALTH
     drug: str = ""
     protocol_id: str = ""
+    min_minutes: int | None = None
+    max_minutes: int | None = None
+    package_sessions: int | None = None
 
 
 @service(ROLES.add_fee_item, category=FEES_CATEGORY, action=Action.CREATE)
@@ -164,6 +163,22 @@ def do_add_fee_item(actor: Actor, data: FeeItemInput) -> FeeItem:
     """Add a price (a price change is a new row from a later date; rows are never edited)."""
     if data.amount_cents <= 0:
         raise ServiceError("A fee must be a positive amount of cents.", "amount")
+    if data.tax_category not in TaxCategory.values:
+        raise ServiceError("Choose how HST applies to this service.", "tax_category")
+    if data.basis == FeeBasis.PACKAGE and not data.package_sessions:
+        raise ServiceError("Say how many sessions the package covers.", "package_sessions")
+    if data.basis != FeeBasis.PACKAGE and data.package_sessions:
+        raise ServiceError("Only a series package covers a number of sessions.", "package_sessions")
+    if (data.min_minutes is not None or data.max_minutes is not None) and (
+        data.basis != FeeBasis.PER_SESSION
+    ):
+        raise ServiceError("Only a per-session price depends on the session length.", "min_minutes")
+    if (
+        data.min_minutes is not None
+        and data.max_minutes is not None
+        and data.min_minutes > data.max_minutes
+    ):
+        raise ServiceError("The shortest length is longer than the longest.", "max_minutes")
     with transaction.atomic():
         if FeeItem.objects.filter(code=data.code, effective_from=data.effective_from).exists():
             raise ServiceError(
@@ -178,6 +193,10 @@ def do_add_fee_item(actor: Actor, data: FeeItemInput) -> FeeItem:
             basis=data.basis,
             drug=data.drug,
             protocol_id=data.protocol_id,
+            tax_category=data.tax_category,
+            min_minutes=data.min_minutes,
+            max_minutes=data.max_minutes,
+            package_sessions=data.package_sessions,
             effective_from=data.effective_from,
             created_by=actor.user,
             created_at=timezone.now(),
@@ -223,70 +242,103 @@ class EstimateLine:
     quantity: int
     unit_cents: int
     amount_cents: int
+    tax_category: str = TaxCategory.EXEMPT_HEALTH
+    tax_cents: int = 0
 
 
 @dataclass(frozen=True)
 class Estimate:
     lines: tuple[EstimateLine, ...]
     subtotal_cents: int
-    hst_percent: int
-    hst_exempt: bool
+    hst_percent_text: str
     hst_cents: int
     total_cents: int
     as_of: dt.date
     sessions: int
+    session_minutes: int | None = None
+    # Lines for insured services are listed but billed to OHIP, never to the patient.
+    insured_lines: tuple[EstimateLine, ...] = ()
+
+    @property
+    def hst_exempt(self) -> bool:
+        return self.hst_cents == 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "lines": [line.__dict__ for line in self.lines],
+            "insured_lines": [line.__dict__ for line in self.insured_lines],
             "subtotal_cents": self.subtotal_cents,
-            "hst_percent": self.hst_percent,
-            "hst_exempt": self.hst_exempt,
+            "hst_percent_text": self.hst_percent_text,
             "hst_cents": self.hst_cents,
             "total_cents": self.total_cents,
             "as_of": self.as_of.isoformat(),
             "sessions": self.sessions,
+            "session_minutes": self.session_minutes,
         }
 
 
+def protocol_session_minutes(protocol_id: str) -> int | None:
+    """The planned infusion length of one session of a protocol, in minutes (None if unknown)."""
+    try:
+        protocol = protocol_library().get(protocol_id)
+    except (KeyError, ValueError):
+        return None
+    total = protocol.session_duration_min
+    return round(total) if total else None
+
+
 def estimate_cost(
-    drug: str, protocol_id: str, sessions: int, on: dt.date | None = None
+    drug: str,
+    protocol_id: str,
+    sessions: int,
+    on: dt.date | None = None,
+    *,
+    session_minutes: int | None = None,
 ) -> Estimate:
-    """Itemised estimate in integer cents: per-session items × sessions, once-per-plan items × 1,
-    for the items of this drug and protocol (or of any); HST unless the clinic exempts it."""
+    """Itemised estimate in integer cents: per-session items (of the session's length, when the
+    price depends on it) x sessions, once-per-plan items x 1, for the items of this drug and
+    protocol (or of any). HST per line from the item's tax category (``web/lib/tax.py``)."""
     on = on or clinic_today()
+    if session_minutes is None:
+        session_minutes = protocol_session_minutes(protocol_id)
+    rules = tax_rules()
     lines = []
+    insured = []
     for item in fees_in_effect(on):
+        if item.basis not in (FeeBasis.PER_SESSION, FeeBasis.PER_CONSULT):
+            continue
         if item.drug and item.drug != drug:
             continue
         if item.protocol_id and item.protocol_id != protocol_id:
             continue
+        if item.basis == FeeBasis.PER_SESSION and not item.fits_length(session_minutes):
+            continue
         quantity = sessions if item.basis == FeeBasis.PER_SESSION else 1
-        lines.append(
-            EstimateLine(
-                code=item.code,
-                description=item.description,
-                basis=item.basis,
-                quantity=quantity,
-                unit_cents=item.amount_cents,
-                amount_cents=item.amount_cents * quantity,
-            )
+        amount = item.amount_cents * quantity
+        line = EstimateLine(
+            code=item.code,
+            description=item.description,
+            basis=item.basis,
+            quantity=quantity,
+            unit_cents=item.amount_cents,
+            amount_cents=amount,
+            tax_category=item.tax_category,
+            tax_cents=rules.line_tax_cents(amount, item.tax_category, on),
         )
+        (insured if item.tax_category == TaxCategory.INSURED else lines).append(line)
     lines.sort(key=lambda line: (line.basis != FeeBasis.PER_CONSULT, line.code))
     subtotal = sum(line.amount_cents for line in lines)
-    exempt = infusions_hst_exempt()
-    percent = hst_percent()
-    # Round half up to the cent, in integers.
-    tax = 0 if exempt else (subtotal * percent + 50) // 100
+    tax = sum(line.tax_cents for line in lines)
     return Estimate(
         lines=tuple(lines),
         subtotal_cents=subtotal,
-        hst_percent=percent,
-        hst_exempt=exempt,
+        hst_percent_text=rules.rate_on(on).percent_text,
         hst_cents=tax,
         total_cents=subtotal + tax,
         as_of=on,
         sessions=sessions,
+        session_minutes=session_minutes,
+        insured_lines=tuple(insured),
     )
 
 
