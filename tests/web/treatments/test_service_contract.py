@@ -175,7 +175,8 @@ def test_a_refused_consent_saves_nothing_and_is_audited(patient, users, fees, ca
     assert event.category == "treatment" and event.detail["refused"] == error.value.message
     if case == "estimate_changed":
         assert event.detail["shown_total_cents"] == 1
-        assert event.detail["estimate_total_cents"] == 565565
+        # The fee items are health services (HST-exempt, their default category): no tax.
+        assert event.detail["estimate_total_cents"] == 25000 + 10 * 45000 + 10 * 2550
 
 
 @pytest.mark.parametrize("case", ["twice", "a_withdrawal", "no_reason"])
