@@ -20,6 +20,7 @@ urlpatterns = [
     # A reminder's single-use questionnaire link: short, it is typed from a phone's mail app.
     path("f/", include((link_urlpatterns, "link"))),
     path("worklist/", include("painclinic.web.worklist.urls")),
+    path("billing/", include("painclinic.web.billing.urls")),
 ]
 
 handler403 = "painclinic.web.errors.forbidden"

@@ -20,6 +20,7 @@ NAVIGATION: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("Serious events", "infusions:serious_events", frozenset({P, N, A})),
     ("SAE reports due", "infusions:serious_events_to_report", frozenset({P, A})),
     ("Outcomes", "outcomes:dashboard", frozenset({P, A})),
+    ("Billing", "billing:home", frozenset({B, A})),
     ("Fees", "treatments:fees", frozenset({B, A})),
     ("Chairs", "scheduling:chairs", frozenset({A})),
     ("Audit report", "audit:report", frozenset({A})),
