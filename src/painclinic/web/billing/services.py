@@ -971,6 +971,9 @@ class CreditInput:
     reason: str
     full: bool = True
     amount_cents: int | None = None  # a partial credit, tax included
+    # The events stay billed (a payer's unpaid balance passed on to the patient): a credit of
+    # the whole total is then not turned into a full credit that releases them.
+    keep_charges: bool = False
 
 
 def _credit_lines(
@@ -1067,7 +1070,7 @@ def do_issue_credit_note(actor: Actor, invoice_id: int, data: CreditInput) -> In
                     f"At most {dollars(creditable)} of {invoice.display_number} is left to credit.",
                     "amount_cents",
                 )
-            if amount == creditable and not state.credited_cents:
+            if amount == creditable and not state.credited_cents and not data.keep_charges:
                 amount = None  # the whole invoice: a full credit, which releases its events
         lines, amounts, taxes = _credit_lines(invoice, amount)
         note = data.reason.strip()
@@ -1147,6 +1150,7 @@ def do_transfer_to_patient(actor: Actor, invoice_id: int, reason: str) -> IssueR
                 reason=f"Unpaid by {invoice.bill_to_name}: {reason.strip()}",
                 full=False,
                 amount_cents=remainder,
+                keep_charges=True,
             ),
         )
         credit_lines = list(credit.lines.all())
