@@ -29,6 +29,9 @@ def demo(
     from painclinic.web.demo.followup import load_followup_demo
 
     followup = load_followup_demo()
+    from painclinic.web.demo.billing import load_billing_demo
+
+    billing = load_billing_demo()
     typer.echo("")
     typer.echo("Demo logins (open http://127.0.0.1:8000/):")
     for username, role in summary.users:
@@ -43,6 +46,12 @@ def demo(
             "Demo follow-up: patient (Jordan Whitfield) finished a series a week ago; the "
             "1-week questionnaire is due today and its reminder e-mail appears on this console "
             "once the worker runs after 09:00."
+        )
+    if billing.invoices_issued:
+        typer.echo(
+            "Demo billing: sign in as billing (Tom Bergeron) for Jordan Whitfield's invoices: "
+            "two sessions split with Sun Life (demo) 80/20, one session part paid, an insurer's "
+            "report with HST; all amounts are DEMO VALUES."
         )
     typer.echo(
         "clinicadmin must set up two-factor sign-in at the first sign-in: scan the QR code it "

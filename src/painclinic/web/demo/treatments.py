@@ -10,7 +10,7 @@ import datetime as dt
 from django.db import transaction
 
 from painclinic.web.lib.service import Actor
-from painclinic.web.treatments.models import Drug, FeeBasis, FeeItem
+from painclinic.web.treatments.models import Drug, FeeBasis, FeeItem, TaxCategory
 from painclinic.web.treatments.services import FeeItemInput, do_add_fee_item
 
 DEMO_EFFECTIVE_FROM = dt.date(2026, 1, 1)
@@ -65,6 +65,8 @@ def load_fee_schedule(actor: Actor) -> int:
                     amount_cents=cents,
                     basis=basis,
                     drug=drug,
+                    # Health services (the infusions, the planning visit): HST-exempt.
+                    tax_category=TaxCategory.EXEMPT_HEALTH,
                     effective_from=DEMO_EFFECTIVE_FROM,
                 ),
             )
