@@ -234,7 +234,12 @@ def invoice_context(invoice: Invoice) -> dict[str, object]:
         "balance": dollars(balance.balance_cents),
         "owing": balance.balance_cents > 0,
         "note": invoice.note,
-        "footer": [NOT_OHIP, KEEP_RECEIPT],
+        "footer": [
+            NOT_OHIP,
+            KEEP_RECEIPT.replace("this receipt", "this credit note")
+            if credit_note
+            else KEEP_RECEIPT,
+        ],
     }
 
 
