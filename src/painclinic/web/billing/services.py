@@ -26,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from painclinic.web.audit.services import Action, Category, audit
@@ -1089,6 +1089,7 @@ def do_issue_credit_note(actor: Actor, invoice_id: int, data: CreditInput) -> In
             today=today,
         )
         released = _release_charges(invoice, credit) if amount is None else []
+        returned = _return_overpayment(actor, invoice)
         audit(
             actor,
             category=CATEGORY,
@@ -1102,9 +1103,45 @@ def do_issue_credit_note(actor: Actor, invoice_id: int, data: CreditInput) -> In
                 "full": amount is None,
                 "reason": data.reason.strip(),
                 "released_charges": released,
+                "returned_to_account_cents": returned,
             },
         )
     return credit
+
+
+def _return_overpayment(actor: Actor, invoice: Invoice) -> int:
+    """After a credit, money paid beyond what the invoice still asks goes back on account.
+
+    Negative allocations take it off the invoice, latest payment first, so it is the payer's
+    (or the patient's) unapplied money again: a deposit is used again by the corrected invoice,
+    and money on account can be applied elsewhere or refunded. Returns the cents moved.
+    """
+    over = -balance_of(invoice).balance_cents
+    moved = 0
+    if over <= 0:
+        return 0
+    per_payment = (
+        Allocation.objects.filter(invoice=invoice)
+        .values("payment_id")
+        .annotate(total=Sum("amount_cents"), last=Max("created_at"))
+        .order_by("-last", "-payment_id")
+    )
+    now = timezone.now()
+    for row in per_payment:
+        take = min(over - moved, int(row["total"] or 0))
+        if take <= 0:
+            continue
+        Allocation.objects.create(
+            payment_id=row["payment_id"],
+            invoice=invoice,
+            amount_cents=-take,
+            created_at=now,
+            created_by=actor.user,
+        )
+        moved += take
+        if moved >= over:
+            break
+    return moved
 
 
 def _fully_credited(invoice: Invoice | None) -> bool:
