@@ -1,13 +1,13 @@
 """Billing pages and the receipt PDF with the large data set, in-process, on SQLite and PostgreSQL.
 
 Data: 10,000 patients, each with a ketamine plan and 7 signed infusion sessions (16 a day over
-8 chairs, a patient's sessions weeks apart), 6 of them invoiced (60,000 invoices, two lines
-each, with their charges) and paid by 10 payments (100,000: partial, full, one unapplied
-deposit; about 90,000 allocations). The rows are written with bulk_create in batches (this is
-bench seeding, not the app's behaviour); the invoice sequence is then moved above the highest
-number. A probe patient goes through the real services first: three sessions invoiced (one
-split with an extended-health plan), payments, a partial credit note and a refund, on today's
-date, so the day page of today holds the probe's entries among the bulk rows of that day.
+8 chairs up to today, a patient's sessions weeks apart), 6 of them invoiced (60,000 invoices,
+two lines each, with their charges) and paid by 10 payments (100,000: partial, full, one
+unapplied deposit; about 90,000 allocations). The rows are written with bulk_create in
+batches (this is bench seeding, not the app's behaviour); the invoice sequence is then moved
+above the highest number. A probe patient goes through the real services first: three
+sessions invoiced (one split with an extended-health plan), payments and a partial credit
+note, on today's date, so today's close page holds the probe's entries among the bulk rows.
 
 Pages, as a billing clerk: the invoice page (``billing:invoice``), the patient's account page
 (``billing:patient``) and the daily close page of today (``billing:day``, a busy day), next to
@@ -365,6 +365,12 @@ def _child(database_url: str | None, data_dir: str) -> dict:
     t = _timed("patients_sessions_s", build, t)
 
     plan_of = {pk: sessions[pk][0].plan_id for pk in patient_ids}
+    # One session a patient not billed yet, a different one for each patient (so that every
+    # day, today included, has its invoices: session n of all patients lie on the same days).
+    billed = {
+        pk: [s for n, s in enumerate(sessions[pk]) if n != p % SESSIONS_PER_PATIENT]
+        for p, pk in enumerate(patient_ids)
+    }
     start_number = (Invoice.objects.aggregate(m=Max("number"))["m"] or 0) + 1
     patient_rows = {
         pk: (f"{given} {family}", f"{line}\n{city} ON {postal}")
@@ -376,7 +382,7 @@ def _child(database_url: str | None, data_dir: str) -> dict:
     number = start_number
     for pk in patient_ids:
         name, address = patient_rows[pk]
-        for session in sessions[pk][:INVOICES_PER_PATIENT]:
+        for session in billed[pk]:
             day = timezone.localtime(session.booking.starts_at).date()
             invoices.append(
                 Invoice(
@@ -404,7 +410,7 @@ def _child(database_url: str | None, data_dir: str) -> dict:
     by_session: list[tuple[int, InfusionSession, int]] = []  # (invoice pk, session, patient)
     number = start_number
     for pk in patient_ids:
-        for session in sessions[pk][:INVOICES_PER_PATIENT]:
+        for session in billed[pk]:
             by_session.append((invoice_ids[number], session, pk))
             number += 1
     InvoiceSequence.objects.update_or_create(
