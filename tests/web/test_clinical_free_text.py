@@ -66,6 +66,12 @@ def crawl(world: World, role: Role) -> dict[str, str]:
             continue
         if response.status_code != 200 or getattr(response, "streaming", False):
             continue
+        if response.get("Content-Type", "").startswith("application/pdf"):
+            # A receipt or statement: its text must carry no clinical note either.
+            from tests.web.pdfs import pdf_text
+
+            pages[url] = pdf_text(response.content)
+            continue
         body = response.content.decode()
         pages[url] = body
         queue.extend(re.findall(r'(?:href|src|action)="(/[^"#]*)', body))

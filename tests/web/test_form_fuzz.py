@@ -395,6 +395,12 @@ FORMS: dict[str, list[tuple[str, Role | None, dict[str, Any]]]] = {
     "worklist": [
         ("worklist:task", P, {}),
     ],
+    "billing": [
+        ("billing:patient", B, {}),
+        ("billing:invoice", B, {}),
+        ("billing:day", B, {}),
+        ("billing:payers", B, {}),
+    ],
 }
 
 # Pages that read their input from the query string.
@@ -407,6 +413,7 @@ QUERY_FORMS = [
     ("treatments:plan_new", P, {}),
     ("treatments:consent_new", P, {}),
     ("assessments:eligibility", P, {}),
+    ("billing:reports", B, {}),
 ]
 
 
@@ -448,6 +455,9 @@ def test_every_form_page_is_fuzzed():
         "outcomes:dashboard",
         "outcomes:export",
         "worklist:home",
+        "billing:home",
+        "billing:invoice_pdf",
+        "billing:statement_pdf",
     } | {n for n, _, _ in QUERY_FORMS}
     assert {r.name for r in url_patterns()} - covered - read_only_or_post_only == set()
 

@@ -138,6 +138,7 @@ class World:
     worklist_task: Task  # open, urgent
     time_point: FollowUpTimePoint  # the portal patient's follow-up, open today
     markers: dict[str, str] = field(default_factory=dict)
+    invoice: Any = None  # the signed session's invoice (billing pages)
 
 
 def _m(markers: dict[str, str], name: str) -> str:
@@ -408,6 +409,11 @@ def build_world(users: dict[Role, User]) -> World:
     )
     do_acknowledge_task(as_nurse, done_task.pk, _m(m, "worklist_task.action_taken"))
 
+    # Billing: the signed session invoiced (the billing pages open it).
+    from painclinic.web.billing.services import do_issue_session_invoice
+
+    issued = do_issue_session_invoice(actor_as(users[Role.BILLING]), patient.pk, [s.pk])
+
     assert set(m) == set(CLINICAL_FREE_TEXT), set(CLINICAL_FREE_TEXT) ^ set(m)
     return World(
         users=users,
@@ -446,6 +452,7 @@ def build_world(users: dict[Role, User]) -> World:
             created_at=timezone.now(),
         ),
         markers=m,
+        invoice=issued.patient_invoice,
     )
 
 
@@ -630,6 +637,9 @@ def kwargs_for(name: str, world: World) -> dict[str, Any]:
         "number": 1,
         "token": "x" * 43,
         "task_id": world.worklist_task.pk,
+        "invoice_id": getattr(world.invoice, "pk", 0),
+        "day": timezone.localdate().isoformat(),
+        "year": timezone.localdate().year,
     }
     if name == "portal:consent":
         values["consent_id"] = world.portal_consent.pk

@@ -26,6 +26,7 @@ from painclinic.web.billing.services import (
     RefundInput,
 )
 from painclinic.web.lib.clinicdate import clinic_today
+from painclinic.web.lib.tax import tax_rules
 
 
 def clean_dollars(raw: str, *, allow_zero: bool = False, max_cents: int = MAX_AMOUNT_CENTS) -> int:
@@ -75,6 +76,9 @@ class DollarsField(forms.CharField):
         return clean_dollars(text, allow_zero=self.allow_zero)
 
 
+# The earliest date a billing form takes: the first tax rate of the rules (HST, 2010-07-01);
+# before it, a typing error with no tax rule to apply.
+EARLIEST_DAY = min(rate.effective_from for rate in tax_rules().rates)
 RECEIVE_METHODS = [(m.value, m.label) for m in PaymentMethod if m != PaymentMethod.INSURER]
 REFUND_METHODS = RECEIVE_METHODS
 
@@ -274,6 +278,8 @@ class ManualInvoiceForm(BillToMixin, forms.Form):
         day = self.cleaned_data.get("service_date")
         if day is not None and day > clinic_today():
             raise forms.ValidationError("A service cannot be billed before it is given.")
+        if day is not None and day < EARLIEST_DAY:
+            raise forms.ValidationError(f"Enter a date from {EARLIEST_DAY:%Y-%m-%d} on.")
         return day
 
     def to_input(self) -> ManualInvoiceInput:
@@ -442,6 +448,12 @@ class DateRangeForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         start, end = cleaned.get("start"), cleaned.get("end")
+        latest = clinic_today() + dt.timedelta(days=366)
+        for name, value in (("start", start), ("end", end)):
+            if value is not None and not EARLIEST_DAY <= value <= latest:
+                self.add_error(
+                    name, f"Enter a date from {EARLIEST_DAY:%Y-%m-%d} to {latest:%Y-%m-%d}."
+                )
         if start and end and start > end:
             self.add_error("end", "The end is before the start.")
         if start and end and (end - start).days > 3660:

@@ -21,15 +21,29 @@ class IsoDateConverter:
         return dt.date.fromisoformat(value).isoformat()
 
 
+class YearConverter:
+    """A calendar year, four digits (no integer beyond any range reaches a view)."""
+
+    regex = "[0-9]{4}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int | str) -> str:
+        return f"{int(value):04d}"
+
+
 if "isodate" not in get_converters():
     register_converter(IsoDateConverter, "isodate")
+if "year" not in get_converters():
+    register_converter(YearConverter, "year")
 
 app_name = "billing"
 urlpatterns = [
     path("", views.home, name="home"),
     path("patients/<id:patient_id>/", views.patient, name="patient"),
     path(
-        "patients/<id:patient_id>/statement-<int:year>.pdf",
+        "patients/<id:patient_id>/statement-<year:year>.pdf",
         views.statement_pdf,
         name="statement_pdf",
     ),

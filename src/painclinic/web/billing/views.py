@@ -16,7 +16,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import F, OuterRef, Subquery, Sum
+from django.db.models import F, Max, Min, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -49,6 +49,7 @@ from painclinic.web.billing.models import (
     Charge,
     ChargeKind,
     Coverage,
+    DailyClose,
     Invoice,
     InvoiceKind,
     Payer,
@@ -556,6 +557,26 @@ def statement_pdf(request: HttpRequest, patient_id: int, year: int) -> HttpRespo
 # --- the day -----------------------------------------------------------------------------------
 
 
+def _active_day(*, before: dt.date | None = None, after: dt.date | None = None) -> dt.date | None:
+    """The nearest day before (or after) with money entered, an invoice issued or a close."""
+    sources = (
+        (Payment.objects, "received_on"),
+        (Invoice.objects, "issued_on"),
+        (DailyClose.objects, "day"),
+    )
+    found: list[dt.date] = []
+    for manager, column in sources:
+        if before is not None:
+            value = manager.filter(**{f"{column}__lt": before}).aggregate(d=Max(column))["d"]
+        else:
+            value = manager.filter(**{f"{column}__gt": after}).aggregate(d=Min(column))["d"]
+        if value is not None:
+            found.append(value)
+    if not found:
+        return None
+    return max(found) if before is not None else min(found)
+
+
 def _method_label(method: str) -> str:
     return PaymentMethod(method).label if method in PaymentMethod.values else method
 
@@ -615,8 +636,8 @@ def day(request: HttpRequest, day: dt.date) -> HttpResponse:
     context = {
         "summary": summary,
         "day": day,
-        "previous": day - dt.timedelta(days=1),
-        "next": day + dt.timedelta(days=1) if day < today else None,
+        "previous": _active_day(before=day),
+        "next": _active_day(after=day) or (today if day < today else None),
         "by_method": [(_method_label(m), c) for m, c in summary.by_method.items()],
         "refunds": [(_method_label(m), c) for m, c in summary.refunds_by_method.items()],
         "by_clerk": [(names.get(u, u), c) for u, c in summary.by_clerk.items()],
