@@ -218,6 +218,7 @@ def test_a_credit_note_names_the_invoice_it_credits_and_the_invoice_lists_it(
     clinic, users, patient, billing
 ):
     invoice = report_invoice(billing, patient)
+    pay(billing, invoice, 5_000, PaymentMethod.CASH)
     credit = do_issue_credit_note(billing, invoice.pk, CreditInput(reason="Report not needed"))
     credit_text = flat(invoice_pdf(credit))
     assert credit_text.split(" Number")[0].endswith("Credit note")
@@ -227,6 +228,9 @@ def test_a_credit_note_names_the_invoice_it_credits_and_the_invoice_lists_it(
 
     invoice_text = flat(invoice_pdf(invoice))
     assert f"{credit.display_number} -$169.50" in invoice_text
+    # The $50 paid is no longer owed: it goes back on account, and the receipt says so.
+    assert "Returned to account: Cash of" in invoice_text and "-$50.00" in invoice_text
+    assert "Payments received $0.00" in invoice_text
     assert "Balance due $0.00" in invoice_text
 
 

@@ -113,8 +113,7 @@ def _payment_label(payment: Payment) -> str:
 
 
 def _payment_rows(allocations: list[Allocation]) -> list[MoneyRow]:
-    """Each payment applied to the invoice; a negative allocation is money taken back off it
-    (a refund of an overpayment, or a payment reversed because it was entered in error)."""
+    """Each payment applied to the invoice; a negative allocation is money taken back off it."""
     rows = []
     for allocation in allocations:
         payment = allocation.payment
@@ -127,8 +126,10 @@ def _payment_rows(allocations: list[Allocation]) -> list[MoneyRow]:
                 )
             )
         else:
+            # Taken back off the invoice: a payment reversed as entered in error, or money a
+            # credit note left overpaid, returned to the account (to be applied or refunded).
             reversed_ = hasattr(payment, "reversal")
-            what = "Payment reversed (entered in error)" if reversed_ else "Refunded"
+            what = "Payment reversed (entered in error)" if reversed_ else "Returned to account"
             rows.append(
                 MoneyRow(
                     _day(to_local(allocation.created_at).date()),
