@@ -436,9 +436,11 @@ def _lines_for_session(
         if not item.fits_length(minutes):
             continue
         in_package = package is not None and item.drug == plan.drug
-        description = (
-            f"{item.description}: {plan.get_drug_display()}, session "
-            f"{session.planned_session.number}" + (f", {minutes} min infusion" if minutes else "")
+        drug = str(plan.get_drug_display())
+        # The receipt names the drug and the session's length once (an insurer asks for both).
+        which = "" if drug.lower() in item.description.lower() else f"{drug.lower()} "
+        description = f"{item.description}: {which}session {session.planned_session.number}" + (
+            f", {minutes} min infusion" if minutes else ""
         )
         if in_package:
             description += f" (included in series package {package.invoice.display_number})"
