@@ -142,8 +142,8 @@ def test_estimate_arithmetic_in_integer_cents(fees):
         "DEMO-SUPPLIES": (10, 25500),
     }
     assert estimate.subtotal_cents == 25000 + 10 * 45000 + 10 * 2550 == 500500
-    # 13% HST of $5,005.00 = $650.65 (exact); total $5,655.65.
-    assert estimate.hst_cents == 65065 and estimate.total_cents == 565565
+    # The demo items are health services (HST-exempt): no tax, the total is the subtotal.
+    assert estimate.hst_cents == 0 and estimate.total_cents == 500500
     lidocaine = estimate_cost("lidocaine", "lid-5mgkg-60min", 1)
     assert {line.code for line in lidocaine.lines} == {
         "DEMO-PLAN",
@@ -153,20 +153,29 @@ def test_estimate_arithmetic_in_integer_cents(fees):
     assert lidocaine.subtotal_cents == 25000 + 35000 + 2550
 
 
-def test_hst_rounds_half_up_to_the_cent_and_can_be_exempt(db, settings):
-    FeeItem.objects.create(
-        code="X",
-        description="x",
-        amount_cents=1050,
-        basis="per_session",
-        effective_from=dt.date(2026, 1, 1),
-        created_at=timezone.now(),
-    )
-    # 13% of 10.50 = 1.365 -> 1.37
-    assert estimate_cost("ketamine", "ket-crps-outpatient", 1).hst_cents == 137
-    settings.TREATMENT_INFUSIONS_HST_EXEMPT = True
-    exempt = estimate_cost("ketamine", "ket-crps-outpatient", 1)
-    assert exempt.hst_exempt and exempt.hst_cents == 0 and exempt.total_cents == 1050
+def test_hst_is_decided_per_item_and_rounds_half_up_per_line(db):
+    def item(code, cents, tax_category):
+        return FeeItem.objects.create(
+            code=code,
+            description=code,
+            amount_cents=cents,
+            basis="per_session",
+            tax_category=tax_category,
+            effective_from=dt.date(2026, 1, 1),
+            created_at=timezone.now(),
+        )
+
+    item("EXEMPT", 1050, "exempt_health")
+    only_exempt = estimate_cost("ketamine", "ket-crps-outpatient", 1, on=dt.date(2026, 7, 1))
+    assert only_exempt.hst_cents == 0 and only_exempt.total_cents == 1050
+    item("TAXED", 1050, "taxable")
+    item("TAXED2", 1050, "taxable")
+    estimate = estimate_cost("ketamine", "ket-crps-outpatient", 1, on=dt.date(2026, 7, 1))
+    taxes = {line.code: line.tax_cents for line in estimate.lines}
+    # 13% of 10.50 = 1.365 -> 1.37 on each taxable line (per line: 2 x 1.37 = 2.74, where one
+    # rounding of the sum would give 2.73); the exempt line has none.
+    assert taxes == {"EXEMPT": 0, "TAXED": 137, "TAXED2": 137}
+    assert estimate.hst_cents == 274 and estimate.total_cents == 3 * 1050 + 274
 
 
 def test_fees_in_effect_take_the_latest_active_price_in_effect(db):
@@ -215,13 +224,13 @@ def test_consent_is_recorded_with_text_estimate_and_witness(patient, users, clie
     assert response.status_code == 302
     consent = TreatmentConsent.objects.get()
     assert consent.witness == users[Role.NURSE] and consent.obtained_by == users[Role.PHYSICIAN]
-    assert consent.estimate_total_cents == 565565
+    assert consent.estimate_total_cents == 500500  # health services: HST-exempt
     assert "not covered by OHIP" in consent.coverage_statement
     assert "off-label" in consent.off_label_statement and consent.risks
     event = AuditEvent.objects.filter(object_type="treatmentconsent").get()
-    assert event.detail["estimate_total_cents"] == 565565
+    assert event.detail["estimate_total_cents"] == 500500
     page = client.get(response["Location"]).content.decode()
-    assert "$5,655.65" in page and "not covered by OHIP" in page and "Print" in page
+    assert "$5,005.00" in page and "not covered by OHIP" in page and "Print" in page
 
 
 @pytest.mark.parametrize(
@@ -292,6 +301,7 @@ def fee_post(client, **overrides):
         "basis": "per_session",
         "drug": "ketamine",
         "protocol_id": "",
+        "tax_category": "exempt_health",
         "effective_from": "2026-01-01",
     }
     data.update(overrides)
@@ -421,12 +431,17 @@ def test_estimate_matches_independent_decimal_arithmetic(session_cents, consult_
             description=code,
             amount_cents=cents,
             basis=basis,
+            tax_category="taxable",
             effective_from=dt.date(2026, 1, 1),
             created_at=timezone.now(),
         )
     estimate = estimate_cost("ketamine", "ket-crps-outpatient", sessions)
-    subtotal = Decimal(session_cents) * sessions + Decimal(consult_cents)
-    hst = (subtotal * Decimal("0.13")).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    lines = (Decimal(session_cents) * sessions, Decimal(consult_cents))
+    subtotal = sum(lines)
+    # HST per line, each rounded half up to the cent.
+    hst = sum(
+        (line * Decimal("0.13")).quantize(Decimal(1), rounding=ROUND_HALF_UP) for line in lines
+    )
     assert estimate.subtotal_cents == int(subtotal)
     assert estimate.hst_cents == int(hst)
     assert estimate.total_cents == int(subtotal + hst)
@@ -471,3 +486,52 @@ def test_patient_page_says_what_is_missing_before_a_plan(patient, client_for):
     )
     assert "No physician has decided the patient&#x27;s eligibility for ketamine" in html
     assert "within the clinic's 30-day limit" in html
+
+
+def test_a_fee_carries_its_tax_category_length_tier_and_package_size(client_for):
+    client = client_for(Role.BILLING)
+    assert (
+        fee_post(client, code="KET-LONG", min_minutes="121", max_minutes="240").status_code == 302
+    )
+    assert (
+        fee_post(
+            client,
+            code="REPORT",
+            basis="service",
+            drug="",
+            tax_category="taxable",
+            amount="150.00",
+        ).status_code
+        == 302
+    )
+    assert (
+        fee_post(client, code="KET-SERIES", basis="package", package_sessions="6").status_code
+        == 302
+    )
+    items = {item.code: item for item in FeeItem.objects.all()}
+    assert (items["KET-LONG"].min_minutes, items["KET-LONG"].max_minutes) == (121, 240)
+    assert items["KET-LONG"].tax_category == "exempt_health"
+    assert items["REPORT"].tax_category == "taxable"
+    assert items["KET-SERIES"].package_sessions == 6
+    page = client.get(reverse("treatments:fees")).content.decode()
+    assert "121 to 240 min" in page and "6 sessions" in page
+    assert "Not a health service, HST applies" in page and "Health service, HST-exempt" in page
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"tax_category": ""}, "tax_category"),
+        ({"tax_category": "vat"}, "tax_category"),
+        ({"basis": "package"}, "package_sessions"),
+        ({"package_sessions": "6"}, "package_sessions"),
+        ({"basis": "per_consult", "min_minutes": "60"}, "min_minutes"),
+        ({"min_minutes": "240", "max_minutes": "120"}, "max_minutes"),
+        ({"min_minutes": "0"}, "min_minutes"),
+    ],
+)
+def test_bad_fee_tiers_and_tax_name_the_field_and_save_nothing(client_for, overrides, field):
+    response = fee_post(client_for(Role.BILLING), **overrides)
+    assert response.status_code == 200
+    assert field in response.context["form"].errors
+    assert not FeeItem.objects.exists()

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from painclinic.web.accounts.models import STAFF_ROLES, User
 from painclinic.web.lib.bounds import OUT_OF_DATE, row_id_field, version_field
-from painclinic.web.treatments.models import Drug, FeeBasis, SignatureMethod
+from painclinic.web.treatments.models import Drug, FeeBasis, SignatureMethod, TaxCategory
 from painclinic.web.treatments.services import (
     FeeItemInput,
     TreatmentConsentInput,
@@ -37,6 +37,33 @@ class FeeItemForm(forms.Form):
         choices=[("", "Any drug"), *Drug.choices], required=False, label="Applies to drug"
     )
     protocol_id = forms.ChoiceField(required=False, label="Applies to protocol")
+    tax_category = forms.ChoiceField(
+        choices=[("", "Choose how HST applies"), *TaxCategory.choices],
+        label="HST",
+        help_text="Health services are exempt; forms and reports for insurers or lawyers are "
+        "taxable; OHIP-insured services are never billed to the patient",
+    )
+    min_minutes = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=24 * 60,
+        label="Shortest session (minutes)",
+        help_text="Per-session prices that depend on the session's length; blank: any",
+    )
+    max_minutes = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=24 * 60,
+        label="Longest session (minutes)",
+        help_text="Blank: any length",
+    )
+    package_sessions = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=100,
+        label="Sessions in the package",
+        help_text="Series packages only",
+    )
     effective_from = forms.DateField(
         label="In effect from", widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -88,6 +115,20 @@ class FeeItemForm(forms.Form):
             if drug and drug != protocol_drug:
                 self.add_error("drug", f"That protocol is a {protocol_drug} protocol.")
             cleaned["drug"] = protocol_drug
+        basis = cleaned.get("basis")
+        low, high = cleaned.get("min_minutes"), cleaned.get("max_minutes")
+        if (low is not None or high is not None) and basis and basis != FeeBasis.PER_SESSION:
+            self.add_error(
+                "min_minutes" if low is not None else "max_minutes",
+                "Only a per-session price depends on the session length.",
+            )
+        elif low is not None and high is not None and low > high:
+            self.add_error("max_minutes", "The longest is shorter than the shortest.")
+        package = cleaned.get("package_sessions")
+        if basis == FeeBasis.PACKAGE and package is None and "package_sessions" not in self.errors:
+            self.add_error("package_sessions", "Say how many sessions the package covers.")
+        if basis and basis != FeeBasis.PACKAGE and package is not None:
+            self.add_error("package_sessions", "Only a series package covers a number of sessions.")
         cleaned["amount_cents"] = cleaned.pop("amount", None)
         return cleaned
 
@@ -101,6 +142,10 @@ class FeeItemForm(forms.Form):
             effective_from=c["effective_from"],
             drug=c.get("drug") or "",
             protocol_id=c.get("protocol_id") or "",
+            tax_category=c["tax_category"],
+            min_minutes=c.get("min_minutes"),
+            max_minutes=c.get("max_minutes"),
+            package_sessions=c.get("package_sessions"),
         )
 
 

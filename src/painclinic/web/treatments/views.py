@@ -501,6 +501,8 @@ def fees(request: HttpRequest) -> HttpResponse:
     in_effect = {item.pk for item in fees_in_effect()}
     items = list(FeeItem.objects.select_related("created_by", "deactivated_by")[:500])
     titles = {p.id: p.title for p in protocol_library().protocols.values()}
+    for item in items:
+        item.protocol_title = titles.get(item.protocol_id, item.protocol_id)  # type: ignore[attr-defined]
     context = {"form": form, "items": items, "in_effect": in_effect, "titles": titles}
     return render(request, "treatments/fees.html", context)
 
