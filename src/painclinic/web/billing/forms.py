@@ -184,7 +184,7 @@ class BillToMixin:
     def set_bill_to(self, patient_name: str, coverages: list[Any]) -> None:
         self.fields["coverage_id"].choices = bill_to_choices(patient_name, coverages)
 
-    def coverage_id(self) -> int | None:
+    def chosen_coverage_id(self) -> int | None:
         value = self.cleaned_data.get("coverage_id")
         return int(value) if value else None
 
@@ -294,7 +294,7 @@ class ManualInvoiceForm(BillToMixin, forms.Form):
                 ),
             ),
             note=c.get("note") or "",
-            coverage_id=self.coverage_id(),
+            coverage_id=self.chosen_coverage_id(),
         )
 
 

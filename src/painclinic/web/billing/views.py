@@ -275,7 +275,7 @@ class PatientAccount:
         def args(name: str) -> dict[str, Any]:
             return {"data": data if bound == name else None, "prefix": name}
 
-        people = {"patient_name": self.name, "coverages": self.active_coverages}
+        people: dict[str, Any] = {"patient_name": self.name, "coverages": self.active_coverages}
         return {
             "add_coverage": CoverageForm(
                 **args("add_coverage"), payers=list(Payer.objects.filter(active=True)[:500])
@@ -329,11 +329,11 @@ def _patient_action(
     if name in ("issue_sessions", "issue_package", "issue_manual"):
         if name == "issue_sessions":
             result = do_issue_session_invoice(
-                actor, patient.pk, data["session_ids"], coverage_id=form.coverage_id()
+                actor, patient.pk, data["session_ids"], coverage_id=form.chosen_coverage_id()
             )
         elif name == "issue_package":
             result = do_issue_package_invoice(
-                actor, data["plan_id"], data["fee_code"], coverage_id=form.coverage_id()
+                actor, data["plan_id"], data["fee_code"], coverage_id=form.chosen_coverage_id()
             )
         else:
             result = do_issue_manual_invoice(actor, patient.pk, form.to_input())
@@ -662,7 +662,9 @@ def reports(request: HttpRequest) -> HttpResponse:
     except ImportError:
         billing_reports = None  # type: ignore[assignment]
     query = {"start": today.replace(day=1).isoformat(), "end": today.isoformat()}
-    query.update({k: v for k, v in request.GET.items() if k in ("start", "end") and v})
+    for key in ("start", "end"):
+        if request.GET.get(key):
+            query[key] = str(request.GET.get(key))
     form = DateRangeForm(query)
     start = end = None
     if form.is_valid():
