@@ -15,7 +15,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from painclinic.web.accounts.models import Role
+from painclinic.web.accounts.models import Role, User
 from painclinic.web.audit.models import AuditEvent
 from painclinic.web.billing.models import (
     Coverage,
@@ -334,3 +334,89 @@ def test_reports_page_shows_the_aged_receivables_and_downloads_csv(
     assert "725.50" in response.content.decode()
     response = clerk.get(reverse("billing:day", kwargs={"day": clinic_today()}) + "?download=csv")
     assert response["Content-Type"].startswith("text/csv")
+
+
+def test_a_taxable_report_invoiced_by_hand_shows_its_hst(client_for, patient, sessions):
+    clerk = client_for(B)
+    response = clerk.post(
+        account_url(patient),
+        {"action": "issue_manual", "issue_manual-fee_code": "REPORT", "issue_manual-quantity": "1"},
+    )
+    invoice = Invoice.objects.get()
+    assert response["Location"] == invoice_url(invoice)
+    assert (invoice.subtotal_cents, invoice.tax_cents, invoice.total_cents) == (
+        15_000,
+        1_950,
+        16_950,
+    )
+    text = visible_text(clerk.get(invoice_url(invoice)).content.decode())
+    assert "Not a health service, HST applies" in text and "$19.50" in text and "$169.50" in text
+
+
+def test_a_deposit_is_applied_then_refunded_and_a_payment_reversed(client_for, patient, sessions):
+    clerk = client_for(B)
+    plan = sessions[0].plan
+    clerk.post(
+        account_url(patient),
+        {
+            "action": "deposit",
+            "deposit-plan_id": str(plan.pk),
+            "deposit-amount_cents": "1000.00",
+            "deposit-method": "credit_card",
+        },
+    )
+    deposit = Payment.objects.get()
+    assert deposit.kind == "deposit" and deposit.amount_cents == 100_000
+    clerk.post(
+        account_url(patient),
+        {"action": "issue_sessions", "issue_sessions-session_ids": [str(sessions[0].pk)]},
+    )
+    invoice = Invoice.objects.get()
+    assert balance_of(invoice).balance_cents == 0  # the deposit paid it
+    page = clerk.get(account_url(patient)).content.decode()
+    assert "$274.50" in page  # left on account: $1,000.00 - $725.50
+    # A refund larger than what is left is refused on the amount; nothing saved.
+    response = clerk.post(
+        account_url(patient),
+        {
+            "action": "refund",
+            "refund-payment_id": str(deposit.pk),
+            "refund-amount_cents": "300.00",
+            "refund-method": "credit_card",
+            "refund-reason": "Series stopped",
+        },
+    )
+    assert "At most $274.50" in " ".join(response.context["forms"]["refund"].errors["amount_cents"])
+    assert not deposit.refunds.exists()
+    response = clerk.post(
+        account_url(patient),
+        {
+            "action": "refund",
+            "refund-payment_id": str(deposit.pk),
+            "refund-amount_cents": "274.50",
+            "refund-method": "credit_card",
+            "refund-reason": "Series stopped",
+        },
+    )
+    assert response.status_code == 302 and deposit.refunds.get().amount_cents == 27_450
+    # A payment entered in error on another invoice is reversed, with its reason.
+    other = do_issue_session_invoice(
+        actor_as(User.objects.get(role=B)), patient.pk, [sessions[1].pk]
+    ).patient_invoice
+    clerk.post(
+        invoice_url(other), {"action": "pay", "pay-amount_cents": "10.00", "pay-method": "cash"}
+    )
+    mistaken = Payment.objects.get(kind="payment")
+    response = clerk.post(
+        account_url(patient),
+        {"action": "reverse", "reverse-payment_id": str(mistaken.pk), "reverse-reason": ""},
+    )
+    assert "reason" in response.context["forms"]["reverse"].errors
+    clerk.post(
+        account_url(patient),
+        {"action": "reverse", "reverse-payment_id": str(mistaken.pk), "reverse-reason": "Typo"},
+    )
+    assert Payment.objects.get(kind="reversal").amount_cents == -1_000
+    assert balance_of(other).balance_cents == other.total_cents
+    day = clerk.get(reverse("billing:day", kwargs={"day": clinic_today()})).content.decode()
+    assert "Typo" in day  # listed as an adjustment of the day

@@ -93,7 +93,7 @@ from painclinic.web.lib.tax import tax_rules
 from painclinic.web.patients.access import get_patient_for
 from painclinic.web.patients.models import Patient
 from painclinic.web.scheduling.models import Booking, BookingStatus
-from painclinic.web.treatments.models import Drug, FeeBasis, PlanStatus, TreatmentPlan
+from painclinic.web.treatments.models import FeeBasis, PlanStatus, TreatmentPlan
 from painclinic.web.treatments.services import fees_in_effect
 
 CATEGORY = Category.BILLING
@@ -431,8 +431,7 @@ def _line_rows(invoice: Invoice) -> list[dict[str, Any]]:
             tax_label = rules.category(line.tax_category).label
         except ValueError:
             tax_label = ""
-        drug = Drug(line.drug).label if line.drug in Drug.values else ""
-        rows.append({"line": line, "tax_label": tax_label, "drug": drug})
+        rows.append({"line": line, "tax_label": tax_label})
     return rows
 
 
