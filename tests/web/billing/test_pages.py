@@ -420,3 +420,32 @@ def test_a_deposit_is_applied_then_refunded_and_a_payment_reversed(client_for, p
     assert balance_of(other).balance_cents == other.total_cents
     day = clerk.get(reverse("billing:day", kwargs={"day": clinic_today()})).content.decode()
     assert "Typo" in day  # listed as an adjustment of the day
+
+
+def test_the_invoice_and_day_pages_read_a_fixed_number_of_queries(client_for, patient, sessions):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    clerk = client_for(B)
+    clerk.post(
+        account_url(patient),
+        {"action": "issue_sessions", "issue_sessions-session_ids": [str(sessions[0].pk)]},
+    )
+    invoice = Invoice.objects.get()
+    day_url = reverse("billing:day", kwargs={"day": clinic_today()})
+
+    def queries(url: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert clerk.get(url).status_code == 200
+        return len(captured)
+
+    clerk.post(
+        invoice_url(invoice), {"action": "pay", "pay-amount_cents": "1.00", "pay-method": "cash"}
+    )
+    one = queries(invoice_url(invoice)), queries(day_url)
+    for _ in range(4):
+        clerk.post(
+            invoice_url(invoice),
+            {"action": "pay", "pay-amount_cents": "1.00", "pay-method": "debit"},
+        )
+    assert (queries(invoice_url(invoice)), queries(day_url)) == one
