@@ -449,3 +449,19 @@ def test_the_invoice_and_day_pages_read_a_fixed_number_of_queries(client_for, pa
             {"action": "pay", "pay-amount_cents": "1.00", "pay-method": "debit"},
         )
     assert (queries(invoice_url(invoice)), queries(day_url)) == one
+
+
+def test_paying_an_invoice_paid_a_moment_ago_records_nothing_and_says_so(
+    client_for, patient, sessions
+):
+    clerk, other_clerk = client_for(B), client_for(B)
+    clerk.post(
+        account_url(patient),
+        {"action": "issue_sessions", "issue_sessions-session_ids": [str(sessions[0].pk)]},
+    )
+    invoice = Invoice.objects.get()
+    pay = {"action": "pay", "pay-amount_cents": "725.50", "pay-method": "cash"}
+    assert clerk.post(invoice_url(invoice), pay).status_code == 302
+    response = other_clerk.post(invoice_url(invoice), pay, follow=True)
+    assert "has changed: nothing was recorded" in response.content.decode()
+    assert Payment.objects.count() == 1

@@ -466,6 +466,20 @@ def invoice(request: HttpRequest, invoice_id: int) -> HttpResponse:
         "credit": CreditNoteForm(bound("credit"), prefix="credit"),
         "transfer": ReasonForm(bound("transfer"), prefix="transfer"),
     }
+    can_manage = _can(request, ROLES.record_payment) and is_invoice
+    offered = {
+        "pay": can_manage and state.balance_cents > 0,
+        "credit": can_manage and state.total_cents - state.credited_cents > 0,
+        "transfer": can_manage and payer_invoice and state.balance_cents > 0,
+    }
+    if action is not None and not offered[action]:
+        # Someone paid or credited it a moment ago (or the form was never offered).
+        messages.error(
+            request,
+            f"{record.display_number} has changed: nothing was recorded. Its current state is "
+            "shown below.",
+        )
+        return redirect("billing:invoice", invoice_id=record.pk)
     if action is not None and forms[action].is_valid():
         form = forms[action]
         try:
@@ -499,7 +513,6 @@ def invoice(request: HttpRequest, invoice_id: int) -> HttpResponse:
         .order_by("created_at", "pk")
     )
     other_half = record.split_with or Invoice.objects.filter(split_with=record).first()
-    can_manage = _can(request, ROLES.record_payment) and is_invoice
     context = {
         "invoice": record,
         "state": state,
@@ -509,9 +522,9 @@ def invoice(request: HttpRequest, invoice_id: int) -> HttpResponse:
         "other_half": other_half,
         "forms": forms,
         "posted": action,
-        "can_pay": can_manage and state.balance_cents > 0,
-        "can_credit": can_manage and state.total_cents - state.credited_cents > 0,
-        "can_transfer": can_manage and payer_invoice and state.balance_cents > 0,
+        "can_pay": offered["pay"],
+        "can_credit": offered["credit"],
+        "can_transfer": offered["transfer"],
         "tax_rate": tax_rules().rate_on(record.issued_on).percent_text,
         "today": clinic_today(),
     }
