@@ -465,3 +465,24 @@ def test_paying_an_invoice_paid_a_moment_ago_records_nothing_and_says_so(
     response = other_clerk.post(invoice_url(invoice), pay, follow=True)
     assert "has changed: nothing was recorded" in response.content.decode()
     assert Payment.objects.count() == 1
+
+
+def test_the_credit_on_account_matches_the_services_reading(client_for, patient, sessions, users):
+    from painclinic.web.billing.services import (
+        PaymentInput,
+        do_record_deposit,
+        patient_credit_cents,
+    )
+
+    clerk = actor_as(users[B])
+    plan = sessions[0].plan
+    for cents in (10_000, 20_000):
+        do_record_deposit(clerk, plan.pk, PaymentInput(amount_cents=cents, method="cash"))
+    do_issue_session_invoice(clerk, patient.pk, [sessions[0].pk])  # takes $300.00 of it
+    page = client_for(B).get(account_url(patient))
+    assert patient_credit_cents(patient) == 0
+    assert page.context["account"].credit_cents == 0
+    do_record_deposit(clerk, plan.pk, PaymentInput(amount_cents=12_345, method="cash"))
+    page = client_for(B).get(account_url(patient))
+    assert page.context["account"].credit_cents == patient_credit_cents(patient) == 12_345
+    assert "$123.45" in page.content.decode()

@@ -83,7 +83,6 @@ from painclinic.web.billing.services import (
     do_transfer_to_patient,
     dollars,
     get_invoice_for,
-    patient_credit_cents,
     patient_display_name,
 )
 from painclinic.web.lib.clinicdate import clinic_today
@@ -262,7 +261,14 @@ class PatientAccount:
             for i in self.invoices
             if i.kind == InvoiceKind.INVOICE and self.balances[i.pk].balance_cents > 0
         ]
-        self.credit_cents = patient_credit_cents(patient)
+        # The patient's own money on account (as services.patient_credit_cents, in four
+        # queries whatever the number of payments).
+        own = list(
+            Payment.objects.filter(patient=patient, payer__isnull=True).exclude(
+                kind=PaymentKind.REVERSAL
+            )
+        )
+        self.credit_cents = sum(max(cents, 0) for cents in _unapplied_many(own).values())
         years = {d.year for d in Invoice.objects.filter(patient=patient).dates("issued_on", "year")}
         years |= {
             d.year for d in Payment.objects.filter(patient=patient).dates("received_on", "year")
