@@ -176,6 +176,18 @@ class Invoice(AppendOnlyModel):
         indexes = [
             models.Index(fields=["patient", "issued_on"], name="invoice_patient_issued"),
             models.Index(fields=["kind", "issued_on"], name="invoice_kind_issued"),
+            # Almost always empty columns: after ANALYZE, SQLite preferred scanning the number
+            # index to the plain column index (16 ms at 60,000 invoices, 0.02 ms partial).
+            models.Index(
+                fields=["credits"],
+                name="invoice_credits_set",
+                condition=models.Q(credits__isnull=False),
+            ),
+            models.Index(
+                fields=["split_with"],
+                name="invoice_split_with_set",
+                condition=models.Q(split_with__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

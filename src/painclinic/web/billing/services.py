@@ -26,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Q, Sum
 from django.utils import timezone
 
 from painclinic.web.audit.services import Action, Category, audit
@@ -327,20 +327,25 @@ def billable_sessions(
     patient: Patient | None = None, *, limit: int | None = None
 ) -> list[Billable]:
     """Signed sessions and did-not-attend sessions without a live charge, oldest first."""
+    # NOT EXISTS per session (a correlated probe of the charge's session index), not NOT IN
+    # over every live charge of the clinic: the account page reads one patient's sessions.
     live = Charge.objects.filter(
-        credited_by__isnull=True, kind__in=[ChargeKind.SESSION, ChargeKind.MISSED]
-    ).values("session_id")
+        session=OuterRef("pk"),
+        credited_by__isnull=True,
+        kind__in=[ChargeKind.SESSION, ChargeKind.MISSED],
+    )
+    sessions = InfusionSession.objects.all()
+    if patient is not None:
+        sessions = sessions.filter(patient=patient)
     sessions = (
-        InfusionSession.objects.filter(
+        sessions.filter(
             Q(status=SessionStatus.SIGNED)
             | Q(status=SessionStatus.CANCELLED, cancellation__reason=CancelReason.DID_NOT_ATTEND)
         )
-        .exclude(pk__in=live)
+        .filter(~Exists(live))
         .select_related("patient", "booking", "plan", "planned_session")
         .order_by("booking__starts_at", "pk")
     )
-    if patient is not None:
-        sessions = sessions.filter(patient=patient)
     if limit is not None:
         sessions = sessions[:limit]
     out = []
