@@ -62,7 +62,7 @@ def clinic(settings):
 def billing(users):
     physician = users[Role.PHYSICIAN]
     physician.first_name, physician.last_name = "Amara", "Okafor"
-    physician.registration_number = "98765"
+    physician.registration_number = "CPSO 98765"
     physician.save()
     standard_fees(actor_as(users[Role.CLINIC_ADMIN]))
     return actor_as(users[Role.BILLING])
@@ -106,7 +106,7 @@ def test_an_unpaid_invoice_lists_clinic_patient_provider_every_line_and_the_bala
     assert "Receipt" not in text and "PAID IN FULL" not in text
     assert invoice.display_number in text
     assert "Ada Lovelace" in text and "1970-05-17" in text
-    assert "Dr. Amara Okafor" in text and "CPSO no. 98765" in text
+    assert "Dr. Amara Okafor" in text and "Registration: CPSO 98765" in text
     for line in invoice.lines.all():
         assert line.description in text
         assert f"{line.service_date:%Y-%m-%d}" in text
