@@ -147,12 +147,12 @@ def balances(invoices: Sequence[Invoice]) -> dict[int, InvoiceBalance]:
             .annotate(total=Sum("total_cents"))
         ):
             credited[row["credits_id"]] = int(row["total"] or 0)
-        for row in (
+        for paid_row in (
             Allocation.objects.filter(invoice_id__in=ids)
             .values("invoice_id")
             .annotate(total=Sum("amount_cents"))
         ):
-            paid[row["invoice_id"]] = int(row["total"] or 0)
+            paid[paid_row["invoice_id"]] = int(paid_row["total"] or 0)
     out = {}
     for invoice in invoices:
         if invoice.kind == InvoiceKind.CREDIT_NOTE:
@@ -447,7 +447,7 @@ def _lines_for_session(
         description = f"{item.description}: {which}session {session.planned_session.number}" + (
             f", {minutes} min infusion" if minutes else ""
         )
-        if in_package:
+        if package is not None and in_package:
             description += f" (included in series package {package.invoice.display_number})"
         lines.append(
             _Line(
@@ -911,6 +911,11 @@ def do_issue_manual_invoice(actor: Actor, patient_id: int, data: ManualInvoiceIn
                 raise BillingError("A service cannot be billed before it is given.", "service_date")
             booking = None
             if item.basis == FeeBasis.LATE_CANCEL:
+                if entry.booking_id is None:
+                    raise BillingError(
+                        "A late-cancellation fee names the patient's cancelled booking.",
+                        "booking_id",
+                    )
                 booking = (
                     Booking.objects.select_for_update()
                     .filter(pk=entry.booking_id, patient=patient, status=BookingStatus.CANCELLED)
@@ -996,7 +1001,7 @@ def _credit_lines(
     """
     source = list(invoice.lines.all())
     if amount_cents is None:
-        lines = [
+        full = [
             _Line(
                 None,
                 line.fee_code,
@@ -1010,7 +1015,7 @@ def _credit_lines(
             )
             for line in source
         ]
-        return lines, [line.amount_cents for line in source], [line.tax_cents for line in source]
+        return full, [line.amount_cents for line in source], [line.tax_cents for line in source]
     untaxed = [line for line in source if not line.tax_cents]
     taxed = [line for line in source if line.tax_cents]
     untaxed_total = sum(line.amount_cents for line in untaxed)
@@ -1267,7 +1272,7 @@ def do_record_payment(actor: Actor, invoice_id: int, data: PaymentInput) -> Paym
             raise BillingError("A credit note is not paid.")
         # Serialise payments on one invoice: lock the patient's row (payments, then allocations).
         Patient.objects.select_for_update().filter(pk=invoice.patient_id).first()
-        payer = invoice.coverage.payer if invoice.coverage_id else None
+        payer = invoice.coverage.payer if invoice.coverage is not None else None
         _check_method(data, payer=payer)
         balance = balance_of(invoice).balance_cents
         if balance <= 0:
@@ -1588,13 +1593,13 @@ def day_summary(day: dt.date) -> DaySummary:
     ):
         by_method[row["method"]] = int(row["total"] or 0)
     by_clerk: dict[str, int] = {}
-    for row in (
+    for clerk_row in (
         Payment.objects.filter(received_on=day)
         .values("received_by__username")
         .annotate(total=Sum("amount_cents"))
         .order_by("received_by__username")
     ):
-        by_clerk[row["received_by__username"]] = int(row["total"] or 0)
+        by_clerk[clerk_row["received_by__username"]] = int(clerk_row["total"] or 0)
     refunds: dict[str, int] = {}
     for row in (
         Refund.objects.filter(refunded_on=day)

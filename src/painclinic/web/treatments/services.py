@@ -302,8 +302,8 @@ def estimate_cost(
     if session_minutes is None:
         session_minutes = protocol_session_minutes(protocol_id)
     rules = tax_rules()
-    lines = []
-    insured = []
+    lines: list[EstimateLine] = []
+    insured: list[EstimateLine] = []
     for item in fees_in_effect(on):
         if item.basis not in (FeeBasis.PER_SESSION, FeeBasis.PER_CONSULT):
             continue
