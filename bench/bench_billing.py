@@ -339,6 +339,7 @@ def _child(database_url: str | None, data_dir: str) -> dict:
     urls = {
         "invoice": reverse("billing:invoice", kwargs={"invoice_id": probe_invoice.pk}),
         "patient account": reverse("billing:patient", kwargs={"patient_id": probe_id}),
+        "patient statement": reverse("billing:statement", kwargs={"patient_id": probe_id}),
         "daily close (today)": reverse("billing:day", kwargs={"day": today.isoformat()}),
     }
 
@@ -554,6 +555,9 @@ def _child(database_url: str | None, data_dir: str) -> dict:
         ),
         "patient account": lambda i: reverse(
             "billing:patient", kwargs={"patient_id": sample_patients[i % len(sample_patients)]}
+        ),
+        "patient statement": lambda i: reverse(
+            "billing:statement", kwargs={"patient_id": sample_patients[i % len(sample_patients)]}
         ),
         "daily close (today)": lambda i: urls["daily close (today)"],
     }

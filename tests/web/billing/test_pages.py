@@ -24,12 +24,18 @@ from painclinic.web.billing.models import (
     Payer,
     PayerKind,
     Payment,
+    PaymentMethod,
 )
 from painclinic.web.billing.services import (
+    CoverageInput,
     PayerInput,
+    PaymentInput,
     balance_of,
+    do_add_coverage,
     do_add_payer,
     do_issue_session_invoice,
+    do_record_deposit,
+    do_record_payment,
 )
 from painclinic.web.lib.clinicdate import clinic_today
 from tests.conftest import actor_as
@@ -486,3 +492,45 @@ def test_the_credit_on_account_matches_the_services_reading(client_for, patient,
     page = client_for(B).get(account_url(patient))
     assert page.context["account"].credit_cents == patient_credit_cents(patient) == 12_345
     assert "$123.45" in page.content.decode()
+
+
+def test_the_statement_says_who_owes_what_and_the_credit_on_account(
+    client_for, patient, sessions, users
+):
+    clerk = client_for(B)
+    payer = do_add_payer(
+        actor_as(users[B]), PayerInput(name="Acme Life", kind=PayerKind.PRIVATE_PLAN)
+    )
+    coverage = do_add_coverage(
+        actor_as(users[B]),
+        patient.pk,
+        CoverageInput(payer_id=payer.pk, payer_share_basis_points=8000, member_id="M-1"),
+    )
+    result = do_issue_session_invoice(
+        actor_as(users[B]), patient.pk, [sessions[0].pk], coverage_id=coverage.pk
+    )
+    do_record_payment(
+        actor_as(users[B]),
+        result.patient_invoice.pk,
+        PaymentInput(amount_cents=1_000, method=PaymentMethod.CASH),
+    )
+    do_record_deposit(
+        actor_as(users[B]),
+        sessions[1].plan_id,
+        PaymentInput(amount_cents=5_000, method=PaymentMethod.DEBIT),
+    )
+    page = clerk.get(reverse("billing:statement", kwargs={"patient_id": patient.pk}))
+    assert page.status_code == 200
+    text = page.content.decode()
+    patient_owes = result.patient_invoice.total_cents - 1_000
+    payer_owes = result.payer_invoice.total_cents
+
+    def dollars_text(cents: int) -> str:
+        return f"${cents // 100:,}.{cents % 100:02d}"
+
+    owed = text.split("<h2>Owed</h2>")[1].split("</section>")[0]
+    assert dollars_text(patient_owes) in owed
+    assert dollars_text(payer_owes) in owed
+    assert "$50.00" in owed  # the deposit, not yet applied
+    assert result.payer_invoice.display_number in text
+    assert "Acme Life" in text

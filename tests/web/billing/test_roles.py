@@ -27,6 +27,7 @@ P, N, F, B, A, T = (
 URL_MATRIX: dict[str, set[Role]] = {
     "billing:home": {B, A},
     "billing:patient": {B, A},
+    "billing:statement": {B, A},
     "billing:invoice": {B, A},
     "billing:invoice_pdf": {B, A},
     "billing:statement_pdf": {B, A},
@@ -49,6 +50,7 @@ def invoiced(users, patient):
 def url(name: str, invoice: Invoice) -> str:
     kwargs = {
         "billing:patient": {"patient_id": invoice.patient_id},
+        "billing:statement": {"patient_id": invoice.patient_id},
         "billing:invoice": {"invoice_id": invoice.pk},
         "billing:invoice_pdf": {"invoice_id": invoice.pk},
         "billing:statement_pdf": {"patient_id": invoice.patient_id, "year": clinic_today().year},

@@ -42,6 +42,7 @@ app_name = "billing"
 urlpatterns = [
     path("", views.home, name="home"),
     path("patients/<id:patient_id>/", views.patient, name="patient"),
+    path("patients/<id:patient_id>/statement/", views.statement, name="statement"),
     path(
         "patients/<id:patient_id>/statement-<year:year>.pdf",
         views.statement_pdf,

@@ -21,6 +21,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_safe
 
 from painclinic.web.accounts.models import User
@@ -98,6 +99,8 @@ from painclinic.web.treatments.services import fees_in_effect
 CATEGORY = Category.BILLING
 WORKLIST_LIMIT = 200  # sessions to invoice shown on the billing home
 OVERDUE_LIMIT = 100
+# A reminder claimed this long ago without an outcome was being sent when the worker stopped.
+OVERDUE_SENDING_LEASE = dt.timedelta(minutes=10)
 PATIENT_ROWS = 200  # invoices and payments on a patient's account
 
 
@@ -142,6 +145,43 @@ def _overdue(today: dt.date) -> Any:
     )
 
 
+def _last_overdue_reminders(overdue: list[Invoice]) -> list[dict[str, Any]]:
+    """The last overdue reminder of each listed overdue invoice (one query, bounded by the
+    list), those staff must follow up by phone first."""
+    from painclinic.web.billing.models import OverdueReminder, OverdueReminderStatus
+
+    last: dict[int, OverdueReminder] = {}
+    for reminder in OverdueReminder.objects.filter(
+        invoice_id__in=[invoice.pk for invoice in overdue]
+    ).order_by("invoice_id", "sequence"):
+        last[reminder.invoice_id] = reminder
+    stale = timezone.now() - OVERDUE_SENDING_LEASE
+    rows = []
+    for invoice in overdue:
+        reminder = last.get(invoice.pk)
+        status = reminder.get_status_display() if reminder else "None yet"
+        if (
+            reminder
+            and reminder.status == OverdueReminderStatus.CLAIMED
+            and reminder.claimed_at < stale
+        ):
+            status = "Not confirmed (the worker stopped while sending)"
+        call = reminder is not None and reminder.status in (
+            OverdueReminderStatus.SKIPPED,
+            OverdueReminderStatus.FAILED,
+        )
+        rows.append(
+            {
+                "invoice": invoice,
+                "reminder": reminder,
+                "status": status,
+                "on": (reminder.sent_at or reminder.claimed_at) if reminder else None,
+                "call": call,
+            }
+        )
+    return sorted(rows, key=lambda row: not row["call"])
+
+
 @allow_roles(ROLES.view_billing)
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
@@ -174,6 +214,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "more_to_invoice": more_to_invoice,
         "limit": WORKLIST_LIMIT,
         "overdue": [(invoice, (today - invoice.due_on).days) for invoice in overdue],
+        "overdue_reminders": _last_overdue_reminders(overdue),
         "overdue_more": max(overdue_count - len(overdue), 0),
         "today": today,
         "paid_today_cents": int(paid_today["total"] or 0),
@@ -758,3 +799,62 @@ def payers(request: HttpRequest) -> HttpResponse:
         "today": clinic_today(),
     }
     return render(request, "billing/payers.html", context)
+
+
+# --- a patient's statement of account ----------------------------------------------------------
+
+STATEMENT_ROWS = 100
+
+
+@allow_roles(ROLES.view_billing)
+@require_safe
+def statement(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """What the patient owes and has paid, as of today: the page a clerk reads to a patient on
+    the phone and prints for them (read only; the yearly PDF is for the tax return)."""
+    actor = actor_of(request)
+    record = get_patient_for(
+        actor, patient_id, category=CATEGORY, detail={"page": "billing statement"}
+    )
+    today = clinic_today()
+    invoices = list(
+        Invoice.objects.filter(patient=record)
+        .select_related("credits")
+        .order_by("-number")[:STATEMENT_ROWS]
+    )
+    states = balances(invoices)
+    payments = list(
+        Payment.objects.filter(patient=record)
+        .select_related("payer")
+        .order_by("-received_at", "-id")[:STATEMENT_ROWS]
+    )
+    unapplied = _unapplied_many(payments)
+    open_rows = []
+    patient_owes = payer_owes = 0
+    for invoice in invoices:
+        state = states[invoice.pk]
+        if invoice.is_credit_note or state.balance_cents <= 0:
+            continue
+        overdue_days = (today - invoice.due_on).days if invoice.due_on else 0
+        open_rows.append((invoice, state, max(overdue_days, 0)))
+        if invoice.coverage_id:
+            payer_owes += state.balance_cents
+        else:
+            patient_owes += state.balance_cents
+    on_account = sum(
+        max(unapplied[p.pk], 0)
+        for p in payments
+        if p.payer_id is None and p.kind != PaymentKind.REVERSAL
+    )
+    context = {
+        "patient": record,
+        "name": patient_display_name(record),
+        "today": today,
+        "open_rows": open_rows,
+        "patient_owes": patient_owes,
+        "payer_owes": payer_owes,
+        "on_account": on_account,
+        "invoice_rows": [(i, states[i.pk]) for i in invoices],
+        "payment_rows": [(p, unapplied[p.pk]) for p in payments],
+        "more": len(invoices) == STATEMENT_ROWS or len(payments) == STATEMENT_ROWS,
+    }
+    return render(request, "billing/statement.html", context)
