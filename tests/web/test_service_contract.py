@@ -51,6 +51,8 @@ SERVICES = all_services()
 # The server operator's command line (`painclinic accounts`) acts as the system user: the
 # first clinic admin, and a new password for a locked-out one.
 OPERATOR_SERVICES = {"accounts.do_create_staff", "accounts.do_reset_password"}
+# The worker's unattended work outside follow-up: overdue-invoice reminders.
+WORKER_SERVICES = {"billing.do_claim_overdue_reminders", "billing.do_record_overdue_outcomes"}
 
 
 def test_every_app_with_services_is_found():
@@ -66,7 +68,10 @@ def test_every_service_takes_an_actor_first_and_declares_its_roles(name, functio
     allowed = getattr(function, "allowed_roles", None)
     assert allowed, f"{name} is not wrapped by painclinic.web.lib.service.service"
     assert (
-        Role.SYSTEM not in allowed or name.startswith("followup.") or name in OPERATOR_SERVICES
+        Role.SYSTEM not in allowed
+        or name.startswith("followup.")
+        or name in OPERATOR_SERVICES
+        or name in WORKER_SERVICES
     ), name
 
 

@@ -304,6 +304,19 @@ CLINIC_EMAIL = env_str("PAINCLINIC_CLINIC_EMAIL", "billing@clinic.example")
 CLINIC_HST_NUMBER = env_str("PAINCLINIC_CLINIC_HST_NUMBER", "")
 # Days from an invoice's issue to its due date (overdue after it).
 INVOICE_DUE_DAYS = env_int("PAINCLINIC_INVOICE_DUE_DAYS", 30, minimum=0)
+# Overdue-invoice reminders (``painclinic worker``): one when an invoice billed to the patient
+# with a balance is overdue by at least each listed number of days (0: on its due date), at
+# most one per step, none once it is paid or credited. Increasing whole days, comma-separated.
+INVOICE_REMINDERS_ENABLED = env_bool("PAINCLINIC_INVOICE_REMINDERS_ENABLED", True)
+_reminder_days = env_list("PAINCLINIC_INVOICE_REMINDER_DAYS", ["0", "14", "30"])
+if not all(day.isdigit() for day in _reminder_days) or [int(d) for d in _reminder_days] != sorted(
+    {int(d) for d in _reminder_days}
+):
+    raise SettingError(
+        "PAINCLINIC_INVOICE_REMINDER_DAYS must be increasing whole days, such as 0,14,30, "
+        f"not {','.join(_reminder_days)!r}"
+    )
+INVOICE_REMINDER_DAYS = tuple(int(day) for day in _reminder_days)
 
 # E-mail (Django 6.1 mailers): the console in development; SMTP from the environment in a
 # clinic (PAINCLINIC_EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend).

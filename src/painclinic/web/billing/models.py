@@ -418,3 +418,45 @@ class DailyClose(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"close of {self.day:%Y-%m-%d}"
+
+
+class OverdueReminderStatus(models.TextChoices):
+    CLAIMED = "claimed", "Being sent"
+    SENT = "sent", "E-mailed"
+    FAILED = "failed", "E-mail failed"
+    SKIPPED = "skipped", "Not e-mailed"
+
+
+class OverdueReminder(models.Model):
+    """One step of an overdue invoice's reminders (``INVOICE_REMINDER_DAYS``): an e-mail claimed
+    by the worker, then sent or failed; or skipped, with the reason (billed to a payer, no
+    e-mail address, no consent to e-mail), so staff know whom to call.
+
+    Never deleted; written once, then only its status, ``sent_at`` and ``detail`` change (a
+    claimed e-mail's outcome). One row per invoice and step: never the same reminder twice.
+    """
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="overdue_reminders")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    sequence = models.PositiveSmallIntegerField(help_text="1 for the first step, ...")
+    days_overdue = models.PositiveIntegerField()
+    status = models.CharField(max_length=20, choices=OverdueReminderStatus.choices)
+    to_address = models.EmailField(blank=True)
+    balance_cents = models.BigIntegerField(help_text="the invoice's balance when claimed")
+    claimed_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    detail = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["invoice", "sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "sequence"], name="one_overdue_reminder_per_step"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"overdue reminder {self.sequence} for {self.invoice_id}"

@@ -29,6 +29,10 @@ ROLES = RoleTable(
     refund=(B,),
     reverse_payment=(B,),
     close_day=(B,),
+    # Overdue-invoice reminders are unattended work: the system user through the worker (or
+    # `painclinic worker --once`), as follow-up reminders are.
+    claim_overdue_reminders=(Role.SYSTEM,),
+    record_overdue_outcomes=(Role.SYSTEM,),
     # --- pages that only read ---
     view_billing=(B, A),
     view_reports=(B, A),

@@ -1689,3 +1689,263 @@ def get_invoice_for(actor: Actor, invoice_id: int) -> Invoice:
         invoice_id,
         category=CATEGORY,
     )
+
+
+# --- overdue reminders -------------------------------------------------------------------------
+#
+# The worker (``billing/tasks.py``) sends them as follow-up reminders go: one transaction claims
+# a batch (a row per invoice and step, ``claimed``, or ``skipped`` with the reason), the e-mails
+# go over one connection of the default mailer, one transaction records each outcome. The row
+# per (invoice, step) is unique: a second tick, or a second worker, never sends a step twice. A
+# claimed row whose outcome was never recorded (the worker stopped) is not sent again.
+
+OVERDUE_BATCH = 200  # invoices one claim looks at (each step one transaction)
+
+
+@dataclass(frozen=True)
+class ClaimedOverdueReminder:
+    """What the worker needs to e-mail one overdue reminder (no ORM object leaves)."""
+
+    reminder_id: int
+    to_address: str
+    patient_name: str
+    invoice_number: str
+    issued_on: dt.date
+    due_on: dt.date
+    balance_cents: int
+    sequence: int
+
+
+@dataclass(frozen=True)
+class OverdueClaim:
+    claimed: list[ClaimedOverdueReminder]
+    skipped: int
+
+
+@dataclass(frozen=True)
+class OverdueOutcome:
+    """What became of one claimed reminder's e-mail: no error (sent) or the error."""
+
+    reminder_id: int
+    error: str = ""
+
+
+def overdue_step(days_overdue: int, steps: Sequence[int]) -> int:
+    """The policy step an invoice overdue by ``days_overdue`` days has reached (0: none yet)."""
+    return sum(1 for days in steps if days_overdue >= days)
+
+
+def _overdue_candidates(today: dt.date, steps: Sequence[int], limit: int) -> list[int]:
+    """Invoices with a balance that reached a step they have no reminder for, oldest due first."""
+    from django.db.models import F, Subquery
+    from django.db.models.functions import Coalesce
+
+    from painclinic.web.billing.models import OverdueReminder
+
+    credited = (
+        Invoice.objects.filter(credits=OuterRef("pk"))
+        .values("credits")
+        .annotate(total=Sum("total_cents"))
+        .values("total")
+    )
+    paid = (
+        Allocation.objects.filter(invoice=OuterRef("pk"))
+        .values("invoice")
+        .annotate(total=Sum("amount_cents"))
+        .values("total")
+    )
+    last = OverdueReminder.objects.filter(invoice=OuterRef("pk")).order_by("-sequence")
+    reached = Q()
+    for number, days in enumerate(steps, start=1):
+        reached |= Q(due_on__lte=today - dt.timedelta(days=days), last_step__lt=number)
+    return list(
+        Invoice.objects.filter(
+            kind=InvoiceKind.INVOICE, due_on__lte=today - dt.timedelta(days=steps[0])
+        )
+        .annotate(
+            balance=F("total_cents")
+            - Coalesce(Subquery(credited), 0)
+            - Coalesce(Subquery(paid), 0),
+            last_step=Coalesce(Subquery(last.values("sequence")[:1]), 0),
+        )
+        .filter(reached, balance__gt=0)
+        .order_by("due_on", "number")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def _skip_reason(invoice: Invoice, consented: set[int]) -> str:
+    if invoice.coverage is not None:
+        return f"Billed to {invoice.coverage.payer.name}: follow up by phone or fax."
+    if not invoice.patient.email:
+        return "No e-mail address on file: call the patient."
+    if invoice.patient_id not in consented:
+        return "No consent to e-mail: call the patient."
+    return ""
+
+
+@service(ROLES.claim_overdue_reminders, category=CATEGORY, action=Action.CREATE)
+def do_claim_overdue_reminders(actor: Actor, now: dt.datetime, batch: int) -> OverdueClaim:
+    """Claim the next overdue reminders (up to ``batch`` invoices) in one transaction.
+
+    An invoice with a positive balance overdue by at least a step's days
+    (``settings.INVOICE_REMINDER_DAYS``; overdue by 0 days = its due date) gets one reminder
+    for the highest step it reached and has none for (an invoice first seen at 40 days gets
+    one, not three). Billed to the patient, with an e-mail address and e-mail consent: the
+    reminder is ``claimed`` for the worker to send; otherwise ``skipped`` with the reason, so
+    the billing home lists whom to call. One audit event per reminder (``audit_each``).
+    """
+    from painclinic.web.audit.services import audit_each
+    from painclinic.web.billing.models import OverdueReminder, OverdueReminderStatus
+    from painclinic.web.followup.services import _email_consented
+    from painclinic.web.lib.clinictime import to_local
+
+    if not settings.INVOICE_REMINDERS_ENABLED:
+        return OverdueClaim([], 0)
+    if not isinstance(batch, int) or not 1 <= batch <= OVERDUE_BATCH:
+        raise BillingError(f"Claim 1 to {OVERDUE_BATCH} reminders at a time.", "batch")
+    steps = tuple(settings.INVOICE_REMINDER_DAYS)
+    if not steps:
+        return OverdueClaim([], 0)
+    today = to_local(now).date()
+    with transaction.atomic():
+        ids = _overdue_candidates(today, steps, batch)
+        # Lock them, then read again under the lock: a second worker waits, then finds the step.
+        locked = list(
+            Invoice.objects.select_for_update()
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        invoices = list(
+            Invoice.objects.filter(pk__in=locked)
+            .select_related("patient", "coverage__payer")
+            .order_by("due_on", "number")
+        )
+        done = dict(
+            OverdueReminder.objects.filter(invoice_id__in=locked)
+            .values("invoice_id")
+            .annotate(last=Max("sequence"))
+            .values_list("invoice_id", "last")
+        )
+        owed = balances(invoices)
+        consented = _email_consented({invoice.patient_id for invoice in invoices})
+        rows: list[OverdueReminder] = []
+        for invoice in invoices:
+            assert invoice.due_on is not None  # the candidates' query filters on it
+            days_overdue = (today - invoice.due_on).days
+            step = overdue_step(days_overdue, steps)
+            balance = owed[invoice.pk].balance_cents
+            if step <= done.get(invoice.pk, 0) or balance <= 0:
+                continue
+            reason = _skip_reason(invoice, consented)
+            rows.append(
+                OverdueReminder(
+                    invoice=invoice,
+                    patient_id=invoice.patient_id,
+                    sequence=step,
+                    days_overdue=days_overdue,
+                    status=OverdueReminderStatus.SKIPPED
+                    if reason
+                    else OverdueReminderStatus.CLAIMED,
+                    to_address="" if reason else invoice.patient.email,
+                    balance_cents=balance,
+                    claimed_at=now,
+                    detail=reason,
+                    created_by=actor.user,
+                )
+            )
+        rows = OverdueReminder.objects.bulk_create(rows)
+        audit_each(
+            actor,
+            category=CATEGORY,
+            action=Action.CREATE,
+            events=[
+                (
+                    row.invoice.patient,
+                    row,
+                    {
+                        "event": "overdue reminder "
+                        + ("skipped" if row.status == OverdueReminderStatus.SKIPPED else "claimed"),
+                        "invoice": row.invoice.display_number,
+                        "step": row.sequence,
+                        "days_overdue": row.days_overdue,
+                        "balance_cents": row.balance_cents,
+                        **({"reason": row.detail} if row.detail else {}),
+                    },
+                )
+                for row in rows
+            ],
+        )
+    claimed = [
+        ClaimedOverdueReminder(
+            reminder_id=row.pk,
+            to_address=row.to_address,
+            patient_name=row.invoice.patient.preferred_name or row.invoice.patient.legal_given_name,
+            invoice_number=row.invoice.display_number,
+            issued_on=row.invoice.issued_on,
+            due_on=row.invoice.due_on,
+            balance_cents=row.balance_cents,
+            sequence=row.sequence,
+        )
+        for row in rows
+        if row.status == OverdueReminderStatus.CLAIMED and row.invoice.due_on is not None
+    ]
+    return OverdueClaim(claimed, len(rows) - len(claimed))
+
+
+@service(ROLES.record_overdue_outcomes, category=CATEGORY, action=Action.UPDATE)
+def do_record_overdue_outcomes(
+    actor: Actor, outcomes: Sequence[OverdueOutcome], now: dt.datetime | None = None
+) -> dict[int, str]:
+    """Record what became of claimed reminders' e-mails in one transaction: ``sent``, or
+    ``failed`` with the error (not tried again: the billing home lists it to call). One audit
+    event per reminder; returns {reminder id: status}. A reminder no longer ``claimed`` keeps
+    its status."""
+    from painclinic.web.audit.services import audit_each
+    from painclinic.web.billing.models import OverdueReminder, OverdueReminderStatus
+
+    by_id = {outcome.reminder_id: outcome for outcome in outcomes}
+    now = now or timezone.now()
+    statuses: dict[int, str] = {}
+    with transaction.atomic():
+        reminders = list(
+            OverdueReminder.objects.select_for_update()
+            .filter(pk__in=list(by_id))
+            .select_related("invoice")
+            .order_by("pk")
+        )
+        changed = []
+        for reminder in reminders:
+            statuses[reminder.pk] = str(reminder.status)
+            if reminder.status != OverdueReminderStatus.CLAIMED:
+                continue
+            error = by_id[reminder.pk].error
+            if error:
+                reminder.status = OverdueReminderStatus.FAILED
+                reminder.detail = f"E-mail not sent ({error})"[:300]
+            else:
+                reminder.status = OverdueReminderStatus.SENT
+                reminder.sent_at = now
+            statuses[reminder.pk] = str(reminder.status)
+            changed.append(reminder)
+        OverdueReminder.objects.bulk_update(changed, ["status", "sent_at", "detail"])
+        audit_each(
+            actor,
+            category=CATEGORY,
+            action=Action.UPDATE,
+            events=[
+                (
+                    Patient(pk=reminder.patient_id),
+                    reminder,
+                    {
+                        "event": f"overdue reminder {reminder.status}",
+                        "invoice": reminder.invoice.display_number,
+                        "step": reminder.sequence,
+                        **({"error": reminder.detail} if reminder.detail else {}),
+                    },
+                )
+                for reminder in changed
+            ],
+        )
+    return statuses

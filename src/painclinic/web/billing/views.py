@@ -151,10 +151,10 @@ def _last_overdue_reminders(overdue: list[Invoice]) -> list[dict[str, Any]]:
     from painclinic.web.billing.models import OverdueReminder, OverdueReminderStatus
 
     last: dict[int, OverdueReminder] = {}
-    for reminder in OverdueReminder.objects.filter(
+    for one in OverdueReminder.objects.filter(
         invoice_id__in=[invoice.pk for invoice in overdue]
     ).order_by("invoice_id", "sequence"):
-        last[reminder.invoice_id] = reminder
+        last[one.invoice_id] = one
     stale = timezone.now() - OVERDUE_SENDING_LEASE
     rows = []
     for invoice in overdue:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import smtplib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -90,22 +91,26 @@ def send_batch(claimed: list[ClaimedReminder]) -> list[ReminderOutcome]:
     A refused address is a permanent failure; anything else (the server down or slow) is
     transient, tried again later, and the connection is opened afresh for the next message.
     """
+    return deliver([(one.reminder_id, reminder_message(one)) for one in claimed])
+
+
+def deliver(messages: Sequence[tuple[int, EmailMessage]]) -> list[ReminderOutcome]:
+    """Send ``(reminder id, message)`` pairs over one connection of the default mailer; each
+    one's outcome (as :func:`send_batch`). Billing's overdue-invoice reminders go this way too."""
     outcomes = []
     connection = mail_connection()
     try:
-        for one in claimed:
+        for reminder_id, message in messages:
             try:
                 connection.open()  # kept open for the batch (a no-op once it is)
-                connection.send_messages([reminder_message(one)])
+                connection.send_messages([message])
             except smtplib.SMTPRecipientsRefused as error:
-                outcomes.append(ReminderOutcome(one.reminder_id, f"address refused: {error}", True))
+                outcomes.append(ReminderOutcome(reminder_id, f"address refused: {error}", True))
             except (OSError, smtplib.SMTPException) as error:
-                outcomes.append(
-                    ReminderOutcome(one.reminder_id, f"{type(error).__name__}: {error}")
-                )
+                outcomes.append(ReminderOutcome(reminder_id, f"{type(error).__name__}: {error}"))
                 _close_quietly(connection)
             else:
-                outcomes.append(ReminderOutcome(one.reminder_id))
+                outcomes.append(ReminderOutcome(reminder_id))
     finally:
         _close_quietly(connection)
     return outcomes
