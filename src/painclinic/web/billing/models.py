@@ -232,7 +232,8 @@ class InvoiceLine(AppendOnlyModel):
     )
 
     class Meta:
-        ordering = ["invoice", "position"]
+        # By the column, not the relation: "invoice" would join the invoice for its ordering.
+        ordering = ["invoice_id", "position"]
         constraints = [
             models.UniqueConstraint(fields=["invoice", "position"], name="invoice_line_position")
         ]

@@ -1685,7 +1685,8 @@ def do_close_day(actor: Actor, day: dt.date, counted_cash_cents: int, note: str 
 def get_invoice_for(actor: Actor, invoice_id: int) -> Invoice:
     return read_for(
         actor,
-        Invoice.objects.select_related("patient", "coverage__payer", "credits", "plan"),
+        # Not the plan: its dosing JSON is not billing's to read (the provider is copied).
+        Invoice.objects.select_related("patient", "coverage__payer", "credits", "issued_by"),
         invoice_id,
         category=CATEGORY,
     )
