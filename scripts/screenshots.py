@@ -58,6 +58,11 @@ def main() -> None:
     open_item = ChecklistItem.objects.filter(resolved_at__isnull=True).first()
     blocked_name = open_item.patient.full_name if open_item else None
 
+    # The demo's billed patient (Jordan Whitfield): an account with invoices and payments.
+    from painclinic.web.billing.models import Invoice
+
+    billed = Invoice.objects.filter(coverage__isnull=True).order_by("number").first()
+
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -81,16 +86,33 @@ def main() -> None:
         ],
         "frontdesk": [("patient-edit", f"/patients/{patient.pk}/edit/")],
         "clinicadmin": [("audit-report", "/audit/"), ("staff", "/accounts/staff/")],
-        "patient": [("portal-home", "/portal/"), ("portal-access-log", "/portal/access-log/")],
+        "patient": [
+            ("portal-home", "/portal/"),
+            ("portal-access-log", "/portal/access-log/"),
+            ("portal-invoices", "/portal/invoices/"),
+        ],
     }
+    if billed is not None:
+        shots["billing"] = [
+            ("billing-home", "/billing/"),
+            ("billing-account", f"/billing/patients/{billed.patient_id}/"),
+            ("billing-statement", f"/billing/patients/{billed.patient_id}/statement/"),
+            ("billing-invoice", f"/billing/invoices/{billed.pk}/"),
+            ("billing-day", f"/billing/days/{today.isoformat()}/"),
+            ("billing-reports", "/billing/reports/"),
+        ]
+    # Every page at a tablet; the billing and portal pages also at a phone.
+    phone_users = {"billing", "patient"}
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=shutil.which("chromium") or "/usr/bin/chromium",
                 args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
             )
-            for username, pages in shots.items():
-                context = browser.new_context(viewport={"width": 1180, "height": 820})
+            runs = [(u, pages, "", (1180, 820)) for u, pages in shots.items()]
+            runs += [(u, shots[u], "-phone", (390, 844)) for u in shots if u in phone_users]
+            for username, pages, suffix, (width, height) in runs:
+                context = browser.new_context(viewport={"width": width, "height": height})
                 page = context.new_page()
                 page.goto(f"{base}/accounts/login/")
                 page.fill("#id_username", username)
@@ -103,8 +125,11 @@ def main() -> None:
                 page.wait_for_load_state()
                 for name, path in pages:
                     page.goto(base + path)
-                    page.screenshot(path=str(out / f"{name}.png"), full_page=True)
-                    print(out / f"{name}.png")
+                    page.screenshot(path=str(out / f"{name}{suffix}.png"), full_page=True)
+                    print(out / f"{name}{suffix}.png")
+                if suffix:
+                    context.close()
+                    continue
                 if username == "nurse" and blocked_name and board_day != today:
                     # A chart is opened on its booking's clinic day only (the first bookings
                     # are on the next open weekday when today is not one).
