@@ -89,9 +89,7 @@ def test_the_clinic_admin_cannot_post_an_action(invoiced, client_for):
     )
     assert response.status_code == 403
     assert invoiced.allocations.count() == before
-    response = admin.post(
-        reverse("billing:payers"), {"name": "Acme Life", "kind": "private_plan"}
-    )
+    response = admin.post(reverse("billing:payers"), {"name": "Acme Life", "kind": "private_plan"})
     assert response.status_code == 403 and not Payer.objects.exists()
 
 
@@ -132,5 +130,3 @@ def test_the_patient_page_links_to_the_account_for_billing_roles(client_for, pat
         assert account in client_for(role).get(detail).content.decode(), role
     for role in (P, N, F):
         assert account not in client_for(role).get(detail).content.decode(), role
-
-

@@ -4,14 +4,13 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0003_overdue_reminders'),
+        ("billing", "0003_overdue_reminders"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='invoiceline',
-            options={'ordering': ['invoice_id', 'position']},
+            name="invoiceline",
+            options={"ordering": ["invoice_id", "position"]},
         ),
     ]
