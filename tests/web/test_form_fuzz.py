@@ -456,8 +456,12 @@ def test_every_form_page_is_fuzzed():
         "outcomes:export",
         "worklist:home",
         "billing:home",
+        "billing:statement",
         "billing:invoice_pdf",
         "billing:statement_pdf",
+        "portal:invoices",
+        "portal:receipt_pdf",
+        "portal:statement_pdf",
     } | {n for n, _, _ in QUERY_FORMS}
     assert {r.name for r in url_patterns()} - covered - read_only_or_post_only == set()
 
