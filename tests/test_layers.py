@@ -23,6 +23,8 @@ SRC = Path(painclinic.__file__).parent
 LAYERS: list[tuple[str, ...]] = [
     ("painclinic.cli",),
     ("painclinic.web.demo",),
+    # The public patient pages read the fee schedule in effect (treatments) for their prices.
+    ("painclinic.web.public",),
     # Outcomes read the follow-up answers, the plans and the infusions given. Billing reads
     # the signed sessions, bookings and plans it invoices; neither knows the other.
     ("painclinic.web.outcomes", "painclinic.web.billing"),

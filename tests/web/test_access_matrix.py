@@ -22,7 +22,6 @@ STAFF = {P, N, F, B, A}
 # Expected GET access per URL name. Each area's tests declare their own ``URL_MATRIX`` (in any
 # module under tests/web); a URL that appears in none of them fails the completeness test.
 URL_MATRIX: dict[str, set[Role]] = {
-    "home": EVERYONE,
     "accounts:password_change": EVERYONE,
     "accounts:two_factor_setup": EVERYONE,
     "accounts:two_factor_verify": EVERYONE,
@@ -46,6 +45,18 @@ URL_MATRIX: dict[str, set[Role]] = {
     "audit:export": {A},
 }
 PUBLIC = {
+    # The front door: the public pages for a visitor, each signed-in role's own home
+    # (tests/web/public/test_public_pages.py checks where each role lands).
+    "home",
+    # The public patient information (no login, no personal data).
+    "public:index",
+    "public:chronic_pain",
+    "public:ketamine",
+    "public:routes",
+    "public:conditions",
+    "public:relief",
+    "public:costs",
+    "public:infusion_day",
     "healthz",
     "accounts:login",
     "accounts:logout",

@@ -684,6 +684,16 @@ def client_as(world: World, role: Role) -> Any:
 
 
 PUBLIC_URLS = {
+    # The front door (a signed-in user goes on to their home) and the public patient pages.
+    "home",
+    "public:index",
+    "public:chronic_pain",
+    "public:ketamine",
+    "public:routes",
+    "public:conditions",
+    "public:relief",
+    "public:costs",
+    "public:infusion_day",
     "healthz",
     "accounts:login",
     "accounts:logout",

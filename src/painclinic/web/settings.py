@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "painclinic.web.outcomes",
     "painclinic.web.worklist",
     "painclinic.web.billing",
+    "painclinic.web.public",
     "django_tasks_db",
 ]
 
@@ -292,6 +293,9 @@ INFUSION_WHAT_TO_BRING = env_str(
     "Your health card, a list of the medicines you take, something to read or listen to, "
     "and a warm layer (the room can feel cool during the infusion).",
 )
+# The public patient pages' text: a folder holding the clinic's own public_info.json (blank:
+# the demo's sourced text in web/public/data). Read once per process; restart to publish.
+PUBLIC_INFO_DIR = env_str("PAINCLINIC_PUBLIC_INFO_DIR", "")
 
 # Billing: the clinic as it appears on invoices, receipts and statements.
 CLINIC_NAME = env_str("PAINCLINIC_CLINIC_NAME", "Lakeshore Pain Clinic (demo)")

@@ -2,9 +2,12 @@ from django.urls import include, path
 
 from painclinic.web.accounts import views as account_views
 from painclinic.web.followup.urls import link_urlpatterns
+from painclinic.web.public import views as public_views
 
 urlpatterns = [
-    path("", account_views.home, name="home"),
+    # A visitor who is not signed in reads the clinic's public pages; a signed-in user goes home.
+    path("", public_views.front_door(account_views.home), name="home"),
+    path("info/", include("painclinic.web.public.urls")),
     path("healthz", account_views.healthz, name="healthz"),
     path("accounts/", include("painclinic.web.accounts.urls")),
     path("patients/", include("painclinic.web.patients.urls")),
