@@ -33,7 +33,8 @@ LAYERS: list[tuple[str, ...]] = [
     # The clinicians' worklist: follow-up raises its tasks; it knows nothing of follow-up.
     ("painclinic.web.worklist",),
     ("painclinic.web.infusions",),
-    ("painclinic.web.drugregister", "painclinic.web.scheduling"),
+    # Online referrals register the patients they accept through the registry's services.
+    ("painclinic.web.drugregister", "painclinic.web.scheduling", "painclinic.web.referrals"),
     ("painclinic.web.treatments",),
     ("painclinic.web.assessments",),
     ("painclinic.web.patients",),

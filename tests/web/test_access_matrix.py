@@ -45,6 +45,11 @@ URL_MATRIX: dict[str, set[Role]] = {
     "audit:export": {A},
 }
 PUBLIC = {
+    # Online referral: a physician's and a patient's forms, and their thank-you pages.
+    "referrals:physician_form",
+    "referrals:physician_thanks",
+    "referrals:self_form",
+    "referrals:self_thanks",
     # The front door: the public pages for a visitor, each signed-in role's own home
     # (tests/web/public/test_public_pages.py checks where each role lands).
     "home",

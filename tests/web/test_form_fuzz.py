@@ -395,6 +395,11 @@ FORMS: dict[str, list[tuple[str, Role | None, dict[str, Any]]]] = {
     "worklist": [
         ("worklist:task", P, {}),
     ],
+    "referrals": [
+        ("referrals:physician_form", None, {}),
+        ("referrals:self_form", None, {}),
+        ("referrals:detail", F, {}),
+    ],
     "billing": [
         ("billing:patient", B, {}),
         ("billing:invoice", B, {}),
@@ -464,6 +469,10 @@ def test_every_form_page_is_fuzzed():
         "outcomes:export",
         "worklist:home",
         "billing:home",
+        "referrals:queue",
+        "referrals:letter",
+        "referrals:physician_thanks",
+        "referrals:self_thanks",
         "billing:statement",
         "billing:invoice_pdf",
         "billing:statement_pdf",

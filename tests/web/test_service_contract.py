@@ -53,6 +53,9 @@ SERVICES = all_services()
 OPERATOR_SERVICES = {"accounts.do_create_staff", "accounts.do_reset_password"}
 # The worker's unattended work outside follow-up: overdue-invoice reminders.
 WORKER_SERVICES = {"billing.do_claim_overdue_reminders", "billing.do_record_overdue_outcomes"}
+# The public referral forms (no sign-in) store a referral, or count a refused one, as the
+# system user.
+PUBLIC_FORM_SERVICES = {"referrals.do_submit_referral", "referrals.do_note_attempt"}
 
 
 def test_every_app_with_services_is_found():
@@ -72,6 +75,7 @@ def test_every_service_takes_an_actor_first_and_declares_its_roles(name, functio
         or name.startswith("followup.")
         or name in OPERATOR_SERVICES
         or name in WORKER_SERVICES
+        or name in PUBLIC_FORM_SERVICES
     ), name
 
 

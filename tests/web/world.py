@@ -640,6 +640,7 @@ def kwargs_for(name: str, world: World) -> dict[str, Any]:
         "invoice_id": getattr(world.invoice, "pk", 0),
         "day": timezone.localdate().isoformat(),
         "year": timezone.localdate().year,
+        "referral_id": world_referral(world).pk,
     }
     if name == "portal:consent":
         values["consent_id"] = world.portal_consent.pk
@@ -647,6 +648,24 @@ def kwargs_for(name: str, world: World) -> dict[str, Any]:
         values["item_id"] = world.fee_item.pk
     route = next(r for r in url_patterns() if r.name == name)
     return {key: values[key] for _, key in route.parameters}
+
+
+def world_referral(world: World) -> Any:
+    """A self-referral waiting for triage (made on first use; no letter, so no file)."""
+    from painclinic.web.referrals.models import Referral
+
+    referral = getattr(world, "_referral", None)
+    if referral is None:
+        referral = Referral.objects.create(
+            kind="self",
+            given_name="Noor",
+            family_name="Haddad-World",
+            date_of_birth=dt.date(1979, 4, 9),
+            condition="fibromyalgia",
+            submitted_at=timezone.now(),
+        )
+        world._referral = referral  # type: ignore[attr-defined]
+    return referral
 
 
 def url_of(name: str, world: World) -> str:
@@ -684,6 +703,11 @@ def client_as(world: World, role: Role) -> Any:
 
 
 PUBLIC_URLS = {
+    # Online referral: the two public forms and their thank-you pages.
+    "referrals:physician_form",
+    "referrals:physician_thanks",
+    "referrals:self_form",
+    "referrals:self_thanks",
     # The front door (a signed-in user goes on to their home) and the public patient pages.
     "home",
     "public:index",

@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "painclinic.web.outcomes",
     "painclinic.web.worklist",
     "painclinic.web.billing",
+    "painclinic.web.referrals",
     "painclinic.web.public",
     "django_tasks_db",
 ]
@@ -308,6 +309,14 @@ CLINIC_EMAIL = env_str("PAINCLINIC_CLINIC_EMAIL", "billing@clinic.example")
 CLINIC_HST_NUMBER = env_str("PAINCLINIC_CLINIC_HST_NUMBER", "")
 # Days from an invoice's issue to its due date (overdue after it).
 INVOICE_DUE_DAYS = env_int("PAINCLINIC_INVOICE_DUE_DAYS", 30, minimum=0)
+
+# Online referrals (web/referrals): the letter's size limit, the public forms' rate limits per
+# address and form (submissions, and every POST including refused ones), and the call-back
+# promise the forms make.
+REFERRAL_MAX_MB = env_int("PAINCLINIC_REFERRAL_MAX_MB", 10, minimum=1)
+REFERRAL_RATE_PER_HOUR = env_int("PAINCLINIC_REFERRAL_RATE_PER_HOUR", 5, minimum=1)
+REFERRAL_TRIES_PER_HOUR = env_int("PAINCLINIC_REFERRAL_TRIES_PER_HOUR", 30, minimum=1)
+REFERRAL_CALL_BACK_BUSINESS_DAYS = env_int("PAINCLINIC_REFERRAL_CALL_BACK_DAYS", 3, minimum=1)
 # Overdue-invoice reminders (``painclinic worker``): one when an invoice billed to the patient
 # with a balance is overdue by at least each listed number of days (0: on its due date), at
 # most one per step, none once it is paid or credited. Increasing whole days, comma-separated.

@@ -24,6 +24,8 @@ urlpatterns = [
     path("f/", include((link_urlpatterns, "link"))),
     path("worklist/", include("painclinic.web.worklist.urls")),
     path("billing/", include("painclinic.web.billing.urls")),
+    # Online referral (public: /refer/, /ask-to-be-seen/) and the staff triage queue (/referrals/).
+    path("", include("painclinic.web.referrals.urls")),
 ]
 
 handler403 = "painclinic.web.errors.forbidden"
