@@ -23,7 +23,8 @@ BUDAPEST_POSITIVE = (
 
 
 def open_demo_patient(page, base: str) -> int:
-    page.wait_for_url(f"{base}/patients/")
+    # Staff land on their home page; patient search is one click away.
+    page.goto(f"{base}/patients/")
     page.fill("#id_q", "Whitfield")
     page.click("button:has-text('Search')")
     page.locator("table.results tbody tr a").first.click()

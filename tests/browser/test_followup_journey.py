@@ -134,7 +134,7 @@ def test_a_patient_answers_on_a_phone_from_the_reminder_link(browser, link_serve
 
     # In the clinic: the physician who prescribed the series.
     sign_in(tablet, url, "physician")
-    tablet.wait_for_url(f"{url}/patients/")
+    tablet.wait_for_url(f"{url}/worklist/today/")
     tablet.goto(f"{url}/worklist/")
     row = tablet.locator("tr", has_text="Homeworth")
     assert "Urgent" in row.inner_text()

@@ -13,7 +13,8 @@ HEALTH_CARD = "2345678904"  # valid Ontario check digit (Luhn)
 
 def test_front_desk_registers_finds_and_signs_out(page, server_url):
     sign_in(page, server_url, "frontdesk")
-    page.wait_for_url(f"{server_url}/patients/")
+    page.wait_for_url(f"{server_url}/worklist/today/")
+    page.goto(f"{server_url}/patients/")
     page.click("text=Register a patient")
     page.fill("#id_legal_given_name", "Evelyn")
     page.fill("#id_legal_family_name", "Boyd")
@@ -49,7 +50,7 @@ def test_front_desk_registers_finds_and_signs_out(page, server_url):
 
 def test_nurse_cannot_open_the_audit_report(page, server_url):
     sign_in(page, server_url, "nurse")
-    page.wait_for_url(f"{server_url}/patients/")
+    page.wait_for_url(f"{server_url}/worklist/today/")
     assert page.locator("nav >> text=Audit report").count() == 0
     response = page.goto(f"{server_url}/audit/")
     assert response is not None and response.status == 403

@@ -308,8 +308,9 @@ def test_names_on_the_board_and_booking_page_are_escaped(world, client_for, user
         assert "<b>" not in page
 
 
-def test_todays_board_reloads_itself_and_other_days_do_not(world, client_for):
+def test_todays_board_updates_its_grid_in_place_and_other_days_do_not(world, client_for):
     client = client_for(N)
-    assert 'http-equiv="refresh"' in client.get(reverse("scheduling:board")).content.decode()
+    today = client.get(reverse("scheduling:board")).content.decode()
+    assert 'http-equiv="refresh"' not in today and 'hx-trigger="every 60s"' in today
     other = client.get(reverse("scheduling:board"), {"date": world["day"].isoformat()})
-    assert 'http-equiv="refresh"' not in other.content.decode()
+    assert "hx-trigger" not in other.content.decode()

@@ -75,9 +75,8 @@ password_change_view = allow_roles(ROLES.own_account)(
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.role == Role.PATIENT:  # type: ignore[union-attr]
         return redirect("portal:home")
-    if request.user.role == Role.CLINIC_ADMIN:  # type: ignore[union-attr]
-        return redirect("audit:report")
-    return redirect("patients:search")
+    # Every staff role lands on its home page: the work waiting for it (worklist/homes.py).
+    return redirect("worklist:today")
 
 
 @allow_roles(ROLES.own_account)

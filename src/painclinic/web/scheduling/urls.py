@@ -6,6 +6,7 @@ from painclinic.web.scheduling import views
 app_name = "scheduling"
 urlpatterns = [
     path("board/", views.board, name="board"),
+    path("board/grid/", views.board_grid, name="board_grid"),
     path("chairs/", views.chairs, name="chairs"),
     path("chairs/<id:chair_id>/", views.chair_edit, name="chair_edit"),
     path("patients/<id:patient_id>/", views.patient, name="patient"),

@@ -72,6 +72,19 @@ def _patient_context(patient: Patient) -> dict[str, Any]:
 @allow_roles(ROLES.view_board)
 @require_safe
 def board(request: HttpRequest) -> HttpResponse:
+    return render(request, "scheduling/board.html", _board_context(request))
+
+
+@allow_roles(ROLES.view_board)
+@require_safe
+def board_grid(request: HttpRequest) -> HttpResponse:
+    """The board's table alone: today's board polls it every minute and swaps it in place."""
+    response = render(request, "scheduling/_board_grid.html", _board_context(request))
+    response["X-Board-Grid"] = "1"
+    return response
+
+
+def _board_context(request: HttpRequest) -> dict[str, Any]:
     today = local_today()
     raw = request.GET.get("date", "")
     try:
@@ -113,7 +126,7 @@ def board(request: HttpRequest) -> HttpResponse:
         "can_book": role in ROLES.book_series,
         "can_view_chart": role in INFUSION_ROLES.view_chart,
     }
-    return render(request, "scheduling/board.html", context)
+    return context
 
 
 # --- chairs -----------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ ROLES = RoleTable(
     raise_task=(Role.PATIENT, Role.NURSE, Role.PHYSICIAN),
     acknowledge_task=(Role.PHYSICIAN, Role.NURSE),
     view_worklist=(Role.PHYSICIAN, Role.NURSE),
+    # Each staff role's home page (the work waiting for that role; web/worklist/homes.py).
+    view_home=(Role.PHYSICIAN, Role.NURSE, Role.FRONT_DESK, Role.BILLING, Role.CLINIC_ADMIN),
 )
 
 # Who may acknowledge a task of each urgency (checked by the service after the role table).
