@@ -356,3 +356,32 @@ def test_another_days_board_does_not_poll(client_for):
     other = (local_today() + dt.timedelta(days=2)).isoformat()
     page = client_for(N).get(reverse("scheduling:board"), {"date": other}).content.decode()
     assert "hx-get" not in page and 'http-equiv="refresh"' not in page
+
+
+def test_referrals_to_triage_are_counted_listed_and_in_the_badge(users, client_for):
+    from django.apps import apps
+
+    if not apps.is_installed("painclinic.web.referrals"):
+        pytest.skip("the referrals app is not installed")
+    referral = apps.get_model("referrals", "Referral")
+    for i in range(3):
+        referral.objects.create(
+            kind="self",
+            given_name="Luc",
+            family_name=f"Gagnon{i}",
+            date_of_birth=dt.date(1975, 11, 2),
+            condition="phn",
+            submitted_at=timezone.now(),
+        )
+    referral.objects.filter(family_name="Gagnon2").update(status="accepted")
+    for role in (F, P):
+        response = client_for(role).get(reverse("worklist:today"))
+        assert sections(response)["referrals"] == 2
+        html = response.content.decode()
+        assert "Gagnon0, Luc" in html and "Gagnon2" not in html
+        assert reverse("referrals:queue") in html
+    badge = re.search(
+        r'href="/worklist/today/">Today <span class="nav-badge"[^>]*>(\d+)<',
+        client_for(F).get(reverse("patients:search")).content.decode(),
+    )
+    assert badge and int(badge.group(1)) == 2

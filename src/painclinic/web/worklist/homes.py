@@ -174,6 +174,8 @@ class Item:
     when: dt.datetime | dt.date | None = None
     note: str = ""
     urgent: bool = False
+    # A referral is not yet a patient: its id, for the page's read audit.
+    referral_id: int | None = None
 
 
 @dataclass

@@ -164,12 +164,35 @@ def new_referrals() -> QuerySet[Any] | None:
     return model.objects.filter(status="new")
 
 
-def _referral_section(count: int) -> Section:
-    url = _first_url("referrals:triage", "referrals:queue", "referrals:list", "referrals:home")
+def _referral_items(referrals: QuerySet[Any]) -> list[Item]:
+    """The oldest referrals waiting (urgent ones marked), each opening its triage page."""
+    items = []
+    for r in referrals.order_by("submitted_at", "id")[:SHOWN]:
+        try:
+            url = reverse("referrals:detail", args=[r.pk])
+        except NoReverseMatch:
+            url = ""
+        items.append(
+            Item(
+                text=f"{r.family_name}, {r.given_name}: {r.get_kind_display()}, "
+                f"{r.get_condition_display()}",
+                url=url,
+                when=r.submitted_at,
+                note=r.get_urgency_display(),
+                urgent=r.urgency != "routine",
+                referral_id=r.pk,
+            )
+        )
+    return items
+
+
+def _referral_section(count: int, referrals: QuerySet[Any]) -> Section:
+    url = _first_url("referrals:queue", "referrals:triage", "referrals:list", "referrals:home")
     return Section(
         "referrals",
         "Referrals to triage",
         count,
+        _referral_items(referrals),
         more_url=url,
         more_label="Open the triage queue",
         empty="No new referral.",
@@ -292,7 +315,7 @@ def _physician_home(user: Any, referrals: QuerySet[Any] | None) -> list[Section]
         ),
     ]
     if referrals is not None:
-        sections.append(_referral_section(n["referrals"]))
+        sections.append(_referral_section(n["referrals"], referrals))
     return sections
 
 
@@ -370,7 +393,7 @@ def _front_desk_home(referrals: QuerySet[Any] | None) -> list[Section]:
     ]
     sections = []
     if referrals is not None:
-        sections.append(_referral_section(n["referrals"]))
+        sections.append(_referral_section(n["referrals"], referrals))
     sections += [
         Section(
             "series",
@@ -548,7 +571,11 @@ def today(request: HttpRequest) -> HttpResponse:
         actor_of(request),
         category=HOME_CATEGORY.get(Role(role), Category.AUDIT),
         action=Action.VIEW,
-        detail={"page": "home", "patient_ids": sorted(shown)},
+        detail={
+            "page": "home",
+            "patient_ids": sorted(shown),
+            "referral_ids": [i.referral_id for s in sections for i in s.items if i.referral_id],
+        },
     )
     context = {
         "sections": sections,
