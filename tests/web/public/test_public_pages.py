@@ -65,10 +65,12 @@ def test_every_public_page_opens_without_signing_in(patient, own_patient):
             assert link in html, (name, link)
 
 
-def test_the_front_door_is_the_public_home_for_a_visitor():
+def test_the_front_door_is_the_public_home_for_a_visitor(settings):
+    settings.CLINIC_NAME = "Harbourfront Pain Clinic"
     response = Client().get("/")
     assert response.status_code == 200
     html = response.content.decode()
+    assert "Harbourfront Pain Clinic" in html
     assert "Ketamine and lidocaine infusions for chronic pain" in html
     assert "Staff sign in" in html
     assert Client().post("/").status_code == 405

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from painclinic.web.lib.clinicdate import clinic_today
 from painclinic.web.lib.wording import without_evidence_tags
@@ -141,12 +142,12 @@ def page(slug: str) -> Page:
 # What a patient may be charged, in the order they meet it; insured items are never billed to
 # them and are left out.
 PRICE_GROUPS = (
-    (FeeBasis.PER_CONSULT, "Before treatment"),
-    (FeeBasis.PER_SESSION, "Each infusion"),
-    (FeeBasis.PACKAGE, "Series packages"),
-    (FeeBasis.MISSED, "Missed or late-cancelled appointments"),
-    (FeeBasis.LATE_CANCEL, "Missed or late-cancelled appointments"),
-    (FeeBasis.SERVICE, "Forms and reports"),
+    (FeeBasis.PER_CONSULT, _("Before treatment")),
+    (FeeBasis.PER_SESSION, _("Each infusion")),
+    (FeeBasis.PACKAGE, _("Series packages")),
+    (FeeBasis.MISSED, _("Missed or late-cancelled appointments")),
+    (FeeBasis.LATE_CANCEL, _("Missed or late-cancelled appointments")),
+    (FeeBasis.SERVICE, _("Forms and reports")),
 )
 
 
@@ -171,12 +172,12 @@ def _public_description(item: FeeItem) -> str:
 def price_list(on: dt.date | None = None) -> list[PriceGroup]:
     """The fee schedule in effect on ``on`` (default today), grouped as a patient meets it."""
     items = [i for i in fees_in_effect(on) if i.tax_category != TaxCategory.INSURED]
-    groups: dict[str, list[Price]] = {}
+    groups: dict[str, list[Price]] = {}  # by heading, in PRICE_GROUPS order
     for basis, heading in PRICE_GROUPS:
         for item in sorted(
             (i for i in items if i.basis == basis), key=lambda i: (i.drug, i.amount_cents)
         ):
-            groups.setdefault(heading, []).append(
+            groups.setdefault(str(heading), []).append(
                 Price(
                     description=_public_description(item),
                     amount_cents=item.amount_cents,

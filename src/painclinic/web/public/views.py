@@ -10,6 +10,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
 from painclinic.web.accounts.permissions import public
@@ -20,18 +21,23 @@ View = Callable[..., HttpResponse]
 
 # (slug, navigation label); the index is "About infusions".
 TOPICS = (
-    ("chronic_pain", "Chronic pain"),
-    ("ketamine", "What ketamine is"),
-    ("routes", "Ways it is given"),
-    ("conditions", "Conditions with evidence"),
-    ("relief", "How long relief lasts"),
-    ("costs", "Costs"),
-    ("infusion_day", "Your infusion day"),
+    ("chronic_pain", _("Chronic pain")),
+    ("ketamine", _("What ketamine is")),
+    ("routes", _("Ways it is given")),
+    ("conditions", _("Conditions with evidence")),
+    ("relief", _("How long relief lasts")),
+    ("costs", _("Costs")),
+    ("infusion_day", _("Your infusion day")),
 )
 
 
 def _render(request: HttpRequest, slug: str) -> HttpResponse:
-    context: dict[str, Any] = {"page": content.page(slug), "topics": TOPICS, "slug": slug}
+    context: dict[str, Any] = {
+        "page": content.page(slug),
+        "topics": TOPICS,
+        "slug": slug,
+        "clinic_name": settings.CLINIC_NAME,
+    }
     if slug == "costs":
         today = clinic_today()
         context["price_groups"] = content.price_list(today)
