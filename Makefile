@@ -25,7 +25,7 @@ pdf-libs: ## Pango and a font for WeasyPrint's PDFs (apt-get when missing and ru
 	@scripts/ensure-pdf-libs.sh
 
 run: venv pdf-libs ## set up, migrate, load demo data, start the worker, serve on http://127.0.0.1:8000
-	$(BIN)/painclinic demo
+	$(BIN)/painclinic demo --host $(HOST) --port $(PORT)
 	@# The background worker (follow-up reminders appear on this console) stops with the server.
 	@$(BIN)/painclinic worker & worker=$$!; \
 	  trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
