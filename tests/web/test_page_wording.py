@@ -85,3 +85,22 @@ def test_taking_tags_out_escapes_text_once():
         '{% load treatments_doses %}{{ notes|join:"; "|without_evidence_tags }}'
     ).render(Context({"notes": ["opentiva's estimate [S2]", "a < b [U]"]}))
     assert rendered == "opentiva&#x27;s estimate; a &lt; b"
+
+
+def test_the_consent_wording_a_patient_signs_has_no_placeholder():
+    """The shipped consent text is complete: no "confirm wording", no evidence tag shown."""
+    import json
+
+    from painclinic.web.lib.wording import without_evidence_tags
+    from painclinic.web.treatments.services import CONSENT_TEXT_PATH
+
+    text = json.loads(CONSENT_TEXT_PATH.read_text(encoding="utf-8"))
+    shown = [text["coverage_statement"], text["estimate_note"]]
+    for drug in text["drugs"].values():
+        shown.append(drug["off_label_statement"])
+        for risk in drug["risks"]:
+            shown += [risk["text"], without_evidence_tags(risk["source"])]
+    for words in shown:
+        lowered = words.lower()
+        assert "confirm wording" not in lowered and "general knowledge" not in lowered, words
+        assert "[u]" not in lowered and "[s2]" not in lowered, words
