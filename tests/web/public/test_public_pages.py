@@ -230,3 +230,19 @@ def test_the_demo_text_is_complete_and_untagged():
     for slug in content.PAGES:
         page = content.page(slug)
         assert page.title and page.sections, slug
+
+
+def test_every_link_in_the_public_navigation_opens_without_signing_in():
+    client = Client()
+    html = client.get(reverse("public:costs")).content.decode()
+    nav = html[html.index('<nav class="public-nav"') : html.index("</nav>")]
+    links = re.findall(r'href="([^"]+)"', nav)
+    assert "/refer/" in links and "/ask-to-be-seen/" in links
+    assert reverse("accounts:login") in links
+    for link in links:
+        assert client.get(link).status_code == 200, link
+
+
+def test_a_signed_in_reader_is_offered_the_way_back_not_the_sign_in(client_for):
+    html = client_for(Role.NURSE).get(reverse("public:relief")).content.decode()
+    assert "Back to your home page" in html and "Staff sign in" not in html
