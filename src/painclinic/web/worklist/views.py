@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from django.apps import apps as django_apps
 from django.contrib import messages
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import Count, Max, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -41,6 +43,14 @@ from painclinic.web.worklist.services import (
 )
 
 RECENT = 10
+# A rule's condition in brackets, as the eligibility engine writes it after its message
+# ("... no ECG on file (cardiac_risk_factors and no ECG)"): for the record, not for a reader.
+RULE_CONDITION = re.compile(r"\s*\([^()]*\b[a-z0-9]+_[a-z0-9_]+\b[^()]*\)")
+
+
+def plain(text: str) -> str:
+    """A checklist item's text without the rule condition the engine appends to it."""
+    return RULE_CONDITION.sub("", text).strip()
 
 
 def answers_url(patient_id: int) -> str:
@@ -263,7 +273,7 @@ def _physician_home(user: Any, referrals: QuerySet[Any] | None) -> list[Section]
     ]
     checklist = [
         Item(
-            text=item.text,
+            text=plain(item.text),
             url=_url("assessments:resolve_item", item.patient_id, item.pk),
             patient=item.patient,
             when=item.created_at,
@@ -501,15 +511,18 @@ def _admin_home(now: dt.datetime, today: dt.date) -> list[Section]:
         )
         for row in open_days.order_by("received_on")[:SHOWN]
     ]
+    # One line per person and kind of record, most recent first (a script refused fifteen
+    # times is one line, not fifteen).
     denials = [
         Item(
-            text=f"{e.actor_username or 'someone not signed in'} was refused "
-            f"({e.get_category_display()})",
-            url=f"{reverse('audit:report')}?date_from={to_local(e.occurred_at):%Y-%m-%d}",
-            when=e.occurred_at,
-            note=e.origin,
+            text=f"{row['actor_username'] or 'someone not signed in'}: "
+            f"{row['n']} refusal{'' if row['n'] == 1 else 's'} ({_refused_what(row)})",
+            url=f"{reverse('audit:report')}?date_from={to_local(row['last']):%Y-%m-%d}",
+            when=row["last"],
         )
-        for e in denied.order_by("-occurred_at", "-sequence")[:SHOWN]
+        for row in denied.values("actor_username", "category", "action")
+        .annotate(n=Count("id"), last=Max("occurred_at"))
+        .order_by("-last", "actor_username", "category")[:SHOWN]
     ]
     return [
         Section(
@@ -532,14 +545,21 @@ def _admin_home(now: dt.datetime, today: dt.date) -> list[Section]:
         ),
         Section(
             "denied",
-            "Refused accesses, last 24 hours",
+            "Refusals, last 24 hours",
             n["denied"],
             denials,
+            note="Pages and actions refused to a signed-in person, by person and record.",
             more_url=f"{reverse('audit:report')}?date_from={to_local(since):%Y-%m-%d}",
             more_label="Open the audit report",
-            empty="No access was refused in the last 24 hours.",
+            empty="Nothing was refused in the last 24 hours.",
         ),
     ]
+
+
+def _refused_what(row: Mapping[str, Any]) -> str:
+    if row["action"] == Action.ACCESS_DENIED:
+        return "pages they may not open"
+    return f"{Category(row['category']).label}"
 
 
 @allow_roles(ROLES.view_home)
