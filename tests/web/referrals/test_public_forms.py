@@ -221,3 +221,12 @@ def test_csrf_is_required(data_dir):
     strict = Client(enforce_csrf_checks=True)
     assert strict.post(reverse(SELF), self_data()).status_code == 403
     assert Referral.objects.count() == 0
+
+
+def test_a_date_typed_the_us_way_is_refused_not_guessed(client):
+    """03/04/1975 could be 3 April or 4 March: only YYYY-MM-DD is read."""
+    response = client.post(reverse(SELF), self_data(date_of_birth="03/04/1975"))
+    assert response.status_code == 400
+    assert "Type the date of birth as YYYY-MM-DD" in response.content.decode()
+    assert 'value="03/04/1975"' in response.content.decode()
+    assert Referral.objects.count() == 0

@@ -278,3 +278,18 @@ def test_a_failed_save_removes_the_letter_it_wrote(users, data_dir, monkeypatch)
         do_submit_referral(actor, entry, Letter(PDF_BYTES, "x.pdf"))
     assert not any((data_dir / "referrals").iterdir())
     assert letters.path_of("../../etc/passwd") is None
+
+
+def test_a_self_referrals_prescreen_reads_as_questions_and_answers(client_for, client):
+    from tests.web.referrals.factories import self_data
+
+    client.post(reverse("referrals:self_form"), self_data(q_liver="yes"))
+    referral = Referral.objects.get()
+    page = client_for(P).get(reverse("referrals:detail", args=[referral.pk])).content.decode()
+    text = visible_text(page)
+    assert "Do you have liver disease (for example cirrhosis or hepatitis)?" in text
+    assert '<strong class="flagged">Yes</strong>' in page
+    assert '<strong class="flagged">Not sure</strong>' in page  # the heart question
+    assert "Français (French)" in text and "May be contacted" in text
+    for code in ("q_liver", "substance_use", "unsure", "phn", "fr"):
+        assert not re.search(rf"(?<![\w-]){code}(?![\w-])", text), code

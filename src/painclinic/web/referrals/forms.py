@@ -56,7 +56,10 @@ PRESCREEN_QUESTIONS: list[tuple[str, Any]] = [
 PRESCREEN_LABELS = dict(PRESCREEN_QUESTIONS)
 
 _PHONE = re.compile(r"^[0-9 ()+.\-]{7,30}$")
-_DATE = {"type": "date"}
+# Typed as YYYY-MM-DD whatever the browser's locale (a date picker follows the locale and shows
+# mm/dd/yyyy on a US-configured tablet); no other format is read, so 03/04 is never ambiguous.
+_DATE = {"placeholder": "YYYY-MM-DD", "inputmode": "numeric", "autocomplete": "bday"}
+DATE_FORMATS = ["%Y-%m-%d"]
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,7 @@ class _PatientFields(forms.Form):
     date_of_birth = forms.DateField(
         label=_("Date of birth (YYYY-MM-DD)"),
         widget=forms.DateInput(attrs=_DATE, format="%Y-%m-%d"),
+        input_formats=DATE_FORMATS,
         error_messages={"invalid": _("Type the date of birth as YYYY-MM-DD, e.g. 1970-05-17.")},
     )
     sex_at_birth = forms.ChoiceField(
@@ -409,7 +413,9 @@ class AcceptForm(forms.Form):
     legal_family_name = forms.CharField(label=_("Legal family name"), max_length=100)
     date_of_birth = forms.DateField(
         label=_("Date of birth (YYYY-MM-DD)"),
-        widget=forms.DateInput(attrs=_DATE, format="%Y-%m-%d"),
+        widget=forms.DateInput(attrs=_DATE | {"autocomplete": "off"}, format="%Y-%m-%d"),
+        input_formats=DATE_FORMATS,
+        error_messages={"invalid": _("Type the date of birth as YYYY-MM-DD, e.g. 1970-05-17.")},
     )
     sex_at_birth = forms.ChoiceField(label=_("Sex at birth"), choices=SexAtBirth.choices)
     health_card_number = forms.CharField(

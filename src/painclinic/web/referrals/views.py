@@ -153,13 +153,17 @@ def queue(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _prescreen_rows(referral: Referral) -> list[tuple[str, str]]:
+def _prescreen_rows(referral: Referral) -> list[tuple[str, str, bool]]:
+    """(question, answer, whether to draw the reader's eye: a yes or a not sure)."""
     labels = dict(Answer.choices)
-    return [
-        (str(question), str(labels.get(referral.prescreen.get(key, ""), _("not answered"))))
-        for key, question in PRESCREEN_LABELS.items()
-        if referral.kind == Kind.SELF
-    ]
+    rows = []
+    for key, question in PRESCREEN_LABELS.items():
+        if referral.kind != Kind.SELF:
+            break
+        answer = referral.prescreen.get(key, "")
+        label = str(labels.get(answer, _("not answered")))
+        rows.append((str(question), label, answer in (Answer.YES, Answer.UNSURE)))
+    return rows
 
 
 def _matches(actor: Actor, referral: Referral, form: AcceptForm | None) -> list[Any]:
