@@ -1,13 +1,23 @@
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_safe
 
+from painclinic import clinical
+from painclinic.web.accounts.models import CLINICAL_ROLES
 from painclinic.web.accounts.permissions import allow_roles
+from painclinic.web.assessments.forms import COMORBIDITY_LABELS
+from painclinic.web.assessments.models import Assessment, EligibilityDecision
 from painclinic.web.audit.services import Action, Category, audit
+from painclinic.web.followup.models import FollowUpResponse, ResponseStatus
 from painclinic.web.lib.http import acting_user, actor_of
 from painclinic.web.lib.service import Refused
 from painclinic.web.patients.access import get_patient_for
@@ -19,7 +29,7 @@ from painclinic.web.patients.forms import (
     WeightCorrectionForm,
     WeightForm,
 )
-from painclinic.web.patients.models import WeightMeasurement
+from painclinic.web.patients.models import Patient, WeightMeasurement
 from painclinic.web.patients.roles import ROLES
 from painclinic.web.patients.search import MAX_RESULTS, search_patients
 from painclinic.web.patients.services import (
@@ -32,6 +42,7 @@ from painclinic.web.patients.services import (
     latest_of_each_kind,
     latest_weight,
 )
+from painclinic.web.scheduling.models import Booking, BookingStatus
 
 
 @allow_roles(ROLES.search)
@@ -75,6 +86,116 @@ def register(request: HttpRequest) -> HttpResponse:
     return render(request, "patients/form.html", {"form": form, "title": "Register a patient"})
 
 
+@dataclass(frozen=True)
+class Score:
+    value: str  # "7", "12 (moderate)"
+    on: dt.date
+    source: str  # "assessment" or "follow-up questionnaire"
+
+
+@dataclass(frozen=True)
+class ClinicalSummary:
+    problems: tuple[str, ...]
+    medications: tuple[str, ...]
+    recorded_on: dt.date | None  # the eligibility decision the problems and medications are from
+    nrs: Score | None
+    phq9: Score | None
+
+
+def _score(score: float | None, band: str) -> str:
+    text = f"{score:g}" if score is not None else "no score"
+    return f"{text} ({band.replace('_', ' ')})" if band else text
+
+
+def _latest_score(patient: Patient, instrument: str) -> Score | None:
+    """The newer of the latest current assessment and the latest submitted follow-up answer."""
+    found: list[tuple[dt.datetime, float | None, str, str]] = []
+    assessment = (
+        Assessment.objects.filter(
+            patient=patient, instrument=instrument, superseded_by__isnull=True
+        )
+        .order_by("-completed_at", "-id")
+        .values("score", "band", "completed_at")
+        .first()
+    )
+    if assessment:
+        found.append(
+            (assessment["completed_at"], assessment["score"], assessment["band"], "assessment")
+        )
+    response = (
+        FollowUpResponse.objects.filter(
+            patient=patient, instrument=instrument, status=ResponseStatus.SUBMITTED
+        )
+        .order_by("-submitted_at", "-id")
+        .values("score", "band", "submitted_at")
+        .first()
+    )
+    if response and response["submitted_at"] is not None:
+        found.append(
+            (
+                response["submitted_at"],
+                response["score"],
+                response["band"],
+                "follow-up questionnaire",
+            )
+        )
+    if not found:
+        return None
+    at, score, band, source = max(found, key=lambda f: f[0])
+    return Score(_score(score, band), timezone.localdate(at), source)
+
+
+def _condition_name(condition_id: str) -> str:
+    try:
+        return str(clinical.load_conditions().get(condition_id).name)
+    except clinical.ClinicalInputError:  # a condition since removed from the catalogue
+        return "a condition no longer in the catalogue"
+
+
+def clinical_summary(patient: Patient) -> ClinicalSummary:
+    """Problems and medicines from the latest eligibility decision, the latest NRS and PHQ-9
+    (five queries whatever the record holds)."""
+    decision = (
+        EligibilityDecision.objects.filter(patient=patient)
+        .order_by("-decided_at", "-id")
+        .values("facts", "condition", "decided_at")
+        .first()
+    )
+    problems: list[str] = []
+    medications: list[str] = []
+    recorded_on = None
+    if decision:
+        facts: dict[str, Any] = decision["facts"] or {}
+        recorded_on = timezone.localdate(decision["decided_at"])
+        problems.append(_condition_name(decision["condition"]))
+        comorbidities = facts.get("comorbidities") or {}
+        problems += [
+            COMORBIDITY_LABELS.get(key, key.replace("_", " ").capitalize())
+            for key, present in comorbidities.items()
+            if present
+        ]
+        for line in facts.get("current_medications") or []:
+            medications.append(str(line["text"] if isinstance(line, dict) else line))
+    return ClinicalSummary(
+        problems=tuple(problems),
+        medications=tuple(medications),
+        recorded_on=recorded_on,
+        nrs=_latest_score(patient, "nrs"),
+        phq9=_latest_score(patient, "phq9"),
+    )
+
+
+def next_booking(patient: Patient) -> Booking | None:
+    return (
+        Booking.objects.filter(
+            patient=patient, status=BookingStatus.BOOKED, starts_at__gte=timezone.now()
+        )
+        .select_related("chair")
+        .order_by("starts_at", "id")
+        .first()
+    )
+
+
 @allow_roles(ROLES.view_patient)
 @require_safe
 def detail(request: HttpRequest, patient_id: int) -> HttpResponse:
@@ -99,6 +220,11 @@ def detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         "revision_count": patient.revisions.count(),
         "can_edit": acting_user(request).role in ROLES.update_patient,
         "can_weigh": acting_user(request).role in ROLES.record_weight,
+        # Diagnoses, medicines and scores are clinical: the clinicians see them.
+        "summary": clinical_summary(patient)
+        if acting_user(request).role in CLINICAL_ROLES
+        else None,
+        "next_booking": next_booking(patient),
     }
     return render(request, "patients/detail.html", context)
 
