@@ -84,7 +84,10 @@ def main() -> None:
             ("chair-board", f"/scheduling/board/?date={board_day}"),
             ("drug-register", "/drug-register/"),
         ],
-        "frontdesk": [("patient-edit", f"/patients/{patient.pk}/edit/")],
+        "frontdesk": [
+            ("patient-edit", f"/patients/{patient.pk}/edit/"),
+            ("referrals-queue", "/referrals/"),
+        ],
         "clinicadmin": [("audit-report", "/audit/"), ("staff", "/accounts/staff/")],
         "patient": [
             ("portal-home", "/portal/"),
@@ -145,6 +148,15 @@ def main() -> None:
                         page.goto(chart_url + path)
                         page.screenshot(path=str(out / f"{name}.png"), full_page=True)
                         print(out / f"{name}.png")
+                context.close()
+            # The public referral forms, as a visitor who is not signed in.
+            for suffix, (width, height) in (("", (1180, 820)), ("-phone", (390, 844))):
+                context = browser.new_context(viewport={"width": width, "height": height})
+                page = context.new_page()
+                for name, path in (("refer", "/refer/"), ("ask-to-be-seen", "/ask-to-be-seen/")):
+                    page.goto(base + path)
+                    page.screenshot(path=str(out / f"{name}{suffix}.png"), full_page=True)
+                    print(out / f"{name}{suffix}.png")
                 context.close()
             browser.close()
     finally:
