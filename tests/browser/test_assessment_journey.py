@@ -37,8 +37,8 @@ def open_demo_patient(page, base: str) -> int:
 def test_physician_assesses_and_decides_ketamine_eligibility(page, server_url):
     sign_in(page, server_url, "physician")
     patient_id = open_demo_patient(page, server_url)
-    assert "Whitfield" in page.inner_text(".pbanner")
-    assert "72.4 kg" in page.inner_text(".pbanner")
+    assert "WHITFIELD, Jordan" in page.inner_text(".ptb")
+    assert "72.4 kg" in page.inner_text(".ptb")
 
     # Budapest (clinical criteria): met.
     page.click("a:has-text('Budapest criteria (CRPS)')")
