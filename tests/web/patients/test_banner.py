@@ -19,6 +19,7 @@ from django.utils import timezone
 from painclinic.web.accounts.models import Role
 from painclinic.web.assessments.models import ChecklistItem
 from painclinic.web.infusions.models import AdverseEvent
+from painclinic.web.patients.models import Patient
 from painclinic.web.patients.templatetags.patient_banner import banner_for, mask_health_card
 from tests.conftest import make_patient
 from tests.web.world import World, access_matrix, client_as, kwargs_for, url_of, url_patterns
@@ -214,7 +215,9 @@ def test_no_internal_code_in_the_banner(world: World):
 
 def test_the_banner_reads_in_two_queries_whatever_the_record_holds(world: World):
     bare = make_patient("Quinn", "Quiet")
-    for patient in (world.patient, bare):
+    # A page's hand-built read may defer the patient's fields (the chart's does): still two.
+    deferred = Patient.objects.only("pk").get(pk=world.patient.pk)
+    for patient in (world.patient, bare, deferred):
         with CaptureQueriesContext(connection) as queries:
             banner_for(patient, Role.PHYSICIAN)
         assert len(queries) == 2, [q["sql"] for q in queries]

@@ -36,7 +36,7 @@ from painclinic.web.assessments.roles import ROLES as ASSESSMENT_ROLES
 from painclinic.web.infusions.models import AdverseEvent, SessionStatus
 from painclinic.web.infusions.roles import ROLES as INFUSION_ROLES
 from painclinic.web.lib.clinicdate import age_in_years
-from painclinic.web.patients.models import Patient, WeightMeasurement
+from painclinic.web.patients.models import Patient, SexAtBirth, WeightMeasurement
 from painclinic.web.treatments.models import (
     PlanStatus,
     TreatmentConsent,
@@ -141,6 +141,15 @@ def banner_for(patient: Patient, role: str = "") -> Banner:
             },
         )
         .values(
+            # Identity from this row, not from ``patient``: a page's hand-built read (the
+            # chart's) may have deferred these fields, and each would cost its own query.
+            "legal_given_name",
+            "legal_family_name",
+            "preferred_name",
+            "date_of_birth",
+            "sex_at_birth",
+            "health_card_number",
+            "health_card_version",
             "b_weight_kg",
             "b_weighed_on",
             "b_height_cm",
@@ -229,14 +238,17 @@ def banner_for(patient: Patient, role: str = "") -> Banner:
             patient_id=patient.pk,
         ) or _url("treatments:patient", role, TREATMENT_ROLES.view_patient, patient_id=patient.pk)
         alerts.append(BannerAlert(text, url))
+    born = row["date_of_birth"]
     return Banner(
         patient_id=patient.pk,
-        legal_name=f"{patient.legal_family_name.upper()}, {patient.legal_given_name}",
-        preferred_name=patient.preferred_name,
-        date_of_birth=patient.date_of_birth,
-        age=age_in_years(patient.date_of_birth, timezone.localdate()),
-        sex=str(patient.get_sex_at_birth_display()),
-        health_card=mask_health_card(patient.health_card_number, patient.health_card_version),
+        legal_name=f"{row['legal_family_name'].upper()}, {row['legal_given_name']}",
+        preferred_name=row["preferred_name"],
+        date_of_birth=born,
+        age=age_in_years(born, timezone.localdate()),
+        sex=str(SexAtBirth(row["sex_at_birth"]).label)
+        if row["sex_at_birth"] in SexAtBirth.values
+        else "",
+        health_card=mask_health_card(row["health_card_number"], row["health_card_version"]),
         weight=_measure(row["b_weight_kg"], "kg"),
         weighed_on=row["b_weighed_on"],
         height=_measure(row["b_height_cm"], "cm"),
