@@ -317,6 +317,12 @@ REFERRAL_MAX_MB = env_int("PAINCLINIC_REFERRAL_MAX_MB", 10, minimum=1)
 REFERRAL_RATE_PER_HOUR = env_int("PAINCLINIC_REFERRAL_RATE_PER_HOUR", 5, minimum=1)
 REFERRAL_TRIES_PER_HOUR = env_int("PAINCLINIC_REFERRAL_TRIES_PER_HOUR", 30, minimum=1)
 REFERRAL_CALL_BACK_BUSINESS_DAYS = env_int("PAINCLINIC_REFERRAL_CALL_BACK_DAYS", 3, minimum=1)
+# An upload is read no further than the referral letter's limit (the only upload of the site).
+FILE_UPLOAD_HANDLERS = [
+    "painclinic.web.referrals.uploads.UploadSizeLimit",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # Overdue-invoice reminders (``painclinic worker``): one when an invoice billed to the patient
 # with a balance is overdue by at least each listed number of days (0: on its due date), at
 # most one per step, none once it is paid or credited. Increasing whole days, comma-separated.

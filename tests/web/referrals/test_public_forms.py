@@ -230,3 +230,26 @@ def test_a_date_typed_the_us_way_is_refused_not_guessed(client):
     assert "Type the date of birth as YYYY-MM-DD" in response.content.decode()
     assert 'value="03/04/1975"' in response.content.decode()
     assert Referral.objects.count() == 0
+
+
+def test_an_oversize_upload_is_not_read_past_the_limit(client, data_dir, settings):
+    """The upload handler stops the file at the limit (nothing read further reaches a disk)
+    and the form says why, keeping the fields typed before the file."""
+    from django.core.files.uploadhandler import StopUpload
+
+    from painclinic.web.referrals.uploads import UploadSizeLimit, upload_too_large
+
+    settings.REFERRAL_MAX_MB = 1
+    request = type("Request", (), {})()
+    handler = UploadSizeLimit(request)
+    assert handler.receive_data_chunk(b"%PDF-" + b"0" * 1000, 0)
+    with pytest.raises(StopUpload):
+        handler.receive_data_chunk(b"0" * 65536, 1024 * 1024 - 1000)
+    assert upload_too_large(request)
+    response = send_physician(client, letter=pdf("big.pdf", PDF_BYTES + b"0" * (3 * 1024 * 1024)))
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "The file is larger than 1 MB." in page
+    assert "Attach the referral letter" not in page
+    assert 'value="Dr. Amara Osei"' in page
+    assert Referral.objects.count() == 0 and stored_files(data_dir) == []

@@ -262,8 +262,11 @@ class PhysicianReferralForm(_PatientFields):
         "referrer_address",
     ]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, upload_too_large: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if upload_too_large:
+            # The upload was stopped at the limit (referrals/uploads.py): no file arrived.
+            self.fields["letter"].error_messages["required"] = letter_problem(b"", max_bytes() + 1)
         # A physician has the card in front of them: it identifies the patient.
         self.fields["health_card_number"].required = True
         self.fields["letter"].help_text = _("PDF only, at most %(mb)s MB.") % {

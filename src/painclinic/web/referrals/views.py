@@ -49,6 +49,7 @@ from painclinic.web.referrals.services import (
     recently_triaged,
     waiting_referrals,
 )
+from painclinic.web.referrals.uploads import upload_too_large
 
 FORM_URL: dict[str, str] = {
     Kind.PHYSICIAN: "referrals:physician_form",
@@ -84,7 +85,12 @@ def _public_form(request: HttpRequest, kind: str) -> HttpResponse:
             context | {"form_url": reverse(FORM_URL[kind])},
             status=429,
         )
-    form = form_class(request.POST, request.FILES)
+    if kind == Kind.PHYSICIAN:
+        form = PhysicianReferralForm(
+            request.POST, request.FILES, upload_too_large=upload_too_large(request)
+        )
+    else:
+        form = SelfReferralForm(request.POST)
     if form.is_trap():
         do_note_attempt(_public_actor(request), kind, AttemptOutcome.TRAP)
         return redirect(THANKS_URL[kind])
