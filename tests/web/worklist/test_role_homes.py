@@ -51,6 +51,12 @@ INTERNAL = re.compile(
 )
 
 
+@pytest.fixture(autouse=True)
+def _no_badge_left_from_another_test():
+    """The billing and admin badges live in the cache, keyed by user id (ids repeat)."""
+    cache.clear()
+
+
 def text_of(html: str) -> str:
     body = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
@@ -389,3 +395,11 @@ def test_referrals_to_triage_are_counted_listed_and_in_the_badge(users, client_f
         client_for(F).get(reverse("patients:search")).content.decode(),
     )
     assert badge and int(badge.group(1)) == 2
+
+
+def test_billing_lists_stop_one_past_what_they_show(users, client_for):
+    clinic(users, homes.SHOWN // 2 + 1)  # two sessions each: more than the list shows
+    response = client_for(B).get(reverse("worklist:today"))
+    section = next(s for s in response.context["sections"] if s.key == "invoice")
+    assert section.at_least and len(section.items) == homes.SHOWN
+    assert f"{homes.SHOWN}+" in text_of(response.content.decode())

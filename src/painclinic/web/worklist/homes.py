@@ -48,6 +48,8 @@ from painclinic.web.worklist.models import Task, TaskStatus
 # How many rows a list shows (its count is exact; "see all" goes where the work is done).
 SHOWN = 8
 RUNNING = (SessionStatus.RUNNING, SessionStatus.PAUSED)
+# A plan's calculator result and eligibility snapshot (large JSON): never read for a list.
+PLAN_HEAVY = ("plan_data", "eligibility")
 
 
 def counts(**queries: QuerySet[Any]) -> dict[str, int]:
@@ -192,10 +194,16 @@ class Section:
     # Counted in the top bar's badge (work to do, not information).
     actionable: bool = True
     note: str = ""
+    # The count stops one past the rows shown (an exact count would cost too much): "9+".
+    at_least: bool = False
 
     @property
     def hidden(self) -> int:
-        return max(self.count - len(self.items), 0)
+        return 0 if self.at_least else max(self.count - len(self.items), 0)
+
+    @property
+    def count_label(self) -> str:
+        return f"{len(self.items)}+" if self.at_least else str(self.count)
 
 
 @dataclass
@@ -228,6 +236,10 @@ def chairs_today(now: dt.datetime | None = None) -> list[ChairNow]:
             "infusion_session",
             "infusion_session__plan",
             "infusion_session__planned_session",
+        )
+        .defer(
+            *(f"infusion_session__plan__{name}" for name in PLAN_HEAVY),
+            "infusion_session__planned_session__steps",
         )
         .order_by("starts_at", "id")[:400]
     )

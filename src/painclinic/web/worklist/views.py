@@ -141,7 +141,6 @@ HOME_CATEGORY = {
 # total their home page last counted (kept this long), not a query on every page.
 BADGE_CACHE_SECONDS = 300
 DAYS_TO_CLOSE = 31
-COUNT_CAP = 100
 
 
 def badge_cache_key(user_id: int) -> str:
@@ -219,7 +218,7 @@ def _task_items(role: str) -> list[Item]:
             note=t.get_urgency_display(),
             urgent=t.priority == 0,
         )
-        for t in open_tasks(role)[:SHOWN]
+        for t in open_tasks(role).defer("findings")[:SHOWN]
     ]
 
 
@@ -245,6 +244,7 @@ def _physician_home(user: Any, referrals: QuerySet[Any] | None) -> list[Section]
         )
         for p in homes.plans_to_cosign(user)
         .select_related("patient", "prescribed_by")
+        .defer(*homes.PLAN_HEAVY)
         .order_by("prescribed_at", "id")[:SHOWN]
     ]
     cosign += [
@@ -257,6 +257,7 @@ def _physician_home(user: Any, referrals: QuerySet[Any] | None) -> list[Section]
         )
         for d in homes.decisions_to_cosign(user)
         .select_related("patient", "decided_by")
+        .defer("facts", "engine_result", "policy_versions")
         .order_by("decided_at", "id")[:SHOWN]
     ]
     cosign.sort(key=lambda i: i.when or timezone.now())
@@ -357,7 +358,11 @@ def _nurse_home(now: dt.datetime) -> tuple[list[Section], list[homes.ChairNow]]:
 
 
 def _plans_items(rows: list[dict[str, Any]], text: str, url_name: str, key: str) -> list[Item]:
-    plans = TreatmentPlan.objects.select_related("patient").in_bulk([r["plan"] for r in rows])
+    plans = (
+        TreatmentPlan.objects.select_related("patient")
+        .defer(*homes.PLAN_HEAVY)
+        .in_bulk([r["plan"] for r in rows])
+    )
     items = []
     for row in rows:
         plan = plans.get(row["plan"])
@@ -445,9 +450,11 @@ def _front_desk_home(referrals: QuerySet[Any] | None) -> list[Section]:
 
 
 def _billing_home(today: dt.date) -> list[Section]:
-    billables = billable_sessions(limit=COUNT_CAP)
-    overdue_all = _overdue(today)
-    n = homes.counts(overdue=overdue_all)
+    """Sessions to invoice and overdue invoices: the first few of each, counted up to one more
+    than shown ("9+"). An exact count would compute every invoice's balance (60,000 in the
+    bench) on each visit; the billing page has the full lists."""
+    billables = billable_sessions(limit=SHOWN + 1)
+    overdue_rows = list(_overdue(today)[: SHOWN + 1])
     to_invoice = [
         Item(
             text=b.description,
@@ -465,9 +472,8 @@ def _billing_home(today: dt.date) -> list[Section]:
             when=i.due_on,
             note=f"{(today - i.due_on).days} days overdue",
         )
-        for i in overdue_all[:SHOWN]
+        for i in overdue_rows[:SHOWN]
     ]
-    capped = len(billables) >= COUNT_CAP
     return [
         Section(
             "invoice",
@@ -477,16 +483,17 @@ def _billing_home(today: dt.date) -> list[Section]:
             more_url=reverse("billing:home"),
             more_label="Open billing",
             empty="Every signed session is invoiced.",
-            note=f"At least {COUNT_CAP}: the billing page lists them all." if capped else "",
+            at_least=len(billables) > SHOWN,
         ),
         Section(
             "overdue",
             "Overdue invoices",
-            n["overdue"],
+            len(overdue_rows),
             overdue,
             more_url=reverse("billing:home"),
             more_label="Open billing",
             empty="No invoice is overdue.",
+            at_least=len(overdue_rows) > SHOWN,
         ),
     ]
 
