@@ -327,6 +327,10 @@ def test_the_physician_badge_is_one_query_and_counts_cosignatures(users, client_
     html = client.get(search).content.decode()
     badge = re.search(r'href="/worklist/today/">Today <span class="nav-badge"[^>]*>(\d+)<', html)
     assert badge and int(badge.group(1)) == 4
+    # On the home page itself the badge is the count the page made (no second query).
+    home = client.get(reverse("worklist:today")).content.decode()
+    badge = re.search(r'href="/worklist/today/">Today <span class="nav-badge"[^>]*>(\d+)<', home)
+    assert badge and int(badge.group(1)) == 4
 
 
 def test_the_billing_badge_is_what_its_home_counted(users, client_for):

@@ -46,14 +46,17 @@ BADGE_TITLES = {
 class HomeLink:
     """The person's home page ("Today") and its badge, counted on first use."""
 
-    def __init__(self, user: Any) -> None:
+    def __init__(self, user: Any, counted: int | None = None) -> None:
         self.user = user
+        self.counted = counted
         self.role = str(user.role)
         self.url = reverse("worklist:today")
         self.title = BADGE_TITLES.get(Role(self.role), "")
 
     @functools.cached_property
     def count(self) -> int:
+        if self.counted is not None:  # the home page itself has just counted it
+            return self.counted
         if self.role == Role.PHYSICIAN:
             found = homes.counts(
                 plans=homes.plans_to_cosign(self.user),
@@ -78,5 +81,9 @@ def worklist_nav(request: HttpRequest) -> dict[str, Any]:
     role = getattr(user, "role", "") if user is not None and user.is_authenticated else ""
     return {
         "worklist_nav": WorklistLink(role) if role in ROLES.view_worklist else None,
-        "home_nav": HomeLink(user) if role in ROLES.view_home else None,
+        "home_nav": (
+            HomeLink(user, getattr(request, "home_badge", None))
+            if role in ROLES.view_home
+            else None
+        ),
     }

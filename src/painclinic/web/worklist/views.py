@@ -563,6 +563,18 @@ def _admin_home(now: dt.datetime, today: dt.date) -> list[Section]:
     ]
 
 
+def _badge(role: str, sections: list[Section], chairs: list[homes.ChairNow]) -> int:
+    """The top bar's count for ``role``, as worklist/context.py counts it on other pages."""
+    by_key = {s.key: s.count for s in sections}
+    if role == Role.PHYSICIAN:
+        return by_key.get("cosign", 0)
+    if role == Role.NURSE:
+        return sum(1 for c in chairs if c.session is not None and c.session.status in homes.RUNNING)
+    if role == Role.FRONT_DESK:
+        return by_key.get("referrals", 0)
+    return sum(s.count for s in sections if s.actionable)
+
+
 def _refused_what(row: Mapping[str, Any]) -> str:
     if row["action"] == Action.ACCESS_DENIED:
         return "pages they may not open"
@@ -588,8 +600,11 @@ def today(request: HttpRequest) -> HttpResponse:
         sections = _billing_home(day)
     else:
         sections = _admin_home(now, day)
-    badge = sum(s.count for s in sections if s.actionable)
-    cache.set(badge_cache_key(user.pk), badge, BADGE_CACHE_SECONDS)
+    badge = _badge(role, sections, chairs)
+    if role in (Role.BILLING, Role.CLINIC_ADMIN):
+        cache.set(badge_cache_key(user.pk), badge, BADGE_CACHE_SECONDS)
+    # The top bar's badge on this page is the one just counted (no second query).
+    request.home_badge = badge  # type: ignore[attr-defined]
     shown = {
         *(i.patient.pk for s in sections for i in s.items if i.patient is not None),
         *(c.booking.patient_id for c in chairs if c.booking is not None),
