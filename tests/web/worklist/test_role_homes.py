@@ -217,6 +217,10 @@ def test_the_front_desk_home_counts_equal_the_data(users, client_for):
     assert got["arrivals"] == 1
     page = text_of(response.content.decode())
     assert "Arriving" in page
+    # Ketamine: 5 consented, 1-2 booked; lidocaine: 3 of 5 consented, none booked.
+    assert "Ketamine plan: sessions 3–5 to book" in page
+    assert "Lidocaine plan: sessions 1–3 to book" in page
+    assert "Lidocaine plan: sessions 4–5 not covered by a signed consent" in page
     assert not INTERNAL.search(page)
 
 

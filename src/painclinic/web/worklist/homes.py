@@ -131,7 +131,7 @@ def _consent_sessions() -> Subquery:
 
 def series_to_book() -> QuerySet[Any]:
     """Active plans with a planned session the consent covers and no booking holds (one row a
-    plan: its first such session)."""
+    plan: the first and last such session)."""
     booked = Booking.objects.filter(planned_session=OuterRef("pk"), status__in=OCCUPYING)
     return (
         PlannedSession.objects.filter(plan__status=PlanStatus.ACTIVE)
@@ -139,18 +139,19 @@ def series_to_book() -> QuerySet[Any]:
         .annotate(covered=_consent_sessions())
         .filter(number__lte=F("covered"))
         .values("plan")
-        .annotate(first=Max("number"))
+        .annotate(first=Min("number"), last=Max("number"))
     )
 
 
 def consents_missing() -> QuerySet[Any]:
-    """Active plans with a planned session no consent in force covers (one row a plan)."""
+    """Active plans with a planned session no consent in force covers (one row a plan: the
+    first and last such session)."""
     return (
         PlannedSession.objects.filter(plan__status=PlanStatus.ACTIVE)
         .annotate(covered=_consent_sessions())
         .exclude(number__lte=F("covered"))
         .values("plan")
-        .annotate(planned=Max("number"))
+        .annotate(first=Min("number"), last=Max("number"))
     )
 
 

@@ -357,7 +357,11 @@ def _nurse_home(now: dt.datetime) -> tuple[list[Section], list[homes.ChairNow]]:
     return sections, chairs
 
 
-def _plans_items(rows: list[dict[str, Any]], text: str, url_name: str, key: str) -> list[Item]:
+def _sessions_label(first: int, last: int) -> str:
+    return f"session {first}" if first == last else f"sessions {first}–{last}"
+
+
+def _plans_items(rows: list[dict[str, Any]], text: str, url_name: str) -> list[Item]:
     plans = (
         TreatmentPlan.objects.select_related("patient")
         .defer(*homes.PLAN_HEAVY)
@@ -371,10 +375,13 @@ def _plans_items(rows: list[dict[str, Any]], text: str, url_name: str, key: str)
         target = plan.pk if url_name == "scheduling:book_series" else plan.patient_id
         items.append(
             Item(
-                text=text.format(drug=plan.get_drug_display(), n=row[key]),
+                text=text.format(
+                    drug=plan.get_drug_display(),
+                    sessions=_sessions_label(row["first"], row["last"]),
+                ),
                 url=_url(url_name, target),
                 patient=plan.patient,
-                when=plan.prescribed_at,
+                note=f"plan of {to_local(plan.prescribed_at):%Y-%m-%d}",
             )
         )
     return items
@@ -414,12 +421,7 @@ def _front_desk_home(referrals: QuerySet[Any] | None) -> list[Section]:
             "series",
             "Series to book",
             n["series"],
-            _plans_items(
-                series,
-                "{drug} plan: session {n} and others not booked",
-                "scheduling:book_series",
-                "first",
-            ),
+            _plans_items(series, "{drug} plan: {sessions} to book", "scheduling:book_series"),
             empty="Every consented session is booked.",
         ),
         Section(
@@ -428,9 +430,8 @@ def _front_desk_home(referrals: QuerySet[Any] | None) -> list[Section]:
             n["consents"],
             _plans_items(
                 consents,
-                "{drug} plan of {n} sessions: not all covered by a signed consent",
+                "{drug} plan: {sessions} not covered by a signed consent",
                 "treatments:patient",
-                "planned",
             ),
             empty="Every active plan is covered by a signed consent.",
             note="A physician records the consent; book the patient's consent visit.",
