@@ -21,6 +21,7 @@ from painclinic.web.assessments.models import ChecklistItem
 from painclinic.web.infusions.models import AdverseEvent
 from painclinic.web.patients.models import Patient
 from painclinic.web.patients.templatetags.patient_banner import banner_for, mask_health_card
+from painclinic.web.treatments.models import TreatmentPlan
 from tests.conftest import make_patient
 from tests.web.world import World, access_matrix, client_as, kwargs_for, url_of, url_patterns
 
@@ -151,10 +152,10 @@ def test_mask_health_card_shows_the_last_three_digits_and_the_version_only():
 
 
 def test_an_allergy_recorded_at_an_eligibility_decision_is_shown(world: World):
-    decision = world.decision
-    facts = dict(decision.facts)
+    # The latest decision's facts are the patient's current ones.
+    facts = dict(world.decision.facts)
     facts["comorbidities"] = {"amide_local_anaesthetic_allergy": True}
-    type(decision).objects.filter(pk=decision.pk).update(facts=facts)
+    type(world.decision).objects.filter(patient=world.patient).update(facts=facts)
     banner = banner_of(
         client_as(world, Role.FRONT_DESK).get(url_of("patients:detail", world)).content.decode()
     )
@@ -199,7 +200,19 @@ def test_no_consent_alert_for_a_patient_without_a_current_consent(world: World, 
     assert "No current treatment consent" in banner
     assert f"/treatments/patient/{bare.pk}/consents/new/" in banner
     assert "no weight recorded" in banner
-    assert "none in progress" in banner
+    assert "<dt>Plan</dt><dd>none</dd>" in banner
+
+
+def test_a_completed_series_is_shown_as_such_and_needs_no_consent(world: World):
+    from painclinic.web.treatments.models import TreatmentConsent
+
+    TreatmentPlan.objects.filter(pk=world.plan.pk).update(status="completed")
+    TreatmentConsent.objects.filter(patient=world.patient).update(decision="withdrawn")
+    banner = banner_of(
+        client_as(world, Role.NURSE).get(url_of("patients:detail", world)).content.decode()
+    )
+    assert "(series completed)" in banner
+    assert "consent" not in banner.lower()
 
 
 def test_no_internal_code_in_the_banner(world: World):
@@ -228,7 +241,9 @@ def test_the_banner_is_read_once_per_request(world: World):
     url = url_of("patients:detail", world)
     with CaptureQueriesContext(connection) as queries:
         client.get(url)
-    banner_reads = [q for q in queries if "b_weight_kg" in q["sql"]]
+    banner_reads = [
+        q for q in queries if "weightmeasurement" in q["sql"] and "eligibilitydecision" in q["sql"]
+    ]
     assert len(banner_reads) == 1
 
 

@@ -12,20 +12,24 @@ reads the assessments, treatments and infusions that sit above the registry.
 
 Allergies: the registry has no allergy list. The only allergies the record holds are two of
 the eligibility facts' comorbidities ("allergy to amide local anaesthetics", a lidocaine
-contraindication, and "hypersensitivity to ketamine"); the banner names them when any decision
+contraindication, and "hypersensitivity to ketamine"); the banner names them when the latest decision
 recorded them and otherwise says allergies are not recorded (a warning).
 """
 
+# ruff: noqa: S608 - the SQL below is built from the models' _meta identifiers (quoted by the
+# connection); every value is a query parameter.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django import template
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.db.models import Model
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -33,11 +37,12 @@ from django.utils.translation import gettext_lazy as _
 from painclinic.clinical import ClinicalInputError
 from painclinic.web.assessments.models import ChecklistItem, EligibilityDecision
 from painclinic.web.assessments.roles import ROLES as ASSESSMENT_ROLES
-from painclinic.web.infusions.models import AdverseEvent, SessionStatus
+from painclinic.web.infusions.models import AdverseEvent, InfusionSession, SessionStatus
 from painclinic.web.infusions.roles import ROLES as INFUSION_ROLES
 from painclinic.web.lib.clinicdate import age_in_years
 from painclinic.web.patients.models import Patient, SexAtBirth, WeightMeasurement
 from painclinic.web.treatments.models import (
+    PlannedSession,
     PlanStatus,
     TreatmentConsent,
     TreatmentConsentDecision,
@@ -50,6 +55,8 @@ register = template.Library()
 
 # A session whose infusion ran and ended counts as given.
 GIVEN_STATUSES = (SessionStatus.STOPPED, SessionStatus.DISCHARGED, SessionStatus.SIGNED)
+# The plan shown: the newest that is not cancelled.
+PLAN_STATUSES = (PlanStatus.ACTIVE, PlanStatus.AWAITING_COSIGN, PlanStatus.COMPLETED)
 # The eligibility facts that are allergies (the only allergies the record holds).
 ALLERGY_FACTS = {
     "amide_local_anaesthetic_allergy": _("Amide local anaesthetics (e.g. lidocaine)"),
@@ -70,6 +77,7 @@ class BannerPlan:
     given: int
     total: int
     awaiting_cosign: bool
+    completed: bool
     url: str
 
 
@@ -101,48 +109,45 @@ def _url(name: str, role: str, allowed: Any, **kwargs: int) -> str:
     return reverse(name, kwargs=kwargs) if role in allowed else ""
 
 
-def banner_for(patient: Patient, role: str = "") -> Banner:
-    """Everything the banner shows for ``patient`` (two queries); links only where ``role``
-    may go."""
-    weights = WeightMeasurement.objects.filter(
-        patient=OuterRef("pk"), corrected_by__isnull=True
-    ).order_by("-measured_on", "-recorded_at", "-id")
-    serious = AdverseEvent.objects.filter(
-        session__patient=OuterRef("pk"), serious=True, reported_at__isnull=True
-    ).order_by("report_due_at", "id")
-    open_items = (
-        ChecklistItem.objects.filter(patient=OuterRef("pk"), resolved_at__isnull=True)
-        .values("patient")
-        .annotate(n=Count("pk"))
-        .values("n")
+def _table(model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _col(model: type[Model], name: str) -> str:
+    column = getattr(model._meta.get_field(name), "column", None)
+    assert isinstance(column, str), name
+    return connection.ops.quote_name(column)
+
+
+@functools.cache
+def _sql(vendor: str) -> tuple[str, str]:
+    """The banner's two statements, built once from the models' metadata (the ORM's compile
+    of these correlated subqueries cost more than running them: the chart is
+    performance-budgeted, see web/lib/rowreads.py). Every value is a parameter."""
+    P, W, C, AE, S = Patient, WeightMeasurement, ChecklistItem, AdverseEvent, InfusionSession
+    TC, ED, TP, PS = TreatmentConsent, EligibilityDecision, TreatmentPlan, PlannedSession
+    pid = f"p.{_col(P, 'id')}"
+    current_weight = (
+        f"FROM {_table(W)} w WHERE w.{_col(W, 'patient')} = {pid} AND NOT EXISTS "
+        f"(SELECT 1 FROM {_table(W)} c WHERE c.{_col(W, 'correction_of')} = w.{_col(W, 'id')})"
     )
-    current_consents = TreatmentConsent.objects.filter(
-        patient=OuterRef("pk"),
-        decision=TreatmentConsentDecision.GRANTED,
-        withdrawal__isnull=True,
+    newest = (
+        f"ORDER BY w.{_col(W, 'measured_on')} DESC, w.{_col(W, 'recorded_at')} DESC, "
+        f"w.{_col(W, 'id')} DESC LIMIT 1"
     )
-    row = (
-        Patient.objects.filter(pk=patient.pk)
-        .annotate(
-            b_weight_kg=Subquery(weights.values("weight_kg")[:1]),
-            b_weighed_on=Subquery(weights.values("measured_on")[:1]),
-            b_height_cm=Subquery(weights.filter(height_cm__isnull=False).values("height_cm")[:1]),
-            b_open_items=Coalesce(Subquery(open_items), 0),
-            b_serious_id=Subquery(serious.values("pk")[:1]),
-            b_serious_session=Subquery(serious.values("session_id")[:1]),
-            b_consented=Exists(current_consents),
-            **{
-                f"b_allergy_{fact}": Exists(
-                    EligibilityDecision.objects.filter(
-                        patient=OuterRef("pk"), **{f"facts__comorbidities__{fact}": True}
-                    )
-                )
-                for fact in ALLERGY_FACTS
-            },
-        )
-        .values(
-            # Identity from this row, not from ``patient``: a page's hand-built read (the
-            # chart's) may have deferred these fields, and each would cost its own query.
+    serious = (
+        f"FROM {_table(AE)} ae JOIN {_table(S)} s ON s.{_col(S, 'id')} = ae.{_col(AE, 'session')} "
+        f"WHERE s.{_col(S, 'patient')} = {pid} AND ae.{_col(AE, 'serious')} = %s "
+        f"AND ae.{_col(AE, 'reported_at')} IS NULL "
+        f"ORDER BY ae.{_col(AE, 'report_due_at')}, ae.{_col(AE, 'id')} LIMIT 1"
+    )
+    not_withdrawn = (
+        f"NOT EXISTS (SELECT 1 FROM {_table(TC)} x "
+        f"WHERE x.{_col(TC, 'withdraws')} = t.{_col(TC, 'id')})"
+    )
+    identity = ", ".join(
+        f"p.{_col(P, f)}"
+        for f in (
             "legal_given_name",
             "legal_family_name",
             "preferred_name",
@@ -150,42 +155,106 @@ def banner_for(patient: Patient, role: str = "") -> Banner:
             "sex_at_birth",
             "health_card_number",
             "health_card_version",
-            "b_weight_kg",
-            "b_weighed_on",
-            "b_height_cm",
-            "b_open_items",
-            "b_serious_id",
-            "b_serious_session",
-            "b_consented",
-            *(f"b_allergy_{fact}" for fact in ALLERGY_FACTS),
         )
-        .get()
     )
-    plan_row = (
-        TreatmentPlan.objects.filter(
-            patient=patient, status__in=(PlanStatus.ACTIVE, PlanStatus.AWAITING_COSIGN)
-        )
-        .annotate(
-            total=Count("sessions", distinct=True),
-            given=Count(
-                "infusion_sessions",
-                filter=Q(infusion_sessions__status__in=GIVEN_STATUSES),
-                distinct=True,
-            ),
-            consented=Exists(
-                TreatmentConsent.objects.filter(
-                    patient=OuterRef("patient"),
-                    drug=OuterRef("drug"),
-                    protocol_id=OuterRef("protocol_id"),
-                    decision=TreatmentConsentDecision.GRANTED,
-                    withdrawal__isnull=True,
-                )
-            ),
-        )
-        .order_by("-prescribed_at", "-id")
-        .values("pk", "drug", "protocol_id", "status", "total", "given", "consented")
-        .first()
+    patient_sql = (
+        f"SELECT {identity}, "
+        f"(SELECT w.{_col(W, 'weight_kg')} {current_weight} {newest}), "
+        f"(SELECT w.{_col(W, 'measured_on')} {current_weight} {newest}), "
+        f"(SELECT w.{_col(W, 'height_cm')} {current_weight} "
+        f"AND w.{_col(W, 'height_cm')} IS NOT NULL {newest}), "
+        f"(SELECT COUNT(*) FROM {_table(C)} ci WHERE ci.{_col(C, 'patient')} = {pid} "
+        f"AND ci.{_col(C, 'resolved_at')} IS NULL), "
+        f"(SELECT ae.{_col(AE, 'id')} {serious}), "
+        f"(SELECT ae.{_col(AE, 'session')} {serious}), "
+        f"(SELECT COUNT(*) FROM {_table(TC)} t WHERE t.{_col(TC, 'patient')} = {pid} "
+        f"AND t.{_col(TC, 'decision')} = %s AND {not_withdrawn}), "
+        f"(SELECT d.{_col(ED, 'facts')} FROM {_table(ED)} d WHERE d.{_col(ED, 'patient')} = {pid} "
+        f"ORDER BY d.{_col(ED, 'decided_at')} DESC, d.{_col(ED, 'id')} DESC LIMIT 1) "
+        f"FROM {_table(P)} p WHERE {pid} = %s"
     )
+    statuses = ", ".join(["%s"] * len(GIVEN_STATUSES))
+    plan_statuses = ", ".join(["%s"] * len(PLAN_STATUSES))
+    tid = f"tp.{_col(TP, 'id')}"
+    plan_sql = (
+        f"SELECT {tid}, tp.{_col(TP, 'drug')}, tp.{_col(TP, 'protocol_id')}, "
+        f"tp.{_col(TP, 'status')}, "
+        f"(SELECT COUNT(*) FROM {_table(PS)} ps WHERE ps.{_col(PS, 'plan')} = {tid}), "
+        f"(SELECT COUNT(*) FROM {_table(S)} s WHERE s.{_col(S, 'plan')} = {tid} "
+        f"AND s.{_col(S, 'status')} IN ({statuses})), "
+        f"(SELECT COUNT(*) FROM {_table(TC)} t "
+        f"WHERE t.{_col(TC, 'patient')} = tp.{_col(TP, 'patient')} "
+        f"AND t.{_col(TC, 'drug')} = tp.{_col(TP, 'drug')} "
+        f"AND t.{_col(TC, 'protocol_id')} = tp.{_col(TP, 'protocol_id')} "
+        f"AND t.{_col(TC, 'decision')} = %s AND {not_withdrawn}) "
+        f"FROM {_table(TP)} tp WHERE tp.{_col(TP, 'patient')} = %s "
+        f"AND tp.{_col(TP, 'status')} IN ({plan_statuses}) "
+        f"ORDER BY tp.{_col(TP, 'prescribed_at')} DESC, {tid} DESC LIMIT 1"
+    )
+    return patient_sql, plan_sql
+
+
+def _date(value: Any) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _facts(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    facts = json.loads(value) if isinstance(value, (str, bytes)) else value
+    return facts if isinstance(facts, dict) else {}
+
+
+def banner_for(patient: Patient, role: str = "") -> Banner:
+    """Everything the banner shows for ``patient`` (two queries); links only where ``role``
+    may go."""
+    patient_sql, plan_sql = _sql(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(patient_sql, [True, True, TreatmentConsentDecision.GRANTED, patient.pk])
+        found = cursor.fetchone()
+        cursor.execute(
+            plan_sql,
+            [*GIVEN_STATUSES, TreatmentConsentDecision.GRANTED, patient.pk, *PLAN_STATUSES],
+        )
+        plan_found = cursor.fetchone()
+    if found is None:
+        raise Patient.DoesNotExist(patient.pk)
+    comorbidities = _facts(found[14]).get("comorbidities") or {}
+    row = {
+        "legal_given_name": found[0],
+        "legal_family_name": found[1],
+        "preferred_name": found[2],
+        "date_of_birth": _date(found[3]),
+        "sex_at_birth": found[4],
+        "health_card_number": found[5],
+        "health_card_version": found[6],
+        "b_weight_kg": _decimal(found[7]),
+        "b_weighed_on": _date(found[8]),
+        "b_height_cm": _decimal(found[9]),
+        "b_open_items": int(found[10] or 0),
+        "b_serious_id": found[11],
+        "b_serious_session": found[12],
+        "b_consented": bool(found[13]),
+        **{
+            f"b_allergy_{fact}": bool(isinstance(comorbidities, dict) and comorbidities.get(fact))
+            for fact in ALLERGY_FACTS
+        },
+    }
+    plan_row = None
+    if plan_found is not None:
+        plan_row = dict(
+            zip(
+                ("pk", "drug", "protocol_id", "status", "total", "given", "consented"),
+                plan_found,
+                strict=True,
+            )
+        )
     plan = None
     consented = bool(row["b_consented"])
     if plan_row is not None:
@@ -195,9 +264,11 @@ def banner_for(patient: Patient, role: str = "") -> Banner:
             given=plan_row["given"],
             total=plan_row["total"],
             awaiting_cosign=plan_row["status"] == PlanStatus.AWAITING_COSIGN,
+            completed=plan_row["status"] == PlanStatus.COMPLETED,
             url=_url("treatments:plan", role, TREATMENT_ROLES.view_plan, plan_id=plan_row["pk"]),
         )
-        consented = bool(plan_row["consented"])
+        # A completed series needs no consent; a plan in progress needs one to its protocol.
+        consented = plan.completed or bool(plan_row["consented"])
     alerts = []
     if row["b_open_items"]:
         n = row["b_open_items"]
