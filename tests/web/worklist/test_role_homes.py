@@ -261,6 +261,12 @@ def test_the_admin_home_counts_refused_accesses_of_the_last_day(users, client_fo
     assert f"{users[N].username}: 1 refusal (pages they may not open)" in text_of(
         response.content.decode()
     )
+    for _ in range(2):
+        client_for(N).get(reverse("audit:report"))
+    page = text_of(client_for(A).get(reverse("worklist:today")).content.decode())
+    assert f"{users[N].username}: 3 refusals (pages they may not open)" in page
+    refusals = page.split("Refusals, last 24 hours")[1].split("Open the audit report")[0]
+    assert "more" not in refusals  # one line stands for the three
 
 
 def test_the_nurse_sees_each_chair_and_the_next_observation_due(users, client_for):

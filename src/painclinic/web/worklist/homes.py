@@ -197,10 +197,14 @@ class Section:
     note: str = ""
     # The count stops one past the rows shown (an exact count would cost too much): "9+".
     at_least: bool = False
+    # False when a line stands for several of what is counted (refusals grouped by person).
+    one_line_each: bool = True
 
     @property
     def hidden(self) -> int:
-        return 0 if self.at_least else max(self.count - len(self.items), 0)
+        if self.at_least or not self.one_line_each:
+            return 0
+        return max(self.count - len(self.items), 0)
 
     @property
     def count_label(self) -> str:

@@ -557,6 +557,7 @@ def _admin_home(now: dt.datetime, today: dt.date) -> list[Section]:
             n["denied"],
             denials,
             note="Pages and actions refused to a signed-in person, by person and record.",
+            one_line_each=False,
             more_url=f"{reverse('audit:report')}?date_from={to_local(since):%Y-%m-%d}",
             more_label="Open the audit report",
             empty="Nothing was refused in the last 24 hours.",
