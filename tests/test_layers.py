@@ -42,7 +42,7 @@ LAYERS: list[tuple[str, ...]] = [
     # The service contract audits refusals, so it sits above the audit trail it writes to.
     ("painclinic.web.lib.service",),
     ("painclinic.web.audit",),
-    ("painclinic.web.lib",),
+    ("painclinic.web.lib", "painclinic.web.formats"),
     ("painclinic.clinical",),
     ("painclinic.pharmacology",),
 ]

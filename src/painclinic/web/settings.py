@@ -225,6 +225,8 @@ AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en-ca"
+# Dates typed YYYY-MM-DD and times HH:MM (24 h) in every language (painclinic/web/formats).
+FORMAT_MODULE_PATH = ["painclinic.web.formats"]
 USE_I18N = False
 USE_TZ = True
 # Storage is always UTC (USE_TZ); this is the clinic's zone for display and calendar arithmetic.

@@ -19,6 +19,7 @@ from painclinic.web.audit.services import Action, Category, audit
 from painclinic.web.lib.converters import MAX_ROW_ID
 from painclinic.web.lib.http import actor_of
 from painclinic.web.lib.spreadsheet import inert_row
+from painclinic.web.lib.widgets import IsoDateInput
 
 # User input never reaches order_by directly: only these keys are accepted.
 SORTS = {
@@ -41,8 +42,8 @@ class AuditFilterForm(forms.Form):
     patient = forms.IntegerField(
         required=False, min_value=1, max_value=MAX_ROW_ID, label="Patient #"
     )
-    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(required=False, widget=IsoDateInput())
+    date_to = forms.DateField(required=False, widget=IsoDateInput())
     sort = forms.ChoiceField(choices=[(k, k) for k in SORTS], required=False)
 
     def clean(self) -> dict[str, Any]:

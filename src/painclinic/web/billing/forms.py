@@ -27,6 +27,7 @@ from painclinic.web.billing.services import (
 )
 from painclinic.web.lib.clinicdate import clinic_today
 from painclinic.web.lib.tax import tax_rules
+from painclinic.web.lib.widgets import IsoDateInput
 
 
 def clean_dollars(raw: str, *, allow_zero: bool = False, max_cents: int = MAX_AMOUNT_CENTS) -> int:
@@ -242,7 +243,7 @@ class ManualInvoiceForm(BillToMixin, forms.Form):
         required=False,
         label="Service date",
         help_text="Blank: today. A late cancellation takes the booking's date.",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=IsoDateInput(),
     )
     booking_id = forms.TypedChoiceField(
         coerce=int,
@@ -442,8 +443,8 @@ class CloseDayForm(forms.Form):
 
 
 class DateRangeForm(forms.Form):
-    start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label="From", widget=IsoDateInput())
+    end = forms.DateField(label="To", widget=IsoDateInput())
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

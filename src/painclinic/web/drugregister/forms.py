@@ -12,6 +12,7 @@ from painclinic.web.drugregister.models import EntryKind
 from painclinic.web.drugregister.services import CountInput, ReceiptInput, concentration_choices
 from painclinic.web.lib.bounds import bounded_decimal
 from painclinic.web.lib.clinictime import local_today
+from painclinic.web.lib.widgets import IsoDateInput
 
 # More than any safe holds of one drug (a hundred 10 mL vials at 100 mg/mL).
 MAX_AMOUNT_MG = Decimal("100000")
@@ -42,9 +43,7 @@ class ReceiptForm(forms.Form):
     )
     vial_count = forms.IntegerField(label="Number of vials", min_value=1, max_value=1000)
     lot = forms.CharField(max_length=40, label="Lot number")
-    expiry_date = forms.DateField(
-        label="Expiry date", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    expiry_date = forms.DateField(label="Expiry date", widget=IsoDateInput())
     supplier = forms.CharField(max_length=120)
     reference = forms.CharField(max_length=80, label="Invoice or order number")
 
@@ -130,12 +129,8 @@ class ResolveForm(forms.Form):
 
 
 class EntryFilterForm(forms.Form):
-    date_from = forms.DateField(
-        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(
-        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    date_from = forms.DateField(required=False, label="From", widget=IsoDateInput())
+    date_to = forms.DateField(required=False, label="To", widget=IsoDateInput())
     lot = forms.CharField(required=False, max_length=40)
     concentration = _concentration_field(required=False)
     kind = forms.ChoiceField(choices=[("", "Any"), *EntryKind.choices], required=False)

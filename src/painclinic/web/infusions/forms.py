@@ -60,13 +60,14 @@ from painclinic.web.infusions.rules import (
     vitals_problems,
 )
 from painclinic.web.lib.bounds import bounded_decimal, version_field
+from painclinic.web.lib.widgets import IsoDateTimeInput
 from painclinic.web.patients.forms import WEIGHT_MAX_KG, WEIGHT_MIN_KG
 
 # Bounds of the typed doses, in any of the rate units (mg/h, mg/kg/h, mcg/kg/min): beyond them a
 # number is a slip, whatever the drug library's limits say.
 DOSE_MIN, DOSE_MAX = Decimal("0.0001"), Decimal("10000")
 
-DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+DATETIME_WIDGET = IsoDateTimeInput()
 
 
 def symptom_choices() -> list[tuple[str, str]]:

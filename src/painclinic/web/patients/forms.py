@@ -10,6 +10,7 @@ from django import forms
 
 from painclinic.web.lib.bounds import version_field
 from painclinic.web.lib.clinicdate import clinic_today
+from painclinic.web.lib.widgets import IsoDateInput
 from painclinic.web.patients.healthcard import (
     health_number_problem,
     normalise_health_number,
@@ -96,7 +97,7 @@ class PatientForm(forms.ModelForm):
         model = Patient
         fields = DEMOGRAPHIC_FIELDS
         widgets = {
-            "date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "date_of_birth": IsoDateInput(),
         }
         labels = {
             "health_card_number": "Ontario health card number",
@@ -205,9 +206,7 @@ class RegistrationForm(PatientForm):
         min_value=Decimal("50"),
         max_value=Decimal("250"),
     )
-    measured_on = forms.DateField(
-        label="Weighed on", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    measured_on = forms.DateField(label="Weighed on", required=False, widget=IsoDateInput())
 
     def clean_measured_on(self) -> dt.date | None:
         value: dt.date | None = self.cleaned_data.get("measured_on")
@@ -257,9 +256,7 @@ class WeightForm(forms.Form):
         min_value=Decimal("50"),
         max_value=Decimal("250"),
     )
-    measured_on = forms.DateField(
-        label="Weighed on", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    measured_on = forms.DateField(label="Weighed on", widget=IsoDateInput())
     confirm_weight_change = forms.BooleanField(
         required=False, label="I re-weighed the patient: this change is real"
     )
@@ -298,7 +295,7 @@ class WeightCorrectionForm(WeightForm):
 class ConsentForm(forms.Form):
     kind = forms.ChoiceField(choices=ConsentKind.choices)
     decision = forms.ChoiceField(choices=ConsentDecision.choices)
-    decided_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    decided_on = forms.DateField(widget=IsoDateInput())
     document_version = forms.CharField(max_length=40, label="Consent form version")
     witness_name = forms.CharField(max_length=200, required=False)
     notes = forms.CharField(max_length=500, required=False)

@@ -9,6 +9,7 @@ from django import forms
 
 from painclinic.web.lib.bounds import version_field
 from painclinic.web.lib.clinictime import local_today
+from painclinic.web.lib.widgets import IsoDateInput, Time24Input
 from painclinic.web.scheduling.models import Chair
 from painclinic.web.scheduling.services import WEEKDAYS
 
@@ -42,12 +43,10 @@ class SlotFormMixin(forms.Form):
 
 
 class SeriesForm(SlotFormMixin):
-    date = forms.DateField(
-        label="First session date", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    date = forms.DateField(label="First session date", widget=IsoDateInput())
     start_time = forms.TimeField(
         label="Start time (clinic time)",
-        widget=forms.TimeInput(attrs={"type": "time", "step": TIME_STEP_MIN * 60}),
+        widget=Time24Input(),
     )
     chair = _chair_field()
 
@@ -57,10 +56,10 @@ class SeriesForm(SlotFormMixin):
 
 
 class RescheduleForm(SlotFormMixin):
-    date = forms.DateField(label="New date", widget=forms.DateInput(attrs={"type": "date"}))
+    date = forms.DateField(label="New date", widget=IsoDateInput())
     start_time = forms.TimeField(
         label="New start time (clinic time)",
-        widget=forms.TimeInput(attrs={"type": "time", "step": TIME_STEP_MIN * 60}),
+        widget=Time24Input(),
     )
     chair = _chair_field()
     expected_version = version_field()
@@ -97,12 +96,12 @@ class ChairForm(forms.Form):
             self.fields[f"opens_{weekday}"] = forms.TimeField(
                 required=False,
                 label=f"{day_name} opens",
-                widget=forms.TimeInput(attrs={"type": "time"}),
+                widget=Time24Input(),
             )
             self.fields[f"closes_{weekday}"] = forms.TimeField(
                 required=False,
                 label=f"{day_name} closes",
-                widget=forms.TimeInput(attrs={"type": "time"}),
+                widget=Time24Input(),
             )
 
     def clean_name(self) -> str:
@@ -136,11 +135,11 @@ class ChairForm(forms.Form):
 
 
 class BoardDateForm(forms.Form):
-    date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date = forms.DateField(required=False, widget=IsoDateInput())
 
 
 class ClosureForm(forms.Form):
-    date = forms.DateField(label="Closed on", widget=forms.DateInput(attrs={"type": "date"}))
+    date = forms.DateField(label="Closed on", widget=IsoDateInput())
     reason = forms.CharField(max_length=120, label="Reason (e.g. Family Day)")
 
     def clean_date(self) -> dt.date:

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from painclinic.web.accounts.models import STAFF_ROLES, User
 from painclinic.web.lib.bounds import OUT_OF_DATE, row_id_field, version_field
+from painclinic.web.lib.widgets import IsoDateInput, IsoDateTimeInput
 from painclinic.web.treatments.models import Drug, FeeBasis, SignatureMethod, TaxCategory
 from painclinic.web.treatments.services import (
     FeeItemInput,
@@ -64,9 +65,7 @@ class FeeItemForm(forms.Form):
         label="Sessions in the package",
         help_text="Series packages only",
     )
-    effective_from = forms.DateField(
-        label="In effect from", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    effective_from = forms.DateField(label="In effect from", widget=IsoDateInput())
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -170,7 +169,7 @@ class TreatmentConsentForm(forms.Form):
     )
     signed_at = forms.DateTimeField(
         label="Signed at (clinic time)",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        widget=IsoDateTimeInput(),
     )
     # The estimate total shown to the patient (the page renders it beside the estimate).
     shown_total_cents = forms.IntegerField(
