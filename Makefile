@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help run test lint format typecheck test-sqlite test-postgres test-browser bench venv pdf-libs clean-venv
+.PHONY: help run test lint format typecheck test-sqlite test-postgres test-browser bench venv node-deps pdf-libs clean-venv
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -20,6 +20,13 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	@touch $@
 
 venv: $(VENV)/.installed ## create .venv from the lock file
+
+# axe-core (accessibility checks in the browser journeys), pinned by package-lock.json.
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	npm ci --omit=dev --no-audit --no-fund
+	@touch $@
+
+node-deps: node_modules/axe-core/axe.min.js ## npm packages the browser journeys need (axe-core)
 
 pdf-libs: ## Pango and a font for WeasyPrint's PDFs (apt-get when missing and run as root)
 	@scripts/ensure-pdf-libs.sh
@@ -44,7 +51,7 @@ test-sqlite: venv pdf-libs ## the suite on SQLite (browser journeys included)
 	$(BIN)/pytest -q -p xdist -n 2 -m "not browser"
 	$(MAKE) --no-print-directory test-browser
 
-test-browser: venv
+test-browser: venv node-deps
 	@scripts/ensure-chromium.sh
 	$(BIN)/pytest -q -m browser
 
