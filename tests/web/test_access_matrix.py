@@ -63,6 +63,8 @@ PUBLIC = {
     "public:costs",
     "public:infusion_day",
     "healthz",
+    # The language switch (English / Français): anyone may choose the language they read.
+    "set_language",
     "accounts:login",
     "accounts:logout",
     "link:open",

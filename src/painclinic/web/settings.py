@@ -111,6 +111,8 @@ MIDDLEWARE = [
     # Below WhiteNoise (static files keep their cache), above everything that answers.
     "painclinic.web.lib.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The reader's language: the switch's cookie, else the browser's Accept-Language, else English.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -227,7 +229,16 @@ AXES_VERBOSE = False
 LANGUAGE_CODE = "en-ca"
 # Dates typed YYYY-MM-DD and times HH:MM (24 h) in every language (painclinic/web/formats).
 FORMAT_MODULE_PATH = ["painclinic.web.formats"]
-USE_I18N = False
+USE_I18N = True
+# English and French (issue #14 item 8). Canadian variants, so dates and numbers follow the
+# Canadian conventions of each language (Django's en_CA and fr_CA formats; ISO short dates);
+# a cookie or browser asking for plain "fr" or "en" gets these.
+LANGUAGES = [("en-ca", "English"), ("fr-ca", "Français")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The switch remembers the choice for a year (the cookie holds only the language code).
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = PRODUCTION
 USE_TZ = True
 # Storage is always UTC (USE_TZ); this is the clinic's zone for display and calendar arithmetic.
 TIME_ZONE = env_str("PAINCLINIC_TIME_ZONE", "America/Toronto")

@@ -2,6 +2,7 @@ from django.urls import include, path
 
 from painclinic.web.accounts import views as account_views
 from painclinic.web.followup.urls import link_urlpatterns
+from painclinic.web.i18n.views import set_language
 from painclinic.web.public import views as public_views
 
 urlpatterns = [
@@ -9,6 +10,8 @@ urlpatterns = [
     path("", public_views.front_door(account_views.home), name="home"),
     path("info/", include("painclinic.web.public.urls")),
     path("healthz", account_views.healthz, name="healthz"),
+    # The language switch (English / Français), remembered in the language cookie.
+    path("i18n/setlang/", set_language, name="set_language"),
     path("accounts/", include("painclinic.web.accounts.urls")),
     path("patients/", include("painclinic.web.patients.urls")),
     path("portal/", include("painclinic.web.patients.portal_urls")),
