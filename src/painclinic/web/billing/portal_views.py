@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.db.models.functions import ExtractYear
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from painclinic.web.accounts.permissions import allow_roles
@@ -67,23 +68,27 @@ def invoices(request: HttpRequest) -> HttpResponse:
     for invoice in rows:
         balance = owed[invoice.pk].balance_cents
         if invoice.is_credit_note:
-            status = f"Credits {invoice.credits.display_number}" if invoice.credits else ""
+            status = (
+                _("Credits %(number)s") % {"number": invoice.credits.display_number}
+                if invoice.credits
+                else ""
+            )
         elif balance > 0:
-            status = "Balance owing"
+            status = _("Balance owing")
         else:
-            status = "Paid"
+            status = _("Paid")
         entries.append(
             {
                 "invoice": invoice,
-                "bill_to": invoice.coverage.payer.name if invoice.coverage else "You",
+                "bill_to": invoice.coverage.payer.name if invoice.coverage else _("You"),
                 "total": dollars(
                     -invoice.total_cents if invoice.is_credit_note else invoice.total_cents
                 ),
                 "balance": "" if invoice.is_credit_note else dollars(balance),
                 "status": status,
-                "document": "Credit note"
+                "document": _("Credit note")
                 if invoice.is_credit_note
-                else ("Invoice" if balance > 0 else "Receipt"),
+                else (_("Invoice") if balance > 0 else _("Receipt")),
             }
         )
     owing = sum(

@@ -18,7 +18,10 @@ from django.conf import settings
 from django.core.mail import EmailMessage, mailers
 from django.core.mail.backends.base import BaseEmailBackend
 from django.tasks import task
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from painclinic.web.followup.services import (
     REMINDER_BATCH,
@@ -33,7 +36,7 @@ from painclinic.web.followup.services import (
 from painclinic.web.lib.actor import Actor, Channel
 from painclinic.web.lib.clinictime import to_local
 
-CRISIS_LINE = (
+CRISIS_LINE = gettext_lazy(
     "If you are thinking of harming yourself, call or text 9-8-8 (Suicide Crisis Helpline) "
     "now, or 911 in an emergency."
 )
@@ -53,27 +56,51 @@ def link_url(token: str) -> str:
     return settings.PUBLIC_BASE_URL.rstrip("/") + f"/f/{token}/"
 
 
+# The clinic does not record a patient's language: a reminder is written in English and in
+# French, each part complete (subject in both).
+EMAIL_LANGUAGES = ("en-ca", "fr-ca")
+
+
 def reminder_email(claimed: ClaimedReminder, link: str | None = None) -> tuple[str, str]:
     """Subject and body of a reminder: who it is for, what is due and until when, and a
     single-use link to that time point's questionnaires; no health information beyond that the
-    patient is followed by the clinic."""
+    patient is followed by the clinic. In English, then in French."""
+    subjects, bodies = [], []
+    for language in EMAIL_LANGUAGES:
+        with translation.override(language):
+            subject, body = _reminder_text(claimed, link)
+        subjects.append(subject)
+        bodies.append(body)
+    return " / ".join(subjects), "\n----------\n\n".join(bodies)
+
+
+def _reminder_text(claimed: ClaimedReminder, link: str | None) -> tuple[str, str]:
+    """The reminder in the active language."""
     portal = settings.PUBLIC_BASE_URL.rstrip("/") + "/portal/"
-    closes = claimed.closes_on.strftime("%A %-d %B %Y")
-    subject = "Your follow-up questionnaire is ready"
+    closes = date_format(claimed.closes_on, "l j F Y")
+    subject = str(_("Your follow-up questionnaire is ready"))
     opening = (
-        f"Open your questionnaire (this link works once, for this questionnaire only):\n{link}\n\n"
-        f"Or sign in to your patient portal: {portal}\n\n"
+        _(
+            "Open your questionnaire (this link works once, for this questionnaire only):\n"
+            "%(link)s\n\nOr sign in to your patient portal: %(portal)s\n\n"
+        )
+        % {"link": link, "portal": portal}
         if link
-        else f"Sign in to your patient portal: {portal}\n\n"
+        else _("Sign in to your patient portal: %(portal)s\n\n") % {"portal": portal}
     )
     body = (
-        f"Hello {claimed.patient_name},\n\n"
-        f'Your questionnaire "{claimed.time_point_label}" is ready. It takes about '
-        f"10 minutes; please complete it by {closes}.\n\n"
-        f"{opening}"
-        f"{CRISIS_LINE}\n\n"
-        "You receive this because you agreed to e-mail from the clinic. To stop these "
-        "messages, tell the front desk.\n"
+        _("Hello %(name)s,\n\n") % {"name": claimed.patient_name}
+        + _(
+            'Your questionnaire "%(label)s" is ready. It takes about 10 minutes; please '
+            "complete it by %(closes)s.\n\n"
+        )
+        % {"label": claimed.time_point_label, "closes": closes}
+        + opening
+        + f"{CRISIS_LINE}\n\n"
+        + _(
+            "You receive this because you agreed to e-mail from the clinic. To stop these "
+            "messages, tell the front desk.\n"
+        )
     )
     return subject, body
 
