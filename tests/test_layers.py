@@ -23,6 +23,8 @@ SRC = Path(painclinic.__file__).parent
 LAYERS: list[tuple[str, ...]] = [
     ("painclinic.cli",),
     ("painclinic.web.demo",),
+    # The language switch (English / Français): a public view over Django's set_language.
+    ("painclinic.web.i18n",),
     # The public patient pages read the fee schedule in effect (treatments) for their prices.
     ("painclinic.web.public",),
     # Outcomes read the follow-up answers, the plans and the infusions given. Billing reads
