@@ -24,9 +24,10 @@ from painclinic.web.billing.receipts import (
     statement_pdf,
 )
 from painclinic.web.billing.roles import ROLES
-from painclinic.web.billing.services import balances, dollars
+from painclinic.web.billing.services import balances
 from painclinic.web.lib.clinicdate import clinic_today
 from painclinic.web.lib.http import actor_of
+from painclinic.web.lib.money import money as dollars
 from painclinic.web.patients.access import get_own_patient, read_for
 
 CATEGORY = Category.BILLING

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 def search_key(text: str) -> str:
@@ -38,10 +39,10 @@ class ExternalPhysician(models.Model):
 
 
 class SexAtBirth(models.TextChoices):
-    FEMALE = "female", "Female"
-    MALE = "male", "Male"
-    INTERSEX = "intersex", "Intersex"
-    UNKNOWN = "unknown", "Unknown / not disclosed"
+    FEMALE = "female", _("Female")
+    MALE = "male", _("Male")
+    INTERSEX = "intersex", _("Intersex")
+    UNKNOWN = "unknown", _("Unknown / not disclosed")
 
 
 class Patient(models.Model):

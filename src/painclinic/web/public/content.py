@@ -1,7 +1,9 @@
 """The public pages' text, from a data file the clinic edits (``data/public_info.json``).
 
 The clinic may publish its own wording: ``PAINCLINIC_PUBLIC_INFO_DIR`` names a folder holding a
-``public_info.json`` of the same shape, read instead of the demo's. The file is read once per
+``public_info.json`` of the same shape, read instead of the demo's. A French version sits beside
+it as ``public_info.fr.json`` (same shape; any pages it has, the others shown in English with a
+note; references default to the English file's). The file is read once per
 process (restart to publish an edit). Each paragraph names its references by key; a page
 numbers them in the order they first appear. Prices are not in the file: the costs page reads
 the fee schedule in effect today.
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from painclinic.web.lib.clinicdate import clinic_today
@@ -80,11 +83,32 @@ def content_path() -> Path:
 @lru_cache(maxsize=4)
 def _load(path: Path) -> dict[str, Page]:
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    sources: dict[str, Any] = data.get("references", {})
+    return _pages(data, data.get("references", {}), path, required=True)
+
+
+@lru_cache(maxsize=4)
+def _load_translation(path: Path, english: Path) -> dict[str, Page]:
+    """A translation's pages (``public_info.fr.json``): any it has, each complete; its
+    references default to the English file's (the sources' titles are not translated)."""
+    if not path.exists():
+        return {}
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    sources = {
+        **json.loads(english.read_text(encoding="utf-8")).get("references", {}),
+        **data.get("references", {}),
+    }
+    return _pages(data, sources, path, required=False)
+
+
+def _pages(
+    data: dict[str, Any], sources: dict[str, Any], path: Path, *, required: bool
+) -> dict[str, Page]:
     pages: dict[str, Page] = {}
     for slug in PAGES:
         raw = data.get("pages", {}).get(slug)
         if raw is None:
+            if not required:
+                continue
             raise ContentError(f"{path}: the page {slug!r} is missing")
         numbers: dict[str, int] = {}
         sections = tuple(
@@ -133,8 +157,26 @@ def _clean(text: object) -> str:
     return without_evidence_tags(text)
 
 
+def translation_path(language: str) -> Path:
+    """The translated file beside the English one: ``public_info.fr.json`` for French."""
+    english = content_path()
+    return english.with_name(f"{english.stem}.{language}{english.suffix}")
+
+
 def page(slug: str) -> Page:
-    return _load(content_path())[slug]
+    """The page in the active language when the clinic's text has it, else in English."""
+    return localized_page(slug)[0]
+
+
+def localized_page(slug: str) -> tuple[Page, bool]:
+    """The page in the active language if translated, and whether it is (English: True)."""
+    language = (get_language() or "en").split("-")[0]
+    if language != "en":
+        translated = _load_translation(translation_path(language), content_path())
+        if slug in translated:
+            return translated[slug], True
+        return _load(content_path())[slug], False
+    return _load(content_path())[slug], True
 
 
 # --- prices -------------------------------------------------------------------------------------

@@ -32,8 +32,10 @@ TOPICS = (
 
 
 def _render(request: HttpRequest, slug: str) -> HttpResponse:
+    page, translated = content.localized_page(slug)
     context: dict[str, Any] = {
-        "page": content.page(slug),
+        "page": page,
+        "page_translated": translated,
         "topics": TOPICS,
         "slug": slug,
         "clinic_name": settings.CLINIC_NAME,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Kind(models.TextChoices):
@@ -23,17 +24,17 @@ class Status(models.TextChoices):
 
 
 class Condition(models.TextChoices):
-    CRPS = "crps", "Complex regional pain syndrome (CRPS)"
-    PHN = "phn", "Postherpetic neuralgia (pain after shingles)"
-    DIABETIC_NEUROPATHY = "pdn", "Painful diabetic neuropathy"
-    FIBROMYALGIA = "fibromyalgia", "Fibromyalgia"
-    OTHER = "other", "Other or not sure"
+    CRPS = "crps", _("Complex regional pain syndrome (CRPS)")
+    PHN = "phn", _("Postherpetic neuralgia (pain after shingles)")
+    DIABETIC_NEUROPATHY = "pdn", _("Painful diabetic neuropathy")
+    FIBROMYALGIA = "fibromyalgia", _("Fibromyalgia")
+    OTHER = "other", _("Other or not sure")
 
 
 class Urgency(models.TextChoices):
-    ROUTINE = "routine", "Routine"
-    SOON = "soon", "Soon (within 4 weeks)"
-    URGENT = "urgent", "Urgent: please call me"
+    ROUTINE = "routine", _("Routine")
+    SOON = "soon", _("Soon (within 4 weeks)")
+    URGENT = "urgent", _("Urgent: please call me")
 
 
 class Language(models.TextChoices):
@@ -42,9 +43,9 @@ class Language(models.TextChoices):
 
 
 class Answer(models.TextChoices):
-    YES = "yes", "Yes"
-    NO = "no", "No"
-    UNSURE = "unsure", "Not sure"
+    YES = "yes", _("Yes")
+    NO = "no", _("No")
+    UNSURE = "unsure", _("Not sure")
 
 
 class Referral(models.Model):

@@ -7,6 +7,7 @@ from typing import Any
 from django import template
 
 from painclinic.pharmacology import format_dose
+from painclinic.web.lib.money import money
 from painclinic.web.lib.wording import without_evidence_tags
 
 register = template.Library()
@@ -25,13 +26,11 @@ def dose(value: Any, unit: str) -> str:
 
 @register.filter
 def cents(value: Any) -> str:
-    """Integer cents as dollars: 123456 → $1,234.56."""
+    """Integer cents as dollars: 123456 → $1,234.56 (1 234,56 $ in French)."""
     if value is None or value == "":
         return "—"
-    amount = int(value)
-    sign = "-" if amount < 0 else ""
-    amount = abs(amount)
-    return f"{sign}${amount // 100:,}.{amount % 100:02d}"
+    # In the reader's language: $1,234.56, or 1 234,56 $ in French.
+    return money(int(value))
 
 
 @register.filter
