@@ -119,6 +119,9 @@ def test_the_portal_home_in_french_with_french_dates(due_now, client_for):  # no
     ):
         assert phrase in text, phrase
     assert "My questionnaires" not in text and "My details" not in text
+    # The page's frame too: skip link, navigation, sign out, footer.
+    for phrase in ("Passer au contenu principal", "Qui a consulté mon dossier", "Se déconnecter"):
+        assert phrase in text, phrase
     # The due date is written the French way (weekday and month in French).
     with translation.override(FR):
         due = date_format(due_now.due_on, "l j F")
@@ -197,6 +200,14 @@ def test_the_public_home_and_costs_in_french_with_french_prices(users):
     assert "Nos prix" in costs and "Taxes et assurances" in costs
     assert f"1{NBSP}234,56{NBSP}$" in costs
     assert f"Prix en vigueur le {clinic_today().isoformat()}." in costs
+
+
+def test_the_sign_in_and_error_pages_in_french():
+    client = in_french(Client())
+    login = text_of(client.get(reverse("accounts:login")))
+    assert "Se connecter" in login and "Mot de passe" in login
+    missing = client.get("/info/nowhere/")
+    assert missing.status_code == 404 and "Page introuvable" in missing.content.decode()
 
 
 def test_a_page_not_yet_translated_says_so_and_is_marked_english():
