@@ -462,6 +462,8 @@ def _child(database_url: str | None, data_dir: str) -> dict:
         )
     InvoiceLine.objects.bulk_create(lines, batch_size=BATCH)
     Charge.objects.bulk_create(charges, batch_size=BATCH)
+    # As the billing services do when they charge a session (the worklist's partial index).
+    InfusionSession.objects.filter(charges__isnull=False).update(billed=True)
     del lines, charges
     t = _timed("invoices_lines_charges_s", build, t)
 

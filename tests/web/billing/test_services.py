@@ -222,6 +222,29 @@ def test_full_credit_releases_the_session_and_a_partial_does_not(clerk, patient,
     assert again.total_cents == SESSION + PLAN
 
 
+def test_the_sessions_billed_flag_follows_their_live_charges(clerk, patient, users, fees):
+    """The worklist reads unbilled sessions by this flag: set on billing, cleared on release."""
+    (session,) = sessions_of(patient, users, count=1)
+    assert not type(session).objects.get(pk=session.pk).billed
+    invoice = do_issue_session_invoice(clerk, patient.pk, [session.pk]).patient_invoice
+    assert type(session).objects.get(pk=session.pk).billed
+    do_issue_credit_note(
+        clerk, invoice.pk, CreditInput(reason="Discount", full=False, amount_cents=100)
+    )
+    assert type(session).objects.get(pk=session.pk).billed
+    do_issue_credit_note(
+        clerk, invoice.pk, CreditInput(reason="Wrong", full=False, amount_cents=owed(invoice))
+    )
+    # A credit by amount of the rest is not a full credit: the session stays billed.
+    assert type(session).objects.get(pk=session.pk).billed
+
+    other = sessions_of(patient, users, count=1)[0]
+    second = do_issue_session_invoice(clerk, patient.pk, [other.pk]).patient_invoice
+    do_issue_credit_note(clerk, second.pk, CreditInput(reason="Wrong fee"))
+    assert not type(other).objects.get(pk=other.pk).billed
+    assert other.pk in {b.session.pk for b in billable_sessions(patient)}
+
+
 def test_credit_more_than_is_left_is_refused(clerk, patient, fees):
     invoice = form_invoice(clerk, patient)
     with pytest.raises(BillingError) as refused:

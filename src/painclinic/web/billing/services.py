@@ -327,8 +327,9 @@ def billable_sessions(
     patient: Patient | None = None, *, limit: int | None = None
 ) -> list[Billable]:
     """Signed sessions and did-not-attend sessions without a live charge, oldest first."""
-    # NOT EXISTS per session (a correlated probe of the charge's session index), not NOT IN
-    # over every live charge of the clinic: the account page reads one patient's sessions.
+    # The sessions' ``billed`` flag (kept by the charge writers below) narrows the read to the
+    # unbilled few through a partial index; the NOT EXISTS probe of the live charges keeps the
+    # answer right even if a flag were ever wrong.
     live = Charge.objects.filter(
         session=OuterRef("pk"),
         credited_by__isnull=True,
@@ -342,6 +343,7 @@ def billable_sessions(
             Q(status=SessionStatus.SIGNED)
             | Q(status=SessionStatus.CANCELLED, cancellation__reason=CancelReason.DID_NOT_ATTEND)
         )
+        .filter(billed=False)
         .filter(~Exists(live))
         .select_related("patient", "booking", "plan", "planned_session")
         .order_by("booking__starts_at", "pk")
@@ -785,6 +787,7 @@ def do_issue_session_invoice(
                 "Someone billed one of these sessions a moment ago: reload the list.",
                 "session_ids",
             ) from None
+        InfusionSession.objects.filter(pk__in=ids).update(billed=True)
         applied = 0
         if result.patient_invoice is not None:
             applied = _apply_deposits(actor, result.patient_invoice, plan)
@@ -1171,6 +1174,8 @@ def _release_charges(invoice: Invoice, credit: Invoice) -> list[int]:
         if _fully_credited(charge.invoice) and _fully_credited(charge.payer_invoice):
             charge.credited_by = credit
             charge.save(update_fields=["credited_by"])
+            if charge.session_id is not None:
+                InfusionSession.objects.filter(pk=charge.session_id).update(billed=False)
             released.append(charge.pk)
     return released
 

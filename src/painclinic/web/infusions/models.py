@@ -51,9 +51,20 @@ class InfusionSession(models.Model):
     # A chart is opened on its booking's clinic day; on another day only by a physician, who
     # documents why (``opened_by`` is that physician).
     opened_off_day_reason = models.TextField(blank=True)
+    # Set by billing while a live charge bills this session (and cleared when a full credit
+    # note releases it): the billing worklist reads the few unbilled sessions through a partial
+    # index instead of testing every signed session of the clinic against its charges.
+    billed = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-booking__starts_at"]
+        indexes = [
+            models.Index(
+                fields=["booking"],
+                name="session_unbilled",
+                condition=models.Q(billed=False, status__in=["signed", "cancelled"]),
+            )
+        ]
         constraints = [
             # One running or paused infusion per patient, whatever writes the status (the
             # start checks it first and names the other chair; this settles a race).
