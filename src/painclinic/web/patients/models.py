@@ -175,15 +175,15 @@ class WeightMeasurement(models.Model):
 
 
 class ConsentKind(models.TextChoices):
-    TREATMENT = "treatment", "Treatment"
-    EMAIL = "email", "E-mail communication"
-    RESEARCH = "research", "Research use of data"
+    TREATMENT = "treatment", _("Treatment")
+    EMAIL = "email", _("E-mail communication")
+    RESEARCH = "research", _("Research use of data")
 
 
 class ConsentDecision(models.TextChoices):
-    GRANTED = "granted", "Granted"
-    DECLINED = "declined", "Declined"
-    WITHDRAWN = "withdrawn", "Withdrawn"
+    GRANTED = "granted", _("Granted")
+    DECLINED = "declined", _("Declined")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
 class Consent(models.Model):
