@@ -10,6 +10,7 @@ visitor can reach fails in French.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 import pytest
@@ -210,11 +211,44 @@ def test_the_sign_in_and_error_pages_in_french():
     assert missing.status_code == 404 and "Page introuvable" in missing.content.decode()
 
 
-def test_a_page_not_yet_translated_says_so_and_is_marked_english():
+def test_every_public_page_is_in_french_with_the_same_claims_and_sources():
+    english = json.loads(content.DEMO_PATH.read_text(encoding="utf-8"))["pages"]
+    french = json.loads(content.translation_path("fr").read_text(encoding="utf-8"))["pages"]
+    assert set(french) == set(content.PAGES)
+
+    def sources(page):
+        return [
+            claim["refs"]
+            for section in page["sections"]
+            for kind in ("paragraphs", "items")
+            for claim in section.get(kind, [])
+        ]
+
+    for slug in content.PAGES:
+        # Each French claim cites what its English claim cites, in the same order.
+        assert sources(french[slug]) == sources(english[slug]), slug
     client = in_french(Client())
+    for slug in content.PAGES:
+        html = client.get(reverse(f"public:{slug}")).content.decode()
+        assert french[slug]["title"] in html.replace("&#x27;", "'"), slug
+        assert "pas encore offerte en français" not in html, slug
+
+
+def test_a_page_not_yet_translated_says_so_and_is_marked_english(settings, tmp_path):
+    # A clinic's own text with a French file that has only the home page.
+    (tmp_path / content.FILE_NAME).write_text(
+        content.DEMO_PATH.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    french = json.loads(content.translation_path("fr").read_text(encoding="utf-8"))
+    french["pages"] = {"index": french["pages"]["index"]}
+    (tmp_path / "public_info.fr.json").write_text(json.dumps(french), encoding="utf-8")
+    settings.PUBLIC_INFO_DIR = str(tmp_path)
+    client = in_french(Client())
+    home = client.get("/").content.decode()
+    assert "Perfusions de kétamine" in home and "pas encore offerte" not in home
     html = client.get(reverse("public:chronic_pain")).content.decode()
     assert "Cette page n'est pas encore offerte en français" in html
-    assert re.search(r'<h1 lang="en">', html)
+    assert re.search(r'<h1 lang="en">Chronic pain', html)
     assert "Ask to be seen" not in visible_text(html)  # the navigation is French
     assert "Demander un rendez-vous" in visible_text(html)
 
