@@ -170,6 +170,13 @@ def test_the_self_referral_form_in_french():
         "Envoyer ma demande",
     ):
         assert phrase in text, phrase
+    # Read in French, the form offers French as the preferred language; in English, English.
+    assert (
+        '<option value="fr" selected>'
+        in client.get(reverse("referrals:self_form")).content.decode()
+    )
+    english = Client().get(reverse("referrals:self_form")).content.decode()
+    assert '<option value="en" selected>' in english
 
 
 def test_the_self_referral_refuses_in_french_and_accepts_only_iso_dates():

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from painclinic.web.lib.bounds import row_id_field
@@ -354,6 +355,7 @@ class SelfReferralForm(_PatientFields):
     preferred_language = forms.ChoiceField(
         label=_("Preferred language"), choices=Language.choices, initial=Language.ENGLISH
     )
+
     reason = forms.CharField(
         label=_("Anything else you would like the clinic to know (optional)"),
         required=False,
@@ -367,6 +369,9 @@ class SelfReferralForm(_PatientFields):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # The language the form is read in is the likeliest one the person speaks.
+        if (get_language() or "").startswith("fr"):
+            self.fields["preferred_language"].initial = Language.FRENCH
         self.fields["given_name"].label = _("First name")
         self.fields["family_name"].label = _("Last name")
         self.fields["phone"].label = _("Phone")
