@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -17,6 +18,9 @@ import pytest
 
 DEMO_PASSWORD = "journey-password-2026"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# Installed by `make test-browser` (npm ci from package-lock.json).
+AXE_SCRIPT = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
 def _free_port() -> int:
@@ -107,6 +111,7 @@ def page(browser):
     # A tablet-sized viewport: the chairside device.
     context = browser.new_context(viewport={"width": 1180, "height": 820})
     page = context.new_page()
+    checked_goto(page)
     yield page
     context.close()
 
@@ -114,6 +119,55 @@ def page(browser):
 def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    check_accessibility(page)
+
+
+def _describe_violations(violations: list[dict]) -> str:
+    lines = []
+    for violation in violations:
+        lines.append(f"- {violation['id']} ({violation.get('impact')}): {violation['help']}")
+        for node in violation["nodes"]:
+            lines.append(f"    at {' '.join(map(str, node['target']))}")
+    return "\n".join(lines)
+
+
+def checked_goto(page) -> None:
+    """Make ``page.goto`` run axe-core on every HTML page it opens (pages reached by a click are
+    checked where the journey takes a screenshot or calls check_accessibility)."""
+    goto = page.goto
+
+    def goto_and_check(url: str, **kwargs):
+        response = goto(url, **kwargs)
+        if response is not None and "text/html" in (response.header_value("content-type") or ""):
+            check_accessibility(page)
+        return response
+
+    page.goto = goto_and_check
+
+
+@functools.cache
+def _axe_source() -> str:
+    return AXE_SCRIPT.read_text(encoding="utf-8")
+
+
+def check_accessibility(page) -> None:
+    """Fail on any WCAG 2.1 A/AA violation axe-core finds on the page as it is now."""
+    if not AXE_SCRIPT.exists():
+        pytest.fail(f"{AXE_SCRIPT} is missing: run `make node-deps` (npm ci) first")
+    page.wait_for_load_state()
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        # Evaluated by the browser's debugging protocol, not added as a <script>: the site's
+        # Content-Security-Policy (script-src 'self') rightly refuses an inline script tag.
+        page.evaluate(_axe_source())
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
+    )
+    violations = result["violations"]
+    if violations:
+        pytest.fail(
+            f"accessibility violations on {page.url}:\n{_describe_violations(violations)}",
+            pytrace=False,
+        )
 
 
 def sign_in(page, base: str, username: str) -> None:
@@ -124,3 +178,4 @@ def sign_in(page, base: str, username: str) -> None:
     page.fill("#id_password", DEMO_PASSWORD)
     page.click("main button[type=submit]")
     page.wait_for_load_state()
+    check_accessibility(page)

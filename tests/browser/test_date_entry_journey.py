@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import screenshot, sign_in
+from tests.browser.conftest import checked_goto, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -22,6 +22,7 @@ def test_a_typed_date_of_birth_is_stored_the_same_in_en_us_and_fr_ca(
         viewport={"width": 1180, "height": 820}, locale=locale, timezone_id="America/Toronto"
     )
     page = context.new_page()
+    checked_goto(page)
     try:
         sign_in(page, server_url, "frontdesk")
         page.goto(f"{server_url}/patients/")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.conftest import DEMO_PASSWORD, screenshot, serving, sign_in
+from tests.browser.conftest import DEMO_PASSWORD, checked_goto, screenshot, serving, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -89,6 +89,7 @@ def test_a_patient_answers_on_a_phone_from_the_reminder_link(browser, link_serve
     url, token, patient_id = link_server
     context = browser.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()
+    checked_goto(page)
     page.goto(f"{url}/f/{token}/")
     assert page.get_by_text("Question 1 of 25").is_visible()
     screenshot(page, "followup-phone-question-1")
@@ -129,6 +130,7 @@ def test_a_patient_answers_on_a_phone_from_the_reminder_link(browser, link_serve
     context.close()
     wide = browser.new_context(viewport={"width": 1180, "height": 820})
     tablet = wide.new_page()
+    checked_goto(tablet)
     tablet.goto(f"{url}/f/{token}/")
     screenshot(tablet, "followup-tablet-link-gone")
 
