@@ -83,6 +83,8 @@ def test_the_switch_refuses_an_outside_address_and_an_unknown_language():
     assert away["Location"] == "/"
     unknown = client.post(reverse("set_language"), {"language": "xx", "next": "/"})
     assert settings.LANGUAGE_COOKIE_NAME not in unknown.cookies
+    # Only a POST (with the page's CSRF token in a browser) changes the language.
+    assert client.get(reverse("set_language"), {"language": FR}).status_code == 405
 
 
 def test_a_signed_in_patient_switches_and_the_portal_follows(client_for, own_patient):

@@ -719,6 +719,8 @@ PUBLIC_URLS = {
     "public:costs",
     "public:infusion_day",
     "healthz",
+    # The language switch (English / Français): anyone may choose the language they read.
+    "set_language",
     "accounts:login",
     "accounts:logout",
     # The single-use questionnaire link: a visitor who is not signed in.
