@@ -70,6 +70,12 @@ def test_the_switch_remembers_french_then_english_again():
     assert 'lang="fr-ca"' in home and "Perfusions de kétamine et de lidocaïne" in home
     # The switch offers the other language, labelled in that language.
     assert 'value="en-ca" lang="en-ca">English</button>' in home
+    # The switch comes back to the page it is on (its address carries the page, with its query).
+    assert 'action="/i18n/setlang/?next=/info/costs/%3Fa%3D1"' in client.get(
+        "/info/costs/?a=1"
+    ).content.decode().replace("&amp;", "&")
+    again = client.post(reverse("set_language") + "?next=/info/costs/", {"language": FR})
+    assert again["Location"] == "/info/costs/"
     back = client.post(reverse("set_language"), {"language": "en-ca", "next": "/"})
     assert back.cookies[settings.LANGUAGE_COOKIE_NAME].value == "en-ca"
     page = client.get("/").content.decode()
