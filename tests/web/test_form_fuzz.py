@@ -436,6 +436,8 @@ def test_every_form_page_is_fuzzed():
         "public:costs",
         "public:infusion_day",
         "healthz",
+        # The language switch: one choice from a fixed list (tests/web/test_french.py).
+        "set_language",
         "accounts:logout",
         "accounts:ping",
         "accounts:staff_list",
