@@ -531,6 +531,11 @@ def _child(database_url: str | None, data_dir: str) -> dict:
         batch_size=BATCH,
     )
     del payments, targets
+    # Each invoice's standing, as the billing signals keep it when the services write (bulk
+    # inserts send no signals).
+    from painclinic.web.billing.services import rebuild_standings
+
+    rebuild_standings()
     t = _timed("payments_allocations_s", build, t)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")

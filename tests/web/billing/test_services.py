@@ -528,3 +528,29 @@ def test_deposit_money_on_a_fully_credited_invoice_pays_the_invoice_issued_again
 
     # The patient paid $1,000.00 for a bill of $725.50: nothing is owed.
     assert owed(again.patient_invoice) == 0
+
+
+def test_every_invoices_standing_follows_its_balance(clerk, patient, users, fees):
+    """The overdue lists read the kept standing: it must equal the balance after every kind of
+    money event, and a rebuild from the rows must agree."""
+    from painclinic.web.billing.models import Invoice, InvoiceStanding
+    from painclinic.web.billing.services import balances, rebuild_standings
+
+    first, second = sessions_of(patient, users, count=2)
+    deposit = do_record_deposit(clerk, first.plan_id, cash(5_000))
+    one = do_issue_session_invoice(clerk, patient.pk, [first.pk]).patient_invoice
+    two = do_issue_session_invoice(clerk, patient.pk, [second.pk]).patient_invoice
+    paid = do_record_payment(clerk, two.pk, cash(20_000, PaymentMethod.DEBIT))
+    do_issue_credit_note(clerk, one.pk, CreditInput(reason="Wrong fee"))
+    do_refund(clerk, deposit.pk, RefundInput(amount_cents=1_000, method="cash", reason="Asked"))
+    do_reverse_payment(clerk, paid.pk, "Entered twice")
+
+    def kept() -> dict[int, int]:
+        return dict(InvoiceStanding.objects.values_list("invoice_id", "balance_cents"))
+
+    invoices = list(Invoice.objects.filter(kind="invoice"))
+    live = {pk: state.balance_cents for pk, state in balances(invoices).items()}
+    assert kept() == live
+    assert live[two.pk] == two.total_cents  # the reversed payment owes again
+    assert rebuild_standings() == len(invoices)
+    assert kept() == live

@@ -461,3 +461,29 @@ class OverdueReminder(models.Model):
 
     def __str__(self) -> str:
         return f"overdue reminder {self.sequence} for {self.invoice_id}"
+
+
+class InvoiceStanding(models.Model):
+    """What an invoice still asks, kept beside it (not a financial record: a read aid).
+
+    Written in the same transaction as whatever changes the balance (an invoice issued, a
+    credit note, an allocation: ``billing/signals.py``), so the overdue lists read the few open
+    invoices through a partial index instead of working out every past-due invoice's balance;
+    the pages still compute the balance they show from the financial rows themselves.
+    """
+
+    invoice = models.OneToOneField(Invoice, on_delete=models.PROTECT, related_name="standing")
+    due_on = models.DateField(null=True, blank=True)
+    balance_cents = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["due_on"],
+                name="standing_open_due",
+                condition=models.Q(balance_cents__gt=0),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} owes {self.balance_cents} cents"

@@ -26,7 +26,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, Max, OuterRef, Q, Sum
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from painclinic.web.audit.services import Action, Category, audit
@@ -184,6 +185,45 @@ def patient_credit_cents(patient: Patient, *, plan: TreatmentPlan | None = None)
     if plan is not None:
         payments = payments.filter(plan=plan)
     return sum(max(unapplied_cents(payment), 0) for payment in payments)
+
+
+def rebuild_standings() -> int:
+    """Recompute every invoice's standing in SQL (after bulk loads, which send no signals).
+
+    Returns how many invoices it covers."""
+    from painclinic.web.billing.models import InvoiceStanding
+
+    credited = (
+        Invoice.objects.filter(credits=OuterRef("pk"))
+        .values("credits")
+        .annotate(t=Sum("total_cents"))
+        .values("t")
+    )
+    paid = (
+        Allocation.objects.filter(invoice=OuterRef("pk"))
+        .values("invoice")
+        .annotate(t=Sum("amount_cents"))
+        .values("t")
+    )
+    rows = (
+        Invoice.objects.filter(kind=InvoiceKind.INVOICE)
+        .annotate(
+            balance=F("total_cents")
+            - Coalesce(Subquery(credited), Value(0))
+            - Coalesce(Subquery(paid), Value(0))
+        )
+        .values_list("pk", "due_on", "balance")
+    )
+    with transaction.atomic():
+        InvoiceStanding.objects.all().delete()  # a read aid, rebuilt whole; no money row
+        made = InvoiceStanding.objects.bulk_create(
+            (
+                InvoiceStanding(invoice_id=pk, due_on=due, balance_cents=bal)
+                for pk, due, bal in rows
+            ),
+            batch_size=2000,
+        )
+    return len(made)
 
 
 # --- payers and coverage -----------------------------------------------------------------------
