@@ -59,3 +59,15 @@ def test_the_real_forms_use_the_iso_inputs():
     series = SeriesForm.base_fields
     assert any(isinstance(f.widget, Time24Input) for f in series.values())
     assert any(isinstance(f.widget, IsoDateInput) for f in series.values())
+
+
+@pytest.mark.parametrize("language", ["en-ca", "fr-ca", "fr"])
+def test_clinical_numbers_keep_the_decimal_point_in_every_language(language):
+    """A weight beside a dose (ISMP notation, always a point) must not read 72,4 in French."""
+    from decimal import Decimal
+
+    from django.utils import formats
+
+    with translation.override(language):
+        assert formats.localize(Decimal("72.4")) == "72.4"
+        assert formats.localize(0.5) == "0.5"

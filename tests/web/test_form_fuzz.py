@@ -470,6 +470,8 @@ def test_every_form_page_is_fuzzed():
         "outcomes:dashboard",
         "outcomes:export",
         "worklist:home",
+        "worklist:today",
+        "scheduling:board_grid",
         "billing:home",
         "referrals:queue",
         "referrals:letter",

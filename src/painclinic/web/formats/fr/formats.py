@@ -7,3 +7,8 @@ DATETIME_INPUT_FORMATS = [
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%dT%H:%M:%S",
 ]
+
+# Clinical numbers keep the decimal point in French too: a weight shown as 72,4 kg beside a
+# dose written 0.5 mg/kg (ISMP notation, always a point) invites a misread on a high-alert
+# chart. Amounts of money follow the language on their own (web/lib/money.py).
+DECIMAL_SEPARATOR = "."
