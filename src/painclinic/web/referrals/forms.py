@@ -267,7 +267,8 @@ class PhysicianReferralForm(_PatientFields):
         super().__init__(*args, **kwargs)
         if upload_too_large:
             # The upload was stopped at the limit (referrals/uploads.py): no file arrived.
-            self.fields["letter"].error_messages["required"] = letter_problem(b"", max_bytes() + 1)
+            problem = letter_problem(b"", max_bytes() + 1) or ""
+            self.fields["letter"].error_messages["required"] = problem
         # A physician has the card in front of them: it identifies the patient.
         self.fields["health_card_number"].required = True
         self.fields["letter"].help_text = _("PDF only, at most %(mb)s MB.") % {

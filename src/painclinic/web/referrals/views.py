@@ -85,6 +85,7 @@ def _public_form(request: HttpRequest, kind: str) -> HttpResponse:
             context | {"form_url": reverse(FORM_URL[kind])},
             status=429,
         )
+    form: PhysicianReferralForm | SelfReferralForm
     if kind == Kind.PHYSICIAN:
         form = PhysicianReferralForm(
             request.POST, request.FILES, upload_too_large=upload_too_large(request)
