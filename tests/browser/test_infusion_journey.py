@@ -168,7 +168,7 @@ def test_nurse_runs_an_infusion_day(page, journey_server):
     # 1. Checklist.
     sign_in(page, base, "nurse")
     page.goto(chart)
-    assert "Okonkwo-Journey" in page.inner_text(".inf-banner")
+    assert page.inner_text(".ptb .ptb-name") == "OKONKWO-JOURNEY, Margaret"
     assert "KETAMINE" in page.inner_text(".inf-banner")
     screenshot(page, "infusion-01-chart-scheduled")
     page.click(".inf-actions >> text=Complete the pre-infusion checklist")

@@ -37,7 +37,8 @@ def test_physician_assesses_plans_and_a_second_physician_cosigns(page, server_ur
     page.fill("#id_weight_kg", "72.4")
     page.fill("#id_height_cm", "176")
     page.click("main button:has-text('Save')")
-    page.wait_for_selector("h1:has-text('Rahimi, Noor')")
+    page.wait_for_selector("h1:has-text('Patient record')")
+    assert page.inner_text(".ptb .ptb-name") == "RAHIMI, Noor"
     patient_id = int(re.search(r"/patients/(\d+)/", page.url).group(1))
 
     # Assessment: Budapest (clinical) met, NRS 7.

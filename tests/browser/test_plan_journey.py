@@ -174,6 +174,7 @@ def test_billing_keeps_the_fee_schedule(page, journey):
     page.fill("#id_description", "Ketamine infusion session")
     page.fill("#id_amount", "-450")
     page.select_option("#id_basis", "per_session")
+    page.select_option("#id_tax_category", "exempt_health")
     page.click("button:has-text('Add')")
     assert "negative" in page.locator(".has-error .field-error").inner_text()
     page.fill("#id_amount", "450.00")

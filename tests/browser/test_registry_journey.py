@@ -30,8 +30,10 @@ def test_front_desk_registers_finds_and_signs_out(page, server_url):
     screenshot(page, "registry-bad-health-card")
     page.fill("#id_health_card_number", "2345 678 904")
     page.click("button:has-text('Save')")
-    page.wait_for_selector("h1:has-text('Boyd, Evelyn')")
-    assert "68.2 kg" in page.inner_text("body")
+    page.wait_for_selector("h1:has-text('Patient record')")
+    assert "Boyd, Evelyn registered." in page.inner_text(".messages")
+    assert page.inner_text(".ptb .ptb-name") == "BOYD, Evelyn"
+    assert "68.2 kg" in page.inner_text(".ptb")
     screenshot(page, "registry-patient-detail")
 
     page.click("nav >> text=Patients")
