@@ -150,7 +150,7 @@ def test_the_chart_escapes_names_and_charted_text(charted, client_for, role):
     assert escape(f"{SCRIPT}, {AMP}") in rows and escape(nurse_name) in rows
     assert "<script" not in rows and "<b>" not in rows
     # The event log (Python): the pause and stop reasons, and the nurse's name on each line.
-    log = section(html, '<ol class="inf-log">', "</ol>")
+    log = section(html, '<ol class="inf-log"', "</ol>")
     assert escape("Paused: " + " ".join(HOSTILE)) in log
     assert escape(IMG + TEXTAREA) in log and escape(nurse_name) in log
     assert "<script" not in log and "<img" not in log and "<b>" not in log
