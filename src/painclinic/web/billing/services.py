@@ -366,7 +366,8 @@ class Billable:
 def billable_sessions(
     patient: Patient | None = None, *, limit: int | None = None
 ) -> list[Billable]:
-    """Signed sessions and did-not-attend sessions without a live charge, oldest first."""
+    """Signed and did-not-attend sessions without a live charge, in the order they were
+    opened (oldest first)."""
     # The sessions' ``billed`` flag (kept by the charge writers below) narrows the read to the
     # unbilled few through a partial index; the NOT EXISTS probe of the live charges keeps the
     # answer right even if a flag were ever wrong.
@@ -379,14 +380,17 @@ def billable_sessions(
     if patient is not None:
         sessions = sessions.filter(patient=patient)
     sessions = (
-        sessions.filter(
+        # Both conditions of the partial index spelled out, so the planner can walk it.
+        sessions.filter(billed=False, status__in=[SessionStatus.SIGNED, SessionStatus.CANCELLED])
+        .filter(
             Q(status=SessionStatus.SIGNED)
             | Q(status=SessionStatus.CANCELLED, cancellation__reason=CancelReason.DID_NOT_ATTEND)
         )
-        .filter(billed=False)
         .filter(~Exists(live))
         .select_related("patient", "booking", "plan", "planned_session")
-        .order_by("booking__starts_at", "pk")
+        # In the order the sessions were opened (their clinic day): the index's order, so the
+        # first few come without sorting the clinic's whole backlog.
+        .order_by("pk")
     )
     if limit is not None:
         sessions = sessions[:limit]

@@ -60,8 +60,8 @@ class InfusionSession(models.Model):
         ordering = ["-booking__starts_at"]
         indexes = [
             models.Index(
-                fields=["booking"],
-                name="session_unbilled",
+                fields=["id"],
+                name="session_unbilled_by_id",
                 condition=models.Q(billed=False, status__in=["signed", "cancelled"]),
             )
         ]
