@@ -12,8 +12,8 @@ reads the assessments, treatments and infusions that sit above the registry.
 
 Allergies: the registry has no allergy list. The only allergies the record holds are two of
 the eligibility facts' comorbidities ("allergy to amide local anaesthetics", a lidocaine
-contraindication, and "hypersensitivity to ketamine"); the banner names them when the latest decision
-recorded them and otherwise says allergies are not recorded (a warning).
+contraindication, and "hypersensitivity to ketamine"); the banner names them when the latest
+decision recorded them and otherwise says allergies are not recorded (a warning).
 """
 
 # ruff: noqa: S608 - the SQL below is built from the models' _meta identifiers (quoted by the
