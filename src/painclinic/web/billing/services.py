@@ -169,12 +169,37 @@ def balance_of(invoice: Invoice) -> InvoiceBalance:
     return balances([invoice])[invoice.pk]
 
 
+def unapplied_many(payments: list[Payment]) -> dict[int, int]:
+    """Each payment's unapplied cents: amount + its reversal - allocations - refunds, in three
+    queries whatever the number of payments."""
+    ids = [p.pk for p in payments]
+    allocated = {
+        row["payment_id"]: int(row["total"] or 0)
+        for row in Allocation.objects.filter(payment_id__in=ids)
+        .values("payment_id")
+        .annotate(total=Sum("amount_cents"))
+    }
+    refunded = {
+        row["payment_id"]: int(row["total"] or 0)
+        for row in Refund.objects.filter(payment_id__in=ids)
+        .values("payment_id")
+        .annotate(total=Sum("amount_cents"))
+    }
+    reversed_ = dict(
+        Payment.objects.filter(reverses_id__in=ids).values_list("reverses_id", "amount_cents")
+    )
+    return {
+        p.pk: p.amount_cents
+        + int(reversed_.get(p.pk, 0))
+        - allocated.get(p.pk, 0)
+        - refunded.get(p.pk, 0)
+        for p in payments
+    }
+
+
 def unapplied_cents(payment: Payment) -> int:
-    """What is left of a payment after its allocations and refunds."""
-    allocated = Allocation.objects.filter(payment=payment).aggregate(t=Sum("amount_cents"))["t"]
-    refunded = Refund.objects.filter(payment=payment).aggregate(t=Sum("amount_cents"))["t"]
-    reversed_ = payment.reversal.amount_cents if hasattr(payment, "reversal") else 0
-    return payment.amount_cents + reversed_ - int(allocated or 0) - int(refunded or 0)
+    """What is left of a payment after its allocations, refunds and reversal."""
+    return unapplied_many([payment])[payment.pk]
 
 
 def patient_credit_cents(patient: Patient, *, plan: TreatmentPlan | None = None) -> int:
@@ -184,7 +209,7 @@ def patient_credit_cents(patient: Patient, *, plan: TreatmentPlan | None = None)
     )
     if plan is not None:
         payments = payments.filter(plan=plan)
-    return sum(max(unapplied_cents(payment), 0) for payment in payments)
+    return sum(max(cents, 0) for cents in unapplied_many(list(payments)).values())
 
 
 def rebuild_standings() -> int:
@@ -1627,36 +1652,24 @@ class DaySummary:
         }
 
 
+def _sum_by(rows: Any, key: str) -> dict[str, int]:
+    """``amount_cents`` summed per value of ``key``, in key order (one aggregate query)."""
+    return {
+        row[key]: int(row["total"] or 0)
+        for row in rows.values(key).annotate(total=Sum("amount_cents")).order_by(key)
+    }
+
+
 def day_summary(day: dt.date) -> DaySummary:
     """Money in and out on a clinic day, by method and by clerk, against the day's invoices.
 
     A fixed number of aggregate queries whatever the day's size. Reversals count on the day
     they are entered (a closed day is never changed).
     """
-    by_method: dict[str, int] = {}
-    for row in (
-        Payment.objects.filter(received_on=day)
-        .values("method")
-        .annotate(total=Sum("amount_cents"))
-        .order_by("method")
-    ):
-        by_method[row["method"]] = int(row["total"] or 0)
-    by_clerk: dict[str, int] = {}
-    for clerk_row in (
-        Payment.objects.filter(received_on=day)
-        .values("received_by__username")
-        .annotate(total=Sum("amount_cents"))
-        .order_by("received_by__username")
-    ):
-        by_clerk[clerk_row["received_by__username"]] = int(clerk_row["total"] or 0)
-    refunds: dict[str, int] = {}
-    for row in (
-        Refund.objects.filter(refunded_on=day)
-        .values("method")
-        .annotate(total=Sum("amount_cents"))
-        .order_by("method")
-    ):
-        refunds[row["method"]] = int(row["total"] or 0)
+    payments = Payment.objects.filter(received_on=day)
+    by_method = _sum_by(payments, "method")
+    by_clerk = _sum_by(payments, "received_by__username")
+    refunds = _sum_by(Refund.objects.filter(refunded_on=day), "method")
     invoices = {
         row["kind"]: (int(row["n"]), int(row["total"] or 0))
         for row in Invoice.objects.filter(issued_on=day)

@@ -85,7 +85,9 @@ from painclinic.web.billing.services import (
     do_transfer_to_patient,
     dollars,
     get_invoice_for,
+    patient_credit_cents,
     patient_display_name,
+    unapplied_many,
 )
 from painclinic.web.lib.clinicdate import clinic_today
 from painclinic.web.lib.http import acting_user, actor_of
@@ -231,33 +233,6 @@ def home(request: HttpRequest) -> HttpResponse:
 # --- a patient's account -----------------------------------------------------------------------
 
 
-def _unapplied_many(payments: list[Payment]) -> dict[int, int]:
-    """Each payment's unapplied cents (as ``services.unapplied_cents``), in three queries."""
-    ids = [p.pk for p in payments]
-    allocated = {
-        row["payment_id"]: int(row["total"] or 0)
-        for row in Allocation.objects.filter(payment_id__in=ids)
-        .values("payment_id")
-        .annotate(total=Sum("amount_cents"))
-    }
-    refunded = {
-        row["payment_id"]: int(row["total"] or 0)
-        for row in Refund.objects.filter(payment_id__in=ids)
-        .values("payment_id")
-        .annotate(total=Sum("amount_cents"))
-    }
-    reversed_ = dict(
-        Payment.objects.filter(reverses_id__in=ids).values_list("reverses_id", "amount_cents")
-    )
-    return {
-        p.pk: p.amount_cents
-        + int(reversed_.get(p.pk, 0))
-        - allocated.get(p.pk, 0)
-        - refunded.get(p.pk, 0)
-        for p in payments
-    }
-
-
 class PatientAccount:
     """What a patient's account page lists (bounded), read once per request."""
 
@@ -292,7 +267,7 @@ class PatientAccount:
                 "payer", "plan", "received_by", "reverses"
             )[:PATIENT_ROWS]
         )
-        self.unapplied = _unapplied_many(self.payments)
+        self.unapplied = unapplied_many(self.payments)
         reversed_ids = {p.reverses_id for p in self.payments if p.reverses_id}
         refunded_ids = set(
             Refund.objects.filter(payment__in=self.payments).values_list("payment_id", flat=True)
@@ -308,14 +283,7 @@ class PatientAccount:
             for i in self.invoices
             if i.kind == InvoiceKind.INVOICE and self.balances[i.pk].balance_cents > 0
         ]
-        # The patient's own money on account (as services.patient_credit_cents, in four
-        # queries whatever the number of payments).
-        own = list(
-            Payment.objects.filter(patient=patient, payer__isnull=True).exclude(
-                kind=PaymentKind.REVERSAL
-            )
-        )
-        self.credit_cents = sum(max(cents, 0) for cents in _unapplied_many(own).values())
+        self.credit_cents = patient_credit_cents(patient)
         years = {d.year for d in Invoice.objects.filter(patient=patient).dates("issued_on", "year")}
         years |= {
             d.year for d in Payment.objects.filter(patient=patient).dates("received_on", "year")
@@ -833,7 +801,7 @@ def statement(request: HttpRequest, patient_id: int) -> HttpResponse:
         .select_related("payer")
         .order_by("-received_at", "-id")[:STATEMENT_ROWS]
     )
-    unapplied = _unapplied_many(payments)
+    unapplied = unapplied_many(payments)
     open_rows = []
     patient_owes = payer_owes = 0
     for invoice in invoices:
