@@ -212,12 +212,9 @@ def patient_credit_cents(patient: Patient, *, plan: TreatmentPlan | None = None)
     return sum(max(cents, 0) for cents in unapplied_many(list(payments)).values())
 
 
-def rebuild_standings() -> int:
-    """Recompute every invoice's standing in SQL (after bulk loads, which send no signals).
-
-    Returns how many invoices it covers."""
-    from painclinic.web.billing.models import InvoiceStanding
-
+def with_balance(invoices: Any) -> Any:
+    """``invoices`` annotated with ``balance``: total - credit notes - allocations, in SQL
+    (the same sum as :func:`balances`, for lists that filter or sort by it)."""
     credited = (
         Invoice.objects.filter(credits=OuterRef("pk"))
         .values("credits")
@@ -230,14 +227,48 @@ def rebuild_standings() -> int:
         .annotate(t=Sum("amount_cents"))
         .values("t")
     )
-    rows = (
-        Invoice.objects.filter(kind=InvoiceKind.INVOICE)
-        .annotate(
-            balance=F("total_cents")
-            - Coalesce(Subquery(credited), Value(0))
-            - Coalesce(Subquery(paid), Value(0))
+    return invoices.annotate(
+        balance=F("total_cents")
+        - Coalesce(Subquery(credited), Value(0))
+        - Coalesce(Subquery(paid), Value(0))
+    )
+
+
+def open_past_due(invoices: Any, on_or_before: dt.date) -> Any:
+    """Narrow ``invoices`` to those still owing and due on or before a date, by their standing
+    (a partial index of the few open ones), before any balance is worked out."""
+    from painclinic.web.billing.models import InvoiceStanding
+
+    open_ids = InvoiceStanding.objects.filter(balance_cents__gt=0, due_on__lte=on_or_before).values(
+        "invoice_id"
+    )
+    return invoices.filter(pk__in=open_ids)
+
+
+def overdue_invoices(today: dt.date) -> Any:
+    """Invoices past their due date with a balance, oldest due first; the balance shown is
+    worked out from the money rows."""
+    return (
+        with_balance(
+            open_past_due(
+                Invoice.objects.filter(kind=InvoiceKind.INVOICE, due_on__lt=today),
+                today - dt.timedelta(days=1),
+            )
         )
-        .values_list("pk", "due_on", "balance")
+        .filter(balance__gt=0)
+        .select_related("patient")
+        .order_by("due_on", "number")
+    )
+
+
+def rebuild_standings() -> int:
+    """Recompute every invoice's standing in SQL (after bulk loads, which send no signals).
+
+    Returns how many invoices it covers."""
+    from painclinic.web.billing.models import InvoiceStanding
+
+    rows = with_balance(Invoice.objects.filter(kind=InvoiceKind.INVOICE)).values_list(
+        "pk", "due_on", "balance"
     )
     with transaction.atomic():
         InvoiceStanding.objects.all().delete()  # a read aid, rebuilt whole; no money row
@@ -1800,37 +1831,19 @@ def overdue_step(days_overdue: int, steps: Sequence[int]) -> int:
 
 def _overdue_candidates(today: dt.date, steps: Sequence[int], limit: int) -> list[int]:
     """Invoices with a balance that reached a step they have no reminder for, oldest due first."""
-    from django.db.models import F, Subquery
-    from django.db.models.functions import Coalesce
-
     from painclinic.web.billing.models import OverdueReminder
 
-    credited = (
-        Invoice.objects.filter(credits=OuterRef("pk"))
-        .values("credits")
-        .annotate(total=Sum("total_cents"))
-        .values("total")
-    )
-    paid = (
-        Allocation.objects.filter(invoice=OuterRef("pk"))
-        .values("invoice")
-        .annotate(total=Sum("amount_cents"))
-        .values("total")
-    )
+    first_due = today - dt.timedelta(days=steps[0])
     last = OverdueReminder.objects.filter(invoice=OuterRef("pk")).order_by("-sequence")
     reached = Q()
     for number, days in enumerate(steps, start=1):
         reached |= Q(due_on__lte=today - dt.timedelta(days=days), last_step__lt=number)
+    candidates = open_past_due(
+        Invoice.objects.filter(kind=InvoiceKind.INVOICE, due_on__lte=first_due), first_due
+    )
     return list(
-        Invoice.objects.filter(
-            kind=InvoiceKind.INVOICE, due_on__lte=today - dt.timedelta(days=steps[0])
-        )
-        .annotate(
-            balance=F("total_cents")
-            - Coalesce(Subquery(credited), 0)
-            - Coalesce(Subquery(paid), 0),
-            last_step=Coalesce(Subquery(last.values("sequence")[:1]), 0),
-        )
+        with_balance(candidates)
+        .annotate(last_step=Coalesce(Subquery(last.values("sequence")[:1]), 0))
         .filter(reached, balance__gt=0)
         .order_by("due_on", "number")
         .values_list("pk", flat=True)[:limit]

@@ -16,8 +16,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import F, Max, Min, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Max, Min, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -53,7 +52,6 @@ from painclinic.web.billing.models import (
     DailyClose,
     Invoice,
     InvoiceKind,
-    InvoiceStanding,
     Payer,
     Payment,
     PaymentKind,
@@ -85,6 +83,7 @@ from painclinic.web.billing.services import (
     do_transfer_to_patient,
     dollars,
     get_invoice_for,
+    overdue_invoices,
     patient_credit_cents,
     patient_display_name,
     unapplied_many,
@@ -121,36 +120,6 @@ def _require(request: HttpRequest, rule: frozenset[str]) -> None:
 
 
 # --- the worklist ------------------------------------------------------------------------------
-
-
-def _overdue(today: dt.date) -> Any:
-    """Invoices past their due date with a balance, oldest due first (balance in SQL)."""
-    credited = (
-        Invoice.objects.filter(credits=OuterRef("pk"))
-        .values("credits")
-        .annotate(total=Sum("total_cents"))
-        .values("total")
-    )
-    paid = (
-        Allocation.objects.filter(invoice=OuterRef("pk"))
-        .values("invoice")
-        .annotate(total=Sum("amount_cents"))
-        .values("total")
-    )
-    # The open invoices past due, from their standing (a partial index of the few open ones);
-    # the balance shown is still worked out from the financial rows.
-    open_ids = InvoiceStanding.objects.filter(balance_cents__gt=0, due_on__lt=today).values(
-        "invoice_id"
-    )
-    return (
-        Invoice.objects.filter(kind=InvoiceKind.INVOICE, due_on__lt=today, pk__in=open_ids)
-        .annotate(
-            balance=F("total_cents") - Coalesce(Subquery(credited), 0) - Coalesce(Subquery(paid), 0)
-        )
-        .filter(balance__gt=0)
-        .select_related("patient")
-        .order_by("due_on", "number")
-    )
 
 
 def _last_overdue_reminders(overdue: list[Invoice]) -> list[dict[str, Any]]:
@@ -203,7 +172,7 @@ def home(request: HttpRequest) -> HttpResponse:
             patient.pk, {"patient": patient, "name": patient_display_name(patient), "rows": []}
         )
         group["rows"].append(billable)
-    overdue_all = _overdue(today)
+    overdue_all = overdue_invoices(today)
     overdue = list(overdue_all[:OVERDUE_LIMIT])
     overdue_count = overdue_all.count() if len(overdue) == OVERDUE_LIMIT else len(overdue)
     paid_today = Payment.objects.filter(received_on=today).aggregate(total=Sum("amount_cents"))

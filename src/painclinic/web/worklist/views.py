@@ -22,8 +22,7 @@ from painclinic.web.accounts.permissions import allow_roles
 from painclinic.web.audit.models import AuditEvent, Category, Outcome
 from painclinic.web.audit.services import Action, audit
 from painclinic.web.billing.models import DailyClose, Payment
-from painclinic.web.billing.services import billable_sessions
-from painclinic.web.billing.views import _overdue
+from painclinic.web.billing.services import billable_sessions, overdue_invoices
 from painclinic.web.lib.clinictime import local_today, to_local
 from painclinic.web.lib.http import acting_user, actor_of
 from painclinic.web.lib.service import Refused
@@ -455,7 +454,7 @@ def _billing_home(today: dt.date) -> list[Section]:
     than shown ("9+"). An exact count would compute every invoice's balance (60,000 in the
     bench) on each visit; the billing page has the full lists."""
     billables = billable_sessions(limit=SHOWN + 1)
-    overdue_rows = list(_overdue(today)[: SHOWN + 1])
+    overdue_rows = list(overdue_invoices(today)[: SHOWN + 1])
     to_invoice = [
         Item(
             text=b.description,
